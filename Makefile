@@ -1,0 +1,36 @@
+# The course's commands. `make help` lists them.
+# Everything runs inside .venv, built from the pinned set in constraints.txt.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+START  := notebooks/00_welcome.ipynb
+
+.DEFAULT_GOAL := help
+.PHONY: help install lab test bench clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP)  ## Create .venv with the pinned packages and course_lib (does nothing when current)
+
+# Rebuilt only when the pins or the package metadata change.
+$(STAMP): constraints.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[lab,test]"
+	@touch $(STAMP)
+
+lab: install  ## Start JupyterLab at the course's first notebook
+	$(BIN)/jupyter lab $(START)
+
+test: install  ## Run the whole test suite (unit tests and notebook checks)
+	$(BIN)/python -m pytest
+
+bench: install  ## Run the speed benchmarks (results go in docs/benchmarks.md)
+	$(BIN)/python benchmarks/optim_speed.py
+	$(BIN)/python benchmarks/trajectory_speed.py
+
+clean:  ## Remove .venv and caches (your notebooks are untouched)
+	rm -rf $(VENV) .pytest_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
