@@ -21,8 +21,11 @@ $(STAMP): constraints.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[lab,test]"
 	@touch $(STAMP)
 
+# Jupyter refuses to start as root unless told; containers and some lab machines run as root.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+
 lab: install  ## Start JupyterLab at the course's first notebook
-	$(BIN)/jupyter lab $(START)
+	$(BIN)/jupyter lab $(ROOT_FLAG) $(START)
 
 test: install  ## Run the whole test suite (unit tests and notebook checks)
 	$(BIN)/python -m pytest
