@@ -1,0 +1,425 @@
+"""Slider panels: ipywidgets sliders tied to one persistent figure.
+
+A :class:`SliderPanel` joins three things:
+
+* ``compute(**slider_values) -> list[Trajectory]``: plain course_lib code that runs the
+  optimizers for the current slider values (no widgets inside);
+* ``sliders``: a mapping ``{keyword: ipywidgets widget}`` whose keys are ``compute``'s keywords;
+* a figure that is built once and updated in place: a :class:`course_lib.plots.PathFigure`
+  (contour + paths | loss curves) by default, or any object with a ``fig`` (a matplotlib
+  Figure) and a ``show(trajectories)`` method.
+
+``panel.update(**values)`` recomputes and redraws with no widget in the loop, and returns the
+trajectories, so tests call it with slider values and assert on the figure's data; the sliders
+call the same method. ``panel.widget`` is the ipywidgets box a notebook shows, and
+``display(panel)`` (or a panel as the last expression of a cell) shows it too.
+
+Why the figure is persistent: rebuilding a contour on every slider move takes longer than
+the optimizer runs, so the panel keeps one figure, lets it move its path and loss artists, and
+re-renders that same figure into an ``ipywidgets.Output`` with the inline backend.
+
+Why errors do not escape: a slider combination that ``compute`` rejects with a ``ValueError``
+(say, a negative learning rate typed into a box) is reported as a message in the panel, and the
+last good figure stays on screen. A diverging run is not an error at all: ``Trajectory`` marks it
+and the figure writes the divergence message on the plot.
+
+Example::
+
+    panel = SliderPanel(
+        lambda lr, landscape: [run(get_landscape(landscape), SGD, lr=lr, steps=100)],
+        {"lr": lr_slider(0.01), "landscape": landscape_picker("rosenbrock")},
+        play=True,
+    )
+    panel            # shows the sliders, a Play button and the figure
+    panel.update(lr=0.002)   # what the sliders do, callable from a test
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import html
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+from IPython import get_ipython
+from IPython.display import clear_output, display
+from matplotlib.figure import Figure
+
+__all__ = [
+    "SliderPanel",
+    "lr_slider",
+    "float_slider",
+    "int_slider",
+    "landscape_picker",
+    "truncate_trajectory",
+]
+
+# The name of the slider that picks the landscape; when a panel has one and no `landscape`
+# argument, the panel looks the landscape up with course_lib.landscapes.get_landscape.
+LANDSCAPE_KEY = "landscape"
+
+
+# --------------------------------------------------------------------------------------------
+# Slider factories: the same look and the same "answer on release" behaviour everywhere.
+# --------------------------------------------------------------------------------------------
+
+_STYLE = {"description_width": "initial"}
+
+
+def lr_slider(
+    value: float = 0.01,
+    *,
+    min_exp: float = -4.0,
+    max_exp: float = 1.0,
+    description: str = "lr η",
+    step: float = 0.05,
+) -> widgets.FloatLogSlider:
+    """A log-scale learning-rate slider over ``10**min_exp … 10**max_exp``.
+
+    Learning rates that matter differ by orders of magnitude, so equal slider distances are
+    equal *ratios*. ``continuous_update=False``: the panel recomputes when the handle is
+    released, so dragging never queues up a backlog of redraws.
+    """
+    if not 10**min_exp <= value <= 10**max_exp:
+        raise ValueError(
+            f"lr_slider value {value} is outside [1e{min_exp:g}, 1e{max_exp:g}]"
+        )
+    return widgets.FloatLogSlider(
+        value=value,
+        base=10,
+        min=min_exp,
+        max=max_exp,
+        step=step,
+        description=description,
+        readout_format=".3g",
+        continuous_update=False,
+        style=_STYLE,
+    )
+
+
+def float_slider(
+    value: float, min: float, max: float, step: float, description: str, *, log: bool = False
+) -> widgets.FloatSlider | widgets.FloatLogSlider:
+    """A float slider that recomputes on release; ``log=True`` makes it log10-scaled
+    (then ``min``/``max`` are the values themselves, not exponents)."""
+    if not min <= value <= max:
+        raise ValueError(f"{description} slider value {value} is outside [{min}, {max}]")
+    if log:
+        import math
+
+        if min <= 0:
+            raise ValueError(f"{description} log slider needs min > 0, got {min}")
+        return widgets.FloatLogSlider(
+            value=value, base=10, min=math.log10(min), max=math.log10(max), step=step,
+            description=description, readout_format=".3g", continuous_update=False, style=_STYLE,
+        )
+    return widgets.FloatSlider(
+        value=value, min=min, max=max, step=step, description=description,
+        readout_format=".3g", continuous_update=False, style=_STYLE,
+    )
+
+
+def int_slider(value: int, min: int, max: int, description: str, *, step: int = 1) -> widgets.IntSlider:
+    """An integer slider that recomputes on release."""
+    if not min <= value <= max:
+        raise ValueError(f"{description} slider value {value} is outside [{min}, {max}]")
+    return widgets.IntSlider(
+        value=value, min=min, max=max, step=step, description=description,
+        continuous_update=False, style=_STYLE,
+    )
+
+
+def landscape_picker(value: str = "rosenbrock", names=None, description: str = "landscape") -> widgets.Dropdown:
+    """A Dropdown over landscape names (default: every name in ``course_lib.landscapes.LANDSCAPES``).
+
+    Put it in a panel's ``sliders`` under the key ``"landscape"``.
+    """
+    if names is None:
+        from course_lib.landscapes import LANDSCAPES
+
+        names = list(LANDSCAPES)
+    names = list(names)
+    if value not in names:
+        raise ValueError(f"landscape {value!r} is not one of {names}")
+    return widgets.Dropdown(options=names, value=value, description=description, style=_STYLE)
+
+
+# --------------------------------------------------------------------------------------------
+# Step-by-step reveal
+# --------------------------------------------------------------------------------------------
+
+
+def truncate_trajectory(trajectory, steps: int):
+    """The first ``steps`` steps of a trajectory (``steps + 1`` points, start included).
+
+    A diverged trajectory cut before the point where it diverged is shown as not (yet)
+    diverged, so the Play control reveals the divergence message when the path reaches it.
+    Nothing is recomputed: this slices the stored arrays.
+    """
+    if steps < 0:
+        raise ValueError(f"steps must be >= 0, got {steps}")
+    n_points = len(trajectory.path)
+    if steps + 1 >= n_points:
+        return trajectory
+    changes = {"path": trajectory.path[: steps + 1], "losses": trajectory.losses[: steps + 1]}
+    if trajectory.diverged:
+        changes.update(diverged=False, diverged_at=None, message="")
+    if dataclasses.is_dataclass(trajectory):
+        return dataclasses.replace(trajectory, **changes)
+    clone = copy.copy(trajectory)
+    for name, value in changes.items():
+        setattr(clone, name, value)
+    return clone
+
+
+# --------------------------------------------------------------------------------------------
+# The panel
+# --------------------------------------------------------------------------------------------
+
+
+def _is_landscape(obj) -> bool:
+    # A Landscape is itself callable (it evaluates points), so tell it from a factory by its
+    # attributes rather than by callable().
+    return hasattr(obj, "grad") and hasattr(obj, "xlim") and hasattr(obj, "ylim")
+
+
+def _matplotlib_figure(figure) -> Figure:
+    if isinstance(figure, Figure):
+        return figure
+    for name in ("fig", "figure"):
+        candidate = getattr(figure, name, None)
+        if isinstance(candidate, Figure):
+            return candidate
+    raise ValueError(
+        f"figure {type(figure).__name__} has no matplotlib Figure in .fig or .figure"
+    )
+
+
+class SliderPanel:
+    """Sliders + one persistent figure, with a pure :meth:`update` that tests call.
+
+    Parameters
+    ----------
+    compute:
+        ``compute(**values) -> list[Trajectory]``; ``values`` has one entry per slider.
+    sliders:
+        ``{keyword: widget}``: any ipywidgets value widget (FloatLogSlider, IntSlider,
+        Dropdown, Checkbox, ...). A key ``"landscape"`` holding a landscape name (see
+        :func:`landscape_picker`) switches the figure's landscape.
+    landscape:
+        What the contour shows: a Landscape, a landscape name, or a function
+        ``landscape(**values) -> Landscape`` for landscapes that depend on sliders (the
+        quadratic's condition number). Left out, the ``"landscape"`` slider decides. Return the
+        *same object* for the same arguments (cache the factory) so the contour is redrawn only
+        when the landscape really changes.
+    figure:
+        Instead of a PathFigure, any object with ``fig`` (matplotlib Figure) and
+        ``show(trajectories)``; used by panels that are not contour plots (the 1-D panel).
+    caption:
+        ``caption(values, trajectories) -> str``, a line of text written on the figure (the
+        regime, the stability limit 2/L, the rate). Kept in ``panel.caption_artist``.
+    play:
+        Add a step slider and an ``ipywidgets.Play`` button that reveal the paths step by step
+        from the stored trajectories (no recomputation).
+    title:
+        Bold text shown above the sliders.
+    """
+
+    def __init__(
+        self,
+        compute: Callable[..., list],
+        sliders: Mapping[str, widgets.ValueWidget],
+        *,
+        landscape=None,
+        figure=None,
+        caption: Callable[[dict, list], str] | None = None,
+        play: bool = False,
+        play_interval_ms: int = 80,
+        title: str = "",
+    ):
+        if not callable(compute):
+            raise ValueError(f"compute must be callable, got {type(compute).__name__}")
+        if not isinstance(sliders, Mapping):
+            raise ValueError(
+                "sliders must be a mapping {keyword: widget}, got " + type(sliders).__name__
+            )
+        for name, slider in sliders.items():
+            if not isinstance(slider, widgets.ValueWidget):
+                raise ValueError(
+                    f"slider {name!r} must be an ipywidgets value widget, got {type(slider).__name__}"
+                )
+        self.compute = compute
+        self.sliders = dict(sliders)
+        self.caption = caption
+        self._landscape_spec = landscape
+        self.landscape = None
+        self.trajectories: list = []
+        self.values: dict[str, Any] = {}
+        self.error: str = ""
+        self._syncing = False  # True while update() writes values back into the sliders
+
+        if figure is None:
+            first_landscape = self._resolve_landscape(self._slider_values())
+            if first_landscape is None:
+                raise ValueError(
+                    "SliderPanel needs a landscape (argument or a 'landscape' slider) or a figure"
+                )
+            from course_lib.plots import PathFigure
+
+            figure = PathFigure(first_landscape)
+            self.landscape = first_landscape
+        self.figure = figure
+        self.fig = _matplotlib_figure(figure)
+        # The panel shows the figure itself; closing it in pyplot stops the inline backend from
+        # also printing it under the cell that built the panel (a closed figure still renders).
+        plt.close(self.fig)
+        self.caption_artist = (
+            self.fig.text(0.5, 0.995, "", ha="center", va="top", fontsize=10)
+            if caption is not None
+            else None
+        )
+
+        self.output = widgets.Output()
+        self.status = widgets.HTML(value="")
+        self.step_slider = None
+        self.play = None
+        controls: list[widgets.Widget] = list(self.sliders.values())
+        if play:
+            self.step_slider = widgets.IntSlider(
+                value=0, min=0, max=1, description="step", continuous_update=True, style=_STYLE
+            )
+            self.play = widgets.Play(value=0, min=0, max=1, interval=play_interval_ms, description="play")
+            # jslink runs in the browser, so Play drives the step slider without a kernel round trip.
+            widgets.jslink((self.play, "value"), (self.step_slider, "value"))
+            self.step_slider.observe(self._on_step, names="value")
+        for slider in self.sliders.values():
+            slider.observe(self._on_slider, names="value")
+
+        rows: list[widgets.Widget] = []
+        if title:
+            rows.append(widgets.HTML(f"<b>{html.escape(title)}</b>"))
+        rows.append(widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap")))
+        if play:
+            rows.append(widgets.HBox([self.play, self.step_slider]))
+        rows += [self.status, self.output]
+        self.widget = widgets.VBox(rows)
+
+        self.update()
+
+    # -- values --------------------------------------------------------------------------------
+
+    def _slider_values(self) -> dict[str, Any]:
+        return {name: slider.value for name, slider in self.sliders.items()}
+
+    def _resolve_landscape(self, values: dict[str, Any]):
+        spec = self._landscape_spec
+        if spec is None:
+            if LANDSCAPE_KEY not in values:
+                return None
+            spec = values[LANDSCAPE_KEY]
+        if isinstance(spec, str):
+            from course_lib.landscapes import get_landscape
+
+            return get_landscape(spec)
+        if _is_landscape(spec):
+            return spec
+        if callable(spec):
+            return spec(**values)
+        raise ValueError(f"landscape must be a Landscape, a name or a function, got {spec!r}")
+
+    # -- the pure update -------------------------------------------------------------------------
+
+    def update(self, **values) -> list:
+        """Recompute with ``values`` (missing ones from the sliders), redraw, return the trajectories.
+
+        No widget is needed for this to work: tests call it and inspect ``panel.fig``. The
+        sliders are moved to the given values so the panel shows what was computed. When
+        ``compute`` raises ``ValueError`` the message goes to ``panel.error`` and the status
+        line, the figure keeps the last good paths, and ``[]`` is returned.
+        """
+        unknown = sorted(set(values) - set(self.sliders))
+        if unknown:
+            raise ValueError(
+                f"unknown slider(s) {', '.join(unknown)}; this panel has: {', '.join(self.sliders)}"
+            )
+        merged = {**self._slider_values(), **values}
+        self._write_back(values)
+        self.values = merged
+        try:
+            landscape = self._resolve_landscape(merged)
+            trajectories = list(self.compute(**merged))
+        except ValueError as error:
+            self.error = str(error)
+            self.status.value = f"<span style='color:#b00020'>⚠ {html.escape(self.error)}</span>"
+            self.trajectories = []
+            return []
+        self.error = ""
+        self.status.value = ""
+        if landscape is not None and landscape is not self.landscape:
+            self.figure.set_landscape(landscape)
+            self.landscape = landscape
+        self.trajectories = trajectories
+        if self.caption_artist is not None:
+            self.caption_artist.set_text(self.caption(merged, trajectories))
+        self._reset_step_controls()
+        self.figure.show(trajectories)
+        self._redisplay()
+        return trajectories
+
+    def show_step(self, step: int) -> list:
+        """Draw only the first ``step`` steps of the stored trajectories (what Play does)."""
+        shown = [truncate_trajectory(t, step) for t in self.trajectories]
+        self.figure.show(shown)
+        self._redisplay()
+        return shown
+
+    # -- widget plumbing ---------------------------------------------------------------------------
+
+    def _write_back(self, values: dict[str, Any]) -> None:
+        self._syncing = True
+        try:
+            for name, value in values.items():
+                slider = self.sliders[name]
+                if slider.value != value:
+                    try:
+                        slider.value = value
+                    except Exception:  # a value outside the slider's range: compute still uses it
+                        pass
+        finally:
+            self._syncing = False
+
+    def _reset_step_controls(self) -> None:
+        if self.step_slider is None:
+            return
+        longest = max((len(t.path) - 1 for t in self.trajectories), default=0)
+        self._syncing = True
+        try:
+            self.play.playing = False
+            for control in (self.step_slider, self.play):
+                control.max = max(longest, 1)
+                control.value = control.max  # a new computation shows the whole path
+        finally:
+            self._syncing = False
+
+    def _on_slider(self, change) -> None:
+        if not self._syncing:
+            self.update()
+
+    def _on_step(self, change) -> None:
+        if not self._syncing:
+            self.show_step(int(change["new"]))
+
+    def _redisplay(self) -> None:
+        # Only a running IPython kernel has somewhere to display to; in tests the figure's
+        # artists are what matters, and they are already updated.
+        if get_ipython() is None:
+            return
+        with self.output:
+            clear_output(wait=True)
+            display(self.fig)
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
