@@ -1,0 +1,135 @@
+"""Notebook 03 (momentum): the heavy-ball theory on a quadratic, and the lr/β slider panel.
+
+The theory, in torch's convention with ``dampening = 0`` (which is Polyak's heavy ball exactly):
+
+.. math::
+
+    b_t = \\beta\\, b_{t-1} + g_t \\quad (b_1 = g_1), \\qquad
+    \\theta_{t+1} = \\theta_t - \\eta\\, b_t
+
+On a quadratic, each Hessian eigendirection with curvature :math:`h` evolves on its own. Writing
+:math:`\\eta b_{t-1} = \\theta_{t-1} - \\theta_t` turns the two lines into one second-order
+recurrence,
+
+.. math::
+
+    \\theta_{t+1} = (1 + \\beta - \\eta h)\\, \\theta_t - \\beta\\, \\theta_{t-1},
+    \\qquad
+    \\begin{pmatrix}\\theta_{t+1}\\\\ \\theta_t\\end{pmatrix}
+    = \\underbrace{\\begin{pmatrix}1 + \\beta - \\eta h & -\\beta\\\\ 1 & 0\\end{pmatrix}}_{M(h)}
+      \\begin{pmatrix}\\theta_t\\\\ \\theta_{t-1}\\end{pmatrix},
+
+(torch's first step :math:`b_1 = g_1` is this recurrence with :math:`\\theta_{0} = \\theta_1`, i.e.
+the ball starts at rest). The error shrinks per step by the spectral radius :math:`\\rho(M(h))`,
+the largest :math:`|r|` over the roots of :math:`r^2 - (1 + \\beta - \\eta h) r + \\beta = 0`.
+
+Symbols and argument names: :math:`\\eta` = ``lr``, :math:`\\beta` = ``momentum`` (torch's docs
+call it :math:`\\mu`; here :math:`\\mu` is the smallest curvature, as in the optimisation
+literature), :math:`h` = ``curvature``, :math:`\\mu, L` = ``mu``, ``L`` (smallest and largest
+Hessian eigenvalue), :math:`\\kappa = L/\\mu`.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+
+import numpy as np
+
+__all__ = [
+    "heavy_ball_matrix",
+    "heavy_ball_rate",
+    "quadratic_rate",
+    "heavy_ball_optimum",
+    "heavy_ball_optimal_rate",
+    "gd_optimum",
+    "gd_optimal_rate",
+]
+
+
+def _check_curvatures(mu: float, L: float) -> None:
+    if not (math.isfinite(mu) and mu > 0):
+        raise ValueError(f"Invalid smallest curvature mu: {mu} (must be > 0)")
+    if not (math.isfinite(L) and L >= mu):
+        raise ValueError(f"Invalid largest curvature L: {L} (must be >= mu = {mu})")
+
+
+def _check_lr_momentum(lr: float, momentum: float) -> None:
+    if not lr > 0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"Invalid momentum value: {momentum} (must be in [0, 1))")
+
+
+def heavy_ball_matrix(lr: float, momentum: float, curvature: float) -> np.ndarray:
+    """The 2x2 matrix :math:`M(h) = [[1 + \\beta - \\eta h, -\\beta], [1, 0]]` that maps
+    :math:`(\\theta_t, \\theta_{t-1})` to :math:`(\\theta_{t+1}, \\theta_t)` along an eigendirection
+    of curvature :math:`h` (= ``curvature``), with :math:`\\eta` = ``lr``, :math:`\\beta` = ``momentum``."""
+    _check_lr_momentum(lr, momentum)
+    return np.array([[1.0 + momentum - lr * curvature, -momentum], [1.0, 0.0]])
+
+
+def heavy_ball_rate(lr: float, momentum: float, curvature: float) -> float:
+    """Spectral radius :math:`\\rho(M(h))`: the factor by which heavy ball shrinks the error per
+    step along a direction of curvature :math:`h`.
+
+    The roots of :math:`r^2 - (1 + \\beta - \\eta h) r + \\beta = 0` are
+    :math:`r = \\tfrac12\\big(c \\pm \\sqrt{c^2 - 4\\beta}\\big)` with :math:`c = 1 + \\beta - \\eta h`.
+    When :math:`c^2 < 4\\beta` they are complex conjugates with :math:`|r| = \\sqrt\\beta`: the
+    error spirals in, and the rate does not depend on :math:`\\eta` or :math:`h` at all.
+    A rate >= 1 means that direction does not converge (> 1: it diverges).
+    """
+    _check_lr_momentum(lr, momentum)
+    c = 1.0 + momentum - lr * curvature
+    root = cmath.sqrt(c * c - 4.0 * momentum)
+    return max(abs((c + root) / 2.0), abs((c - root) / 2.0))
+
+
+def quadratic_rate(lr: float, momentum: float, mu: float, L: float) -> float:
+    """Worst rate over all curvatures in :math:`[\\mu, L]`: :math:`\\max(\\rho(M(\\mu)), \\rho(M(L)))`.
+
+    The worst direction is always one of the two extremes: :math:`\\rho` equals
+    :math:`\\sqrt\\beta` in the middle band where the roots are complex and grows towards the ends.
+    ``momentum=0`` gives plain gradient descent, :math:`\\max(|1 - \\eta\\mu|, |1 - \\eta L|)`.
+    """
+    _check_curvatures(mu, L)
+    return max(heavy_ball_rate(lr, momentum, mu), heavy_ball_rate(lr, momentum, L))
+
+
+def heavy_ball_optimum(mu: float, L: float) -> tuple[float, float]:
+    """Polyak's optimal heavy-ball step for a quadratic with curvatures in :math:`[\\mu, L]`:
+
+    .. math::
+
+        \\eta^* = \\frac{4}{(\\sqrt L + \\sqrt\\mu)^2}, \\qquad
+        \\beta^* = \\left(\\frac{\\sqrt\\kappa - 1}{\\sqrt\\kappa + 1}\\right)^2, \\qquad \\kappa = L/\\mu.
+
+    Returned as ``(lr, momentum)``, ready for ``SGD(lr=..., momentum=...)`` (dampening 0). At this
+    point both extreme directions sit exactly where their roots turn complex, so every direction
+    converges at the same rate :math:`\\sqrt{\\beta^*}`.
+    """
+    _check_curvatures(mu, L)
+    sqrt_mu, sqrt_L = math.sqrt(mu), math.sqrt(L)
+    lr = 4.0 / (sqrt_L + sqrt_mu) ** 2
+    momentum = ((sqrt_L - sqrt_mu) / (sqrt_L + sqrt_mu)) ** 2
+    return lr, momentum
+
+
+def heavy_ball_optimal_rate(mu: float, L: float) -> float:
+    """:math:`\\rho^* = (\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)`, the rate at :func:`heavy_ball_optimum`."""
+    _check_curvatures(mu, L)
+    sqrt_kappa = math.sqrt(L / mu)
+    return (sqrt_kappa - 1.0) / (sqrt_kappa + 1.0)
+
+
+def gd_optimum(mu: float, L: float) -> float:
+    """Plain gradient descent's best learning rate on the same quadratic, :math:`2/(L + \\mu)`."""
+    _check_curvatures(mu, L)
+    return 2.0 / (L + mu)
+
+
+def gd_optimal_rate(mu: float, L: float) -> float:
+    """Plain gradient descent's rate at :func:`gd_optimum`: :math:`(\\kappa - 1)/(\\kappa + 1)`."""
+    _check_curvatures(mu, L)
+    kappa = L / mu
+    return (kappa - 1.0) / (kappa + 1.0)
