@@ -1,0 +1,367 @@
+r"""The toy regression task of notebook 02: full-batch GD, mini-batch SGD and single-sample SGD.
+
+The task: :math:`y = x^2 + 0.1\,\varepsilon` with :math:`x \sim U[-1, 1]` and
+:math:`\varepsilon \sim \mathcal N(0, 1)`, ``n = 1000`` points generated from a seed (nothing is
+downloaded), fitted by a 1-20-1 tanh MLP under the mean squared error
+
+.. math::
+
+    L(\theta) = \frac{1}{N}\sum_{i=1}^{N} \ell_i(\theta), \qquad
+    \ell_i(\theta) = \bigl(f_\theta(x_i) - y_i\bigr)^2 .
+
+One **update** is one optimizer step on the mean loss of one mini-batch :math:`\mathcal B`
+of :math:`B` = ``batch_size`` indices:
+
+.. math::
+
+    g_{\mathcal B} = \frac{1}{B}\sum_{i\in\mathcal B} \nabla \ell_i(\theta), \qquad
+    \theta \leftarrow \theta - \gamma\, g_{\mathcal B}.
+
+``batch_size = n`` is full-batch gradient descent, ``batch_size = 1`` single-sample SGD, anything
+in between mini-batch SGD. Each epoch visits every sample exactly once, in a fresh seeded order
+(sampling *without* replacement, as ``DataLoader(shuffle=True)`` does).
+
+Gradient noise. With per-sample gradients :math:`g_i = \nabla\ell_i(\theta)`, their mean
+:math:`\bar g = \nabla L(\theta)` and their population variance
+:math:`\sigma^2 = \frac1N\sum_i \lVert g_i - \bar g\rVert^2`, a batch of :math:`B` distinct
+indices drawn uniformly without replacement gives
+
+.. math::
+
+    \mathbb E\,\lVert g_{\mathcal B} - \bar g\rVert^2 = \frac{\sigma^2}{B}\cdot\frac{N-B}{N-1},
+
+and drawn *with* replacement it gives :math:`\sigma^2 / B`. The factor :math:`(N-B)/(N-1)` is the
+finite-population correction: it makes the noise exactly zero at :math:`B = N`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "make_data",
+    "make_mlp",
+    "minibatch_indices",
+    "updates_per_epoch",
+    "full_data_loss",
+    "TrainingRun",
+    "train",
+    "updates_to_reach",
+    "per_sample_gradients",
+    "minibatch_gradient_variance",
+    "sampled_gradient_variance",
+    "BATCH_SIZE_CHOICES",
+]
+
+# Log-spaced batch sizes from single-sample SGD (1) to full batch (1000), the panel's choices.
+BATCH_SIZE_CHOICES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
+
+def _check_positive_int(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+def make_data(n: int = 1000, noise: float = 0.1, seed: int = 0) -> tuple[Tensor, Tensor]:
+    r"""The noisy parabola :math:`y = x^2 + \text{noise}\cdot\varepsilon`, ``x`` uniform on [-1, 1].
+
+    Args:
+        n: number of points :math:`N`.
+        noise: standard deviation of the additive Gaussian noise (0.1 in the course).
+        seed: seed of the private generator, so the global torch RNG is left alone.
+
+    Returns:
+        ``(x, y)``, two float32 tensors of shape ``(n, 1)`` (the layout ``nn.Linear`` expects).
+    """
+    _check_positive_int("n", n)
+    if not noise >= 0.0:
+        raise ValueError(f"noise must be a non-negative standard deviation, got {noise!r}")
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(n, 1, generator=generator) * 2.0 - 1.0
+    y = x**2 + noise * torch.randn(n, 1, generator=generator)
+    return x, y
+
+
+def make_mlp(hidden: int = 20, seed: int = 0) -> nn.Sequential:
+    """A 1-``hidden``-1 MLP with a tanh hidden layer and torch's default ``nn.Linear`` init.
+
+    tanh rather than ReLU: the loss is smooth, so the differences between runs come from the
+    batch size and not from kinks, and with only 20 units a ReLU net can lose units for good
+    ("dead" ReLUs after one large single-sample step), which would blur the comparison.
+    The seed is used inside ``torch.random.fork_rng`` so the global RNG is not disturbed.
+    """
+    _check_positive_int("hidden", hidden)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+
+def minibatch_indices(
+    n: int, batch_size: int, *, epochs: int = 1, seed: int = 0, drop_last: bool = False
+) -> Iterator[Tensor]:
+    """Yield mini-batches of sample indices: every index exactly once per epoch, reshuffled each epoch.
+
+    One generator is seeded once; each epoch draws a fresh permutation of ``range(n)`` from it
+    and cuts it into consecutive batches of ``batch_size``. The last batch of an epoch holds the
+    remaining ``n % batch_size`` indices; it is skipped when ``drop_last`` is true.
+
+    This is exactly the index order of
+    ``BatchSampler(RandomSampler(range(n), generator=torch.Generator().manual_seed(seed)),
+    batch_size, drop_last)``, the sampler inside ``DataLoader(shuffle=True)``.
+
+    Yields:
+        1-D int64 tensors of indices.
+    """
+    _check_positive_int("n", n)
+    _check_positive_int("batch_size", batch_size)
+    _check_positive_int("epochs", epochs)
+    generator = torch.Generator().manual_seed(seed)  # seeded once: each epoch gets a new order
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator)
+        for start in range(0, n, batch_size):
+            batch = order[start : start + batch_size]
+            if drop_last and len(batch) < batch_size:
+                break
+            yield batch
+
+
+def updates_per_epoch(n: int, batch_size: int, *, drop_last: bool = False) -> int:
+    """Optimizer updates in one epoch: ``ceil(n / batch_size)``, or ``n // batch_size`` with drop_last."""
+    _check_positive_int("n", n)
+    _check_positive_int("batch_size", batch_size)
+    return n // batch_size if drop_last else math.ceil(n / batch_size)
+
+
+def full_data_loss(model: nn.Module, x: Tensor, y: Tensor) -> float:
+    """The full-data mean squared error :math:`L(\\theta)`, one vectorised forward pass."""
+    with torch.no_grad():
+        return float(nn.functional.mse_loss(model(x), y))
+
+
+@dataclass
+class TrainingRun:
+    """What ``train`` records, one entry per evaluation of the full-data loss.
+
+    ``updates[k]`` optimizer steps and ``samples_seen[k]`` training examples (summed batch
+    lengths) had been used when the full-data loss was ``losses[k]``; ``epochs[k]`` is
+    ``samples_seen[k] / n``. Entry 0 is the initial model (0 updates).
+    """
+
+    label: str
+    batch_size: int
+    lr: float
+    updates: np.ndarray
+    samples_seen: np.ndarray
+    epochs: np.ndarray
+    losses: np.ndarray
+
+
+def train(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    batch_size: int,
+    lr: float,
+    epochs: int | None = None,
+    updates: int | None = None,
+    eval_every: int = 1,
+    seed: int = 0,
+    drop_last: bool = False,
+    optimizer_cls: type[torch.optim.Optimizer] | None = None,
+    label: str | None = None,
+) -> TrainingRun:
+    """Train ``model`` in place with (mini-batch) SGD and record the full-data loss.
+
+    The budget is either ``epochs`` (passes over the data) or ``updates`` (optimizer steps),
+    exactly one of them. Batches come from ``minibatch_indices(n, batch_size, seed=seed,
+    drop_last=drop_last)``. The full-data loss is evaluated before training, every
+    ``eval_every`` updates and after the last update: evaluating it every update would cost
+    more than training with small batches.
+
+    Args:
+        model: the network, trained in place (e.g. ``make_mlp()``).
+        x, y: the data, shapes ``(n, 1)``.
+        batch_size: :math:`B`; ``n`` is full-batch GD, 1 is single-sample SGD.
+        lr: learning rate :math:`\\gamma`.
+        optimizer_cls: a ``torch.optim.Optimizer`` class built as ``optimizer_cls(params, lr=lr)``;
+            default ``course_lib.optim.SGD`` (``torch.optim.SGD`` gives the same numbers).
+        label: the run's name on plots; default ``"B = {batch_size}"``.
+    """
+    n = len(x)
+    if len(y) != n:
+        raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
+    _check_positive_int("batch_size", batch_size)
+    if batch_size > n:
+        raise ValueError(f"batch_size must be at most the number of samples n={n}, got {batch_size}")
+    if not lr > 0.0:
+        raise ValueError(f"Invalid learning rate: {lr}")
+    _check_positive_int("eval_every", eval_every)
+    if (epochs is None) == (updates is None):
+        raise ValueError("give exactly one budget: epochs=... or updates=...")
+    if epochs is not None:
+        _check_positive_int("epochs", epochs)
+        total_updates = epochs * updates_per_epoch(n, batch_size, drop_last=drop_last)
+    else:
+        _check_positive_int("updates", updates)
+        total_updates = updates
+    if total_updates < 1:
+        raise ValueError(f"drop_last with batch_size={batch_size} > n={n} leaves no update to make")
+    if optimizer_cls is None:
+        from course_lib.optim import SGD as optimizer_cls
+    optimizer = optimizer_cls(model.parameters(), lr=lr)
+    epochs_needed = math.ceil(total_updates / updates_per_epoch(n, batch_size, drop_last=drop_last))
+    batches = minibatch_indices(n, batch_size, epochs=epochs_needed, seed=seed, drop_last=drop_last)
+
+    recorded_updates, recorded_samples, recorded_losses = [0], [0], [full_data_loss(model, x, y)]
+    samples_seen = 0
+    for update, batch in enumerate(batches, start=1):
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x[batch]), y[batch])
+        loss.backward()
+        optimizer.step()
+        samples_seen += len(batch)
+        if update % eval_every == 0 or update == total_updates:
+            recorded_updates.append(update)
+            recorded_samples.append(samples_seen)
+            recorded_losses.append(full_data_loss(model, x, y))
+        if update == total_updates:
+            break
+    samples = np.array(recorded_samples, dtype=np.int64)
+    return TrainingRun(
+        label=f"B = {batch_size}" if label is None else label,
+        batch_size=batch_size,
+        lr=float(lr),
+        updates=np.array(recorded_updates, dtype=np.int64),
+        samples_seen=samples,
+        epochs=samples / n,
+        losses=np.array(recorded_losses, dtype=np.float64),
+    )
+
+
+def updates_to_reach(
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    batch_size: int,
+    lr: float,
+    target_loss: float,
+    max_epochs: int,
+    seed: int = 0,
+) -> int | None:
+    """Updates of SGD(``lr``) on batches of ``batch_size`` until the full-data loss is <= ``target_loss``.
+
+    The precise definition (exercise 2.3): batches come from ``minibatch_indices(n, batch_size,
+    epochs=max_epochs, seed=seed)``; after every optimizer step the full-data MSE is evaluated;
+    the answer is the number of steps taken at the first evaluation where it is
+    ``<= target_loss`` (0 when the initial model already is), or ``None`` when it never is
+    within ``max_epochs`` epochs. ``model`` is trained in place.
+    """
+    if full_data_loss(model, x, y) <= target_loss:
+        return 0
+    run = train(model, x, y, batch_size=batch_size, lr=lr, epochs=max_epochs, seed=seed)
+    reached = np.flatnonzero(run.losses <= target_loss)
+    return int(run.updates[reached[0]]) if len(reached) else None
+
+
+def per_sample_gradients(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+    r"""All :math:`N` per-sample gradients :math:`g_i = \nabla_\theta \ell_i(\theta)`, flattened.
+
+    One vectorised call (``torch.func.vmap`` over ``torch.func.grad``) instead of ``N`` backward
+    passes. Row ``i`` is the gradient of :math:`(f_\theta(x_i) - y_i)^2` with the parameters in
+    ``model.parameters()`` order, so ``per_sample_gradients(...).mean(0)`` is the full-batch
+    gradient.
+
+    Returns:
+        a tensor of shape ``(N, P)``, ``P`` the number of parameters.
+    """
+    params = {name: p.detach() for name, p in model.named_parameters()}
+
+    def sample_loss(params, x_i, y_i):
+        prediction = torch.func.functional_call(model, params, (x_i.unsqueeze(0),))
+        return ((prediction - y_i.unsqueeze(0)) ** 2).mean()
+
+    grads = torch.func.vmap(torch.func.grad(sample_loss), in_dims=(None, 0, 0))(params, x, y)
+    return torch.cat([g.reshape(len(x), -1) for g in grads.values()], dim=1)
+
+
+def minibatch_gradient_variance(
+    per_sample_grads: Tensor, batch_size: int, *, replacement: bool = False
+) -> Tensor:
+    r"""Closed-form total variance :math:`\mathbb E\lVert g_{\mathcal B} - \bar g\rVert^2` of a batch mean.
+
+    .. math::
+
+        \sigma^2 = \frac1N \sum_{i=1}^N \lVert g_i - \bar g\rVert^2, \qquad
+        \mathbb E\lVert g_{\mathcal B} - \bar g\rVert^2 =
+        \begin{cases} \dfrac{\sigma^2}{B}\,\dfrac{N-B}{N-1} & \text{without replacement} \\[1ex]
+                      \dfrac{\sigma^2}{B} & \text{with replacement} \end{cases}
+
+    Args:
+        per_sample_grads: :math:`g_i` as rows, shape ``(N, P)``.
+        batch_size: :math:`B`; at most ``N`` without replacement.
+        replacement: whether the batch's indices are drawn with replacement (torch's
+            ``RandomSampler(replacement=True)``) or are distinct (``shuffle=True``, the default).
+
+    Returns:
+        a 0-dim tensor: the variance (a squared norm, not a standard deviation), summed over
+        the ``P`` coordinates.
+    """
+    if per_sample_grads.ndim != 2:
+        raise ValueError(f"per_sample_grads must have shape (N, P), got {tuple(per_sample_grads.shape)}")
+    num_samples = per_sample_grads.shape[0]
+    _check_positive_int("batch_size", batch_size)
+    if not replacement and batch_size > num_samples:
+        raise ValueError(f"batch_size must be at most N={num_samples} without replacement, got {batch_size}")
+    mean_grad = per_sample_grads.mean(dim=0)
+    population_variance = ((per_sample_grads - mean_grad) ** 2).sum(dim=1).mean()
+    if replacement:
+        return population_variance / batch_size
+    if num_samples == 1:
+        return population_variance * 0.0
+    return population_variance / batch_size * (num_samples - batch_size) / (num_samples - 1)
+
+
+def sampled_gradient_variance(
+    per_sample_grads: Tensor,
+    batch_size: int,
+    *,
+    draws: int = 500,
+    seed: int = 0,
+    replacement: bool = False,
+) -> Tensor:
+    r"""Monte-Carlo estimate of :math:`\mathbb E\lVert g_{\mathcal B} - \bar g\rVert^2` from ``draws`` batches.
+
+    Vectorised: each draw is a row of a ``(draws, N)`` weight matrix holding ``1/B`` on the
+    batch's indices (counted with multiplicity when sampling with replacement), so all batch
+    means are one matrix product with the per-sample gradients.
+    """
+    if per_sample_grads.ndim != 2:
+        raise ValueError(f"per_sample_grads must have shape (N, P), got {tuple(per_sample_grads.shape)}")
+    num_samples = per_sample_grads.shape[0]
+    _check_positive_int("batch_size", batch_size)
+    _check_positive_int("draws", draws)
+    if not replacement and batch_size > num_samples:
+        raise ValueError(f"batch_size must be at most N={num_samples} without replacement, got {batch_size}")
+    generator = torch.Generator().manual_seed(seed)
+    dtype = per_sample_grads.dtype
+    if replacement:
+        picks = torch.randint(num_samples, (draws, batch_size), generator=generator)
+        weights = torch.zeros(draws, num_samples, dtype=dtype)
+        weights.scatter_add_(1, picks, torch.ones(draws, batch_size, dtype=dtype))
+    else:
+        # The first B entries of a random permutation form a uniform batch of distinct indices.
+        # randperm, not argsort(torch.rand(...)): make_data draws x with torch.rand from the same
+        # seed, so the first row would rank the samples by x and pick a very unrandom batch.
+        picks = torch.stack([torch.randperm(num_samples, generator=generator)[:batch_size] for _ in range(draws)])
+        weights = torch.zeros(draws, num_samples, dtype=dtype)
+        weights.scatter_(1, picks, 1.0)
+    batch_means = weights @ per_sample_grads / batch_size
+    return ((batch_means - per_sample_grads.mean(dim=0)) ** 2).sum(dim=1).mean()
