@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 START  := notebooks/00_welcome.ipynb
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test bench clean
+.PHONY: help install lab test bench clean run-notebook
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,10 @@ lab: install  ## Start JupyterLab at the course's first notebook
 
 test: install  ## Run the whole test suite (unit tests and notebook checks)
 	$(BIN)/python -m pytest
+
+run-notebook: install  ## Execute NB=path.ipynb in place with the course's kernel (stores its outputs)
+	@test -n "$(NB)" || { echo "usage: make run-notebook NB=solutions/01_gradient_descent.ipynb"; exit 2; }
+	$(BIN)/python -m course_lib.notebook_runner $(NB)
 
 bench: install  ## Run the speed benchmarks (results go in docs/benchmarks.md)
 	$(BIN)/python benchmarks/optim_speed.py

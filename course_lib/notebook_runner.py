@@ -1,0 +1,111 @@
+"""Execute notebooks with the course's own Python, the way every stored output is produced.
+
+    python -m course_lib.notebook_runner solutions/01_gradient_descent.ipynb   # in place
+    make run-notebook NB=solutions/01_gradient_descent.ipynb                   # the same
+
+The kernel is an ipykernel running this very interpreter (the pinned ``.venv``), whatever
+kernels are installed elsewhere on the machine, so stored outputs match what ``make test`` and
+``make check`` (``pytest --nbval --nbval-current-env``) will compute. Cells run in the notebook's
+own folder. Cell ids, tags and other metadata are kept; no timing metadata or widget state is
+written, so running an unchanged notebook twice gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import AsyncKernelManager
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+from traitlets import default
+
+# What a notebook says it runs on: the standard name every Jupyter front end knows.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+DEFAULT_TIMEOUT_S = 120
+
+
+class CurrentEnvKernelSpecManager(KernelSpecManager):
+    """Resolves every kernel name to an ipykernel on ``sys.executable`` (this venv's Python)."""
+
+    def get_kernel_spec(self, kernel_name):
+        import ipykernel.kernelspec
+
+        return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
+                                      **ipykernel.kernelspec.get_kernel_dict())
+
+
+class CurrentEnvKernelManager(AsyncKernelManager):
+    """nbclient's kernel manager, looking kernels up with :class:`CurrentEnvKernelSpecManager`."""
+
+    @default("kernel_spec_manager")
+    def _kernel_spec_manager_default(self):
+        return CurrentEnvKernelSpecManager(data_dir=self.data_dir)
+
+
+def execute(notebook: nbformat.NotebookNode, cwd: str | Path, *,
+            timeout: int = DEFAULT_TIMEOUT_S) -> nbformat.NotebookNode:
+    """Run every cell of ``notebook`` (in place in memory) in a fresh kernel; return it.
+
+    Raises ``nbclient.exceptions.CellExecutionError`` when a cell raises.
+    """
+    if timeout <= 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout}")
+    client = NotebookClient(
+        notebook,
+        timeout=timeout,
+        kernel_name="python3",
+        kernel_manager_class=CurrentEnvKernelManager,
+        resources={"metadata": {"path": str(cwd)}},
+        record_timing=False,       # timestamps would change the file on every run
+        store_widget_state=False,  # widget model ids are random: same reason
+    )
+    client.execute()
+    notebook.metadata["kernelspec"] = dict(KERNELSPEC)
+    return notebook
+
+
+def run_in_place(path: str | Path, *, timeout: int = DEFAULT_TIMEOUT_S) -> float:
+    """Execute the notebook at ``path`` and write its outputs back; return the wall time (s).
+
+    The file is rewritten only when every cell ran without error.
+    """
+    path = Path(path)
+    if path.suffix != ".ipynb" or not path.is_file():
+        raise ValueError(f"not a notebook file: {path}")
+    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    execute(notebook, path.parent, timeout=timeout)
+    elapsed = time.perf_counter() - start
+    nbformat.write(notebook, path)
+    return elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("notebooks", nargs="+", help="notebook files to execute in place")
+    parser.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S,
+                        help=f"seconds allowed per cell (default {DEFAULT_TIMEOUT_S})")
+    args = parser.parse_args(argv)
+    status = 0
+    for path in args.notebooks:
+        try:
+            elapsed = run_in_place(path, timeout=args.timeout)
+        except CellExecutionError as error:
+            print(f"FAILED {path}: a cell raised (file left unchanged)\n{error}", file=sys.stderr)
+            status = 1
+            continue
+        except ValueError as error:
+            print(f"FAILED {error}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"ran {path} in {elapsed:.1f} s")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
