@@ -62,6 +62,10 @@ __all__ = [
 # Log-spaced batch sizes from single-sample SGD (1) to full batch (1000), the panel's choices.
 BATCH_SIZE_CHOICES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
+# A loss this many times the initial one counts as diverged: the run has left the data behind
+# and would reach inf a few updates later.
+DIVERGENCE_FACTOR = 1e6
+
 
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -150,7 +154,9 @@ class TrainingRun:
 
     ``updates[k]`` optimizer steps and ``samples_seen[k]`` training examples (summed batch
     lengths) had been used when the full-data loss was ``losses[k]``; ``epochs[k]`` is
-    ``samples_seen[k] / n``. Entry 0 is the initial model (0 updates).
+    ``samples_seen[k] / n``. Entry 0 is the initial model (0 updates). ``diverged_at`` is the
+    update at which the full-data loss first was inf, NaN or above ``DIVERGENCE_FACTOR`` times
+    the initial loss (training stops there), else None.
     """
 
     label: str
@@ -160,6 +166,12 @@ class TrainingRun:
     samples_seen: np.ndarray
     epochs: np.ndarray
     losses: np.ndarray
+    diverged_at: int | None = None
+
+    @property
+    def message(self) -> str:
+        """"diverged at update 37" for a run that blew up, else ""."""
+        return "" if self.diverged_at is None else f"diverged at update {self.diverged_at}"
 
 
 def train(
@@ -183,7 +195,8 @@ def train(
     exactly one of them. Batches come from ``minibatch_indices(n, batch_size, seed=seed,
     drop_last=drop_last)``. The full-data loss is evaluated before training, every
     ``eval_every`` updates and after the last update: evaluating it every update would cost
-    more than training with small batches.
+    more than training with small batches. A run whose loss becomes inf, NaN or huge stops at that
+    evaluation and records ``diverged_at``; it never raises.
 
     Args:
         model: the network, trained in place (e.g. ``make_mlp()``).
@@ -221,6 +234,7 @@ def train(
 
     recorded_updates, recorded_samples, recorded_losses = [0], [0], [full_data_loss(model, x, y)]
     samples_seen = 0
+    diverged_at = None
     for update, batch in enumerate(batches, start=1):
         optimizer.zero_grad()
         loss = nn.functional.mse_loss(model(x[batch]), y[batch])
@@ -231,6 +245,9 @@ def train(
             recorded_updates.append(update)
             recorded_samples.append(samples_seen)
             recorded_losses.append(full_data_loss(model, x, y))
+            if not recorded_losses[-1] <= DIVERGENCE_FACTOR * recorded_losses[0]:  # inf, NaN or huge
+                diverged_at = update
+                break
         if update == total_updates:
             break
     samples = np.array(recorded_samples, dtype=np.int64)
@@ -242,6 +259,7 @@ def train(
         samples_seen=samples,
         epochs=samples / n,
         losses=np.array(recorded_losses, dtype=np.float64),
+        diverged_at=diverged_at,
     )
 
 
