@@ -1,0 +1,440 @@
+r"""Checkers for notebook 04, Nesterov momentum: exercises 4.1 to 4.4.
+
+4.1 ``nesterov_step(param, grad, state, *, lr, momentum)``: torch's Nesterov step, in place,
+
+    .. math::  b \leftarrow \mu b + g \;(b_1 = g_1), \qquad \theta \leftarrow \theta - \eta\,(g + \mu b)
+
+    (``course_lib.optim.sgd_update(..., nesterov=True)``; :math:`b` = ``state["momentum_buffer"]``).
+4.2 ``sutskever_nesterov_step(theta, velocity, grad_fn, *, lr, momentum)``: the look-ahead form of
+    Sutskever et al. (2013), in place,
+
+    .. math::  v \leftarrow \mu v - \eta\, \nabla f(\theta + \mu v), \qquad \theta \leftarrow \theta + v.
+4.3 ``sutskever_to_torch(theta, velocity, *, lr, momentum) -> (param, momentum_buffer)``: the change
+    of variables :math:`\text{param} = \theta + \mu v`, :math:`b = -v/\eta` under which torch's
+    ``SGD(nesterov=True)`` retraces Sutskever's iterates. The checker runs torch from the learner's
+    mapping and compares the whole trajectory, not just the formula.
+4.4 ``nesterov_rate(lr, momentum, curvature) -> float``: the spectral radius of Nesterov's 2x2
+    iteration matrix on a 1-D quadratic of curvature :math:`h`
+    (``course_lib.panels.nesterov.nesterov_rate``).
+
+Symbols and argument names: :math:`\eta` = ``lr``, :math:`\mu` = ``momentum``, :math:`h` =
+``curvature``, :math:`v` = ``velocity``.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+
+import torch
+
+from ._framework import Case, KnownMistake, Observation, in_place, register
+
+# --------------------------------------------------------------------------------------------
+# 4.1 nesterov_step (torch's form)
+# --------------------------------------------------------------------------------------------
+
+
+def reference_nesterov_step(param, grad, state, *, lr, momentum) -> None:
+    """torch's Nesterov step, by the course's SGD (what ``torch.optim.SGD(nesterov=True)`` does)."""
+    from course_lib.optim.sgd import sgd_update  # imported on use: checks load without optim
+
+    sgd_update(param, grad, state, lr=lr, momentum=momentum, nesterov=True)
+
+
+def _buffer_update(grad, state, momentum):
+    # The correct buffer: b₁ = g₁, then b ← μb + g. Shared by the mistakes that get it right.
+    buffer = state.get("momentum_buffer")
+    if buffer is None:
+        buffer = grad.clone()
+        state["momentum_buffer"] = buffer
+    else:
+        buffer.mul_(momentum).add_(grad)
+    return buffer
+
+
+def _nag_heavy_ball_step(param, grad, state, *, lr, momentum):
+    buffer = _buffer_update(grad, state, momentum)
+    param.sub_(lr * buffer)
+
+
+def _nag_zero_buffer_first_step(param, grad, state, *, lr, momentum):
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = torch.zeros_like(param)
+    else:
+        state["momentum_buffer"].mul_(momentum).add_(grad)
+    param.sub_(lr * (grad + momentum * state["momentum_buffer"]))
+
+
+def _nag_velocity_buffer(param, grad, state, *, lr, momentum):
+    # The look-ahead form's velocity v = μv − ηg stored as the buffer: param moves exactly as
+    # torch's, but the buffer holds −η·b.
+    velocity = state.setdefault("momentum_buffer", torch.zeros_like(param))
+    velocity.mul_(momentum).sub_(lr * grad)
+    param.add_(momentum * velocity - lr * grad)
+
+
+def _nag_lookahead_velocity_step(param, grad, state, *, lr, momentum):
+    # Sutskever's θ ← θ + v with the gradient taken where the parameter is: that is heavy ball.
+    velocity = state.setdefault("momentum_buffer", torch.zeros_like(param))
+    velocity.mul_(momentum).sub_(lr * grad)
+    param.add_(velocity)
+
+
+def _nag_ema_buffer(param, grad, state, *, lr, momentum):
+    buffer = state.get("momentum_buffer")
+    if buffer is None:
+        buffer = state["momentum_buffer"] = grad.clone()
+    else:
+        buffer.mul_(momentum).add_((1 - momentum) * grad)
+    param.sub_(lr * (grad + momentum * buffer))
+
+
+@register(
+    "4.1",
+    reference=reference_nesterov_step,
+    call=in_place("param", "state", steps_over="grad"),
+    mistakes=[
+        KnownMistake(
+            "heavy_ball_step", _nag_heavy_ball_step,
+            "That is the heavy-ball step θ ← θ − η·b. Nesterov in torch's form steps along "
+            "g + μ·b: the current gradient plus the (already updated) buffer times μ."),
+        KnownMistake(
+            "zero_buffer_first_step", _nag_zero_buffer_first_step,
+            "On the first step torch sets the buffer to the gradient itself, b₁ = g₁; yours "
+            "stayed at zero. (Starting from zeros is fine only if you then do b ← μ·0 + g "
+            "on that same step.)"),
+        KnownMistake(
+            "velocity_as_buffer", _nag_velocity_buffer,
+            "Your param moves correctly, but momentum_buffer holds the look-ahead form's "
+            "velocity v = μv − η·g. torch's buffer has no learning rate in it: b ← μb + g "
+            "(b = −v/η), and the step is θ ← θ − η(g + μb)."),
+        KnownMistake(
+            "lookahead_formula", _nag_lookahead_velocity_step,
+            "You applied the look-ahead formula v ← μv − η·g, θ ← θ + v with the gradient at "
+            "the current point: that is heavy ball. Here the gradient you are given *is* the "
+            "look-ahead gradient (torch's param is the look-ahead point), so the step is "
+            "b ← μb + g, θ ← θ − η(g + μb)."),
+        KnownMistake(
+            "ema_buffer", _nag_ema_buffer,
+            "Your buffer is an exponential moving average, μb + (1 − μ)g. torch adds the "
+            "whole gradient: b ← μb + g (dampening is 0, as Nesterov requires)."),
+    ],
+)
+def nesterov_step_cases(rng: torch.Generator):
+    def grads(n, shape, dtype, scale=1.0):
+        return [scale * torch.randn(shape, generator=rng, dtype=dtype) for _ in range(n)]
+
+    for dtype in (torch.float64, torch.float32):
+        name = str(dtype).replace("torch.", "")
+        yield Case(f"first step from an empty state ({name}, shape (4,)), lr=0.1, momentum=0.9",
+                   param=torch.randn(4, generator=rng, dtype=dtype), grad=grads(1, (4,), dtype),
+                   state={}, lr=0.1, momentum=0.9)
+        yield Case(f"three steps from an empty state ({name}, shape (2, 3)), lr=0.05, "
+                   "momentum=0.9",
+                   param=torch.randn(2, 3, generator=rng, dtype=dtype),
+                   grad=grads(3, (2, 3), dtype), state={}, lr=0.05, momentum=0.9)
+        yield Case(f"four steps ({name}, shape (3, 1, 2)), lr=1.0, momentum=0.5",
+                   param=torch.randn(3, 1, 2, generator=rng, dtype=dtype),
+                   grad=grads(4, (3, 1, 2), dtype), state={}, lr=1.0, momentum=0.5)
+    yield Case("0-dim (scalar) parameter, three steps, lr=0.3, momentum=0.99",
+               param=torch.tensor(2.0, dtype=torch.float64),
+               grad=[torch.tensor(v, dtype=torch.float64) for v in (1.0, -0.5, 0.25)],
+               state={}, lr=0.3, momentum=0.99)
+    yield Case("resumed run: state already holds a momentum_buffer, two steps",
+               param=torch.randn(5, generator=rng, dtype=torch.float64),
+               grad=grads(2, (5,), torch.float64),
+               state={"momentum_buffer": torch.randn(5, generator=rng, dtype=torch.float64)},
+               lr=0.02, momentum=0.8)
+    yield Case("zero gradient on step 2 (momentum alone keeps the parameter moving)",
+               param=torch.randn(3, generator=rng, dtype=torch.float64),
+               grad=[torch.randn(3, generator=rng, dtype=torch.float64),
+                     torch.zeros(3, dtype=torch.float64)],
+               state={}, lr=0.1, momentum=0.9)
+    yield Case("large values (gradients ~1e4, parameters ~1e6), two steps",
+               param=1e6 * torch.randn(6, generator=rng, dtype=torch.float64),
+               grad=grads(2, (6,), torch.float64, scale=1e4), state={}, lr=3.0, momentum=0.7)
+
+
+# --------------------------------------------------------------------------------------------
+# 4.2 sutskever_nesterov_step (the look-ahead form)
+# --------------------------------------------------------------------------------------------
+
+
+class TestGradient:
+    """A gradient field ``∇f(x) = a·x + c·sin(x)`` (elementwise, so any shape works).
+
+    Nonlinear on purpose: on a quadratic a gradient taken at the wrong point can still be
+    a linear function of the right one, which hides mistakes. ``calls`` counts evaluations.
+    """
+
+    __test__ = False  # not a pytest test class despite the name
+
+    def __init__(self, a: float, c: float):
+        self.a, self.c = a, c
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a * x + self.c * torch.sin(x)
+
+    def __repr__(self) -> str:
+        return f"∇f(x) = {self.a:g}·x + {self.c:g}·sin(x)"
+
+
+def reference_sutskever_nesterov_step(theta, velocity, grad_fn, *, lr, momentum) -> None:
+    r"""One step of Sutskever et al.'s Nesterov momentum, in place.
+
+    .. math::  v \leftarrow \mu v - \eta\, \nabla f(\theta + \mu v), \qquad \theta \leftarrow \theta + v
+    """
+    lookahead_grad = grad_fn(theta + momentum * velocity)  # the gradient where momentum will carry us
+    velocity.mul_(momentum).sub_(lr * lookahead_grad)
+    theta.add_(velocity)
+
+
+def _sutskever_grad_at_theta(theta, velocity, grad_fn, *, lr, momentum):
+    velocity.mul_(momentum).sub_(lr * grad_fn(theta))
+    theta.add_(velocity)
+
+
+def _sutskever_velocity_plus(theta, velocity, grad_fn, *, lr, momentum):
+    velocity.mul_(momentum).add_(lr * grad_fn(theta + momentum * velocity))
+    theta.add_(velocity)
+
+
+def _sutskever_theta_minus_v(theta, velocity, grad_fn, *, lr, momentum):
+    velocity.mul_(momentum).sub_(lr * grad_fn(theta + momentum * velocity))
+    theta.sub_(velocity)
+
+
+@register(
+    "4.2",
+    reference=reference_sutskever_nesterov_step,
+    call=in_place("theta", "velocity", steps_over="grad_fn"),
+    mistakes=[
+        KnownMistake(
+            "gradient_at_theta", _sutskever_grad_at_theta,
+            "You evaluated the gradient at θ. Nesterov's whole idea is to evaluate it at the "
+            "look-ahead point θ + μv, where momentum is about to carry you: "
+            "grad_fn(theta + momentum * velocity). (At θ it is heavy ball.)"),
+        KnownMistake(
+            "velocity_sign", _sutskever_velocity_plus,
+            "Sign of v: in this form the velocity is a *displacement*, so it gets −η·∇f "
+            "(v ← μv − η∇f(θ + μv)) and is then added, θ ← θ + v. Yours climbs uphill."),
+        KnownMistake(
+            "theta_minus_v", _sutskever_theta_minus_v,
+            "Sign of v: the velocity already contains the minus sign (v ← μv − η∇f), so the "
+            "parameter update adds it: θ ← θ + v, not θ − v."),
+    ],
+)
+def sutskever_step_cases(rng: torch.Generator):
+    field = TestGradient(a=1.5, c=0.8)
+    for dtype in (torch.float64, torch.float32):
+        name = str(dtype).replace("torch.", "")
+        yield Case(f"one step from rest, v = 0 ({name}, shape (3,)), lr=0.1, momentum=0.9; {field}",
+                   theta=torch.randn(3, generator=rng, dtype=dtype),
+                   velocity=torch.zeros(3, dtype=dtype), grad_fn=[field], lr=0.1, momentum=0.9)
+        yield Case(f"three steps from rest ({name}, shape (2, 2)), lr=0.2, momentum=0.8; {field}",
+                   theta=torch.randn(2, 2, generator=rng, dtype=dtype),
+                   velocity=torch.zeros(2, 2, dtype=dtype), grad_fn=[field] * 3, lr=0.2,
+                   momentum=0.8)
+        yield Case(f"two steps with a moving start, v ≠ 0 ({name}, shape (4,)), lr=0.05, "
+                   f"momentum=0.9; {field}",
+                   theta=torch.randn(4, generator=rng, dtype=dtype),
+                   velocity=0.5 * torch.randn(4, generator=rng, dtype=dtype),
+                   grad_fn=[field] * 2, lr=0.05, momentum=0.9)
+    steep = TestGradient(a=20.0, c=-3.0)
+    yield Case(f"0-dim parameter, four steps, lr=0.01, momentum=0.95; {steep}",
+               theta=torch.tensor(1.0, dtype=torch.float64),
+               velocity=torch.tensor(-0.2, dtype=torch.float64), grad_fn=[steep] * 4, lr=0.01,
+               momentum=0.95)
+    yield Case(f"at the minimum at rest: nothing moves; {field}",
+               theta=torch.zeros(3, dtype=torch.float64), velocity=torch.zeros(3, dtype=torch.float64),
+               grad_fn=[field] * 2, lr=0.1, momentum=0.9)
+
+
+# --------------------------------------------------------------------------------------------
+# 4.3 sutskever_to_torch (the change of variables)
+# --------------------------------------------------------------------------------------------
+
+
+def reference_sutskever_to_torch(theta, velocity, *, lr, momentum):
+    r"""Map Sutskever's state :math:`(\theta, v)` to torch's ``(param, momentum_buffer)``.
+
+    .. math::  \text{param} = \theta + \mu v \;(\text{the look-ahead point}), \qquad b = -v/\eta
+    """
+    return theta + momentum * velocity, -velocity / lr
+
+
+class trajectory_under_torch:
+    """Call strategy for 4.3: map the case's ``(theta, velocity)`` with ``fn``, then let
+    ``torch.optim.SGD(nesterov=True, foreach=False)`` run ``steps`` steps from that param and
+    buffer on ``grad_fn``, and observe the mapping and every iterate torch produces.
+
+    Against the reference this is Sutskever's look-ahead trajectory; a mapping that is only
+    close at the start drifts away from it, and the report says after which step.
+    """
+
+    def __call__(self, fn, inputs) -> Observation:
+        grad_fn = inputs.pop("grad_fn")
+        steps = inputs.pop("steps")
+        theta, velocity = inputs["theta"], inputs["velocity"]
+        returned = fn(**inputs)
+        if not (isinstance(returned, (tuple, list)) and len(returned) == 2):
+            # Compared as a pair first, so a wrong return type gets a clear report.
+            return Observation({"return value (param, momentum_buffer)": returned},
+                               returned=returned)
+        param0, buffer0 = returned
+        values = {"param (your mapping)": param0, "momentum_buffer (your mapping)": buffer0}
+        if not (isinstance(param0, torch.Tensor) and isinstance(buffer0, torch.Tensor)
+                and param0.shape == theta.shape and buffer0.shape == velocity.shape):
+            return Observation(values, returned=returned)
+        param = param0.detach().clone().requires_grad_(True)
+        optimizer = torch.optim.SGD([param], lr=inputs["lr"], momentum=inputs["momentum"],
+                                    nesterov=True, foreach=False)
+        optimizer.state[param]["momentum_buffer"] = buffer0.detach().clone()
+        for step in range(1, steps + 1):
+            param.grad = grad_fn(param.detach())
+            optimizer.step()
+            values[f"torch's param after step {step}"] = param.detach().clone()
+        return Observation(values, returned=returned)
+
+
+def _map_forgot_lookahead(theta, velocity, *, lr, momentum):
+    return theta.clone(), -velocity / lr
+
+
+def _map_buffer_sign(theta, velocity, *, lr, momentum):
+    return theta + momentum * velocity, velocity / lr
+
+
+def _map_buffer_without_lr(theta, velocity, *, lr, momentum):
+    return theta + momentum * velocity, -velocity.clone()
+
+
+def _map_lookahead_sign(theta, velocity, *, lr, momentum):
+    return theta - momentum * velocity, -velocity / lr
+
+
+@register(
+    "4.3",
+    reference=reference_sutskever_to_torch,
+    call=trajectory_under_torch(),
+    mistakes=[
+        KnownMistake(
+            "forgot_lookahead_point", _map_forgot_lookahead,
+            "torch's param is not θ but the look-ahead point θ + μv: torch evaluates its "
+            "gradient at param, and Sutskever evaluates it at θ + μv."),
+        KnownMistake(
+            "lookahead_sign", _map_lookahead_sign,
+            "The look-ahead point is θ + μv (where momentum carries θ next), not θ − μv."),
+        KnownMistake(
+            "buffer_sign", _map_buffer_sign,
+            "Sign of the buffer: v is a displacement (it points downhill, v ≈ −η·g), while "
+            "torch's buffer accumulates gradients (b ≈ g). So b = −v/η."),
+        KnownMistake(
+            "buffer_without_lr", _map_buffer_without_lr,
+            "torch's buffer has no learning rate in it (b ← μb + g), while v does "
+            "(v ← μv − η·g): divide by it, b = −v/η."),
+    ],
+)
+def sutskever_to_torch_cases(rng: torch.Generator):
+    field = TestGradient(a=1.5, c=0.8)
+    yield Case(f"3-vector, moving start (v ≠ 0), lr=0.1, momentum=0.9, 5 torch steps; {field}",
+               theta=torch.randn(3, generator=rng, dtype=torch.float64),
+               velocity=0.3 * torch.randn(3, generator=rng, dtype=torch.float64),
+               grad_fn=field, steps=5, lr=0.1, momentum=0.9)
+    yield Case(f"start at rest (v = 0), shape (2, 2), lr=0.2, momentum=0.5, 5 torch steps; {field}",
+               theta=torch.randn(2, 2, generator=rng, dtype=torch.float64),
+               velocity=torch.zeros(2, 2, dtype=torch.float64),
+               grad_fn=field, steps=5, lr=0.2, momentum=0.5)
+    steep = TestGradient(a=20.0, c=-3.0)
+    yield Case(f"0-dim parameter, lr=0.01, momentum=0.95, 8 torch steps; {steep}",
+               theta=torch.tensor(1.0, dtype=torch.float64),
+               velocity=torch.tensor(-0.2, dtype=torch.float64), grad_fn=steep, steps=8,
+               lr=0.01, momentum=0.95)
+    yield Case(f"large learning rate lr=2, momentum=0.3, shape (5,), 4 torch steps; {field}",
+               theta=torch.randn(5, generator=rng, dtype=torch.float64),
+               velocity=torch.randn(5, generator=rng, dtype=torch.float64), grad_fn=field,
+               steps=4, lr=2.0, momentum=0.3)
+
+
+# --------------------------------------------------------------------------------------------
+# 4.4 nesterov_rate
+# --------------------------------------------------------------------------------------------
+
+
+def reference_nesterov_rate(lr, momentum, curvature) -> float:
+    """ρ(N(h)), from :func:`course_lib.panels.nesterov.nesterov_rate`."""
+    from course_lib.panels.nesterov import nesterov_rate
+
+    return nesterov_rate(lr, momentum, curvature)
+
+
+def _largest_root_modulus(trace: float, det: float) -> float:
+    root = cmath.sqrt(trace * trace - 4.0 * det)
+    return max(abs((trace + root) / 2.0), abs((trace - root) / 2.0))
+
+
+def _rate_heavy_ball(lr, momentum, curvature):
+    return _largest_root_modulus(1.0 + momentum - lr * curvature, momentum)
+
+
+def _rate_dropped_previous_gradient(lr, momentum, curvature):
+    # Keeps −μη·g_t of the look-ahead correction but drops +μη·g_{t−1}.
+    return _largest_root_modulus((1.0 + momentum) * (1.0 - lr * curvature), momentum)
+
+
+def _rate_real_part(lr, momentum, curvature):
+    shrink = 1.0 - lr * curvature
+    trace, det = (1.0 + momentum) * shrink, momentum * shrink
+    root = cmath.sqrt(trace * trace - 4.0 * det)
+    return max(abs(((trace + root) / 2.0).real), abs(((trace - root) / 2.0).real))
+
+
+def _rate_complex_formula_everywhere(lr, momentum, curvature):
+    return math.sqrt(abs(momentum * (1.0 - lr * curvature)))
+
+
+@register(
+    "4.4",
+    reference=reference_nesterov_rate,
+    mistakes=[
+        KnownMistake(
+            "heavy_ball_matrix", _rate_heavy_ball,
+            "That is heavy ball's rate (matrix [[1 + μ − ηh, −μ], [1, 0]]). You forgot the "
+            "look-ahead term −μη(g_t − g_{t−1}): Nesterov's recurrence is "
+            "θ_{t+1} = (1 + μ)(1 − ηh)θ_t − μ(1 − ηh)θ_{t−1}."),
+        KnownMistake(
+            "dropped_previous_gradient", _rate_dropped_previous_gradient,
+            "Close: the top-left entry (1 + μ)(1 − ηh) is right, but the look-ahead term "
+            "−μη(g_t − g_{t−1}) also brings +μηh·θ_{t−1}, so the top-right entry is "
+            "−μ(1 − ηh), not −μ."),
+        KnownMistake(
+            "real_part_only", _rate_real_part,
+            "When the roots are complex the rate is their modulus |r| = √(μ(1 − ηh)), not their "
+            "real part: use abs() of the complex roots (cmath.sqrt, or numpy.linalg.eigvals)."),
+        KnownMistake(
+            "complex_formula_everywhere", _rate_complex_formula_everywhere,
+            "√(μ(1 − ηh)) is the rate only while the roots are complex. When the discriminant "
+            "(1 + μ)²(1 − ηh)² − 4μ(1 − ηh) is positive the roots are real: take the larger "
+            "|root|."),
+    ],
+)
+def nesterov_rate_cases(rng: torch.Generator):
+    # (lr, momentum, curvature) across the regimes a learner must get right.
+    yield Case("real roots (overdamped, a flat direction): lr=1, momentum=0.8, h=0.01",
+               lr=1.0, momentum=0.8, curvature=0.01)
+    yield Case("complex roots (the error spirals in): lr=0.1, momentum=0.9, h=1",
+               lr=0.1, momentum=0.9, curvature=1.0)
+    yield Case("lr·h = 1: both roots are 0, one step kills this direction",
+               lr=0.5, momentum=0.9, curvature=2.0)
+    yield Case("beyond Nesterov's stability limit (heavy ball is still stable): "
+               "lr=1.5, momentum=0.9, h=1", lr=1.5, momentum=0.9, curvature=1.0)
+    yield Case("lr·h between 1 and the limit (negative real roots): lr=1.2, momentum=0.5, h=1",
+               lr=1.2, momentum=0.5, curvature=1.0)
+    for _ in range(6):
+        # Rounded, so the case description holds the exact values a learner can re-run.
+        lr = float(f"{10 ** (-2 + 2 * torch.rand((), generator=rng).item()):.3g}")
+        momentum = round(0.05 + 0.94 * torch.rand((), generator=rng).item(), 3)
+        curvature = float(f"{10 ** (-1 + 2 * torch.rand((), generator=rng).item()):.3g}")
+        yield Case(f"random: lr={lr:g}, momentum={momentum:g}, h={curvature:g}",
+                   lr=lr, momentum=momentum, curvature=curvature)

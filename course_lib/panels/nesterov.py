@@ -1,0 +1,184 @@
+r"""Notebook 04 (Nesterov): NAG's theory on a quadratic, and the momentum-vs-Nesterov panel.
+
+torch's Nesterov step (``SGD(momentum=μ, nesterov=True)``, ``dampening = 0``):
+
+.. math::
+
+    b_t = \mu\, b_{t-1} + g_t \quad (b_1 = g_1), \qquad
+    \theta_{t+1} = \theta_t - \eta\,(g_t + \mu\, b_t).
+
+Eliminating :math:`b` gives heavy ball plus a brake on the change of the gradient,
+
+.. math::
+
+    \theta_{t+1} = \theta_t + \mu(\theta_t - \theta_{t-1}) - \eta g_t
+                   - \mu\eta\,(g_t - g_{t-1}).
+
+On a quadratic each Hessian eigendirection with curvature :math:`h` has :math:`g_t = h\theta_t`
+(minimiser at 0), so
+
+.. math::
+
+    \theta_{t+1} = (1 + \mu)(1 - \eta h)\,\theta_t - \mu(1 - \eta h)\,\theta_{t-1},
+    \qquad
+    N(h) = \begin{pmatrix}(1 + \mu)(1 - \eta h) & -\mu(1 - \eta h)\\ 1 & 0\end{pmatrix},
+
+against heavy ball's :math:`M(h) = [[1 + \mu - \eta h, -\mu], [1, 0]]`
+(:mod:`course_lib.panels.momentum`). The error shrinks per step by the spectral radius
+:math:`\rho(N(h))`, the largest :math:`|r|` over the roots of
+:math:`r^2 - (1 + \mu)(1 - \eta h)\, r + \mu(1 - \eta h) = 0`.
+
+Symbols and argument names: :math:`\eta` = ``lr``, :math:`\mu` = ``momentum`` (torch's docs'
+symbol; notebook 03 writes it :math:`\beta`), :math:`h` = ``curvature``.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = [
+    "nesterov_matrix",
+    "nesterov_rate",
+    "heavy_ball_stable_lr",
+    "nesterov_stable_lr",
+    "momentum_vs_nesterov",
+    "momentum_vs_nesterov_panel",
+    "PANEL_LANDSCAPES",
+]
+
+
+def _check_lr_momentum(lr: float, momentum: float) -> None:
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"Invalid learning rate: {lr}")
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"Invalid momentum value: {momentum} (must be in [0, 1))")
+
+
+def nesterov_matrix(lr: float, momentum: float, curvature: float) -> np.ndarray:
+    r"""The 2x2 matrix :math:`N(h)` that maps :math:`(\theta_t, \theta_{t-1})` to
+    :math:`(\theta_{t+1}, \theta_t)` for torch's Nesterov step along a direction of curvature
+    :math:`h` (= ``curvature``), with :math:`\eta` = ``lr``, :math:`\mu` = ``momentum``:
+
+    .. math::
+
+        N(h) = \begin{pmatrix}(1 + \mu)(1 - \eta h) & -\mu(1 - \eta h)\\ 1 & 0\end{pmatrix}.
+    """
+    _check_lr_momentum(lr, momentum)
+    shrink = 1.0 - lr * curvature  # what one plain GD step does to this direction
+    return np.array([[(1.0 + momentum) * shrink, -momentum * shrink], [1.0, 0.0]])
+
+
+def nesterov_rate(lr: float, momentum: float, curvature: float) -> float:
+    r"""Spectral radius :math:`\rho(N(h))`: the factor by which Nesterov shrinks the error per
+    step along a direction of curvature :math:`h`.
+
+    With :math:`s = 1 - \eta h` the roots of :math:`r^2 - (1+\mu)s\,r + \mu s = 0` are
+    :math:`r = \tfrac12\big((1+\mu)s \pm \sqrt{(1+\mu)^2 s^2 - 4\mu s}\big)`. When they are
+    complex, :math:`|r| = \sqrt{\mu s}`, smaller than heavy ball's :math:`\sqrt\mu`: the
+    look-ahead damps the spiral. A rate >= 1 means that direction does not converge.
+    """
+    _check_lr_momentum(lr, momentum)
+    shrink = 1.0 - lr * curvature
+    trace = (1.0 + momentum) * shrink
+    det = momentum * shrink
+    root = cmath.sqrt(trace * trace - 4.0 * det)
+    return max(abs((trace + root) / 2.0), abs((trace - root) / 2.0))
+
+
+def heavy_ball_stable_lr(momentum: float, curvature: float) -> float:
+    r"""Largest stable heavy-ball lr along curvature :math:`h`: :math:`\eta < 2(1 + \mu)/h`.
+
+    (At :math:`\eta h = 2(1+\mu)` a root of :math:`r^2 - (1+\mu-\eta h)r + \mu` reaches -1.)
+    """
+    _check_lr_momentum(1.0, momentum)
+    if not curvature > 0:
+        raise ValueError(f"Invalid curvature: {curvature} (must be > 0)")
+    return 2.0 * (1.0 + momentum) / curvature
+
+
+def nesterov_stable_lr(momentum: float, curvature: float) -> float:
+    r"""Largest stable Nesterov lr along curvature :math:`h`:
+    :math:`\eta < 2(1 + \mu)/((1 + 2\mu)\, h)`.
+
+    (Setting :math:`r = -1` in :math:`r^2 - (1+\mu)s\,r + \mu s` gives :math:`1 + (1 + 2\mu)s = 0`,
+    i.e. :math:`s = 1 - \eta h = -1/(1+2\mu)`.) For :math:`\mu = 0.9` that is
+    :math:`1.36/h`, against heavy ball's :math:`3.8/h`: the brake that damps overshoot also
+    amplifies a step that is already too long.
+    """
+    _check_lr_momentum(1.0, momentum)
+    if not curvature > 0:
+        raise ValueError(f"Invalid curvature: {curvature} (must be > 0)")
+    return 2.0 * (1.0 + momentum) / ((1.0 + 2.0 * momentum) * curvature)
+
+
+# --------------------------------------------------------------------------------------------
+# The panel: heavy ball and Nesterov with the same (lr, momentum), on the same landscape.
+# --------------------------------------------------------------------------------------------
+
+PANEL_LANDSCAPES = ("quadratic", "rosenbrock", "beale", "himmelblau", "saddle")
+
+
+@lru_cache(maxsize=None)
+def _landscape(name: str):
+    # One object per name, so the panel redraws the contour only when the picker changes.
+    from course_lib.landscapes import get_landscape
+
+    return get_landscape(name)
+
+
+def momentum_vs_nesterov(landscape: str, lr: float, momentum: float, steps: int = 150) -> list:
+    """Run heavy ball and Nesterov (``course_lib.optim.SGD``) with the same ``lr`` and
+    ``momentum`` from the landscape's start point; returns ``[heavy_ball, nesterov]``
+    trajectories (labelled "heavy ball" and "Nesterov")."""
+    from course_lib.optim import SGD
+    from course_lib.trajectories import run
+
+    _check_lr_momentum(lr, momentum)
+    if momentum == 0:
+        raise ValueError("Nesterov momentum requires a momentum and zero dampening (set momentum > 0)")
+    surface = _landscape(landscape)
+    return [
+        run(surface, SGD, steps=steps, label="heavy ball", lr=lr, momentum=momentum),
+        run(surface, SGD, steps=steps, label="Nesterov", lr=lr, momentum=momentum, nesterov=True),
+    ]
+
+
+def _outcome(trajectory) -> str:
+    if trajectory.diverged:
+        return f"{trajectory.label}: {trajectory.message}"
+    return f"{trajectory.label}: loss {float(trajectory.losses[-1]):.2e}"
+
+
+def _caption(values: dict, trajectories: list) -> str:
+    return "   |   ".join(_outcome(t) for t in trajectories)
+
+
+def momentum_vs_nesterov_panel(
+    landscape: str = "quadratic", lr: float = 0.5, momentum: float = 0.9, steps: int = 150
+):
+    """Sliders for lr and momentum, a landscape picker and Play: heavy ball and Nesterov with
+    the same hyperparameters drawn on one contour, with both loss curves beside it.
+
+    The caption under the sliders gives each run's final loss, or the step where it diverged.
+    """
+    from course_lib.widgets import SliderPanel, float_slider, landscape_picker, lr_slider
+
+    if landscape not in PANEL_LANDSCAPES:
+        raise ValueError(f"landscape {landscape!r} is not one of {list(PANEL_LANDSCAPES)}")
+    return SliderPanel(
+        lambda landscape, lr, momentum: momentum_vs_nesterov(landscape, lr, momentum, steps),
+        {
+            "landscape": landscape_picker(landscape, names=PANEL_LANDSCAPES),
+            "lr": lr_slider(lr, min_exp=-4.0, max_exp=0.5),
+            "momentum": float_slider(momentum, 0.05, 0.99, 0.01, "momentum μ"),
+        },
+        landscape=lambda landscape, **_: _landscape(landscape),
+        caption=_caption,
+        play=True,
+        title="Heavy ball vs Nesterov: same lr, same μ, same start",
+    )
+

@@ -1,0 +1,307 @@
+"""Checkers 4.1-4.4 (notebook 04, Nesterov): pass on the reference, fail on wrong code, every hint
+fires on a learner-style wrong implementation, and the references agree with torch.optim and with
+simulation."""
+
+from __future__ import annotations
+
+import cmath
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib.checks import run_check
+from course_lib.checks import nesterov as checks
+from course_lib.panels.nesterov import nesterov_matrix
+
+# --------------------------------------------------------------------------------------------
+# The references are right (against torch, not against stored numbers)
+# --------------------------------------------------------------------------------------------
+
+
+def test_reference_nesterov_step_equals_torch_sgd_nesterov():
+    torch.manual_seed(0)
+    start = torch.randn(3, 4, dtype=torch.float64)
+    ours, state = start.clone(), {}
+    theirs = start.clone().requires_grad_(True)
+    optimizer = torch.optim.SGD([theirs], lr=0.07, momentum=0.85, nesterov=True, foreach=False)
+    for _ in range(6):
+        grad = torch.sin(3 * ours) + ours  # a gradient field evaluated where each run is
+        checks.reference_nesterov_step(ours, grad, state, lr=0.07, momentum=0.85)
+        theirs.grad = torch.sin(3 * theirs.detach()) + theirs.detach()
+        optimizer.step()
+        torch.testing.assert_close(ours, theirs.detach(), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(state["momentum_buffer"],
+                                   optimizer.state[theirs]["momentum_buffer"])
+
+
+@pytest.mark.parametrize("v0_scale", [0.0, 0.4])
+def test_sutskever_iterates_mapped_are_torch_iterates(v0_scale):
+    # Proves the 4.2 and 4.3 references together: run Sutskever's form, map every iterate, and
+    # it must be exactly what torch's SGD(nesterov=True) holds after the same number of steps.
+    torch.manual_seed(1)
+    field = checks.TestGradient(a=2.0, c=0.5)
+    lr, momentum = 0.1, 0.9
+    theta = torch.randn(5, dtype=torch.float64)
+    velocity = v0_scale * torch.randn(5, dtype=torch.float64)
+    param0, buffer0 = checks.reference_sutskever_to_torch(theta, velocity, lr=lr, momentum=momentum)
+    param = param0.clone().requires_grad_(True)
+    optimizer = torch.optim.SGD([param], lr=lr, momentum=momentum, nesterov=True, foreach=False)
+    if v0_scale:
+        optimizer.state[param]["momentum_buffer"] = buffer0.clone()
+    for _ in range(20):
+        checks.reference_sutskever_nesterov_step(theta, velocity, field, lr=lr, momentum=momentum)
+        param.grad = field(param.detach())
+        optimizer.step()
+        mapped_param, mapped_buffer = checks.reference_sutskever_to_torch(
+            theta, velocity, lr=lr, momentum=momentum)
+        torch.testing.assert_close(param.detach(), mapped_param, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(optimizer.state[param]["momentum_buffer"], mapped_buffer,
+                                   rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("lr,momentum,curvature",
+                         [(0.1, 0.9, 1.0), (1.0, 0.8, 0.01), (1.2, 0.5, 1.0), (0.3, 0.7, 2.0)])
+def test_reference_rate_is_the_contraction_torch_shows(lr, momentum, curvature):
+    x = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([x], lr=lr, momentum=momentum, nesterov=True, foreach=False)
+    errors = []
+    for _ in range(400):
+        x.grad = curvature * x.detach()
+        optimizer.step()
+        errors.append(abs(x.item()))
+    # Over many steps |x_t|^(1/t) tends to the spectral radius (spirals wobble, hence 100 steps).
+    measured = (errors[399] / errors[299]) ** (1 / 100)
+    expected = checks.reference_nesterov_rate(lr, momentum, curvature)
+    assert measured == pytest.approx(expected, rel=2e-2)
+    eigen = max(abs(np.linalg.eigvals(nesterov_matrix(lr, momentum, curvature))))
+    assert expected == pytest.approx(eigen, rel=1e-9)
+
+
+# --------------------------------------------------------------------------------------------
+# 4.1 nesterov_step
+# --------------------------------------------------------------------------------------------
+
+
+def test_41_reference_passes():
+    result = run_check("4.1", checks.reference_nesterov_step)
+    assert result.passed and result.n_cases >= 8
+
+
+def test_41_plainly_wrong_fails():
+    def plain_sgd(param, grad, state, *, lr, momentum):
+        param.sub_(lr * grad)
+
+    assert not run_check("4.1", plain_sgd).passed
+
+
+def _learner_heavy_ball(param, grad, state, *, lr, momentum):
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = grad.clone()
+    else:
+        state["momentum_buffer"] = momentum * state["momentum_buffer"] + grad
+    param -= lr * state["momentum_buffer"]
+
+
+def _learner_zeros_init(param, grad, state, *, lr, momentum):
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = torch.zeros_like(param)
+    else:
+        state["momentum_buffer"] = momentum * state["momentum_buffer"] + grad
+    param -= lr * (grad + momentum * state["momentum_buffer"])
+
+
+def _learner_velocity_buffer(param, grad, state, *, lr, momentum):
+    v = state.get("momentum_buffer", torch.zeros_like(param))
+    v = momentum * v - lr * grad
+    state["momentum_buffer"] = v
+    param += momentum * v - lr * grad
+
+
+def _learner_lookahead_formula(param, grad, state, *, lr, momentum):
+    v = state.get("momentum_buffer", torch.zeros_like(param))
+    v = momentum * v - lr * grad
+    state["momentum_buffer"] = v
+    param += v
+
+
+def _learner_ema(param, grad, state, *, lr, momentum):
+    if "momentum_buffer" in state:
+        state["momentum_buffer"] = momentum * state["momentum_buffer"] + (1 - momentum) * grad
+    else:
+        state["momentum_buffer"] = grad.clone()
+    param -= lr * (grad + momentum * state["momentum_buffer"])
+
+
+def _learner_copy(param, grad, state, *, lr, momentum):
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = grad.clone()
+    else:
+        state["momentum_buffer"].mul_(momentum).add_(grad)
+    param = param - lr * (grad + momentum * state["momentum_buffer"])
+    return param
+
+
+@pytest.mark.parametrize("learner,hint_id", [
+    (_learner_heavy_ball, "heavy_ball_step"),
+    (_learner_zeros_init, "zero_buffer_first_step"),
+    (_learner_velocity_buffer, "velocity_as_buffer"),
+    (_learner_lookahead_formula, "lookahead_formula"),
+    (_learner_ema, "ema_buffer"),
+    (_learner_copy, "updated_a_copy"),
+])
+def test_41_hints(learner, hint_id):
+    result = run_check("4.1", learner)
+    assert not result.passed
+    assert result.hint_id == hint_id, result.report()
+
+
+def test_41_zero_initialised_buffer_done_right_passes():
+    # b₀ = 0 then b ← μb + g gives b₁ = g₁: with zero dampening this *is* torch's rule.
+    def zeros_then_update(param, grad, state, *, lr, momentum):
+        buffer = state.setdefault("momentum_buffer", torch.zeros_like(param))
+        buffer.mul_(momentum).add_(grad)
+        param.sub_(lr * (grad + momentum * buffer))
+
+    assert run_check("4.1", zeros_then_update).passed
+
+
+# --------------------------------------------------------------------------------------------
+# 4.2 sutskever_nesterov_step
+# --------------------------------------------------------------------------------------------
+
+
+def test_42_reference_passes():
+    result = run_check("4.2", checks.reference_sutskever_nesterov_step)
+    assert result.passed and result.n_cases >= 6
+
+
+def test_42_plainly_wrong_fails():
+    def gradient_descent(theta, velocity, grad_fn, *, lr, momentum):
+        theta -= lr * grad_fn(theta)
+
+    assert not run_check("4.2", gradient_descent).passed
+
+
+def _learner_grad_at_theta(theta, velocity, grad_fn, *, lr, momentum):
+    g = grad_fn(theta)
+    velocity *= momentum
+    velocity -= lr * g
+    theta += velocity
+
+
+def _learner_velocity_plus(theta, velocity, grad_fn, *, lr, momentum):
+    g = grad_fn(theta + momentum * velocity)
+    velocity.copy_(momentum * velocity + lr * g)
+    theta.add_(velocity)
+
+
+def _learner_theta_minus_v(theta, velocity, grad_fn, *, lr, momentum):
+    g = grad_fn(theta + momentum * velocity)
+    velocity.copy_(momentum * velocity - lr * g)
+    theta.sub_(velocity)
+
+
+def _learner_copy_42(theta, velocity, grad_fn, *, lr, momentum):
+    g = grad_fn(theta + momentum * velocity)
+    velocity = momentum * velocity - lr * g
+    theta = theta + velocity
+    return theta, velocity
+
+
+@pytest.mark.parametrize("learner,hint_id", [
+    (_learner_grad_at_theta, "gradient_at_theta"),
+    (_learner_velocity_plus, "velocity_sign"),
+    (_learner_theta_minus_v, "theta_minus_v"),
+    (_learner_copy_42, "updated_a_copy"),
+])
+def test_42_hints(learner, hint_id):
+    result = run_check("4.2", learner)
+    assert not result.passed
+    assert result.hint_id == hint_id, result.report()
+
+
+# --------------------------------------------------------------------------------------------
+# 4.3 sutskever_to_torch
+# --------------------------------------------------------------------------------------------
+
+
+def test_43_reference_passes():
+    result = run_check("4.3", checks.reference_sutskever_to_torch)
+    assert result.passed and result.n_cases >= 4
+
+
+def test_43_a_mapping_right_only_at_the_start_fails_on_the_trajectory():
+    # Right param, buffer zero: the mapping looks plausible but torch's run drifts from step 1.
+    def zero_buffer(theta, velocity, *, lr, momentum):
+        return theta + momentum * velocity, torch.zeros_like(velocity)
+
+    result = run_check("4.3", zero_buffer)
+    assert not result.passed
+    assert "momentum_buffer" in result.reason
+
+
+def test_43_wrong_return_type_is_reported():
+    result = run_check("4.3", lambda theta, velocity, *, lr, momentum: theta)
+    assert not result.passed and result.status == "failed"
+
+
+@pytest.mark.parametrize("learner,hint_id", [
+    (lambda theta, velocity, *, lr, momentum: (theta, -velocity / lr), "forgot_lookahead_point"),
+    (lambda theta, velocity, *, lr, momentum: (theta - momentum * velocity, -velocity / lr),
+     "lookahead_sign"),
+    (lambda theta, velocity, *, lr, momentum: (theta + momentum * velocity, velocity / lr),
+     "buffer_sign"),
+    (lambda theta, velocity, *, lr, momentum: (theta + momentum * velocity, -velocity),
+     "buffer_without_lr"),
+])
+def test_43_hints(learner, hint_id):
+    result = run_check("4.3", learner)
+    assert not result.passed
+    assert result.hint_id == hint_id, result.report()
+
+
+# --------------------------------------------------------------------------------------------
+# 4.4 nesterov_rate
+# --------------------------------------------------------------------------------------------
+
+
+def test_44_reference_passes():
+    result = run_check("4.4", checks.reference_nesterov_rate)
+    assert result.passed and result.n_cases >= 8
+
+
+def test_44_eigvals_solution_passes():
+    def by_eigenvalues(lr, momentum, curvature):
+        s = 1 - lr * curvature
+        matrix = np.array([[(1 + momentum) * s, -momentum * s], [1.0, 0.0]])
+        return float(max(abs(np.linalg.eigvals(matrix))))
+
+    assert run_check("4.4", by_eigenvalues).passed
+
+
+def test_44_plainly_wrong_fails():
+    assert not run_check("4.4", lambda lr, momentum, curvature: abs(1 - lr * curvature)).passed
+
+
+def _roots_modulus(trace, det):
+    disc = cmath.sqrt(trace ** 2 - 4 * det)
+    return max(abs((trace + disc) / 2), abs((trace - disc) / 2))
+
+
+@pytest.mark.parametrize("learner,hint_id", [
+    (lambda lr, momentum, curvature: _roots_modulus(1 + momentum - lr * curvature, momentum),
+     "heavy_ball_matrix"),
+    (lambda lr, momentum, curvature: _roots_modulus((1 + momentum) * (1 - lr * curvature),
+                                                    momentum),
+     "dropped_previous_gradient"),
+    (lambda lr, momentum, curvature: float(max(abs(np.linalg.eigvals(
+        [[(1 + momentum) * (1 - lr * curvature), -momentum * (1 - lr * curvature)],
+         [1.0, 0.0]]).real))), "real_part_only"),
+    (lambda lr, momentum, curvature: (momentum * abs(1 - lr * curvature)) ** 0.5,
+     "complex_formula_everywhere"),
+])
+def test_44_hints(learner, hint_id):
+    result = run_check("4.4", learner)
+    assert not result.passed
+    assert result.hint_id == hint_id, result.report()
