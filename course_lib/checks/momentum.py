@@ -1,0 +1,385 @@
+r"""Checkers for notebook 03, momentum: exercises 3.1 to 3.4.
+
+3.1 ``momentum_step(param, grad, state, *, lr, momentum, dampening=0.0)``: one step of
+    ``torch.optim.SGD`` with momentum, in place (``course_lib.optim.sgd_update``):
+
+    .. math::
+
+        b_t = \begin{cases} g_t & t = 1 \\ \mu\, b_{t-1} + (1-\tau)\, g_t & t > 1 \end{cases},
+        \qquad \theta_t = \theta_{t-1} - \gamma\, b_t
+
+    with :math:`\gamma` = ``lr``, :math:`\mu` = ``momentum``, :math:`\tau` = ``dampening``,
+    :math:`b` = ``state["momentum_buffer"]``.
+3.2 ``ema_to_torch(lr, beta) -> (lr, momentum, dampening)``: the EMA form
+    :math:`m_t = \beta m_{t-1} + (1-\beta) g_t,\ m_0 = 0,\ \theta \leftarrow \theta - \alpha m_t`
+    equals torch's SGD with ``lr = α(1−β)``, ``momentum = β``, ``dampening = 0`` at every step,
+    because :math:`m_t = (1-\beta) b_t`.
+3.3 ``optimal_heavy_ball(mu, L) -> (lr, momentum)``: Polyak's optimum for a quadratic with
+    curvatures in :math:`[\mu, L]`: :math:`\eta^* = 4/(\sqrt L + \sqrt\mu)^2`,
+    :math:`\beta^* = ((\sqrt\kappa - 1)/(\sqrt\kappa + 1))^2`, :math:`\kappa = L/\mu`.
+3.4 ``dampened_first_step_gap(grad, *, lr, beta)``: where the tempting conversion
+    ``SGD(lr=α, momentum=β, dampening=β)`` leaves the EMA form: torch skips dampening on step 1
+    (:math:`b_1 = g_1`, the EMA has :math:`m_1 = (1-\beta) g_1`), so after one step from the same
+    point :math:`\theta^{\text{torch}}_1 - \theta^{\text{EMA}}_1 = -\alpha\beta\, g_1`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._framework import Case, KnownMistake, in_place, register
+
+# --------------------------------------------------------------------------------------------
+# 3.1 momentum_step, torch's convention
+# --------------------------------------------------------------------------------------------
+
+
+def reference_momentum_step(param, grad, state, *, lr, momentum, dampening=0.0):
+    """One torch SGD-with-momentum step: ``course_lib.optim.sgd_update`` with these arguments."""
+    from course_lib.optim.sgd import sgd_update  # imported on use: checks load without optim
+
+    sgd_update(param, grad, state, lr=lr, momentum=momentum, dampening=dampening)
+
+
+def _ema_form_from_zeros(param, grad, state, *, lr, momentum, dampening=0.0):
+    # the EMA ("moving average") form: m ← βm + (1−β)g, m₀ = 0
+    buffer = state.setdefault("momentum_buffer", torch.zeros_like(param))
+    buffer.mul_(momentum).add_(grad, alpha=1 - momentum)
+    param.sub_(lr * buffer)
+
+
+def _ema_form_after_first_step(param, grad, state, *, lr, momentum, dampening=0.0):
+    # b₁ = g₁ as torch does, but then the EMA's (1−β) instead of (1−τ)
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = grad.clone()
+    else:
+        state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - momentum)
+    param.sub_(lr * state["momentum_buffer"])
+
+
+def _dampening_on_first_step(param, grad, state, *, lr, momentum, dampening=0.0):
+    # b₁ = (1−τ)g₁: dampening applied on step 1 too
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = (1 - dampening) * grad
+    else:
+        state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - dampening)
+    param.sub_(lr * state["momentum_buffer"])
+
+
+def _dampening_ignored(param, grad, state, *, lr, momentum, dampening=0.0):
+    # b ← μb + g whatever the dampening
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = grad.clone()
+    else:
+        state["momentum_buffer"].mul_(momentum).add_(grad)
+    param.sub_(lr * state["momentum_buffer"])
+
+
+def _buffer_restarted_every_step(param, grad, state, *, lr, momentum, dampening=0.0):
+    # a buffer that never remembers: b = g on every call
+    state["momentum_buffer"] = grad.clone()
+    param.sub_(lr * grad)
+
+
+def _momentum_ascent(param, grad, state, *, lr, momentum, dampening=0.0):
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = grad.clone()
+    else:
+        state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - dampening)
+    param.add_(lr * state["momentum_buffer"])
+
+
+MOMENTUM_STEP_MISTAKES = [
+    KnownMistake(
+        "ema_form", _ema_form_from_zeros,
+        "This is the EMA (moving-average) form m ← βm + (1−β)g with m₀ = 0. torch's buffer is a "
+        "discounted *sum*: b ← μ·b + (1−τ)·g, with b₁ = g₁; the (1−β) factor does not belong "
+        "there (only `dampening` scales the new gradient)."),
+    KnownMistake(
+        "ema_factor", _ema_form_after_first_step,
+        "From step 2 on you scaled the gradient by (1 − momentum). torch uses (1 − dampening): "
+        "b ← μ·b + (1−τ)·g, so with dampening = 0 the gradient is added unscaled."),
+    KnownMistake(
+        "dampened_first_step", _dampening_on_first_step,
+        "Your first buffer is (1 − dampening)·g₁. torch skips dampening on step 1: the buffer "
+        "starts as a copy of the first gradient, b₁ = g₁ (`grad.clone()`). Starting the buffer "
+        "at zeros and then applying the usual update gives the same wrong (1 − τ)·g₁."),
+    KnownMistake(
+        "dampening_ignored", _dampening_ignored,
+        "You added the gradient unscaled from step 2 on. With dampening τ torch adds (1−τ)·g: "
+        "b ← μ·b + (1−τ)·g (only step 1 is undamped)."),
+    KnownMistake(
+        "buffer_restarted", _buffer_restarted_every_step,
+        "Your buffer starts over on every call. Create state['momentum_buffer'] only when it is "
+        "missing (the first step), and update the existing one afterwards."),
+    KnownMistake(
+        "ascent", _momentum_ascent,
+        "You moved along +buffer. Descent subtracts: θ ← θ − lr·b."),
+]
+
+
+@register(
+    "3.1",
+    reference=reference_momentum_step,
+    call=in_place("param", "state", steps_over="grad"),
+    mistakes=MOMENTUM_STEP_MISTAKES,
+)
+def momentum_step_cases(rng: torch.Generator):
+    def randn(*shape, dtype=torch.float64, scale=1.0):
+        return scale * torch.randn(shape, generator=rng, dtype=dtype)
+
+    # The first cases are the ones that tell the misconceptions apart, so a learner's first
+    # failure is the most informative one.
+    yield Case("first step from an empty state (momentum 0.9, dampening 0)",
+               param=randn(3), grad=[randn(3)], state={}, lr=0.1, momentum=0.9, dampening=0.0)
+    yield Case("three steps, momentum 0.9, dampening 0",
+               param=randn(4), grad=[randn(4) for _ in range(3)], state={},
+               lr=0.05, momentum=0.9, dampening=0.0)
+    yield Case("first step with dampening 0.5 (torch skips dampening on step 1)",
+               param=randn(3), grad=[randn(3)], state={}, lr=0.1, momentum=0.9, dampening=0.5)
+    yield Case("three steps with dampening 0.5",
+               param=randn(3), grad=[randn(3) for _ in range(3)], state={},
+               lr=0.1, momentum=0.9, dampening=0.5)
+    yield Case("state already holds a buffer from earlier steps",
+               param=randn(2, 3), grad=[randn(2, 3) for _ in range(2)],
+               state={"momentum_buffer": randn(2, 3)}, lr=0.01, momentum=0.8, dampening=0.1)
+    yield Case("zero gradient on step 2: the ball keeps rolling",
+               param=randn(3), grad=[randn(3), torch.zeros(3, dtype=torch.float64)], state={},
+               lr=0.1, momentum=0.9, dampening=0.0)
+    yield Case("momentum 0: plain SGD (torch keeps no buffer)",
+               param=randn(5), grad=[randn(5) for _ in range(2)], state={},
+               lr=0.3, momentum=0.0, dampening=0.0)
+    yield Case("0-dim (scalar) parameter, two steps",
+               param=torch.tensor(1.5, dtype=torch.float64),
+               grad=[torch.tensor(-0.5, dtype=torch.float64), torch.tensor(0.25, dtype=torch.float64)],
+               state={}, lr=0.2, momentum=0.5, dampening=0.0)
+    yield Case("large values",
+               param=randn(6, scale=1e6), grad=[randn(6, scale=1e4) for _ in range(3)], state={},
+               lr=3.0, momentum=0.99, dampening=0.0)
+    for dtype in (torch.float32, torch.float64):
+        for shape in [(5,), (3, 4), (2, 3, 2)]:
+            momentum = round(float(torch.empty(()).uniform_(0.3, 0.99, generator=rng)), 3)
+            dampening = round(float(torch.empty(()).uniform_(0.0, 0.6, generator=rng)), 3)
+            lr = round(10 ** float(torch.empty(()).uniform_(-3, 0, generator=rng)), 4)
+            yield Case(f"four steps, {'x'.join(map(str, shape))} {str(dtype)[6:]} tensor, "
+                       f"lr={lr}, momentum={momentum}, dampening={dampening}",
+                       param=randn(*shape, dtype=dtype),
+                       grad=[randn(*shape, dtype=dtype) for _ in range(4)], state={},
+                       lr=lr, momentum=momentum, dampening=dampening)
+
+
+# --------------------------------------------------------------------------------------------
+# 3.2 EMA form -> torch form
+# --------------------------------------------------------------------------------------------
+
+
+def reference_ema_to_torch(lr: float, beta: float) -> tuple[float, float, float]:
+    """EMA form (α = ``lr``, β = ``beta``) as torch's (``lr``, ``momentum``, ``dampening``).
+
+    :math:`m_t = (1-\\beta) b_t` at every step (both start from nothing), so
+    :math:`\\alpha m_t = \\alpha(1-\\beta) b_t`: ``lr = α(1−β)``, ``momentum = β``, ``dampening = 0``.
+    """
+    return lr * (1.0 - beta), beta, 0.0
+
+
+def _ema_lr_unchanged(lr, beta):
+    return lr, beta, 0.0
+
+
+def _ema_beta_as_dampening(lr, beta):
+    return lr, beta, beta
+
+
+def _ema_beta_as_dampening_scaled_lr(lr, beta):
+    return lr * (1.0 - beta), beta, beta
+
+
+def _ema_lr_divided(lr, beta):
+    return lr / (1.0 - beta), beta, 0.0
+
+
+def _ema_one_minus_beta_as_momentum(lr, beta):
+    return lr * (1.0 - beta), 1.0 - beta, 0.0
+
+
+EMA_TO_TORCH_MISTAKES = [
+    KnownMistake(
+        "lr_unchanged", _ema_lr_unchanged,
+        "You kept the learning rate. torch's buffer is a sum, b = m/(1−β), so the same lr takes "
+        "1/(1−β) times larger steps: multiply lr by (1 − β)."),
+    KnownMistake(
+        "beta_as_dampening", _ema_beta_as_dampening,
+        "dampening = β makes torch's update line look like the EMA, but torch skips dampening "
+        "on step 1 (b₁ = g₁, while the EMA has m₁ = (1−β)g₁), so the first step is 1/(1−β) "
+        "times too large and the whole path shifts. Use dampening = 0 and lr·(1−β)."),
+    KnownMistake(
+        "beta_as_dampening_scaled_lr", _ema_beta_as_dampening_scaled_lr,
+        "With lr·(1−β) you need dampening = 0: the (1−β) is already in the learning rate, and "
+        "dampening = β would apply it a second time (from step 2 on)."),
+    KnownMistake(
+        "lr_divided", _ema_lr_divided,
+        "That is the conversion the other way round (torch -> EMA). Going from EMA to torch, "
+        "the torch lr is smaller: lr·(1 − β)."),
+    KnownMistake(
+        "one_minus_beta_as_momentum", _ema_one_minus_beta_as_momentum,
+        "torch's momentum is the factor on the old buffer, the same β as in the EMA, not 1 − β."),
+]
+
+
+@register("3.2", reference=reference_ema_to_torch, mistakes=EMA_TO_TORCH_MISTAKES)
+def ema_to_torch_cases(rng: torch.Generator):
+    yield Case("EMA lr = 0.1, beta = 0.9", lr=0.1, beta=0.9)
+    yield Case("EMA lr = 0.01, beta = 0.99", lr=0.01, beta=0.99)
+    yield Case("EMA lr = 1.0, beta = 0.5", lr=1.0, beta=0.5)
+    yield Case("beta = 0: no momentum at all", lr=0.3, beta=0.0)
+    for _ in range(6):
+        lr = 10 ** float(torch.empty(()).uniform_(-4, 0, generator=rng))
+        beta = float(torch.empty(()).uniform_(0.05, 0.999, generator=rng))
+        yield Case(f"EMA lr = {lr:.4g}, beta = {beta:.4g}", lr=lr, beta=beta)
+
+
+# --------------------------------------------------------------------------------------------
+# 3.3 optimal heavy ball on a quadratic
+# --------------------------------------------------------------------------------------------
+
+
+def reference_optimal_heavy_ball(mu: float, L: float) -> tuple[float, float]:
+    """Polyak's optimum ``(lr, momentum)``: see ``course_lib.panels.momentum.heavy_ball_optimum``."""
+    from course_lib.panels.momentum import heavy_ball_optimum
+
+    return heavy_ball_optimum(mu, L)
+
+
+def _hb_with_gd_lr(mu, L):
+    kappa = L / mu
+    return 2.0 / (L + mu), ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
+
+
+def _hb_beta_not_squared(mu, L):
+    kappa = L / mu
+    return 4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2, (math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)
+
+
+def _hb_lr_not_squared(mu, L):
+    kappa = L / mu
+    return 4.0 / (math.sqrt(L) + math.sqrt(mu)), ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
+
+
+def _hb_kappa_without_sqrt(mu, L):
+    kappa = L / mu
+    return 4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2, ((kappa - 1) / (kappa + 1)) ** 2
+
+
+def _hb_lr_without_sqrt(mu, L):
+    kappa = L / mu
+    return 4.0 / (L + mu), ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
+
+
+def _hb_outputs_swapped(mu, L):
+    lr, momentum = reference_optimal_heavy_ball(mu, L)
+    return momentum, lr
+
+
+OPTIMAL_HEAVY_BALL_MISTAKES = [
+    KnownMistake(
+        "gd_lr", _hb_with_gd_lr,
+        "2/(L + μ) is plain gradient descent's best learning rate. With momentum the optimum "
+        "is larger: lr* = 4/(√L + √μ)²."),
+    KnownMistake(
+        "beta_not_squared", _hb_beta_not_squared,
+        "(√κ − 1)/(√κ + 1) is the *rate* √β*, not β*. Square it: β* = ((√κ − 1)/(√κ + 1))²."),
+    KnownMistake(
+        "lr_not_squared", _hb_lr_not_squared,
+        "Square the denominator: lr* = 4/(√L + √μ)². (Check the units: lr must be 1/curvature.)"),
+    KnownMistake(
+        "kappa_without_sqrt", _hb_kappa_without_sqrt,
+        "Momentum's gain is that κ turns into √κ: β* = ((√κ − 1)/(√κ + 1))², with square roots "
+        "inside, κ = L/μ."),
+    KnownMistake(
+        "lr_without_sqrt", _hb_lr_without_sqrt,
+        "The denominator is (√L + √μ)², not L + μ: lr* = 4/(√L + √μ)²."),
+    KnownMistake(
+        "outputs_swapped", _hb_outputs_swapped,
+        "Return (lr, momentum) in that order, as SGD(lr=..., momentum=...) takes them."),
+]
+
+
+@register("3.3", reference=reference_optimal_heavy_ball, mistakes=OPTIMAL_HEAVY_BALL_MISTAKES)
+def optimal_heavy_ball_cases(rng: torch.Generator):
+    yield Case("mu = 0.01, L = 1 (condition number 100)", mu=0.01, L=1.0)
+    yield Case("mu = 1, L = 4 (condition number 4)", mu=1.0, L=4.0)
+    yield Case("mu = 0.5, L = 50 (L is not 1)", mu=0.5, L=50.0)
+    yield Case("mu = L = 2: a perfectly round bowl (beta* = 0, lr* = 1/L)", mu=2.0, L=2.0)
+    yield Case("condition number 1e6", mu=1e-6, L=1.0)
+    for _ in range(5):
+        mu = 10 ** float(torch.empty(()).uniform_(-3, 1, generator=rng))
+        kappa = 10 ** float(torch.empty(()).uniform_(0.3, 4, generator=rng))
+        yield Case(f"mu = {mu:.4g}, L = {mu * kappa:.4g}", mu=mu, L=mu * kappa)
+
+
+# --------------------------------------------------------------------------------------------
+# 3.4 where the dampening conversion leaves the EMA form: the first step
+# --------------------------------------------------------------------------------------------
+
+
+def reference_dampened_first_step_gap(grad, *, lr, beta):
+    """θ₁(torch SGD(lr=α, momentum=β, dampening=β)) − θ₁(EMA α, β), from the same θ₀.
+
+    torch: b₁ = g₁ (no dampening on step 1), θ₁ = θ₀ − α g₁. EMA: m₁ = (1−β) g₁,
+    θ₁ = θ₀ − α(1−β) g₁. Gap: −α β g₁.
+    """
+    return -lr * beta * grad
+
+
+def _gap_zero(grad, *, lr, beta):
+    return torch.zeros_like(grad)
+
+
+def _gap_sign(grad, *, lr, beta):
+    return lr * beta * grad
+
+
+def _gap_without_lr(grad, *, lr, beta):
+    return -beta * grad
+
+
+def _gap_one_minus_beta(grad, *, lr, beta):
+    return -lr * (1 - beta) * grad
+
+
+DAMPENED_GAP_MISTAKES = [
+    KnownMistake(
+        "no_gap", _gap_zero,
+        "Zero would be right if torch dampened the first step too. It does not: torch's first "
+        "buffer is b₁ = g₁, the EMA's is m₁ = (1 − β)·g₁."),
+    KnownMistake(
+        "sign", _gap_sign,
+        "Right size, wrong sign: torch's first step (lr·g) is the *larger* one, so "
+        "θ_torch − θ_EMA = −lr·g + lr·(1−β)·g = −lr·β·g."),
+    KnownMistake(
+        "without_lr", _gap_without_lr,
+        "That is the gap in the buffers (b₁ − m₁ = β·g). The parameters move by lr times the "
+        "buffer: multiply by −lr."),
+    KnownMistake(
+        "one_minus_beta", _gap_one_minus_beta,
+        "−lr·(1−β)·g is the EMA's whole first step. The gap is torch's step minus the EMA's: "
+        "−lr·g − (−lr·(1−β)·g) = −lr·β·g."),
+]
+
+
+@register("3.4", reference=reference_dampened_first_step_gap, mistakes=DAMPENED_GAP_MISTAKES)
+def dampened_first_step_gap_cases(rng: torch.Generator):
+    yield Case("lr = 0.1, beta = 0.9, gradient of shape (3,)",
+               grad=torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64), lr=0.1, beta=0.9)
+    yield Case("beta = 0: the two forms agree, no gap",
+               grad=torch.randn(4, generator=rng, dtype=torch.float64), lr=0.5, beta=0.0)
+    yield Case("zero gradient", grad=torch.zeros(2, dtype=torch.float64), lr=0.1, beta=0.9)
+    for dtype in (torch.float32, torch.float64):
+        for shape in [(5,), (2, 3)]:
+            lr = 10 ** float(torch.empty(()).uniform_(-3, 0, generator=rng))
+            beta = float(torch.empty(()).uniform_(0.1, 0.999, generator=rng))
+            yield Case(f"{'x'.join(map(str, shape))} {str(dtype)[6:]} gradient, lr = {lr:.3g}, "
+                       f"beta = {beta:.3g}",
+                       grad=torch.randn(shape, generator=rng, dtype=dtype), lr=lr, beta=beta)
