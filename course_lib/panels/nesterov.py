@@ -47,7 +47,9 @@ __all__ = [
     "nesterov_stable_lr",
     "momentum_vs_nesterov",
     "momentum_vs_nesterov_panel",
+    "panel_caption",
     "PANEL_LANDSCAPES",
+    "SUGGESTED_LR",
 ]
 
 
@@ -119,7 +121,17 @@ def nesterov_stable_lr(momentum: float, curvature: float) -> float:
 # The panel: heavy ball and Nesterov with the same (lr, momentum), on the same landscape.
 # --------------------------------------------------------------------------------------------
 
-PANEL_LANDSCAPES = ("quadratic", "rosenbrock", "beale", "himmelblau", "saddle")
+#: The landscapes the picker offers, with the arguments each is built with. The quadratic is made
+#: ill-conditioned (κ = 50) so that heavy ball visibly zig-zags along its steep axis.
+PANEL_LANDSCAPES = {
+    "quadratic": {"condition_number": 50.0},
+    "rosenbrock": {},
+    "beale": {},
+    "himmelblau": {},
+}
+
+#: A learning rate at which both methods converge on each landscape: what to try after both diverged.
+SUGGESTED_LR = {"quadratic": 1.0, "rosenbrock": 1e-3, "beale": 3e-3, "himmelblau": 3e-3}
 
 
 @lru_cache(maxsize=None)
@@ -127,7 +139,9 @@ def _landscape(name: str):
     # One object per name, so the panel redraws the contour only when the picker changes.
     from course_lib.landscapes import get_landscape
 
-    return get_landscape(name)
+    if name not in PANEL_LANDSCAPES:
+        raise ValueError(f"landscape {name!r} is not one of {list(PANEL_LANDSCAPES)}")
+    return get_landscape(name, **PANEL_LANDSCAPES[name])
 
 
 def momentum_vs_nesterov(landscape: str, lr: float, momentum: float, steps: int = 150) -> list:
@@ -153,12 +167,17 @@ def _outcome(trajectory) -> str:
     return f"{trajectory.label}: loss {float(trajectory.losses[-1]):.2e}"
 
 
-def _caption(values: dict, trajectories: list) -> str:
-    return "   |   ".join(_outcome(t) for t in trajectories)
+def panel_caption(values: dict, trajectories: list) -> str:
+    """The line written on the panel's figure: each run's final loss or where it diverged, and a
+    learning rate to try when both diverged."""
+    text = "   |   ".join(_outcome(t) for t in trajectories)
+    if trajectories and all(t.diverged for t in trajectories):
+        text += f"   (try lr ≈ {SUGGESTED_LR[values['landscape']]:g} here)"
+    return text
 
 
 def momentum_vs_nesterov_panel(
-    landscape: str = "quadratic", lr: float = 0.5, momentum: float = 0.9, steps: int = 150
+    landscape: str = "quadratic", lr: float = 1.0, momentum: float = 0.9, steps: int = 150
 ):
     """Sliders for lr and momentum, a landscape picker and Play: heavy ball and Nesterov with
     the same hyperparameters drawn on one contour, with both loss curves beside it.
@@ -172,12 +191,12 @@ def momentum_vs_nesterov_panel(
     return SliderPanel(
         lambda landscape, lr, momentum: momentum_vs_nesterov(landscape, lr, momentum, steps),
         {
-            "landscape": landscape_picker(landscape, names=PANEL_LANDSCAPES),
+            "landscape": landscape_picker(landscape, names=list(PANEL_LANDSCAPES)),
             "lr": lr_slider(lr, min_exp=-4.0, max_exp=0.5),
             "momentum": float_slider(momentum, 0.05, 0.99, 0.01, "momentum μ"),
         },
         landscape=lambda landscape, **_: _landscape(landscape),
-        caption=_caption,
+        caption=panel_caption,
         play=True,
         title="Heavy ball vs Nesterov: same lr, same μ, same start",
     )
