@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 START  := notebooks/00_welcome.ipynb
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test bench clean run-notebook
+.PHONY: help install lab test bench clean run-notebook exercises check
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,12 +27,29 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 lab: install  ## Start JupyterLab at the course's first notebook
 	$(BIN)/jupyter lab $(ROOT_FLAG) $(START)
 
+# Notebooks run under nbval in the venv's own kernel, with the warning filters that
+# course_lib/notebook_runner.py (KERNEL_WARNINGS) uses when it stores outputs.
+NB_WARNINGS := ignore::DeprecationWarning,ignore::PendingDeprecationWarning
+NBVAL := PYTHONWARNINGS=$(NB_WARNINGS) $(BIN)/python -m pytest --nbval --nbval-current-env \
+         --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+# Lecture and solution notebooks must reproduce their stored outputs (none yet is fine).
+NBVAL_NOTEBOOKS := $(wildcard notebooks/*.ipynb solutions/*.ipynb)
+
 test: install  ## Run the whole test suite (unit tests and notebook checks)
 	$(BIN)/python -m pytest
+	$(if $(NBVAL_NOTEBOOKS),$(NBVAL) -q $(NBVAL_NOTEBOOKS),@echo "no notebooks to validate yet")
 
 run-notebook: install  ## Execute NB=path.ipynb in place with the course's kernel (stores its outputs)
 	@test -n "$(NB)" || { echo "usage: make run-notebook NB=solutions/01_gradient_descent.ipynb"; exit 2; }
 	$(BIN)/python -m course_lib.notebook_runner $(NB)
+
+exercises: install  ## Regenerate exercises/ from solutions/ (never edit exercises/ by hand)
+	$(BIN)/python -m course_lib.exercises
+
+check: install  ## Run your exercise checks: NB=exercises/03_momentum.ipynb, or all of exercises/
+	@$(NBVAL) -q --tb=short -rN $(or $(NB),exercises) \
+	  && echo "All checks pass." \
+	  || { echo; echo "Each failed cell above is a check that does not pass yet (the + line is the passing line, the - lines are yours)."; exit 1; }
 
 bench: install  ## Run the speed benchmarks (results go in docs/benchmarks.md)
 	$(BIN)/python benchmarks/optim_speed.py
