@@ -220,7 +220,8 @@ class SliderPanel:
         ``show(trajectories)``; used by panels that are not contour plots (the 1-D panel).
     caption:
         ``caption(values, trajectories) -> str``, a line of text written on the figure (the
-        regime, the stability limit 2/L, the rate). Kept in ``panel.caption_artist``.
+        regime, the stability limit 2/L, the rate). Kept in ``panel.caption_artist``; the
+        axes are lowered to leave room for ``caption_lines`` lines.
     play:
         Add a step slider and an ``ipywidgets.Play`` button that reveal the paths step by step
         from the stored trajectories (no recomputation).
@@ -236,6 +237,7 @@ class SliderPanel:
         landscape=None,
         figure=None,
         caption: Callable[[dict, list], str] | None = None,
+        caption_lines: int = 2,
         play: bool = False,
         play_interval_ms: int = 80,
         title: str = "",
@@ -276,11 +278,14 @@ class SliderPanel:
         # The panel shows the figure itself; closing it in pyplot stops the inline backend from
         # also printing it under the cell that built the panel (a closed figure still renders).
         plt.close(self.fig)
-        self.caption_artist = (
-            self.fig.text(0.5, 0.995, "", ha="center", va="top", fontsize=10)
-            if caption is not None
-            else None
-        )
+        self.caption_artist = None
+        if caption is not None:
+            self.caption_artist = self.fig.text(0.5, 0.99, "", ha="center", va="top", fontsize=9)
+            # Lower the axes by the caption's height (about 0.18 inch a line) so it sits above
+            # the titles instead of on them.
+            height_in = self.fig.get_figheight()
+            top = self.fig.subplotpars.top - (caption_lines * 0.18 + 0.05) / height_in
+            self.fig.subplots_adjust(top=top)
 
         self.output = widgets.Output()
         self.status = widgets.HTML(value="")

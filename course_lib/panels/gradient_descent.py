@@ -358,22 +358,27 @@ def _landscape(name: str, condition_number: float):
 
 
 def _caption(landscape, lr: float, name: str) -> str:
+    """Two lines: the curvatures and the stability limit 2/L; the rate at this lr (and η*)."""
     curvatures = curvatures_at_minimum(landscape)
     if curvatures is None:
-        return f"{name}: no minimum, so no stability limit; η = {lr:.3g}"
+        return f"{name}: no minimum, so no stability limit (the path runs off downhill)\nη = {lr:.3g}"
     mu, L = curvatures
     rate = gd_rate(lr, [mu, L])
-    where = "" if name == "quadratic" else " near the minimum"
-    text = (
-        f"{name}{where}: μ = {mu:.3g}, L = {L:.3g} (κ = {L / mu:.3g}) · stable iff η < 2/L = {2 / L:.3g}"
-        f" · your rate max|1 − ηλᵢ| = {rate:.3g}"
-    )
+    if rate >= 1.0:
+        pace = "grows: diverges" if rate > 1.0 else "never shrinks"
+    else:
+        pace = f"≈ {steps_to_tolerance(rate, 0.1)} steps per 10× closer"
     if name == "quadratic":
-        text += (
-            f"\nbest fixed η* = 2/(L+μ) = {gd_optimal_lr(mu, L):.3g},"
-            f" rate (κ−1)/(κ+1) = {gd_optimal_rate(mu, L):.3g}"
+        return (
+            f"quadratic: μ = {mu:.3g}, L = {L:.3g}, κ = L/μ = {L / mu:.3g} · stable iff η < 2/L = {2 / L:.3g}\n"
+            f"η = {lr:.3g}: rate max|1 − ηλᵢ| = {rate:.3g} ({pace}) · best η* = 2/(L+μ) = "
+            f"{gd_optimal_lr(mu, L):.3g}, rate (κ−1)/(κ+1) = {gd_optimal_rate(mu, L):.3g}"
         )
-    return text
+    return (
+        f"{name}, Hessian at the minimum: μ = {mu:.3g}, L = {L:.3g}, κ = {L / mu:.3g}"
+        f" · stable there iff η < 2/L = {2 / L:.3g}\n"
+        f"η = {lr:.3g}: rate near the minimum max|1 − ηλᵢ| = {rate:.3g} ({pace})"
+    )
 
 
 def lr_condition_panel(
