@@ -121,7 +121,11 @@ def _scale_loss_axis(ax, loss_arrays: list[np.ndarray], max_steps: int) -> None:
         # Linear within ±(the smallest starting |loss|), logarithmic beyond: the start stays
         # readable while the loss runs off towards -inf.
         start_sizes = [abs(float(losses[0])) for losses in finite if losses.size and losses[0] != 0.0]
-        ax.set_yscale("symlog", linthresh=max(min(start_sizes, default=1.0), 1e-12))
+        linthresh = max(min(start_sizes, default=1.0), 1e-12)
+        # One tick per decade crowds the axis once the loss has fallen through many decades.
+        decades = np.log10(max(float(np.abs(values).max()), linthresh) / linthresh)
+        base = 10 if decades <= 6 else 100 if decades <= 12 else 1000
+        ax.set_yscale("symlog", linthresh=linthresh, base=base)
         ax.set_ylim(float(values.min()) * 1.5, max(float(values.max()), 0.0) * 1.5 + 1e-12)
         return
     if ax.get_yscale() != "log":
