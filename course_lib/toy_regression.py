@@ -36,6 +36,7 @@ finite-population correction: it makes the noise exactly zero at :math:`B = N`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ __all__ = [
     "minibatch_gradient_variance",
     "sampled_gradient_variance",
     "BATCH_SIZE_CHOICES",
+    "single_threaded",
 ]
 
 # Log-spaced batch sizes from single-sample SGD (1) to full batch (1000), the panel's choices.
@@ -70,6 +72,21 @@ DIVERGENCE_FACTOR = 1e6
 def _check_positive_int(name: str, value) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """Run torch on one thread inside the block, then restore the thread count.
+
+    A 1-20-1 MLP's tensors are far too small to split across threads: on a busy 2-core machine
+    the hand-offs between threads made each update about 10 times slower than one thread.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def make_data(n: int = 1000, noise: float = 0.1, seed: int = 0) -> tuple[Tensor, Tensor]:
@@ -188,6 +205,7 @@ def train(
     drop_last: bool = False,
     optimizer_cls: type[torch.optim.Optimizer] | None = None,
     label: str | None = None,
+    target_loss: float | None = None,
 ) -> TrainingRun:
     """Train ``model`` in place with (mini-batch) SGD and record the full-data loss.
 
@@ -206,6 +224,8 @@ def train(
         optimizer_cls: a ``torch.optim.Optimizer`` class built as ``optimizer_cls(params, lr=lr)``;
             default ``course_lib.optim.SGD`` (``torch.optim.SGD`` gives the same numbers).
         label: the run's name on plots; default ``"B = {batch_size}"``.
+        target_loss: when given, stop at the first evaluation whose full-data loss is
+            ``<= target_loss`` (the budget is then an upper limit).
     """
     n = len(x)
     if len(y) != n:
@@ -232,7 +252,18 @@ def train(
     epochs_needed = math.ceil(total_updates / updates_per_epoch(n, batch_size, drop_last=drop_last))
     batches = minibatch_indices(n, batch_size, epochs=epochs_needed, seed=seed, drop_last=drop_last)
 
+    with single_threaded():
+        return _train_loop(model, x, y, optimizer, batches, total_updates=total_updates,
+                           eval_every=eval_every, target_loss=target_loss, batch_size=batch_size,
+                           lr=lr, label=label)
+
+
+def _train_loop(model, x, y, optimizer, batches, *, total_updates, eval_every, target_loss,
+                batch_size, lr, label) -> TrainingRun:
+    n = len(x)
     recorded_updates, recorded_samples, recorded_losses = [0], [0], [full_data_loss(model, x, y)]
+    if target_loss is not None and recorded_losses[0] <= target_loss:
+        batches = iter(())  # already there: no update to make
     samples_seen = 0
     diverged_at = None
     for update, batch in enumerate(batches, start=1):
@@ -247,6 +278,8 @@ def train(
             recorded_losses.append(full_data_loss(model, x, y))
             if not recorded_losses[-1] <= DIVERGENCE_FACTOR * recorded_losses[0]:  # inf, NaN or huge
                 diverged_at = update
+                break
+            if target_loss is not None and recorded_losses[-1] <= target_loss:
                 break
         if update == total_updates:
             break
@@ -282,9 +315,8 @@ def updates_to_reach(
     ``<= target_loss`` (0 when the initial model already is), or ``None`` when it never is
     within ``max_epochs`` epochs. ``model`` is trained in place.
     """
-    if full_data_loss(model, x, y) <= target_loss:
-        return 0
-    run = train(model, x, y, batch_size=batch_size, lr=lr, epochs=max_epochs, seed=seed)
+    run = train(model, x, y, batch_size=batch_size, lr=lr, epochs=max_epochs, seed=seed,
+                target_loss=target_loss)
     reached = np.flatnonzero(run.losses <= target_loss)
     return int(run.updates[reached[0]]) if len(reached) else None
 
