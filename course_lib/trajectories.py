@@ -258,6 +258,7 @@ def run(landscape, optimizer_cls, *, start=None, steps: int = 200, label: str | 
     _reset(landscape)
 
     theta = start_point.clone().requires_grad_(True)
+    theta_view = theta.detach().numpy()  # shares θ's memory: reading it costs no tensor op
     optimizer = optimizer_cls([theta], **hyperparams)
     x, y = start_point.tolist()
     points = [(x, y)]
@@ -282,7 +283,7 @@ def run(landscape, optimizer_cls, *, start=None, steps: int = 200, label: str | 
     with torch.no_grad():
         for _ in range(steps):
             take_step()
-            x, y = theta.tolist()  # Python floats: the next gradient and the path both use them
+            x, y = theta_view.tolist()  # Python floats: the next gradient and the path both use them
             points.append((x, y))
             if not (abs(x) <= DIVERGENCE_BOUND and abs(y) <= DIVERGENCE_BOUND):  # also NaN
                 break
