@@ -1,0 +1,177 @@
+"""The exercise generator (course_lib.exercises) and the authoring format of solutions/."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from course_lib import exercises
+from course_lib.checks import known_exercises
+
+
+def _notebook(*cells):
+    nb = new_notebook(cells=list(cells))
+    for index, cell in enumerate(nb.cells):
+        cell.id = f"cell-{index}"
+    return json.loads(nbformat.writes(nb))
+
+
+def _answer(source, **kw):
+    cell = new_code_cell(source, metadata={"tags": ["answer"]}, **kw)
+    return cell
+
+
+def _check(exercise_id):
+    return new_code_cell(f'check("{exercise_id}", f)', metadata={"tags": ["check"]},
+                         outputs=[nbformat.v4.new_output(
+                             "stream", name="stdout",
+                             text=f"✅ Exercise {exercise_id} passed (3 cases)\n")],
+                         execution_count=3)
+
+
+def _source(cell):
+    return "".join(cell["source"])
+
+
+# ---------------------------------------------------------------- the transformation
+
+
+def test_solution_region_becomes_a_stub_at_the_marker_indentation():
+    solution = _notebook(
+        _answer("def f(x):\n    '''Double x.'''\n    ### BEGIN SOLUTION\n    y = 2 * x\n"
+                "    return y\n    ### END SOLUTION", execution_count=2,
+                outputs=[nbformat.v4.new_output("stream", name="stdout", text="hi\n")]),
+        _check("3.1"))
+    exercise = exercises.generate(solution)
+    answer = exercise["cells"][0]
+    assert _source(answer) == ("def f(x):\n    '''Double x.'''\n    raise NotImplementedError("
+                               '"Exercise 3.1: replace this line with your code")')
+    assert answer["outputs"] == [] and answer["execution_count"] is None
+    assert answer["id"] == "cell-0" and answer["metadata"] == {"tags": ["answer"]}
+    assert exercise["cells"][1] == solution["cells"][1]  # the check cell keeps its passing line
+
+
+def test_nested_indentation_and_several_regions_in_one_cell():
+    solution = _notebook(
+        _answer("class Step:\n    def a(self):\n        ### BEGIN SOLUTION\n        return 1\n"
+                "        ### END SOLUTION\n\n    def b(self):\n        if True:\n"
+                "            ### BEGIN SOLUTION 7.2\n            return 2\n"
+                "            ### END SOLUTION\n"),
+        _check("7.1"))
+    source = _source(exercises.generate(solution)["cells"][0])
+    assert '        raise NotImplementedError("Exercise 7.1:' in source
+    assert '            raise NotImplementedError("Exercise 7.2:' in source
+    assert "return 1" not in source and "return 2" not in source
+    assert source.endswith("\n")  # the cell's own trailing newline is kept
+
+
+def test_markdown_answer_cells_get_a_prompt():
+    solution = _notebook(
+        new_markdown_cell("Why?\n\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION",
+                          metadata={"tags": ["answer"]}),
+        _check("10.3"))
+    assert _source(exercises.generate(solution)["cells"][0]) == (
+        "Why?\n\n" + exercises.MARKDOWN_PROMPT)
+
+
+def test_other_cells_and_metadata_are_unchanged():
+    solution = _notebook(new_markdown_cell("# Title"),
+                         new_code_cell("import torch", execution_count=1),
+                         _answer("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION"),
+                         _check("1.1"))
+    solution["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                          "language": "python"}
+    exercise = exercises.generate(solution)
+    assert exercise["metadata"] == solution["metadata"]
+    assert exercise["cells"][:2] == solution["cells"][:2]
+    assert exercise["cells"][3] == solution["cells"][3]
+
+
+def test_dumps_is_byte_identical_to_nbformat():
+    solution = _notebook(new_markdown_cell("Unicode: θ ← θ − γ·g"), new_code_cell("x = 1\ny = 2"))
+    assert exercises.dumps(solution) == nbformat.writes(nbformat.from_dict(solution)) + "\n"
+
+
+@pytest.mark.parametrize("source, message", [
+    ("def f():\n    pass", "without a ### BEGIN SOLUTION"),
+    ("### BEGIN SOLUTION\nx = 1\n### END SOLUTION", "top level of the cell"),
+    ("def f():\n    ### BEGIN SOLUTION\n    pass", "never closed"),
+    ("def f():\n    pass\n    ### END SOLUTION", "without ### BEGIN SOLUTION"),
+    ("def f():\n    ### BEGIN SOLUTION\n    ### BEGIN SOLUTION\n    ### END SOLUTION",
+     "inside another"),
+])
+def test_authoring_mistakes_are_clear_errors(source, message):
+    with pytest.raises(exercises.AuthoringError, match=message):
+        exercises.generate(_notebook(_answer(source), _check("1.1")), name="nb.ipynb")
+
+
+def test_region_without_an_exercise_id_is_an_error():
+    solution = _notebook(_answer("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION"))
+    with pytest.raises(exercises.AuthoringError, match="no exercise id"):
+        exercises.generate(solution)
+
+
+def test_answer_cell_without_an_id_is_an_error():
+    solution = _notebook(_answer("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION"),
+                         _check("1.1"))
+    del solution["cells"][0]["id"]
+    with pytest.raises(exercises.AuthoringError, match="need a cell id"):
+        exercises.generate(solution)
+
+
+def test_check_mode_reports_stale_and_missing_files(tmp_path):
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "exercises").mkdir()
+    nb = _notebook(_answer("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION"),
+                   _check("1.1"))
+    (tmp_path / "solutions" / "01_x.ipynb").write_text(exercises.dumps(nb), encoding="utf-8")
+    (tmp_path / "exercises" / "05_orphan.ipynb").write_text("{}", encoding="utf-8")
+    assert exercises.main(["--check", "--root", str(tmp_path)]) == 1
+    assert not (tmp_path / "exercises" / "01_x.ipynb").exists()
+    (tmp_path / "exercises" / "05_orphan.ipynb").unlink()
+    assert exercises.main(["--root", str(tmp_path)]) == 0
+    assert exercises.main(["--check", "--root", str(tmp_path)]) == 0
+    # regenerating is byte-stable
+    written = (tmp_path / "exercises" / "01_x.ipynb").read_bytes()
+    assert exercises.main(["--root", str(tmp_path)]) == 0
+    assert (tmp_path / "exercises" / "01_x.ipynb").read_bytes() == written
+
+
+# ---------------------------------------------------------------- the course's own notebooks
+
+
+def test_exercises_folder_is_what_the_generator_makes(repo_root):
+    completed = subprocess.run([sys.executable, "-m", "course_lib.exercises", "--check"],
+                               cwd=repo_root, capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+def _solution_notebooks(repo_root):
+    return sorted((repo_root / "solutions").glob("*.ipynb"))
+
+
+def test_solutions_follow_the_authoring_format(repo_root):
+    registered = set(known_exercises())
+    for path in _solution_notebooks(repo_root):
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        ids = [cell.id for cell in nb.cells]
+        assert len(ids) == len(set(ids)), f"{path.name}: duplicate cell ids"
+        check_cells = [c for c in nb.cells if "check" in c.metadata.get("tags", [])]
+        answer_cells = [c for c in nb.cells if "answer" in c.metadata.get("tags", [])]
+        assert len(check_cells) >= 3 and answer_cells, f"{path.name}: needs exercises"
+        for cell in check_cells:
+            match = re.fullmatch(r'check\("(\d+\.\d+)", \w+\)', cell.source.strip())
+            assert match, f"{path.name} cell {cell.id}: a check cell holds one check() call"
+            exercise_id = match.group(1)
+            assert exercise_id in registered, f"{path.name}: no checker for {exercise_id}"
+            assert path.name.startswith(f"{int(exercise_id.split('.')[0]):02d}_")
+            text = "".join(o.get("text", "") for o in cell.outputs)
+            assert re.fullmatch(rf"✅ Exercise {re.escape(exercise_id)} passed \(\d+ cases\)\n",
+                                text), f"{path.name} cell {cell.id}: stored output is {text!r}"
