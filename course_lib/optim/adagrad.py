@@ -19,10 +19,12 @@ Symbols to arguments: :math:`\gamma` = ``lr``, :math:`\eta` = ``lr_decay``, :mat
 ``weight_decay``, :math:`\epsilon` = ``eps``, :math:`s_0` = ``initial_accumulator_value``,
 :math:`t` = ``state["step"]``, :math:`s` = ``state["sum"]``.
 
-Where papers differ from torch: the paper has no ``lr_decay`` (torch's
-:math:`\tilde\gamma_t` decays the step as :math:`1/(1+(t-1)\eta)`, so step 1 uses
-:math:`\gamma`), puts :math:`\epsilon` variously inside or outside the root (torch: outside),
-and starts the accumulator at 0 (torch: ``initial_accumulator_value``).
+Where papers differ from torch: the paper's diagonal update
+:math:`\theta - \gamma\, g / (\delta + \sqrt{s})` matches torch's placement of
+:math:`\epsilon` (the paper's :math:`\delta`, outside the root), but it has no ``lr_decay`` (torch's
+:math:`\tilde\gamma_t` decays the step as :math:`1/(1+(t-1)\eta)`, so step 1 uses the full
+:math:`\gamma`) and starts the accumulator at 0 (torch: ``initial_accumulator_value``). Some
+textbooks write :math:`\sqrt{s + \epsilon}` instead; that is not what torch computes.
 
 Unlike the other optimizers, torch's Adagrad creates every parameter's state when it is
 constructed, not on the first step; ``Adagrad`` here does the same, so even a parameter that

@@ -27,8 +27,11 @@ Symbols to arguments: :math:`\gamma` = ``lr``, :math:`\alpha` = ``alpha``, :math
 Where others differ from torch: :math:`\alpha` is the *decay* (many texts call it
 :math:`\rho` or :math:`\beta`, and Keras' default is 0.9 where torch's is 0.99); there is no bias
 correction, so :math:`v` starts small and the first steps are large; :math:`\epsilon` is added
-outside the square root (TensorFlow adds it inside); momentum accumulates the already-normalised
-step, :math:`b = \mu b + g/(\sqrt{v}+\epsilon)`, with the buffer starting at 0.
+outside the square root (TensorFlow's ``ApplyRMSProp`` kernel adds it inside,
+:math:`\sqrt{v+\epsilon}`); momentum accumulates the normalised gradient without the learning
+rate, :math:`b = \mu b + g/(\sqrt{v}+\epsilon)`, and :math:`\gamma` multiplies :math:`b` (TensorFlow
+folds :math:`\gamma` into :math:`b`, which differs once a schedule changes :math:`\gamma`); the
+buffer starts at 0.
 """
 
 from __future__ import annotations
