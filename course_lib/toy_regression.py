@@ -132,9 +132,10 @@ def minibatch_indices(
     and cuts it into consecutive batches of ``batch_size``. The last batch of an epoch holds the
     remaining ``n % batch_size`` indices; it is skipped when ``drop_last`` is true.
 
-    This is exactly the index order of
-    ``BatchSampler(RandomSampler(range(n), generator=torch.Generator().manual_seed(seed)),
-    batch_size, drop_last)``, the sampler inside ``DataLoader(shuffle=True)``.
+    This is exactly the index order of ``BatchSampler(SubsetRandomSampler(range(n),
+    generator=torch.Generator().manual_seed(seed)), batch_size, drop_last)``. Its first epoch
+    is also that of ``RandomSampler`` (what ``DataLoader(shuffle=True)`` uses); later epochs
+    differ only because ``RandomSampler`` draws and discards one extra permutation per pass.
 
     Yields:
         1-D int64 tensors of indices.

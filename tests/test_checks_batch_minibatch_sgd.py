@@ -1,0 +1,346 @@
+"""Checkers 2.1-2.3: the references pass, stubs are 'not attempted', and every hint fires on a
+learner-style wrong implementation written here (independently of the checker's own list)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from course_lib import toy_regression
+from course_lib.checks import run_check
+from course_lib.checks import batch_minibatch_sgd as checks_02
+from course_lib.checks._framework import REGISTRY
+
+# --------------------------------------------------------------------------------------------
+# 2.1 mini-batch index iterator
+# --------------------------------------------------------------------------------------------
+
+
+def good_iterator(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    # A correct learner answer written differently from the reference: a Python list shuffle.
+    import random
+
+    rng = random.Random(seed)
+    for _ in range(epochs):
+        order = list(range(n))
+        rng.shuffle(order)
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            if len(batch) == batch_size or not drop_last:
+                yield batch
+
+
+def iterator_with_replacement(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        for start in range(0, n, batch_size):
+            size = min(batch_size, n - start)
+            if size == batch_size or not drop_last:
+                yield torch.randint(0, n, (size,), generator=g)
+
+
+def iterator_dropping_remainder(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=g)
+        for k in range(n // batch_size):
+            yield order[k * batch_size:(k + 1) * batch_size]
+
+
+def iterator_ignoring_drop_last(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    g = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        yield from torch.randperm(n, generator=g).split(batch_size)
+
+
+def iterator_global_rng(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    for _ in range(epochs):
+        order = torch.randperm(n)
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            if len(batch) == batch_size or not drop_last:
+                yield batch
+
+
+def iterator_hard_coded_seed(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    g = torch.Generator().manual_seed(42)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=g)
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            if len(batch) == batch_size or not drop_last:
+                yield batch
+
+
+def iterator_reseeding_each_epoch(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    for _ in range(epochs):
+        torch.manual_seed(seed)
+        order = torch.randperm(n)
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            if len(batch) == batch_size or not drop_last:
+                yield batch
+
+
+def iterator_in_order(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    for _ in range(epochs):
+        for start in range(0, n, batch_size):
+            if start + batch_size <= n or not drop_last:
+                yield list(range(start, min(start + batch_size, n)))
+
+
+def test_2_1_reference_and_an_independent_correct_answer_pass():
+    assert run_check("2.1", checks_02.reference_minibatch_indices).passed
+    assert run_check("2.1", toy_regression.minibatch_indices).passed
+    assert run_check("2.1", good_iterator).passed
+
+
+@pytest.mark.parametrize("wrong, hint_id", [
+    (iterator_with_replacement, "with_replacement"),
+    (iterator_dropping_remainder, "dropped_remainder"),
+    (iterator_ignoring_drop_last, "kept_remainder"),
+    (iterator_global_rng, "ignored_seed_global_rng"),
+    (iterator_hard_coded_seed, "ignored_seed_fixed"),
+    (iterator_reseeding_each_epoch, "reseeded_every_epoch"),
+    (iterator_in_order, "not_shuffled"),
+])
+def test_2_1_each_hint_fires_on_its_mistake(wrong, hint_id):
+    result = run_check("2.1", wrong)
+    assert not result.passed
+    assert result.hint_id == hint_id, result.report()
+
+
+def test_2_1_reference_matches_torch_samplers():
+    # Batch for batch, the course's iterator is torch's BatchSampler over a SubsetRandomSampler
+    # (one randperm per epoch); its first epoch is also DataLoader(shuffle=True)'s RandomSampler.
+    from torch.utils.data import BatchSampler, RandomSampler, SubsetRandomSampler
+
+    for n, batch_size, drop_last in [(10, 4, False), (10, 4, True), (9, 3, False)]:
+        ours = [b.tolist() for b in toy_regression.minibatch_indices(
+            n, batch_size, epochs=3, seed=7, drop_last=drop_last)]
+        subset = BatchSampler(SubsetRandomSampler(range(n), generator=torch.Generator().manual_seed(7)),
+                              batch_size, drop_last)
+        assert ours == [batch for _ in range(3) for batch in subset]
+        random = BatchSampler(RandomSampler(range(n), generator=torch.Generator().manual_seed(7)),
+                              batch_size, drop_last)
+        first_epoch = list(random)
+        assert ours[:len(first_epoch)] == first_epoch
+
+
+def test_2_1_returning_floats_is_reported_not_raised():
+    result = run_check("2.1", lambda n, batch_size, **kw: [torch.rand(batch_size)])
+    assert result.status == "error" and "integer indices" in result.reason
+
+
+# --------------------------------------------------------------------------------------------
+# 2.2 gradient-noise variance
+# --------------------------------------------------------------------------------------------
+
+
+def variance_by_enumeration(per_sample_grads, batch_size, replacement):
+    """E‖g_B − ḡ‖² by listing every equally likely batch (small N only): the ground truth."""
+    import itertools
+
+    n = per_sample_grads.shape[0]
+    mean = per_sample_grads.mean(0)
+    batches = (itertools.combinations(range(n), batch_size) if not replacement
+               else itertools.product(range(n), repeat=batch_size))
+    values = [((per_sample_grads[list(b)].mean(0) - mean) ** 2).sum() for b in batches]
+    return float(torch.stack(values).mean())
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 5, 6])
+@pytest.mark.parametrize("replacement", [False, True])
+def test_closed_form_equals_enumerating_every_batch(batch_size, replacement):
+    grads = torch.randn(6, 3, generator=torch.Generator().manual_seed(batch_size),
+                        dtype=torch.float64)
+    expected = variance_by_enumeration(grads, batch_size, replacement)
+    got = float(toy_regression.minibatch_gradient_variance(grads, batch_size,
+                                                           replacement=replacement))
+    assert got == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
+def good_variance(per_sample_grads, batch_size, *, replacement=False):
+    n = per_sample_grads.shape[0]
+    sigma2 = per_sample_grads.var(dim=0, unbiased=False).sum()
+    return sigma2 / batch_size * (1.0 if replacement else (n - batch_size) / (n - 1))
+
+
+def variance_without_correction(per_sample_grads, batch_size, *, replacement=False):
+    return per_sample_grads.var(dim=0, unbiased=False).sum() / batch_size
+
+
+def variance_always_corrected(per_sample_grads, batch_size, *, replacement=False):
+    n = per_sample_grads.shape[0]
+    return per_sample_grads.var(dim=0, unbiased=False).sum() / batch_size * (n - batch_size) / (n - 1)
+
+
+def variance_as_std(per_sample_grads, batch_size, *, replacement=False):
+    return good_variance(per_sample_grads, batch_size, replacement=replacement).sqrt()
+
+
+def variance_unbiased_sigma(per_sample_grads, batch_size, *, replacement=False):
+    n = per_sample_grads.shape[0]
+    sigma2 = per_sample_grads.var(dim=0).sum()  # torch's default divides by N-1
+    return sigma2 / batch_size * (1.0 if replacement else (n - batch_size) / (n - 1))
+
+
+def variance_per_coordinate_mean(per_sample_grads, batch_size, *, replacement=False):
+    return good_variance(per_sample_grads, batch_size, replacement=replacement) / per_sample_grads.shape[1]
+
+
+def variance_without_one_over_b(per_sample_grads, batch_size, *, replacement=False):
+    n = per_sample_grads.shape[0]
+    sigma2 = per_sample_grads.var(dim=0, unbiased=False).sum()
+    return sigma2 * (1.0 if replacement else (n - batch_size) / (n - 1))
+
+
+def variance_from_second_moment(per_sample_grads, batch_size, *, replacement=False):
+    n = per_sample_grads.shape[0]
+    moment = (per_sample_grads ** 2).sum(1).mean()
+    return moment / batch_size * (1.0 if replacement else (n - batch_size) / (n - 1))
+
+
+def test_2_2_reference_and_an_independent_correct_answer_pass():
+    assert run_check("2.2", checks_02.reference_minibatch_gradient_variance).passed
+    assert run_check("2.2", toy_regression.minibatch_gradient_variance).passed
+    assert run_check("2.2", good_variance).passed
+
+
+@pytest.mark.parametrize("wrong, hint_id", [
+    (variance_without_correction, "no_finite_population_correction"),
+    (variance_always_corrected, "correction_with_replacement"),
+    (variance_as_std, "std_not_variance"),
+    (variance_unbiased_sigma, "unbiased_sigma"),
+    (variance_per_coordinate_mean, "mean_over_coordinates"),
+    (variance_without_one_over_b, "not_divided_by_B"),
+    (variance_from_second_moment, "second_moment"),
+])
+def test_2_2_each_hint_fires_on_its_mistake(wrong, hint_id):
+    result = run_check("2.2", wrong)
+    assert not result.passed
+    assert result.hint_id == hint_id, result.report()
+
+
+def test_sampled_variance_agrees_with_the_closed_form():
+    grads = 1.0 + torch.randn(40, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    for batch_size in (1, 5, 20, 39):
+        for replacement in (False, True):
+            exact = float(toy_regression.minibatch_gradient_variance(grads, batch_size,
+                                                                     replacement=replacement))
+            sampled = float(toy_regression.sampled_gradient_variance(
+                grads, batch_size, draws=20_000, replacement=replacement))
+            # the Monte-Carlo mean of 20 000 draws: a few per cent of the value
+            assert sampled == pytest.approx(exact, rel=0.06)
+    assert float(toy_regression.sampled_gradient_variance(grads, 40)) == pytest.approx(0.0, abs=1e-20)
+
+
+# --------------------------------------------------------------------------------------------
+# 2.3 updates to reach a loss
+# --------------------------------------------------------------------------------------------
+
+
+def _learner_loop(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed, count="updates",
+                  use_batch_loss=False, only_at_epoch_end=False, start_at_one=False):
+    """A learner's training loop with torch.optim.SGD; the options are the classic mistakes."""
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    with torch.no_grad():
+        if nn.functional.mse_loss(model(x), y).item() <= target_loss:
+            return 0
+    updates = samples = epochs = 0
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(max_epochs):
+        epochs += 1
+        order = torch.randperm(len(x), generator=generator)
+        batches = order.split(batch_size)
+        for k, batch in enumerate(batches):
+            optimizer.zero_grad()
+            loss = nn.functional.mse_loss(model(x[batch]), y[batch])
+            loss.backward()
+            optimizer.step()
+            updates += 1
+            samples += len(batch)
+            if only_at_epoch_end and k < len(batches) - 1:
+                continue
+            with torch.no_grad():
+                full = nn.functional.mse_loss(model(x), y).item()
+            if (loss.item() if use_batch_loss else full) <= target_loss:
+                return {"updates": updates + start_at_one, "samples": samples,
+                        "epochs": epochs}[count]
+    return None
+
+
+def good_updates_to_reach(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed=0):
+    return _learner_loop(model, x, y, batch_size=batch_size, lr=lr, target_loss=target_loss,
+                         max_epochs=max_epochs, seed=seed)
+
+
+def _wrong(**mistake):
+    def wrong(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed=0):
+        return _learner_loop(model, x, y, batch_size=batch_size, lr=lr, target_loss=target_loss,
+                             max_epochs=max_epochs, seed=seed, **mistake)
+    return wrong
+
+
+def test_2_3_reference_and_a_learner_style_loop_pass():
+    assert run_check("2.3", checks_02.reference_updates_to_reach).passed
+    assert run_check("2.3", good_updates_to_reach).passed
+
+
+@pytest.mark.parametrize("wrong, hint_id", [
+    (_wrong(count="epochs"), "counted_epochs"),
+    (_wrong(count="samples"), "counted_samples"),
+    (_wrong(use_batch_loss=True), "batch_loss"),
+    (_wrong(only_at_epoch_end=True), "checked_at_epoch_ends"),
+    (_wrong(start_at_one=True), "off_by_one"),
+])
+def test_2_3_each_hint_fires_on_its_mistake(wrong, hint_id):
+    result = run_check("2.3", wrong)
+    assert not result.passed
+    assert result.hint_id == hint_id, result.report()
+
+
+def test_2_3_cases_are_not_borderline():
+    # A target that a loss only just crosses could flip with the last bit of rounding; every
+    # case keeps its target at least 1e-4 (relative) away from every loss on the way.
+    for case in REGISTRY["2.3"].make_cases():
+        inputs = case.fresh_inputs()
+        run = toy_regression.train(
+            copy.deepcopy(inputs["model"]), inputs["x"], inputs["y"], batch_size=inputs["batch_size"], lr=inputs["lr"],
+            epochs=inputs["max_epochs"], seed=inputs["seed"])
+        gaps = abs(run.losses - inputs["target_loss"]) / inputs["target_loss"]
+        assert gaps.min() > 1e-4, case.description
+
+
+def test_2_3_each_call_trains_its_own_copy_of_the_model():
+    case = REGISTRY["2.3"].make_cases()[0]
+    before = [p.detach().clone() for p in case.inputs["model"].parameters()]
+    observation = checks_02.returns_with_fresh_model()(checks_02.reference_updates_to_reach,
+                                                       case.fresh_inputs())
+    assert observation.returned > 0  # it did train
+    for old, new in zip(before, case.inputs["model"].parameters()):
+        assert torch.equal(old, new)
+
+
+def test_stubs_are_not_attempted():
+    def stub(*args, **kwargs):
+        raise NotImplementedError("Exercise 2.x")
+
+    for exercise_id in ("2.1", "2.2", "2.3"):
+        assert run_check(exercise_id, stub).status == "not_attempted"
+
+
+def test_every_registered_hint_is_exercised_here():
+    covered = {
+        "2.1": {"with_replacement", "dropped_remainder", "kept_remainder", "ignored_seed_global_rng",
+                "ignored_seed_fixed", "reseeded_every_epoch", "not_shuffled"},
+        "2.2": {"no_finite_population_correction", "correction_with_replacement", "std_not_variance",
+                "unbiased_sigma", "mean_over_coordinates", "not_divided_by_B", "second_moment"},
+        "2.3": {"counted_epochs", "counted_samples", "batch_loss", "checked_at_epoch_ends",
+                "off_by_one"},
+    }
+    for exercise_id, hint_ids in covered.items():
+        assert {m.hint_id for m in REGISTRY[exercise_id].mistakes} == hint_ids
