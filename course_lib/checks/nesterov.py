@@ -351,6 +351,10 @@ def sutskever_to_torch_cases(rng: torch.Generator):
                theta=torch.tensor(1.0, dtype=torch.float64),
                velocity=torch.tensor(-0.2, dtype=torch.float64), grad_fn=steep, steps=8,
                lr=0.01, momentum=0.95)
+    yield Case(f"float32, shape (3,), lr=0.1, momentum=0.9, 5 torch steps; {field}", rtol=1e-5,
+               theta=torch.randn(3, generator=rng, dtype=torch.float32),
+               velocity=0.3 * torch.randn(3, generator=rng, dtype=torch.float32),
+               grad_fn=field, steps=5, lr=0.1, momentum=0.9)
     yield Case(f"large learning rate lr=2, momentum=0.3, shape (5,), 4 torch steps; {field}",
                theta=torch.randn(5, generator=rng, dtype=torch.float64),
                velocity=torch.randn(5, generator=rng, dtype=torch.float64), grad_fn=field,
