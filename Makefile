@@ -31,7 +31,7 @@ lab: install  ## Start JupyterLab at the course's first notebook
 # course_lib/notebook_runner.py (KERNEL_WARNINGS) uses when it stores outputs.
 NB_WARNINGS := ignore::DeprecationWarning,ignore::PendingDeprecationWarning
 NBVAL := PYTHONWARNINGS=$(NB_WARNINGS) $(BIN)/python -m pytest --nbval --nbval-current-env \
-         --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+         --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 -p no:cacheprovider
 # Lecture and solution notebooks must reproduce their stored outputs (none yet is fine).
 NBVAL_NOTEBOOKS := $(wildcard notebooks/*.ipynb solutions/*.ipynb)
 

@@ -291,3 +291,29 @@ def test_every_registered_checker_passes_its_reference_and_every_hint_can_fire()
             result = run_check(exercise_id, mistake.wrong_function)
             assert not result.passed, (exercise_id, mistake.hint_id)
             assert result.hint_id == mistake.hint_id, (exercise_id, mistake.hint_id, result.report())
+
+
+def test_an_endless_loop_is_stopped_and_reported(scratch_registry, monkeypatch):
+    from course_lib.checks import _framework
+
+    monkeypatch.setattr(_framework, "LEARNER_TIME_LIMIT_S", 0.2)
+    _register_pure(scratch_registry)
+
+    def never_returns(x):
+        while True:
+            try:
+                pass
+            except Exception:  # even a learner's catch-all cannot swallow the stop
+                pass
+
+    result = run_check("90.2", never_returns)
+    assert result.status == "error"
+    assert result.reason == "your function ran for more than 0.2 s on one case and was stopped"
+
+
+def test_renamed_parameters_are_explained(scratch_registry):
+    _register_pure(scratch_registry)
+    result = run_check("90.2", lambda tensor: 2 * tensor)
+    assert result.reason.startswith("your function raised TypeError")
+    assert result.details == ["The check calls your function with these arguments, by name: x. "
+                              "Keep the parameter names of the exercise."]

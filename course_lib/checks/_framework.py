@@ -24,9 +24,12 @@ The order of the diagnosis on a failing case is the order a learner needs it in:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 import os
+import signal
+import threading
 import traceback
 import zlib
 from dataclasses import dataclass, field
@@ -271,7 +274,15 @@ def run_checker(checker: Checker, learner_fn: Callable[..., Any]) -> CheckResult
     for case in cases:
         expected = checker.call(checker.reference, case.fresh_inputs())
         try:
-            received = checker.call(learner_fn, case.fresh_inputs())
+            with _time_limit(LEARNER_TIME_LIMIT_S):
+                received = checker.call(learner_fn, case.fresh_inputs())
+        except _TooSlow:
+            return CheckResult(exercise_id, False, len(cases), "error",
+                               reason=f"your function ran for more than {LEARNER_TIME_LIMIT_S} s "
+                                      "on one case and was stopped",
+                               failing_case=case.description,
+                               details=["Is there a loop that never ends (for example a "
+                                        "simulation that never reaches the tolerance)?"])
         except NotImplementedError:
             return CheckResult(exercise_id, False, len(cases), "not_attempted",
                                reason="not attempted yet (your function still raises "
@@ -295,12 +306,45 @@ def run_checker(checker: Checker, learner_fn: Callable[..., Any]) -> CheckResult
     return CheckResult(exercise_id, True, len(cases), "passed")
 
 
+# A learner's endless loop must not hang the notebook: each call gets this long (seconds).
+LEARNER_TIME_LIMIT_S = 20
+
+
+class _TooSlow(BaseException):
+    """Raised inside the learner's code by the timer; a BaseException so `except Exception`
+    in learner code cannot swallow it."""
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float):
+    """Interrupt the block after ``seconds`` (SIGALRM; only on Unix, in the main thread, where
+    notebook cells run; elsewhere the block simply runs without a limit)."""
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise _TooSlow()
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _raised(exercise_id: str, n_cases: int, case: Case, error: Exception) -> CheckResult:
     details = []
     frame = _last_learner_frame(error)
     if frame is not None:
         where = f"line {frame.lineno}" + (f": {frame.line.strip()}" if frame.line else "")
         details.append(f"In your code, {where}")
+    elif isinstance(error, TypeError):
+        # raised by the call itself: the learner renamed or dropped a parameter
+        details.append("The check calls your function with these arguments, by name: "
+                       f"{', '.join(case.inputs)}. Keep the parameter names of the exercise.")
     return CheckResult(exercise_id, False, n_cases, "error",
                        reason=f"your function raised {type(error).__name__}: {error}",
                        failing_case=case.description, details=details)
