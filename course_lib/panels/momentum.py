@@ -4,8 +4,10 @@ The theory, in torch's convention with ``dampening = 0`` (which is Polyak's heav
 
 .. math::
 
-    b_t = \\beta\\, b_{t-1} + g_t \\quad (b_1 = g_1), \\qquad
-    \\theta_{t+1} = \\theta_t - \\eta\\, b_t
+    b_t = \\beta\\, b_{t-1} + g_t \\quad (b_0 = g_0), \\qquad
+    \\theta_{t+1} = \\theta_t - \\eta\\, b_t, \\qquad g_t = \\nabla f(\\theta_t)
+
+(counting from the start :math:`\\theta_0`; torch's docs count from 1 and write :math:`b_1 = g_1`).
 
 On a quadratic, each Hessian eigendirection with curvature :math:`h` evolves on its own. Writing
 :math:`\\eta b_{t-1} = \\theta_{t-1} - \\theta_t` turns the two lines into one second-order
@@ -19,9 +21,10 @@ recurrence,
     = \\underbrace{\\begin{pmatrix}1 + \\beta - \\eta h & -\\beta\\\\ 1 & 0\\end{pmatrix}}_{M(h)}
       \\begin{pmatrix}\\theta_t\\\\ \\theta_{t-1}\\end{pmatrix},
 
-(torch's first step :math:`b_1 = g_1` is this recurrence with :math:`\\theta_{0} = \\theta_1`, i.e.
-the ball starts at rest). The error shrinks per step by the spectral radius :math:`\\rho(M(h))`,
-the largest :math:`|r|` over the roots of :math:`r^2 - (1 + \\beta - \\eta h) r + \\beta = 0`.
+(torch's first step, where the buffer is the first gradient, is this recurrence with the previous
+point equal to the start, :math:`\\theta_{-1} = \\theta_0`: the ball starts at rest). The error
+shrinks per step by the spectral radius :math:`\\rho(M(h))`, the largest :math:`|r|` over the
+roots of :math:`r^2 - (1 + \\beta - \\eta h) r + \\beta = 0`.
 
 Symbols and argument names: :math:`\\eta` = ``lr``, :math:`\\beta` = ``momentum`` (torch's docs
 call it :math:`\\mu`; here :math:`\\mu` is the smallest curvature, as in the optimisation
