@@ -317,3 +317,21 @@ def test_renamed_parameters_are_explained(scratch_registry):
     assert result.reason.startswith("your function raised TypeError")
     assert result.details == ["The check calls your function with these arguments, by name: x. "
                               "Keep the parameter names of the exercise."]
+
+
+def test_compare_dicts_bools_and_none():
+    assert checks.compare({"a": 1, "b": (2.0,)}, {"a": 1, "b": (2.0,), "extra": 0}) is None
+    assert checks.compare({"a": 1}, {}) == "key 'a' is missing"
+    assert checks.compare({"a": 1}, {"a": 2}) == "['a']: wrong value"
+    assert checks.compare(True, torch.tensor(True)) is None
+    assert checks.compare(True, 1) == "expected True or False, got int"
+    assert checks.compare(None, 0.0) == "expected None, got float"
+
+
+def test_nan_in_an_input_is_not_mistaken_for_a_change(scratch_registry):
+    def cases(rng):
+        yield Case("a NaN coordinate", param=torch.tensor([1.0, float("nan")]),
+                   grad=torch.tensor([0.5, float("nan")]))
+
+    register("90.5", reference=add_one_inplace, call=in_place("param"))(cases)
+    assert run_check("90.5", add_one_inplace).passed

@@ -186,12 +186,12 @@ class in_place:
             for key, value in _flatten(name, before[name]):
                 after = dict(_flatten(name, inputs[name])).get(key)
                 if isinstance(value, torch.Tensor) and isinstance(after, torch.Tensor) \
-                        and after.shape == value.shape and torch.equal(after, value):
+                        and _identical(after, value):
                     unchanged.add(key + suffix)
         for name, value in before.items():
             if name in self.observed or not isinstance(value, torch.Tensor):
                 continue
-            if not isinstance(inputs[name], torch.Tensor) or not torch.equal(inputs[name], value):
+            if not isinstance(inputs[name], torch.Tensor) or not _identical(inputs[name], value):
                 raise _ChangedInput(name)
         return Observation(values, returned=returned, unchanged=unchanged)
 
@@ -435,8 +435,14 @@ def compare(expected: Any, received: Any, *, rtol: float | None = None,
         return "missing (your function did not create it)"
     if isinstance(expected, torch.Tensor):
         return _compare_tensor(expected, received, rtol, atol)
-    if isinstance(expected, bool) or expected is None:
-        return None if received is expected or received == expected else "wrong value"
+    if expected is None:
+        return None if received is None else f"expected None, got {_type_name(received)}"
+    if isinstance(expected, bool):
+        if isinstance(received, torch.Tensor) and received.numel() == 1:
+            received = bool(received.item())
+        if not isinstance(received, bool):
+            return f"expected True or False, got {_type_name(received)}"
+        return None if received == expected else "wrong value"
     if isinstance(expected, numbers.Integral):
         return _compare_int(expected, received)
     if isinstance(expected, numbers.Real):
@@ -451,7 +457,20 @@ def compare(expected: Any, received: Any, *, rtol: float | None = None,
             if problem is not None:
                 return f"item {index}: {problem}"
         return None
-    return None if received == expected else "wrong value"
+    if isinstance(expected, dict):
+        if not isinstance(received, dict):
+            return f"expected a dict, got {_type_name(received)}"
+        for key, value in expected.items():
+            if key not in received:
+                return f"key {key!r} is missing"
+            problem = compare(value, received[key], rtol=rtol, atol=atol)
+            if problem is not None:
+                return f"[{key!r}]: {problem}"
+        return None
+    try:
+        return None if bool(received == expected) else "wrong value"
+    except Exception:  # e.g. comparing a tensor with a string
+        return f"expected {_type_name(expected)}, got {_type_name(received)}"
 
 
 def _compare_tensor(expected: torch.Tensor, received: Any, rtol, atol) -> str | None:
@@ -514,6 +533,15 @@ def _compare_float(expected: float, received: Any, rtol, atol) -> str | None:
 # --------------------------------------------------------------------------------------------
 # Small helpers
 # --------------------------------------------------------------------------------------------
+
+
+def _identical(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Same shape, dtype and values, NaN equal to NaN (torch.equal treats NaN as unequal)."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.is_floating_point():
+        return bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
+    return torch.equal(a, b)
 
 
 def _clone(value: Any) -> Any:
