@@ -201,7 +201,7 @@ def train(
     lr: float,
     epochs: int | None = None,
     updates: int | None = None,
-    eval_every: int = 1,
+    eval_every: int | str = 1,
     seed: int = 0,
     drop_last: bool = False,
     optimizer_cls: type[torch.optim.Optimizer] | None = None,
@@ -213,7 +213,8 @@ def train(
     The budget is either ``epochs`` (passes over the data) or ``updates`` (optimizer steps),
     exactly one of them. Batches come from ``minibatch_indices(n, batch_size, seed=seed,
     drop_last=drop_last)``. The full-data loss is evaluated before training, every
-    ``eval_every`` updates and after the last update: evaluating it every update would cost
+    ``eval_every`` updates (``"log"``: at about 60 log-spaced update counts, for log-scale
+    plots) and after the last update: evaluating it every update would cost
     more than training with small batches. A run whose loss becomes inf, NaN or huge stops at that
     evaluation and records ``diverged_at``; it never raises.
 
@@ -236,7 +237,6 @@ def train(
         raise ValueError(f"batch_size must be at most the number of samples n={n}, got {batch_size}")
     if not lr > 0.0:
         raise ValueError(f"Invalid learning rate: {lr}")
-    _check_positive_int("eval_every", eval_every)
     if (epochs is None) == (updates is None):
         raise ValueError("give exactly one budget: epochs=... or updates=...")
     if epochs is not None:
@@ -247,6 +247,12 @@ def train(
         total_updates = updates
     if total_updates < 1:
         raise ValueError(f"drop_last with batch_size={batch_size} > n={n} leaves no update to make")
+    if eval_every == "log":
+        evaluate_at = set(np.unique(np.geomspace(1, total_updates, 60).round().astype(int)).tolist())
+    else:
+        _check_positive_int("eval_every", eval_every)
+        evaluate_at = set(range(eval_every, total_updates + 1, eval_every))
+    evaluate_at.add(total_updates)
     if optimizer_cls is None:
         from course_lib.optim import SGD as optimizer_cls
     optimizer = optimizer_cls(model.parameters(), lr=lr)
@@ -255,11 +261,11 @@ def train(
 
     with single_threaded():
         return _train_loop(model, x, y, optimizer, batches, total_updates=total_updates,
-                           eval_every=eval_every, target_loss=target_loss, batch_size=batch_size,
-                           lr=lr, label=label)
+                           evaluate_at=evaluate_at, target_loss=target_loss,
+                           batch_size=batch_size, lr=lr, label=label)
 
 
-def _train_loop(model, x, y, optimizer, batches, *, total_updates, eval_every, target_loss,
+def _train_loop(model, x, y, optimizer, batches, *, total_updates, evaluate_at, target_loss,
                 batch_size, lr, label) -> TrainingRun:
     n = len(x)
     recorded_updates, recorded_samples, recorded_losses = [0], [0], [full_data_loss(model, x, y)]
@@ -273,7 +279,7 @@ def _train_loop(model, x, y, optimizer, batches, *, total_updates, eval_every, t
         loss.backward()
         optimizer.step()
         samples_seen += len(batch)
-        if update % eval_every == 0 or update == total_updates:
+        if update in evaluate_at:
             recorded_updates.append(update)
             recorded_samples.append(samples_seen)
             recorded_losses.append(full_data_loss(model, x, y))
@@ -322,25 +328,46 @@ def updates_to_reach(
     return int(run.updates[reached[0]]) if len(reached) else None
 
 
-def per_sample_gradients(model: nn.Module, x: Tensor, y: Tensor) -> Tensor:
+def per_sample_gradients(model: nn.Sequential, x: Tensor, y: Tensor) -> Tensor:
     r"""All :math:`N` per-sample gradients :math:`g_i = \nabla_\theta \ell_i(\theta)`, flattened.
 
-    One vectorised call (``torch.func.vmap`` over ``torch.func.grad``) instead of ``N`` backward
-    passes. Row ``i`` is the gradient of :math:`(f_\theta(x_i) - y_i)^2` with the parameters in
-    ``model.parameters()`` order, so ``per_sample_gradients(...).mean(0)`` is the full-batch
-    gradient.
+    Row ``i`` is the gradient of :math:`\ell_i = (f_\theta(x_i) - y_i)^2` (averaged over output
+    features) with the parameters in ``model.parameters()`` order, so
+    ``per_sample_gradients(...).mean(0)`` is the full-batch gradient of the MSE.
+
+    One backward pass for all samples: for a linear layer :math:`z_i = W a_i + b`, sample
+    ``i``'s gradients are :math:`\partial\ell_i/\partial W = \delta_i a_i^\top` and
+    :math:`\partial\ell_i/\partial b = \delta_i` with :math:`\delta_i = \partial\ell_i/\partial
+    z_i`. Because :math:`\ell_i` depends on sample ``i`` alone, :math:`\delta_i` is also the
+    gradient of :math:`\sum_j \ell_j` with respect to :math:`z_i`, which autograd gives for all
+    ``i`` at once. ``model`` must be an ``nn.Sequential`` of ``nn.Linear`` layers and
+    parameter-free elementwise activations (like ``make_mlp()``).
 
     Returns:
         a tensor of shape ``(N, P)``, ``P`` the number of parameters.
     """
-    params = {name: p.detach() for name, p in model.named_parameters()}
-
-    def sample_loss(params, x_i, y_i):
-        prediction = torch.func.functional_call(model, params, (x_i.unsqueeze(0),))
-        return ((prediction - y_i.unsqueeze(0)) ** 2).mean()
-
-    grads = torch.func.vmap(torch.func.grad(sample_loss), in_dims=(None, 0, 0))(params, x, y)
-    return torch.cat([g.reshape(len(x), -1) for g in grads.values()], dim=1)
+    if not isinstance(model, nn.Sequential):
+        raise ValueError(f"per_sample_gradients needs an nn.Sequential, got {type(model).__name__}")
+    layer_inputs, layer_outputs = [], []
+    activations = x
+    for layer in model:
+        if isinstance(layer, nn.Linear):
+            layer_inputs.append(activations.detach())
+            activations = layer(activations)
+            layer_outputs.append(activations)
+        elif any(True for _ in layer.parameters()):
+            raise ValueError(f"per_sample_gradients handles nn.Linear layers and parameter-free "
+                             f"activations, got a {type(layer).__name__} with parameters")
+        else:
+            activations = layer(activations)
+    summed_losses = ((activations - y) ** 2).mean(dim=1).sum()
+    deltas = torch.autograd.grad(summed_losses, layer_outputs)
+    columns = []
+    for layer, inputs, delta in zip((m for m in model if isinstance(m, nn.Linear)), layer_inputs, deltas):
+        columns.append(torch.einsum("no,ni->noi", delta, inputs).reshape(len(x), -1))
+        if layer.bias is not None:
+            columns.append(delta)
+    return torch.cat(columns, dim=1).detach()
 
 
 def minibatch_gradient_variance(

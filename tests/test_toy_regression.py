@@ -185,6 +185,9 @@ def test_variance_is_zero_at_full_batch_and_falls_as_one_over_b_with_replacement
     (lambda: tr.train(tr.make_mlp(), *tr.make_data(n=10), batch_size=2, lr=0.1, epochs=1, updates=3),
      "exactly one budget"),
     (lambda: tr.minibatch_gradient_variance(torch.ones(5), 2), "shape (N, P)"),
+    (lambda: tr.per_sample_gradients(nn.Linear(1, 1), *tr.make_data(n=3)), "needs an nn.Sequential"),
+    (lambda: tr.per_sample_gradients(nn.Sequential(nn.Linear(1, 2), nn.LayerNorm(2)), *tr.make_data(n=3)),
+     "LayerNorm with parameters"),
     (lambda: tr.minibatch_gradient_variance(torch.ones(5, 2), 6), "at most N=5"),
 ])
 def test_bad_input_raises_a_clear_value_error(call, message):
