@@ -41,7 +41,7 @@ def _as_list(trajectories) -> list:
 
 
 def contour_levels(values: np.ndarray, count: int = LEVEL_COUNT) -> tuple[np.ndarray, bool]:
-    """Contour levels for ``values``: log-spaced when they are positive and span over 3 decades.
+    """Contour levels for ``values``: log-spaced when they are positive and span over 2 decades.
 
     Returns ``(levels, is_log)``. Log spacing is what makes valleys visible: on Rosenbrock the
     loss runs from 0 to thousands, and evenly spaced levels would all crowd onto the walls.
@@ -51,9 +51,12 @@ def contour_levels(values: np.ndarray, count: int = LEVEL_COUNT) -> tuple[np.nda
     if high <= low:
         return np.array([low]), False
     if low >= 0.0:
-        floor = max(low, high * 1e-4)  # 4 decades below the top: deeper levels only add clutter
-        if high / floor > 1e3:
-            return np.geomspace(floor, high, count), True
+        # From the 1st to the 99th percentile: the extreme corners (Beale's walls reach 1e5)
+        # would otherwise take the levels away from the basin, where the paths are.
+        floor, ceiling = (float(v) for v in np.percentile(finite, [1.0, 99.0]))
+        floor = max(floor, ceiling * 1e-6)
+        if ceiling / max(floor, 1e-300) > 1e2:
+            return np.geomspace(floor, ceiling, count), True
     return np.linspace(low, high, count), False
 
 
@@ -135,7 +138,10 @@ def _scale_loss_axis(ax, loss_arrays: list[np.ndarray], max_steps: int) -> None:
         ax.set_ylim(1e-16, 1.0)
         return
     high = float(positive.max())
-    low = max(float(positive.min()), high * 1e-16)  # float64 noise floor: no deeper than 16 decades
+    # Float64 resolves a loss to ~1e-16 of where it started; going deeper only shows rounding.
+    # Anchored to the starting losses, so one diverging run does not squash the others.
+    starts = [float(losses[0]) for losses in finite if losses.size and losses[0] > 0.0]
+    low = max(float(positive.min()), max(starts, default=high) * 1e-16)
     ax.set_ylim(low / 2.0, high * 2.0)
 
 

@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 
-from course_lib.landscapes import noisy, quadratic, rosenbrock, saddle  # noqa: E402
+from course_lib.landscapes import beale, noisy, quadratic, rosenbrock, saddle  # noqa: E402
 from course_lib.plots import PathFigure, contour_levels, plot_losses, plot_paths  # noqa: E402
 from course_lib.trajectories import run  # noqa: E402
 
@@ -118,10 +118,23 @@ def test_saddle_losses_go_negative_and_the_axis_follows():
     assert figure.ax_loss.get_yscale() == "log"
 
 
-def test_contour_levels_are_log_spaced_when_values_span_decades():
-    levels, is_log = contour_levels(np.array([0.0, 0.01, 10.0, 2500.0]))
-    assert is_log and np.allclose(np.diff(np.log(levels)), np.log(levels[1] / levels[0]))
-    assert levels[-1] == 2500.0 and levels[0] > 0
+def grid_values(landscape, points=100):
+    xs = torch.linspace(*landscape.xlim, points, dtype=torch.float64)
+    ys = torch.linspace(*landscape.ylim, points, dtype=torch.float64)
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1)
+    return landscape(grid).numpy()
+
+
+@pytest.mark.parametrize("make_landscape", [rosenbrock, beale])
+def test_contour_levels_are_log_spaced_when_values_span_decades(make_landscape):
+    values = grid_values(make_landscape())
+    levels, is_log = contour_levels(values)
+    assert is_log and levels[0] > 0
+    np.testing.assert_allclose(np.diff(np.log(levels)), np.log(levels[1] / levels[0]), rtol=1e-9)
+    assert values.min() <= levels[0] < levels[-1] <= values.max()
+    # The basin, where the paths run (losses below 10 on both), gets several contours, although
+    # the window's corners reach thousands (Rosenbrock) or 1e5 (Beale).
+    assert (levels < 10.0).sum() >= 3
     levels, is_log = contour_levels(np.array([-2.0, 0.0, 2.0]))
     assert not is_log and np.allclose(np.diff(levels), levels[1] - levels[0])
 
