@@ -68,12 +68,15 @@ def execute(notebook: nbformat.NotebookNode, cwd: str | Path, *,
         kernel_name="python3",
         kernel_manager_class=CurrentEnvKernelManager,
         resources={"metadata": {"path": str(cwd)}},
-        record_timing=False,       # timestamps would change the file on every run
-        store_widget_state=False,  # widget model ids are random: same reason
+        record_timing=False,  # timestamps would change the file on every run
     )
     kernel_env = {**os.environ, "PYTHONWARNINGS": KERNEL_WARNINGS}
     client.execute(env=kernel_env)
     notebook.metadata["kernelspec"] = dict(KERNELSPEC)
+    # Widget state holds random model ids, so it would change the file on every run. (It is
+    # dropped here rather than with store_widget_state=False, which breaks nbclient on
+    # ipywidgets.Output widgets.)
+    notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.outputs = merge_streams(cell.outputs)
