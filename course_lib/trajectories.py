@@ -258,7 +258,6 @@ def run(landscape, optimizer_cls, *, start=None, steps: int = 200, label: str | 
     _reset(landscape)
 
     theta = start_point.clone().requires_grad_(True)
-    theta_view = theta.detach().numpy()  # shares θ's memory: reading it costs no tensor op
     optimizer = optimizer_cls([theta], **hyperparams)
     x, y = start_point.tolist()
     points = [(x, y)]
@@ -283,7 +282,9 @@ def run(landscape, optimizer_cls, *, start=None, steps: int = 200, label: str | 
     with torch.no_grad():
         for _ in range(steps):
             take_step()
-            x, y = theta_view.tolist()  # Python floats: the next gradient and the path both use them
+            # Python floats: the next gradient and the path both use them. (Read θ itself, not a
+            # numpy view of it: an optimizer may rebind ``p.data`` instead of updating in place.)
+            x, y = theta.tolist()
             points.append((x, y))
             if not (abs(x) <= DIVERGENCE_BOUND and abs(y) <= DIVERGENCE_BOUND):  # also NaN
                 break

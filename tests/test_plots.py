@@ -157,3 +157,14 @@ def test_one_shot_helpers(landscape):
     ax = plot_losses(trajectories)
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), trajectories[0].losses)
     assert ax.get_yscale() == "log" and "diverged at step" in ax.lines[1].get_label()
+
+
+def test_show_accepts_one_trajectory_or_none(landscape):
+    figure = PathFigure(landscape)
+    trajectory = run(landscape, torch.optim.SGD, steps=10, lr=0.5)
+    figure.show(trajectory)
+    np.testing.assert_array_equal(np.column_stack(figure.path_lines[0].get_data()), trajectory.path)
+    figure.show([])
+    assert not any(line.get_visible() for line in figure.path_lines + figure.loss_lines)
+    assert figure.ax_loss.get_legend() is None
+    figure.fig.canvas.draw()

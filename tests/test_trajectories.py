@@ -150,6 +150,26 @@ def test_any_differentiable_callable_works_through_autograd():
     np.testing.assert_allclose(trajectory.path[-1], np.array([1.0, -2.0]) * 0.5**10)
 
 
+class RebindingGD(torch.optim.Optimizer):
+    """Gradient descent written the way many learners first write it: rebinding ``p.data``."""
+
+    def __init__(self, params, lr=0.1):
+        super().__init__(params, dict(lr=lr))
+
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.data = p.data - group["lr"] * p.grad
+
+
+def test_optimizers_that_rebind_data_instead_of_updating_in_place():
+    landscape = quadratic(condition_number=4.0)
+    trajectory = run(landscape, RebindingGD, steps=30, lr=0.5)
+    reference = run(landscape, torch.optim.SGD, steps=30, lr=0.5)
+    np.testing.assert_allclose(trajectory.path, reference.path, rtol=1e-15)
+    assert not trajectory.diverged
+
+
 # -- run_many --------------------------------------------------------------------------------
 
 
