@@ -24,7 +24,6 @@ and hyperparameters into one ``(k, 2)`` parameter, which is exact for elementwis
 from __future__ import annotations
 
 import inspect
-import math
 import operator
 from dataclasses import dataclass, field
 
