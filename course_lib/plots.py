@@ -145,6 +145,11 @@ def _scale_loss_axis(ax, loss_arrays: list[np.ndarray], max_steps: int) -> None:
     ax.set_ylim(low / 2.0, high * 2.0)
 
 
+def _contour_source(landscape):
+    """What the contour is drawn from: the noise-free base of a noisy landscape, else itself."""
+    return getattr(landscape, "base", landscape)
+
+
 class PathFigure:
     """Contour + paths (left) and log-scale loss-vs-step curves (right), redrawn in place.
 
@@ -182,9 +187,13 @@ class PathFigure:
         """Show ``landscape``; redraw the contour only if it differs from the current one.
 
         Returns True when the contour was redrawn. Landscapes compare by their parameters,
-        so a slider callback that builds an equal landscape again costs nothing here.
+        so a slider callback that builds an equal landscape again costs nothing here; a noisy
+        landscape draws its noise-free base, so changing only σ or the seed keeps the contour
+        (the title, which names σ, is updated).
         """
-        if self.landscape is not None and landscape == self.landscape:
+        if self.landscape is not None and _contour_source(landscape) == _contour_source(self.landscape):
+            self.landscape = landscape
+            self.ax_paths.set_title(getattr(landscape, "name", ""), fontsize=10)
             return False
         if self.contour is not None:
             self.contour.remove()

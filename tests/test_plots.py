@@ -104,6 +104,11 @@ def test_noisy_landscape_draws_the_noise_free_contour():
     figure = PathFigure(noisy(base, sigma=3.0))
     reference = PathFigure(base)
     np.testing.assert_array_equal(figure.contour.levels, reference.contour.levels)
+    # Changing only the noise keeps the contour and updates the title.
+    contour = figure.contour
+    assert figure.set_landscape(noisy(base, sigma=1.0, seed=5)) is False
+    assert figure.contour is contour and "σ=1" in figure.ax_paths.get_title()
+    assert figure.set_landscape(noisy(beale(), sigma=1.0)) is True
 
 
 def test_saddle_losses_go_negative_and_the_axis_follows():
