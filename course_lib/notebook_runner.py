@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -71,7 +72,9 @@ def execute(notebook: nbformat.NotebookNode, cwd: str | Path, *,
         record_timing=False,  # timestamps would change the file on every run
     )
     kernel_env = {**os.environ, "PYTHONWARNINGS": KERNEL_WARNINGS}
-    client.execute(env=kernel_env)
+    # The kernel process's own stderr carries only start-up chatter (cell output goes through
+    # Jupyter messages), so it is silenced to keep the command's output readable.
+    client.execute(env=kernel_env, stderr=subprocess.DEVNULL)
     notebook.metadata["kernelspec"] = dict(KERNELSPEC)
     # Widget state holds random model ids, so it would change the file on every run. (It is
     # dropped here rather than with store_widget_state=False, which breaks nbclient on
