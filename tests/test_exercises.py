@@ -175,3 +175,12 @@ def test_solutions_follow_the_authoring_format(repo_root):
             text = "".join(o.get("text", "") for o in cell.outputs)
             assert re.fullmatch(rf"✅ Exercise {re.escape(exercise_id)} passed \(\d+ cases\)\n",
                                 text), f"{path.name} cell {cell.id}: stored output is {text!r}"
+
+
+def test_nbval_and_the_notebook_runner_use_the_same_warning_filters(repo_root):
+    """Stored outputs (notebook_runner) and fresh runs (nbval via the Makefile) must see the
+    same warnings, or a warning's stderr would make a notebook fail spuriously."""
+    from course_lib.notebook_runner import KERNEL_WARNINGS
+
+    makefile = (repo_root / "Makefile").read_text(encoding="utf-8")
+    assert f"NB_WARNINGS := {KERNEL_WARNINGS}\n" in makefile
