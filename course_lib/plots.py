@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 from matplotlib import pyplot as plt
+from matplotlib.backend_bases import FigureCanvasBase
 from matplotlib.colors import LogNorm
 
 __all__ = ["PathFigure", "plot_paths", "plot_losses", "draw_contour", "contour_levels"]
@@ -145,6 +146,17 @@ def _scale_loss_axis(ax, loss_arrays: list[np.ndarray], max_steps: int) -> None:
     ax.set_ylim(low / 2.0, high * 2.0)
 
 
+def _request_redraw(fig) -> None:
+    """Ask interactive canvases (ipympl, Qt, Tk) to repaint soon.
+
+    Agg-based canvases (tests, the inline backend) inherit ``FigureCanvasBase.draw_idle``, which
+    renders the whole figure at once; they are rendered when displayed anyway, so skip it there
+    rather than pay for every frame twice.
+    """
+    if type(fig.canvas).draw_idle is not FigureCanvasBase.draw_idle:
+        fig.canvas.draw_idle()
+
+
 def _contour_source(landscape):
     """What the contour is drawn from: the noise-free base of a noisy landscape, else itself."""
     return getattr(landscape, "base", landscape)
@@ -260,7 +272,7 @@ class PathFigure:
             self.ax_loss.legend(handles=self.loss_lines[: len(trajectories)], fontsize=8, loc="upper right")
         elif self.ax_loss.get_legend() is not None:
             self.ax_loss.get_legend().remove()
-        self.fig.canvas.draw_idle()
+        _request_redraw(self.fig)
         return self
 
     def close(self) -> None:

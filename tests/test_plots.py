@@ -173,3 +173,24 @@ def test_show_accepts_one_trajectory_or_none(landscape):
     assert not any(line.get_visible() for line in figure.path_lines + figure.loss_lines)
     assert figure.ax_loss.get_legend() is None
     figure.fig.canvas.draw()
+
+
+def test_show_asks_interactive_canvases_to_repaint_and_leaves_agg_to_display(landscape, monkeypatch):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    figure = PathFigure(landscape)
+    trajectories = [run(landscape, torch.optim.SGD, steps=10, lr=0.5)]
+    renders = []
+    monkeypatch.setattr(FigureCanvasAgg, "draw", lambda canvas, *args, **kwargs: renders.append(canvas))
+    figure.show(trajectories)
+    assert renders == [], "on Agg (tests, inline backend) show() must not render the whole figure"
+
+    class InteractiveCanvas(FigureCanvasAgg):
+        requests = 0
+
+        def draw_idle(self, *args, **kwargs):
+            InteractiveCanvas.requests += 1
+
+    InteractiveCanvas(figure.fig)
+    figure.show(trajectories)
+    assert InteractiveCanvas.requests == 1
