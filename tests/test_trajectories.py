@@ -81,6 +81,15 @@ def test_gradient_descent_on_the_quadratic_follows_the_closed_form(lr):
     assert not trajectory.diverged
 
 
+@pytest.mark.parametrize("condition_number", [4.0, 50.0])
+def test_the_best_fixed_learning_rate_contracts_both_coordinates_by_kappa_ratio(condition_number):
+    # lr = 2 / (L + μ) balances |1 - lr·L| = |1 - lr·μ| = (κ - 1) / (κ + 1).
+    landscape = quadratic(condition_number=condition_number, L=2.0)
+    trajectory = run(landscape, torch.optim.SGD, steps=20, lr=2.0 / (landscape.L + landscape.mu))
+    ratios = np.abs(trajectory.path[1:] / trajectory.path[:-1])
+    np.testing.assert_allclose(ratios, (condition_number - 1) / (condition_number + 1), rtol=1e-9)
+
+
 @pytest.mark.parametrize("lr", [2.05, 2.5, 4.0])
 def test_gradient_descent_beyond_two_over_L_diverges_cleanly(lr):
     landscape = quadratic(condition_number=10.0, L=1.0)
