@@ -58,7 +58,7 @@ ELEMENTWISE_TORCH_OPTIMIZERS = frozenset(
 _BATCH_CHECK_EVERY = 25
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: compare fields explicitly, not with ==
 class Trajectory:
     """One optimizer run on a landscape.
 
