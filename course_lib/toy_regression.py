@@ -64,6 +64,9 @@ __all__ = [
 # Log-spaced batch sizes from single-sample SGD (1) to full batch (1000), the panel's choices.
 BATCH_SIZE_CHOICES = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 
+# Added to the seed of sampled_gradient_variance's generator, so it never replays make_data's.
+_SAMPLING_SEED_OFFSET = 1_000_003
+
 # A loss this many times the initial one counts as diverged: the run has left the data behind
 # and would reach inf a few updates later.
 DIVERGENCE_FACTOR = 1e6
@@ -328,6 +331,7 @@ def updates_to_reach(
     return int(run.updates[reached[0]]) if len(reached) else None
 
 
+@single_threaded()  # small tensors: thread hand-offs cost more than they save
 def per_sample_gradients(model: nn.Sequential, x: Tensor, y: Tensor) -> Tensor:
     r"""All :math:`N` per-sample gradients :math:`g_i = \nabla_\theta \ell_i(\theta)`, flattened.
 
@@ -407,6 +411,7 @@ def minibatch_gradient_variance(
     return population_variance / batch_size * (num_samples - batch_size) / (num_samples - 1)
 
 
+@single_threaded()  # small tensors: thread hand-offs cost more than they save
 def sampled_gradient_variance(
     per_sample_grads: Tensor,
     batch_size: int,
@@ -428,17 +433,19 @@ def sampled_gradient_variance(
     _check_positive_int("draws", draws)
     if not replacement and batch_size > num_samples:
         raise ValueError(f"batch_size must be at most N={num_samples} without replacement, got {batch_size}")
-    generator = torch.Generator().manual_seed(seed)
+    # A stream of its own: make_data(seed=s) starts with torch.rand from manual_seed(s), and
+    # ranking those same numbers would pick the batch of the smallest x, far from random.
+    generator = torch.Generator().manual_seed(_SAMPLING_SEED_OFFSET + seed)
     dtype = per_sample_grads.dtype
     if replacement:
         picks = torch.randint(num_samples, (draws, batch_size), generator=generator)
         weights = torch.zeros(draws, num_samples, dtype=dtype)
         weights.scatter_add_(1, picks, torch.ones(draws, batch_size, dtype=dtype))
     else:
-        # The first B entries of a random permutation form a uniform batch of distinct indices.
-        # randperm, not argsort(torch.rand(...)): make_data draws x with torch.rand from the same
-        # seed, so the first row would rank the samples by x and pick a very unrandom batch.
-        picks = torch.stack([torch.randperm(num_samples, generator=generator)[:batch_size] for _ in range(draws)])
+        # The positions of the B smallest of N uniform numbers form a uniform batch of B
+        # distinct indices (the first B of a random permutation), for all draws at once.
+        noise = torch.rand(draws, num_samples, generator=generator)
+        picks = noise.topk(batch_size, dim=1, largest=False).indices
         weights = torch.zeros(draws, num_samples, dtype=dtype)
         weights.scatter_(1, picks, 1.0)
     batch_means = weights @ per_sample_grads / batch_size

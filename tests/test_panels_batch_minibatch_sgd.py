@@ -91,7 +91,7 @@ def test_noise_panel_marks_the_chosen_batch_on_the_closed_form(panel):
                                rtol=1e-4)
     assert np.isnan(curve_v[~finite]).all()  # B = N: zero noise, not drawable on a log axis
     np.testing.assert_allclose(figure.ax_noise.lines[1].get_data()[1], sigma2 / curve_b, rtol=1e-4)
-    # The Monte-Carlo points (200 batches each) sit on the closed form, not on σ²/B
+    # The Monte-Carlo points (1000 batches each) sit on the closed form, not on σ²/B
     sampled_b, sampled_v = figure.ax_noise.lines[2].get_data()
     inside = sampled_b < n
     closed = sigma2 / sampled_b[inside] * (n - sampled_b[inside]) / (n - 1)

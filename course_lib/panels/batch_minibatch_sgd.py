@@ -51,7 +51,7 @@ class NoiseCurve:
     """
 
     def __init__(self, per_sample_grads: torch.Tensor, sampled_batch_sizes=tr.BATCH_SIZE_CHOICES,
-                 *, draws: int = 200, seed: int = 1):
+                 *, draws: int = 1000, seed: int = 1):
         num_samples = per_sample_grads.shape[0]
         self.num_samples = num_samples
         self.batch_sizes = np.unique(np.geomspace(1, num_samples, 200).round().astype(int))
