@@ -374,6 +374,7 @@ def per_sample_gradients(model: nn.Sequential, x: Tensor, y: Tensor) -> Tensor:
     return torch.cat(columns, dim=1).detach()
 
 
+@single_threaded()  # small tensors: thread hand-offs cost more than they save
 def minibatch_gradient_variance(
     per_sample_grads: Tensor, batch_size: int, *, replacement: bool = False
 ) -> Tensor:

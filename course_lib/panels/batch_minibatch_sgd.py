@@ -56,14 +56,15 @@ class NoiseCurve:
         self.num_samples = num_samples
         self.batch_sizes = np.unique(np.geomspace(1, num_samples, 200).round().astype(int))
         grads = per_sample_grads.double()
+        # σ² once (B = 1 with replacement is σ² itself); the curves are then arithmetic.
         self.sigma2 = float(tr.minibatch_gradient_variance(grads, 1, replacement=True))
-        self.without_replacement = np.array(
-            [float(tr.minibatch_gradient_variance(grads, int(b))) for b in self.batch_sizes])
+        self.without_replacement = np.array([self.at(int(b)) for b in self.batch_sizes])
         self.with_replacement = self.sigma2 / self.batch_sizes
         self.sampled_batch_sizes = np.array([b for b in sampled_batch_sizes if b <= num_samples])
-        self.sampled = np.array([
-            float(tr.sampled_gradient_variance(grads, int(b), draws=draws, seed=seed))
-            for b in self.sampled_batch_sizes])
+        with tr.single_threaded():
+            self.sampled = np.array([
+                float(tr.sampled_gradient_variance(grads, int(b), draws=draws, seed=seed))
+                for b in self.sampled_batch_sizes])
 
     def at(self, batch_size: int) -> float:
         """The closed-form variance (without replacement) at ``batch_size``."""
