@@ -217,8 +217,8 @@ def train(
     exactly one of them. Batches come from ``minibatch_indices(n, batch_size, seed=seed,
     drop_last=drop_last)``. The full-data loss is evaluated before training, every
     ``eval_every`` updates (``"log"``: at about 60 log-spaced update counts, for log-scale
-    plots) and after the last update: evaluating it every update would cost
-    more than training with small batches. A run whose loss becomes inf, NaN or huge stops at that
+    plots) and after the last update; evaluating it after every update would cost more than
+    training with small batches. A run whose loss becomes inf, NaN or huge stops at that
     evaluation and records ``diverged_at``; it never raises.
 
     Args:
@@ -248,12 +248,11 @@ def train(
     else:
         _check_positive_int("updates", updates)
         total_updates = updates
-    if total_updates < 1:
-        raise ValueError(f"drop_last with batch_size={batch_size} > n={n} leaves no update to make")
     if eval_every == "log":
         evaluate_at = set(np.unique(np.geomspace(1, total_updates, 60).round().astype(int)).tolist())
     else:
-        _check_positive_int("eval_every", eval_every)
+        if isinstance(eval_every, bool) or not isinstance(eval_every, (int, np.integer)) or eval_every < 1:
+            raise ValueError(f'eval_every must be a positive integer or "log", got {eval_every!r}')
         evaluate_at = set(range(eval_every, total_updates + 1, eval_every))
     evaluate_at.add(total_updates)
     if optimizer_cls is None:

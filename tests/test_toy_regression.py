@@ -184,6 +184,8 @@ def test_variance_is_zero_at_full_batch_and_falls_as_one_over_b_with_replacement
      "exactly one budget"),
     (lambda: tr.train(tr.make_mlp(), *tr.make_data(n=10), batch_size=2, lr=0.1, epochs=1, updates=3),
      "exactly one budget"),
+    (lambda: tr.train(tr.make_mlp(), *tr.make_data(n=10), batch_size=2, lr=0.1, epochs=1, eval_every="lin"),
+     'eval_every must be a positive integer or "log"'),
     (lambda: tr.minibatch_gradient_variance(torch.ones(5), 2), "shape (N, P)"),
     (lambda: tr.per_sample_gradients(nn.Linear(1, 1), *tr.make_data(n=3)), "needs an nn.Sequential"),
     (lambda: tr.per_sample_gradients(nn.Sequential(nn.Linear(1, 2), nn.LayerNorm(2)), *tr.make_data(n=3)),
