@@ -108,6 +108,9 @@ def test_full_batch_choice_shows_one_run_and_no_noise(panel):
     assert np.isnan(panel.figure.chosen_marker.get_data()[1][0])
     assert "no noise" in panel.figure.noise_text.get_text()
     assert "1 update per epoch" in panel.caption_artist.get_text()
+    assert f"{UPDATES} updates = {UPDATES} epochs" in panel.caption_artist.get_text()
+    legend_texts = [t.get_text() for t in panel.figure.ax_updates.get_legend().get_texts()]
+    assert "B = 1000" not in legend_texts and "full batch (B = 1000)" in legend_texts
 
 
 def test_divergence_is_written_on_the_plot(panel):
@@ -123,7 +126,7 @@ def test_caption_counts_updates_per_epoch(panel):
     runs = panel.update(batch_size=50, lr=0.1)
     caption = panel.caption_artist.get_text()
     assert caption.startswith("B = 50: 20 updates per epoch")
-    assert f"{UPDATES} updates = {UPDATES * 50 / 1000:.3g} epochs" in caption
+    assert f"{UPDATES} updates = {UPDATES * 50 / 1000:g} epochs" in caption
     assert f"final loss {runs[-1].losses[-1]:.4g}" in caption
 
 

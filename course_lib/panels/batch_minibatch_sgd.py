@@ -130,7 +130,7 @@ class BatchSizeFigure:
         self.chosen_vline = ax.axvline(1, color=CHOSEN_COLOR, lw=1, alpha=0.6)
         self.noise_text = ax.text(0.03, 0.04, "", transform=ax.transAxes, fontsize=9)
         ax.legend(loc="upper right", fontsize=7)
-        self.fig.tight_layout(rect=(0, 0, 1, 0.93))  # room for the panel's caption line
+        self.fig.tight_layout()  # SliderPanel lowers the axes itself to make room for its caption
 
     def show(self, runs) -> "BatchSizeFigure":
         runs = list(runs)
@@ -142,8 +142,9 @@ class BatchSizeFigure:
                 keep = x_of(run) > 0  # log x: update 0 / sample 0 cannot be drawn
                 line.set_data(x_of(run)[keep], run.losses[keep])
             full_line.set_label(f"full batch (B = {full_run.batch_size})")
-            chosen_line.set_label(chosen_run.label)
-            chosen_line.set_visible(chosen_run is not full_run)
+            shown = chosen_run is not full_run
+            chosen_line.set_visible(shown)
+            chosen_line.set_label(chosen_run.label if shown else "_hidden")  # "_": not in the legend
             self._rescale(ax, [x_of(r) for r in runs], [r.losses for r in runs])
         self.ax_updates.legend(loc="upper right", fontsize=8)
         messages = [f"{r.label}, lr = {r.lr:.3g}: {r.message}" for r in runs if r.message]
@@ -209,7 +210,7 @@ def batch_size_panel(*, batch_size: int = 10, lr: float = 0.1, updates: int = 10
             return run.message or f"final loss {run.losses[-1]:.4g}"
 
         return (f"B = {chosen.batch_size}: {per_epoch} update{'s' * (per_epoch > 1)} per epoch, "
-                f"{updates} updates = {updates * chosen.batch_size / n:.3g} epochs; "
+                f"{updates} updates = {updates * chosen.batch_size / n:g} epochs; "
                 f"{final(chosen)} (full batch: {final(runs[0])})")
 
     figure = BatchSizeFigure(noise, noise_floor=0.1**2)
