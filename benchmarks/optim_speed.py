@@ -4,20 +4,24 @@ Times one ``optimizer.step()`` on ~8M float32 parameters (a few large matrices p
 biases, like a small network) for each course_lib optimizer and for torch.optim's for-loop
 (``foreach=False``) and multi-tensor (``foreach=True``) paths, all in one process.
 
-Rounds are interleaved (every implementation of every variant is sampled once per round, in a
-rotating order) so that a slow patch of the machine hits all of them alike. A sample is the
+For each variant, rounds are interleaved (course_lib, torch foreach=False and torch
+foreach=True are each sampled once per round, in a rotating order) so that a slow patch of the
+machine hits all three alike. A sample is the
 fastest of a few back-to-back steps, since other processes can only make a step slower. The
 table reports median step times and the median over rounds of the per-round ratio
 course_lib / torch. About a minute on a 2-core CPU.
 
     .venv/bin/python benchmarks/optim_speed.py               # the table in docs/benchmarks.md
     .venv/bin/python benchmarks/optim_speed.py --threads 1   # single-threaded
+    .venv/bin/python benchmarks/optim_speed.py --steady-allocator  # arithmetic only (see below)
     .venv/bin/python benchmarks/optim_speed.py --rounds 5    # a quick look
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
+import ctypes.util
 import platform
 import statistics
 import time
@@ -41,6 +45,26 @@ VARIANTS = [
 ]
 
 IMPLEMENTATIONS = ("course_lib", "torch foreach=False", "torch foreach=True")
+
+
+def use_steady_allocator() -> bool:
+    """Stop glibc from handing freed memory back to the OS between steps.
+
+    By default glibc returns a large freed block at the top of the heap to the OS (trim) and
+    serves big requests with fresh mmap()s; the next step's temporaries then page-fault on
+    fresh memory. Whether that happens depends on the exact order in which a step frees its
+    8 MB temporaries, so two implementations with the same arithmetic can differ by +-40% from
+    run to run. With trimming off and mmap() kept for >32 MB blocks, every step reuses the same
+    memory and the comparison measures the arithmetic. Returns False where this is not glibc.
+    """
+    libc_path = ctypes.util.find_library("c")
+    if libc_path is None or platform.system() != "Linux":
+        return False
+    libc = ctypes.CDLL(libc_path)
+    m_trim_threshold, m_mmap_threshold = -1, -3  # constants from <malloc.h>
+    return bool(libc.mallopt(m_trim_threshold, 1 << 30)) and bool(
+        libc.mallopt(m_mmap_threshold, 32 << 20)
+    )
 
 
 def make_template(seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
@@ -93,36 +117,45 @@ def main() -> None:
         "--threads", type=int, default=None,
         help="torch intra-op threads (default: torch's own choice, one per core)",
     )
+    parser.add_argument(
+        "--steady-allocator", action="store_true",
+        help="turn off glibc's heap trimming, so page faults do not blur the comparison",
+    )
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    allocator = "glibc default"
+    if args.steady_allocator:
+        allocator = "steady (no trim)" if use_steady_allocator() else "default (mallopt unavailable)"
 
     template = make_template()
     numel = sum(value.numel() for value, _ in template)
     print(
         f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
         f"{torch.get_num_threads()} threads, {numel / 1e6:.2f}M float32 parameters, "
-        f"{args.rounds} interleaved rounds, fastest of {args.repeats} steps per sample"
+        f"{args.rounds} interleaved rounds, fastest of {args.repeats} steps per sample, "
+        f"allocator: {allocator}"
     )
 
-    # One parameter copy per (variant, implementation), so each keeps its own state.
-    optimizers = {}
+    # Variant by variant, so the process holds only the three optimizers being compared (as
+    # a training process holds one), each with its own parameter copy and state.
+    seconds = {}
     for label, class_name, kwargs in VARIANTS:
+        optimizers = {}
         for implementation in IMPLEMENTATIONS:
             optimizer = make_optimizer(implementation, class_name, kwargs, make_params(template))
             for _ in range(args.warmup):
                 optimizer.step()  # also creates the lazy state, which is not what we time
-            optimizers[label, implementation] = optimizer
-
-    seconds = {key: [] for key in optimizers}
-    for round_index in range(args.rounds):
-        for label, _, _ in VARIANTS:
-            # Rotate who goes first, so no implementation always runs on a cold cache.
+            optimizers[implementation] = optimizer
+            seconds[label, implementation] = []
+        for round_index in range(args.rounds):
+            # Rotate who goes first, so no implementation always follows the same one.
             shift = round_index % len(IMPLEMENTATIONS)
             for implementation in IMPLEMENTATIONS[shift:] + IMPLEMENTATIONS[:shift]:
                 seconds[label, implementation].append(
-                    time_step(optimizers[label, implementation], args.repeats)
+                    time_step(optimizers[implementation], args.repeats)
                 )
+        del optimizers
 
     def median_ratio(label: str, baseline: str) -> float:
         ours, theirs = seconds[label, "course_lib"], seconds[label, baseline]
