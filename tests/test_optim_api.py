@@ -356,3 +356,27 @@ def test_every_name_in_all_is_exported():
     for exported in course_optim.__all__:
         assert getattr(course_optim, exported) is not None
     assert issubclass(course_optim.SGD, torch.optim.Optimizer)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_channels_last_and_non_contiguous_params_match_torch(name):
+    """State is created with the parameter's memory format and every update is layout-blind."""
+    generator = torch.Generator().manual_seed(7)
+    conv_weight = torch.randn(4, 3, 2, 2, generator=generator, dtype=torch.float64)
+    conv_weight = conv_weight.to(memory_format=torch.channels_last)
+    transposed = torch.randn(5, 3, generator=generator, dtype=torch.float64).t()
+    runs = []
+    for library in (course_optim, torch.optim):
+        params = [conv_weight.clone().requires_grad_(), transposed.clone().requires_grad_()]
+        optimizer = make(library, name, params)
+        for step in range(5):
+            for param in params:
+                param.grad = torch.sin(param.detach() * (step + 1)) + 0.1
+            optimizer.step()
+        runs.append((params, optimizer))
+    (ours, our_optimizer), (theirs, their_optimizer) = runs
+    assert_params_equal(ours, theirs)
+    for mine, reference in zip(ours, theirs):
+        for key, value in their_optimizer.state[reference].items():
+            torch.testing.assert_close(our_optimizer.state[mine][key], value, rtol=1e-9, atol=1e-12)
+            assert our_optimizer.state[mine][key].stride() == value.stride(), key
