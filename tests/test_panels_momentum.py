@@ -81,7 +81,7 @@ def test_optimum_puts_both_extremes_on_the_double_root(mu, L):
 
 def test_gd_rate_at_its_optimum_and_stability_limit():
     mu, L = 0.1, 2.0
-    assert theory.quadratic_rate(theory.gd_optimum(mu, L), 0.0, mu, L) == pytest.approx(
+    assert theory.quadratic_rate(theory.gd_optimal_lr(mu, L), 0.0, mu, L) == pytest.approx(
         theory.gd_optimal_rate(mu, L))
     limit = theory.heavy_ball_stable_lr(0.6, L)
     assert theory.heavy_ball_rate(limit * 0.999, 0.6, L) < 1 < theory.heavy_ball_rate(limit * 1.001, 0.6, L)

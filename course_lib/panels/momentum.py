@@ -40,13 +40,15 @@ from functools import lru_cache
 
 import numpy as np
 
+from .gradient_descent import gd_optimal_lr, gd_optimal_rate  # plain GD, for comparison
+
 __all__ = [
     "heavy_ball_matrix",
     "heavy_ball_rate",
     "quadratic_rate",
     "heavy_ball_optimum",
     "heavy_ball_optimal_rate",
-    "gd_optimum",
+    "gd_optimal_lr",
     "gd_optimal_rate",
     "heavy_ball_stable_lr",
     "PANEL_LANDSCAPES",
@@ -65,7 +67,7 @@ def _check_curvatures(mu: float, L: float) -> None:
 
 
 def _check_lr_momentum(lr: float, momentum: float) -> None:
-    if not lr > 0:
+    if not (math.isfinite(lr) and lr > 0):
         raise ValueError(f"Invalid learning rate: {lr}")
     if not 0.0 <= momentum < 1.0:
         raise ValueError(f"Invalid momentum value: {momentum} (must be in [0, 1))")
@@ -90,8 +92,13 @@ def heavy_ball_rate(lr: float, momentum: float, curvature: float) -> float:
     A rate >= 1 means that direction does not converge (> 1: it diverges).
     """
     _check_lr_momentum(lr, momentum)
-    c = 1.0 + momentum - lr * curvature
-    root = cmath.sqrt(c * c - 4.0 * momentum)
+    return largest_root_modulus(1.0 + momentum - lr * curvature, momentum)
+
+
+def largest_root_modulus(c: float, d: float) -> float:
+    """The larger modulus of the two (possibly complex) roots of :math:`r^2 - c\\,r + d = 0`:
+    the spectral radius of a 2x2 iteration matrix with trace :math:`c` and determinant :math:`d`."""
+    root = cmath.sqrt(c * c - 4.0 * d)
     return max(abs((c + root) / 2.0), abs((c - root) / 2.0))
 
 
@@ -130,19 +137,6 @@ def heavy_ball_optimal_rate(mu: float, L: float) -> float:
     _check_curvatures(mu, L)
     sqrt_kappa = math.sqrt(L / mu)
     return (sqrt_kappa - 1.0) / (sqrt_kappa + 1.0)
-
-
-def gd_optimum(mu: float, L: float) -> float:
-    """Plain gradient descent's best learning rate on the same quadratic, :math:`2/(L + \\mu)`."""
-    _check_curvatures(mu, L)
-    return 2.0 / (L + mu)
-
-
-def gd_optimal_rate(mu: float, L: float) -> float:
-    """Plain gradient descent's rate at :func:`gd_optimum`: :math:`(\\kappa - 1)/(\\kappa + 1)`."""
-    _check_curvatures(mu, L)
-    kappa = L / mu
-    return (kappa - 1.0) / (kappa + 1.0)
 
 
 def heavy_ball_stable_lr(momentum: float, L: float) -> float:

@@ -34,11 +34,12 @@ symbol; notebook 03 writes it :math:`\beta`), :math:`h` = ``curvature``.
 
 from __future__ import annotations
 
-import cmath
-import math
 from functools import lru_cache
 
 import numpy as np
+
+# Heavy ball is the yardstick; its theory lives with notebook 03.
+from .momentum import _check_lr_momentum, heavy_ball_stable_lr, largest_root_modulus
 
 __all__ = [
     "nesterov_matrix",
@@ -51,13 +52,6 @@ __all__ = [
     "PANEL_LANDSCAPES",
     "SUGGESTED_LR",
 ]
-
-
-def _check_lr_momentum(lr: float, momentum: float) -> None:
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"Invalid momentum value: {momentum} (must be in [0, 1))")
 
 
 def nesterov_matrix(lr: float, momentum: float, curvature: float) -> np.ndarray:
@@ -85,21 +79,7 @@ def nesterov_rate(lr: float, momentum: float, curvature: float) -> float:
     """
     _check_lr_momentum(lr, momentum)
     shrink = 1.0 - lr * curvature
-    trace = (1.0 + momentum) * shrink
-    det = momentum * shrink
-    root = cmath.sqrt(trace * trace - 4.0 * det)
-    return max(abs((trace + root) / 2.0), abs((trace - root) / 2.0))
-
-
-def heavy_ball_stable_lr(momentum: float, curvature: float) -> float:
-    r"""Largest stable heavy-ball lr along curvature :math:`h`: :math:`\eta < 2(1 + \mu)/h`.
-
-    (At :math:`\eta h = 2(1+\mu)` a root of :math:`r^2 - (1+\mu-\eta h)r + \mu` reaches -1.)
-    """
-    _check_lr_momentum(1.0, momentum)
-    if not curvature > 0:
-        raise ValueError(f"Invalid curvature: {curvature} (must be > 0)")
-    return 2.0 * (1.0 + momentum) / curvature
+    return largest_root_modulus((1.0 + momentum) * shrink, momentum * shrink)
 
 
 def nesterov_stable_lr(momentum: float, curvature: float) -> float:
