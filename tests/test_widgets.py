@@ -7,7 +7,6 @@ real figures against torch.optim.
 
 from __future__ import annotations
 
-import dataclasses
 
 import ipywidgets as widgets
 import matplotlib
@@ -18,6 +17,7 @@ from matplotlib.figure import Figure
 
 matplotlib.use("Agg")
 
+from course_lib.trajectories import Trajectory  # noqa: E402
 from course_lib.widgets import (  # noqa: E402
     SliderPanel,
     float_slider,
@@ -27,19 +27,7 @@ from course_lib.widgets import (  # noqa: E402
 )
 
 
-@dataclasses.dataclass
-class Path1D:
-    """Just the Trajectory fields the panel touches."""
-
-    label: str
-    path: np.ndarray
-    losses: np.ndarray
-    diverged: bool = False
-    diverged_at: int | None = None
-    message: str = ""
-
-
-def torch_gd_on_parabola(lr: float, curvature: float, steps: int, start: float = 1.0) -> Path1D:
+def torch_gd_on_parabola(lr: float, curvature: float, steps: int, start: float = 1.0) -> Trajectory:
     """torch.optim.SGD on f(x) = ½·L·x², the reference the panel's figure must match."""
     x = torch.tensor([start], dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.SGD([x], lr=lr)
@@ -51,7 +39,7 @@ def torch_gd_on_parabola(lr: float, curvature: float, steps: int, start: float =
         points.append(x.detach().clone())
     xs = torch.stack(points).numpy()
     xs = np.hstack([xs, np.zeros_like(xs)])
-    return Path1D("SGD", xs, 0.5 * curvature * xs[:, 0] ** 2)
+    return Trajectory("SGD", xs, 0.5 * curvature * xs[:, 0] ** 2)
 
 
 class LineFigure:
@@ -172,7 +160,7 @@ def test_play_reveals_stored_steps_without_recomputing():
 
 
 def test_truncation_hides_divergence_until_it_is_reached():
-    diverged = Path1D("SGD", np.zeros((8, 2)), np.zeros(8), True, 7, "diverged at step 7")
+    diverged = Trajectory("SGD", np.zeros((8, 2)), np.zeros(8), True, 7, "diverged at step 7")
     early = truncate_trajectory(diverged, 3)
     assert len(early.path) == 4 and len(early.losses) == 4
     assert (early.diverged, early.diverged_at, early.message) == (False, None, "")
