@@ -4,17 +4,16 @@ Times one ``optimizer.step()`` on ~8M float32 parameters (a few large matrices p
 biases, like a small network) for each course_lib optimizer and for torch.optim's for-loop
 (``foreach=False``) and multi-tensor (``foreach=True``) paths, all in one process.
 
-For each variant, rounds are interleaved (course_lib, torch foreach=False and torch
-foreach=True are each sampled once per round, in a rotating order) so that a slow patch of the
-machine hits all three alike. A sample is the
+For each variant, rounds are interleaved (every implementation is sampled once per round, in
+a rotating order) so that a slow patch of the machine hits all of them alike. A sample is the
 fastest of a few back-to-back steps, since other processes can only make a step slower. The
 table reports median step times and the median over rounds of the per-round ratio
-course_lib / torch, next to the same ratio for a second copy of torch's optimizer (the noise
-floor). About a minute and a half on a 2-core CPU.
+course_lib / torch, next to the same ratio for a second copy of torch's for-loop optimizer: the
+noise floor of the measurement. About a minute and a half on a 2-core CPU.
 
     .venv/bin/python benchmarks/optim_speed.py               # the table in docs/benchmarks.md
     .venv/bin/python benchmarks/optim_speed.py --threads 1   # single-threaded
-    .venv/bin/python benchmarks/optim_speed.py --steady-allocator  # arithmetic only (see below)
+    .venv/bin/python benchmarks/optim_speed.py --steady-allocator  # no heap trimming: arithmetic only
     .venv/bin/python benchmarks/optim_speed.py --rounds 5    # a quick look
 """
 
