@@ -24,8 +24,10 @@ $(STAMP): constraints.txt pyproject.toml
 # Jupyter refuses to start as root unless told; containers and some lab machines run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
+# Serve the whole course (the file browser shows notebooks/, exercises/, solutions/) and open
+# the first notebook; a file argument alone would make its folder the root.
 lab: install  ## Start JupyterLab at the course's first notebook
-	$(BIN)/jupyter lab $(ROOT_FLAG) $(START)
+	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(START)
 
 # Notebooks run under nbval in the venv's own kernel, with the warning filters that
 # course_lib/notebook_runner.py (KERNEL_WARNINGS) uses when it stores outputs.
