@@ -54,7 +54,7 @@ check: install  ## Run your exercise checks: NB=exercises/03_momentum.ipynb, or 
 	  || { echo; echo "Each failed cell above is a check that does not pass yet (the + line is the passing line, the - lines are yours)."; exit 1; }
 
 bench: install  ## Run the speed benchmarks (results go in docs/benchmarks.md)
-	$(BIN)/python benchmarks/optim_speed.py
+	$(BIN)/python benchmarks/optim_speed.py --steady-allocator
 	$(BIN)/python benchmarks/trajectory_speed.py
 
 clean:  ## Remove .venv and caches (your notebooks are untouched)

@@ -102,13 +102,10 @@ def adadelta_update(
 
     # v ← ρv + (1 − ρ)g²
     square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
-    # One allocation holds both temporaries: the same numbers as torch's two separate ones,
-    # but the memory allocator reuses a single block from step to step (measurably faster).
-    std, delta = square_avg.new_empty((2, *square_avg.shape))
     # RMS[g] = √(v + ε)
-    torch.add(square_avg, eps, out=std).sqrt_()
+    std = square_avg.add(eps).sqrt_()
     # RMS[Δx] = √(u + ε)   (u from the previous step)
-    torch.add(acc_delta, eps, out=delta).sqrt_()
+    delta = acc_delta.add(eps).sqrt_()
     # Δx = RMS[Δx] / RMS[g] · g
     delta.div_(std).mul_(grad)
     # u ← ρu + (1 − ρ)Δx²
