@@ -306,13 +306,18 @@ class SliderPanel:
         rows: list[widgets.Widget] = []
         if title:
             rows.append(widgets.HTML(f"<b>{html.escape(title)}</b>"))
-        rows.append(widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap")))
+        self.controls = widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap"))
+        rows.append(self.controls)
         if play:
             rows.append(widgets.HBox([self.play, self.step_slider]))
         rows += [self.status, self.output]
         self.widget = widgets.VBox(rows)
 
         self.update()
+
+    def add_control(self, control: widgets.Widget) -> None:
+        """Put an extra widget (a button, say) at the end of the row of sliders."""
+        self.controls.children = (*self.controls.children, control)
 
     # -- values --------------------------------------------------------------------------------
 

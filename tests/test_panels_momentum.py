@@ -180,3 +180,8 @@ def test_invalid_momentum_is_reported_not_raised(panel):
     assert "momentum" in panel.error
     assert panel.update(momentum=0.5)  # and the panel recovers
     assert panel.error == ""
+
+
+def test_optimum_button_sits_in_the_row_of_sliders(panel):
+    assert panel.optimum_button in panel.controls.children
+    assert panel.controls in panel.widget.children

@@ -251,5 +251,5 @@ def momentum_panel(landscape: str = "quadratic", lr: float = 1.0, momentum: floa
     panel.fig.subplots_adjust(top=0.84)
     panel.jump_to_optimum = jump_to_optimum
     panel.optimum_button = button
-    panel.widget = widgets.VBox([button, panel.widget])
+    panel.add_control(button)
     return panel
