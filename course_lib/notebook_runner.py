@@ -7,7 +7,8 @@ The kernel is an ipykernel running this very interpreter (the pinned ``.venv``),
 kernels are installed elsewhere on the machine, so stored outputs match what ``make test`` and
 ``make check`` (``pytest --nbval --nbval-current-env``) will compute. Cells run in the notebook's
 own folder. Cell ids, tags and other metadata are kept; no timing metadata or widget state is
-written, so running an unchanged notebook twice gives the same bytes.
+written, and outputs that display a widget are dropped (they cannot render without that state),
+so running an unchanged notebook twice gives the same bytes.
 """
 
 from __future__ import annotations
@@ -82,8 +83,21 @@ def execute(notebook: nbformat.NotebookNode, cwd: str | Path, *,
     notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            cell.outputs = merge_streams(cell.outputs)
+            cell.outputs = merge_streams(drop_widget_views(cell.outputs))
     return notebook
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def drop_widget_views(outputs: list) -> list:
+    """Remove the outputs that display a widget (a slider panel, say).
+
+    Without the widget state, which is not saved, such an output can only show a line of text
+    like ``VBox(children=(HTML(...`` to someone who opens the notebook before running it; with
+    it removed, the cell is simply empty until it is run, and then shows the live panel.
+    """
+    return [output for output in outputs if WIDGET_VIEW not in output.get("data", {})]
 
 
 def merge_streams(outputs: list) -> list:
