@@ -11,7 +11,7 @@ START  := notebooks/00_welcome.ipynb
 .PHONY: help install lab test bench clean run-notebook exercises check
 
 help:  ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 install: $(STAMP)  ## Create .venv with the pinned packages and course_lib (does nothing when current)
 
