@@ -93,6 +93,13 @@ class Trajectory:
     def final_loss(self) -> float:
         return float(self.losses[-1])
 
+    @property
+    def outcome(self) -> str:
+        """One line for a caption: ``"Adam: loss 1.23e-04"`` or ``"Adam: diverged at step 37"``."""
+        if self.diverged:
+            return f"{self.label}: {self.message}"
+        return f"{self.label}: loss {self.final_loss:.2e}"
+
 
 # -- argument checks ----------------------------------------------------------------------------
 

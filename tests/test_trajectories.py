@@ -111,6 +111,14 @@ def test_just_below_two_over_L_does_not_diverge():
     assert not trajectory.diverged and trajectory.path.shape == (301, 2)
 
 
+def test_outcome_names_the_run_and_its_final_loss_or_divergence_step():
+    landscape = quadratic(condition_number=10.0, L=1.0)
+    converged = run(landscape, torch.optim.SGD, steps=50, label="GD", lr=0.5)
+    assert converged.outcome == f"GD: loss {float(landscape.value(torch.tensor(converged.path[-1]))):.2e}"
+    diverged = run(landscape, torch.optim.SGD, steps=500, label="GD", lr=3.0)
+    assert diverged.outcome == f"GD: diverged at step {diverged.diverged_at}"
+
+
 def test_nan_ends_the_path_at_the_last_finite_point():
     # lr = inf turns the first step into ±inf or NaN: the path keeps only the start.
     trajectory = run(himmelblau(), torch.optim.SGD, steps=50, lr=float("inf"))

@@ -187,12 +187,6 @@ def heavy_ball_vs_gd(landscape: str, lr: float, momentum: float, steps: int = 15
     ]
 
 
-def _outcome(trajectory) -> str:
-    if trajectory.diverged:
-        return f"{trajectory.label}: {trajectory.message}"
-    return f"{trajectory.label}: loss {trajectory.final_loss:.1e}"
-
-
 def panel_caption(values: dict, trajectories: list) -> str:
     """The line the panel writes on its figure.
 
@@ -202,7 +196,7 @@ def panel_caption(values: dict, trajectories: list) -> str:
     """
     surface = panel_landscape(values["landscape"])
     if values["landscape"] != "quadratic":
-        return "Rosenbrock: no single optimum   |   " + "   |   ".join(_outcome(t) for t in trajectories)
+        return "Rosenbrock: no single optimum   |   " + "   |   ".join(t.outcome for t in trajectories)
     mu, L = surface.mu, surface.L
     lr_star, momentum_star = heavy_ball_optimum(mu, L)
     rate = quadratic_rate(values["lr"], values["momentum"], mu, L)

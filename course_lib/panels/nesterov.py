@@ -141,16 +141,10 @@ def momentum_vs_nesterov(landscape: str, lr: float, momentum: float, steps: int 
     ]
 
 
-def _outcome(trajectory) -> str:
-    if trajectory.diverged:
-        return f"{trajectory.label}: {trajectory.message}"
-    return f"{trajectory.label}: loss {float(trajectory.losses[-1]):.2e}"
-
-
 def panel_caption(values: dict, trajectories: list) -> str:
     """The line written on the panel's figure: each run's final loss or where it diverged, and a
     learning rate to try when both diverged."""
-    text = "   |   ".join(_outcome(t) for t in trajectories)
+    text = "   |   ".join(t.outcome for t in trajectories)
     if trajectories and all(t.diverged for t in trajectories):
         text += f"   (try lr ≈ {SUGGESTED_LR[values['landscape']]:g} here)"
     return text
