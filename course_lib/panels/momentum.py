@@ -34,13 +34,25 @@ Hessian eigenvalue), :math:`\\kappa = L/\\mu`.
 
 from __future__ import annotations
 
-import cmath
 import math
 from functools import lru_cache
 
 import numpy as np
 
-from .gradient_descent import gd_optimal_lr, gd_optimal_rate  # plain GD, for comparison
+# The closed forms live in course_lib.theory.momentum; imported here so that the old names
+# (``panels.momentum.heavy_ball_rate`` ...) keep working for the checkers.
+from course_lib.theory.gradient_descent import gd_optimal_lr, gd_optimal_rate  # plain GD, for comparison
+from course_lib.theory.momentum import (
+    _check_curvatures,
+    _check_lr_momentum,
+    heavy_ball_matrix,
+    heavy_ball_optimal_rate,
+    heavy_ball_optimum,
+    heavy_ball_rate,
+    heavy_ball_stable_lr,
+    largest_root_modulus,
+    quadratic_rate,
+)
 
 __all__ = [
     "heavy_ball_matrix",
@@ -57,98 +69,6 @@ __all__ = [
     "panel_caption",
     "momentum_panel",
 ]
-
-
-def _check_curvatures(mu: float, L: float) -> None:
-    if not (math.isfinite(mu) and mu > 0):
-        raise ValueError(f"Invalid smallest curvature mu: {mu} (must be > 0)")
-    if not (math.isfinite(L) and L >= mu):
-        raise ValueError(f"Invalid largest curvature L: {L} (must be >= mu = {mu})")
-
-
-def _check_lr_momentum(lr: float, momentum: float) -> None:
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"Invalid momentum value: {momentum} (must be in [0, 1))")
-
-
-def heavy_ball_matrix(lr: float, momentum: float, curvature: float) -> np.ndarray:
-    """The 2x2 matrix :math:`M(h) = [[1 + \\beta - \\eta h, -\\beta], [1, 0]]` that maps
-    :math:`(\\theta_t, \\theta_{t-1})` to :math:`(\\theta_{t+1}, \\theta_t)` along an eigendirection
-    of curvature :math:`h` (= ``curvature``), with :math:`\\eta` = ``lr``, :math:`\\beta` = ``momentum``."""
-    _check_lr_momentum(lr, momentum)
-    return np.array([[1.0 + momentum - lr * curvature, -momentum], [1.0, 0.0]])
-
-
-def heavy_ball_rate(lr: float, momentum: float, curvature: float) -> float:
-    """Spectral radius :math:`\\rho(M(h))`: the factor by which heavy ball shrinks the error per
-    step along a direction of curvature :math:`h`.
-
-    The roots of :math:`r^2 - (1 + \\beta - \\eta h) r + \\beta = 0` are
-    :math:`r = \\tfrac12\\big(c \\pm \\sqrt{c^2 - 4\\beta}\\big)` with :math:`c = 1 + \\beta - \\eta h`.
-    When :math:`c^2 < 4\\beta` they are complex conjugates with :math:`|r| = \\sqrt\\beta`: the
-    error spirals in, and the rate does not depend on :math:`\\eta` or :math:`h` at all.
-    A rate >= 1 means that direction does not converge (> 1: it diverges).
-    """
-    _check_lr_momentum(lr, momentum)
-    return largest_root_modulus(1.0 + momentum - lr * curvature, momentum)
-
-
-def largest_root_modulus(c: float, d: float) -> float:
-    """The larger modulus of the two (possibly complex) roots of :math:`r^2 - c\\,r + d = 0`:
-    the spectral radius of a 2x2 iteration matrix with trace :math:`c` and determinant :math:`d`."""
-    root = cmath.sqrt(c * c - 4.0 * d)
-    return max(abs((c + root) / 2.0), abs((c - root) / 2.0))
-
-
-def quadratic_rate(lr: float, momentum: float, mu: float, L: float) -> float:
-    """Worst rate over all curvatures in :math:`[\\mu, L]`: :math:`\\max(\\rho(M(\\mu)), \\rho(M(L)))`.
-
-    The worst direction is always one of the two extremes: :math:`\\rho` equals
-    :math:`\\sqrt\\beta` in the middle band where the roots are complex and grows towards the ends.
-    ``momentum=0`` gives plain gradient descent, :math:`\\max(|1 - \\eta\\mu|, |1 - \\eta L|)`.
-    """
-    _check_curvatures(mu, L)
-    return max(heavy_ball_rate(lr, momentum, mu), heavy_ball_rate(lr, momentum, L))
-
-
-def heavy_ball_optimum(mu: float, L: float) -> tuple[float, float]:
-    """Polyak's optimal heavy-ball step for a quadratic with curvatures in :math:`[\\mu, L]`:
-
-    .. math::
-
-        \\eta^* = \\frac{4}{(\\sqrt L + \\sqrt\\mu)^2}, \\qquad
-        \\beta^* = \\left(\\frac{\\sqrt\\kappa - 1}{\\sqrt\\kappa + 1}\\right)^2, \\qquad \\kappa = L/\\mu.
-
-    Returned as ``(lr, momentum)``, ready for ``SGD(lr=..., momentum=...)`` (dampening 0). At this
-    point both extreme directions sit exactly where their roots turn complex, so every direction
-    converges at the same rate :math:`\\sqrt{\\beta^*}`.
-    """
-    _check_curvatures(mu, L)
-    sqrt_mu, sqrt_L = math.sqrt(mu), math.sqrt(L)
-    lr = 4.0 / (sqrt_L + sqrt_mu) ** 2
-    momentum = ((sqrt_L - sqrt_mu) / (sqrt_L + sqrt_mu)) ** 2
-    return lr, momentum
-
-
-def heavy_ball_optimal_rate(mu: float, L: float) -> float:
-    """:math:`\\rho^* = (\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)`, the rate at :func:`heavy_ball_optimum`."""
-    _check_curvatures(mu, L)
-    sqrt_kappa = math.sqrt(L / mu)
-    return (sqrt_kappa - 1.0) / (sqrt_kappa + 1.0)
-
-
-def heavy_ball_stable_lr(momentum: float, L: float) -> float:
-    """Largest stable heavy-ball learning rate on curvatures up to ``L``: :math:`2(1 + \\beta)/L`.
-
-    (At :math:`\\eta L = 2(1 + \\beta)` a root of :math:`r^2 - (1 + \\beta - \\eta L) r + \\beta` reaches
-    -1.) Momentum raises plain gradient descent's limit :math:`2/L` by the factor :math:`1 + \\beta`.
-    """
-    _check_lr_momentum(1.0, momentum)
-    if not L > 0:
-        raise ValueError(f"Invalid largest curvature L: {L} (must be > 0)")
-    return 2.0 * (1.0 + momentum) / L
 
 
 # --------------------------------------------------------------------------------------------

@@ -38,8 +38,10 @@ from functools import lru_cache
 
 import numpy as np
 
-# Heavy ball is the yardstick; its theory lives with notebook 03.
-from .momentum import _check_lr_momentum, heavy_ball_stable_lr, largest_root_modulus
+# The closed forms live in course_lib.theory; imported here so that the old names
+# (``panels.nesterov.nesterov_rate`` ...) keep working for the checkers.
+from course_lib.theory.momentum import _check_lr_momentum, heavy_ball_stable_lr, largest_root_modulus  # noqa: F401
+from course_lib.theory.nesterov import nesterov_matrix, nesterov_rate, nesterov_stable_lr
 
 __all__ = [
     "nesterov_matrix",
@@ -52,49 +54,6 @@ __all__ = [
     "PANEL_LANDSCAPES",
     "SUGGESTED_LR",
 ]
-
-
-def nesterov_matrix(lr: float, momentum: float, curvature: float) -> np.ndarray:
-    r"""The 2x2 matrix :math:`N(h)` that maps :math:`(\theta_t, \theta_{t-1})` to
-    :math:`(\theta_{t+1}, \theta_t)` for torch's Nesterov step along a direction of curvature
-    :math:`h` (= ``curvature``), with :math:`\eta` = ``lr``, :math:`\mu` = ``momentum``:
-
-    .. math::
-
-        N(h) = \begin{pmatrix}(1 + \mu)(1 - \eta h) & -\mu(1 - \eta h)\\ 1 & 0\end{pmatrix}.
-    """
-    _check_lr_momentum(lr, momentum)
-    shrink = 1.0 - lr * curvature  # what one plain GD step does to this direction
-    return np.array([[(1.0 + momentum) * shrink, -momentum * shrink], [1.0, 0.0]])
-
-
-def nesterov_rate(lr: float, momentum: float, curvature: float) -> float:
-    r"""Spectral radius :math:`\rho(N(h))`: the factor by which Nesterov shrinks the error per
-    step along a direction of curvature :math:`h`.
-
-    With :math:`s = 1 - \eta h` the roots of :math:`r^2 - (1+\mu)s\,r + \mu s = 0` are
-    :math:`r = \tfrac12\big((1+\mu)s \pm \sqrt{(1+\mu)^2 s^2 - 4\mu s}\big)`. When they are
-    complex, :math:`|r| = \sqrt{\mu s}`, smaller than heavy ball's :math:`\sqrt\mu`: the
-    look-ahead damps the spiral. A rate >= 1 means that direction does not converge.
-    """
-    _check_lr_momentum(lr, momentum)
-    shrink = 1.0 - lr * curvature
-    return largest_root_modulus((1.0 + momentum) * shrink, momentum * shrink)
-
-
-def nesterov_stable_lr(momentum: float, curvature: float) -> float:
-    r"""Largest stable Nesterov lr along curvature :math:`h`:
-    :math:`\eta < 2(1 + \mu)/((1 + 2\mu)\, h)`.
-
-    (Setting :math:`r = -1` in :math:`r^2 - (1+\mu)s\,r + \mu s` gives :math:`1 + (1 + 2\mu)s = 0`,
-    i.e. :math:`s = 1 - \eta h = -1/(1+2\mu)`.) For :math:`\mu = 0.9` that is
-    :math:`1.36/h`, against heavy ball's :math:`3.8/h`: the brake that damps overshoot also
-    amplifies a step that is already too long.
-    """
-    _check_lr_momentum(1.0, momentum)
-    if not curvature > 0:
-        raise ValueError(f"Invalid curvature: {curvature} (must be > 0)")
-    return 2.0 * (1.0 + momentum) / ((1.0 + 2.0 * momentum) * curvature)
 
 
 # --------------------------------------------------------------------------------------------
