@@ -1,35 +1,11 @@
-"""Notebook 03 (momentum): the heavy-ball theory on a quadratic, and the lr/β slider panel.
+r"""Notebook 03 (momentum): the lr/β slider panel, heavy ball against plain GD.
 
-The theory, in torch's convention with ``dampening = 0`` (which is Polyak's heavy ball exactly):
+The theory (the 2x2 matrix :math:`M(h)` per eigendirection, rates, Polyak's optimum, the
+stability limit :math:`2(1+\beta)/L`) lives in :mod:`course_lib.theory.momentum`; the names are
+imported here too so that older code (``panels.momentum.heavy_ball_rate``) keeps working.
 
-.. math::
-
-    b_t = \\beta\\, b_{t-1} + g_t \\quad (b_0 = g_0), \\qquad
-    \\theta_{t+1} = \\theta_t - \\eta\\, b_t, \\qquad g_t = \\nabla f(\\theta_t)
-
-(counting from the start :math:`\\theta_0`; torch's docs count from 1 and write :math:`b_1 = g_1`).
-
-On a quadratic, each Hessian eigendirection with curvature :math:`h` evolves on its own. Writing
-:math:`\\eta b_{t-1} = \\theta_{t-1} - \\theta_t` turns the two lines into one second-order
-recurrence,
-
-.. math::
-
-    \\theta_{t+1} = (1 + \\beta - \\eta h)\\, \\theta_t - \\beta\\, \\theta_{t-1},
-    \\qquad
-    \\begin{pmatrix}\\theta_{t+1}\\\\ \\theta_t\\end{pmatrix}
-    = \\underbrace{\\begin{pmatrix}1 + \\beta - \\eta h & -\\beta\\\\ 1 & 0\\end{pmatrix}}_{M(h)}
-      \\begin{pmatrix}\\theta_t\\\\ \\theta_{t-1}\\end{pmatrix},
-
-(torch's first step, where the buffer is the first gradient, is this recurrence with the previous
-point equal to the start, :math:`\\theta_{-1} = \\theta_0`: the ball starts at rest). The error
-shrinks per step by the spectral radius :math:`\\rho(M(h))`, the largest :math:`|r|` over the
-roots of :math:`r^2 - (1 + \\beta - \\eta h) r + \\beta = 0`.
-
-Symbols and argument names: :math:`\\eta` = ``lr``, :math:`\\beta` = ``momentum`` (torch's docs
-call it :math:`\\mu`; here :math:`\\mu` is the smallest curvature, as in the optimisation
-literature), :math:`h` = ``curvature``, :math:`\\mu, L` = ``mu``, ``L`` (smallest and largest
-Hessian eigenvalue), :math:`\\kappa = L/\\mu`.
+Symbols: docs/notation.md (:math:`\eta` = ``lr``, :math:`\beta` = ``momentum``, which torch's
+docs call :math:`\mu`; :math:`\mu, L` the extreme curvatures).
 """
 
 from __future__ import annotations
@@ -101,10 +77,38 @@ def heavy_ball_vs_gd(landscape: str, lr: float, momentum: float, steps: int = 15
 
     _check_lr_momentum(lr, momentum)
     surface = panel_landscape(landscape)
-    return [
+    runs = [
         run(surface, SGD, steps=steps, label=f"heavy ball (β={momentum:.3g})", lr=lr, momentum=momentum),
         run(surface, SGD, steps=steps, label="plain GD", lr=lr),
     ]
+    if landscape == "quadratic":  # the closed form says which run diverges, however slowly
+        diverges = [quadratic_rate(lr, beta, surface.mu, surface.L) > 1.0 for beta in (momentum, 0.0)]
+    else:
+        diverges = [trajectory.diverged for trajectory in runs]
+    return [stop_outside_window(surface, t) if d else t for t, d in zip(runs, diverges)]
+
+
+def stop_outside_window(surface, trajectory):
+    """For a run that diverges: ``trajectory`` cut after its first point outside the plot window (``surface.xlim``,
+    ``surface.ylim``, widened by half its size), marked diverging with the step it left.
+
+    A diverging run grows geometrically; drawn in full, its first huge steps would be straight
+    lines across the whole contour and hide the run that converges. Cut at the window's edge,
+    the path shows where it went and the message says that it left.
+    """
+    import dataclasses
+
+    (x_low, x_high), (y_low, y_high) = surface.xlim, surface.ylim
+    x_pad, y_pad = 0.5 * (x_high - x_low), 0.5 * (y_high - y_low)
+    path = trajectory.path
+    outside = ((path[:, 0] < x_low - x_pad) | (path[:, 0] > x_high + x_pad)
+               | (path[:, 1] < y_low - y_pad) | (path[:, 1] > y_high + y_pad))
+    if not outside.any():
+        return trajectory
+    step = int(np.argmax(outside))
+    return dataclasses.replace(
+        trajectory, path=path[: step + 1], losses=trajectory.losses[: step + 1], diverged=True,
+        diverged_at=step, message=f"diverges: left the plot at step {step}")
 
 
 def panel_caption(values: dict, trajectories: list) -> str:
@@ -121,9 +125,12 @@ def panel_caption(values: dict, trajectories: list) -> str:
     lr_star, momentum_star = heavy_ball_optimum(mu, L)
     rate = quadratic_rate(values["lr"], values["momentum"], mu, L)
     yours = f"rate {rate:.3f}" + (" (diverges)" if rate >= 1.0 else "")
+    gd_rate = quadratic_rate(values["lr"], 0.0, mu, L)
+    gd_note = f"plain GD at this lr: rate {gd_rate:.3f}" + (
+        f" (diverges: lr > 2/L = {2 / L:.3g})" if gd_rate >= 1.0 else "")
     return (f"optimal heavy ball: lr={lr_star:.3g}, β={momentum_star:.3g}, rate "
-            f"{heavy_ball_optimal_rate(mu, L):.3f} (best GD {gd_optimal_rate(mu, L):.3f})   |   "
-            f"your lr, β: {yours}")
+            f"{heavy_ball_optimal_rate(mu, L):.3f} (best GD {gd_optimal_rate(mu, L):.3f})\n"
+            f"your lr, β: {yours}   |   {gd_note}")
 
 
 def momentum_panel(landscape: str = "quadratic", lr: float = 1.0, momentum: float = 0.5,
@@ -161,8 +168,8 @@ def momentum_panel(landscape: str = "quadratic", lr: float = 1.0, momentum: floa
     button = widgets.Button(description="optimal lr, β (quadratic)", button_style="info",
                             layout=widgets.Layout(width="auto"))
     button.on_click(jump_to_optimum)
-    # room at the top for the caption line, above the axes' titles
-    panel.fig.subplots_adjust(top=0.84)
+    # room at the top for the two caption lines, above the axes' titles
+    panel.fig.subplots_adjust(top=0.80)
     panel.jump_to_optimum = jump_to_optimum
     panel.optimum_button = button
     panel.add_control(button)

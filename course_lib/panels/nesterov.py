@@ -1,39 +1,18 @@
-r"""Notebook 04 (Nesterov): NAG's theory on a quadratic, and the momentum-vs-Nesterov panel.
+r"""Notebook 04 (Nesterov): the momentum-vs-Nesterov panel.
 
-torch's Nesterov step (``SGD(momentum=μ, nesterov=True)``, ``dampening = 0``):
+Heavy ball and torch's Nesterov (``SGD(momentum=β, nesterov=True)``) with the same
+:math:`\eta` and :math:`\beta`, on one contour. The theory (the matrices :math:`M(h)`,
+:math:`N(h)`, rates, stability limits, Nesterov's guarantee) lives in
+:mod:`course_lib.theory.nesterov` and :mod:`course_lib.theory.momentum`; the names are imported
+here too so that older code (``panels.nesterov.nesterov_rate``) keeps working.
 
-.. math::
-
-    b_t = \mu\, b_{t-1} + g_t \quad (b_1 = g_1), \qquad
-    \theta_{t+1} = \theta_t - \eta\,(g_t + \mu\, b_t).
-
-Eliminating :math:`b` gives heavy ball plus a brake on the change of the gradient,
-
-.. math::
-
-    \theta_{t+1} = \theta_t + \mu(\theta_t - \theta_{t-1}) - \eta g_t
-                   - \mu\eta\,(g_t - g_{t-1}).
-
-On a quadratic each Hessian eigendirection with curvature :math:`h` has :math:`g_t = h\theta_t`
-(minimiser at 0), so
-
-.. math::
-
-    \theta_{t+1} = (1 + \mu)(1 - \eta h)\,\theta_t - \mu(1 - \eta h)\,\theta_{t-1},
-    \qquad
-    N(h) = \begin{pmatrix}(1 + \mu)(1 - \eta h) & -\mu(1 - \eta h)\\ 1 & 0\end{pmatrix},
-
-against heavy ball's :math:`M(h) = [[1 + \mu - \eta h, -\mu], [1, 0]]`
-(:mod:`course_lib.panels.momentum`). The error shrinks per step by the spectral radius
-:math:`\rho(N(h))`, the largest :math:`|r|` over the roots of
-:math:`r^2 - (1 + \mu)(1 - \eta h)\, r + \mu(1 - \eta h) = 0`.
-
-Symbols and argument names: :math:`\eta` = ``lr``, :math:`\mu` = ``momentum`` (torch's docs'
-symbol; notebook 03 writes it :math:`\beta`), :math:`h` = ``curvature``.
+Symbols: docs/notation.md (:math:`\eta` = ``lr``, :math:`\beta` = ``momentum``, which torch's
+docs call :math:`\mu`).
 """
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -68,6 +47,9 @@ PANEL_LANDSCAPES = {
     "beale": {},
     "himmelblau": {},
 }
+
+#: The lr slider reaches 10**LR_SLIDER_MAX_EXP = 4.
+LR_SLIDER_MAX_EXP = math.log10(4.0)
 
 #: A learning rate at which both methods converge on each landscape: what to try after both diverged.
 SUGGESTED_LR = {"quadratic": 1.0, "rosenbrock": 1e-3, "beale": 3e-3, "himmelblau": 3e-3}
@@ -125,12 +107,13 @@ def momentum_vs_nesterov_panel(
         lambda landscape, lr, momentum: momentum_vs_nesterov(landscape, lr, momentum, steps),
         {
             "landscape": landscape_picker(landscape, names=list(PANEL_LANDSCAPES)),
-            "lr": lr_slider(lr, min_exp=-4.0, max_exp=0.5),
-            "momentum": float_slider(momentum, 0.05, 0.99, 0.01, "momentum μ"),
+            # up to lr = 4, past heavy ball's limit 2(1+β)/L = 3.8 at β = 0.9 on the quadratic (L = 1)
+            "lr": lr_slider(lr, min_exp=-4.0, max_exp=LR_SLIDER_MAX_EXP),
+            "momentum": float_slider(momentum, 0.05, 0.99, 0.01, "momentum β"),
         },
         landscape=lambda landscape, **_: _landscape(landscape),
         caption=panel_caption,
         play=True,
-        title="Heavy ball vs Nesterov: same lr, same μ, same start",
+        title="Heavy ball vs Nesterov: same lr, same β, same start",
     )
 
