@@ -10,7 +10,6 @@ docs call :math:`\mu`; :math:`\mu, L` the extreme curvatures).
 
 from __future__ import annotations
 
-import math
 from functools import lru_cache
 
 import numpy as np

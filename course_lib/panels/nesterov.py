@@ -15,8 +15,6 @@ from __future__ import annotations
 import math
 from functools import lru_cache
 
-import numpy as np
-
 # The closed forms live in course_lib.theory; imported here so that the old names
 # (``panels.nesterov.nesterov_rate`` ...) keep working for the checkers.
 from course_lib.theory.momentum import _check_lr_momentum, heavy_ball_stable_lr, largest_root_modulus  # noqa: F401
