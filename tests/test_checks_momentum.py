@@ -340,3 +340,182 @@ def test_3_4_passes_and_fails():
 def test_3_4_wrong_gap_gets_its_hint(wrong, hint_id):
     result = run_check("3.4", wrong)
     assert not result.passed and result.hint_id == hint_id, result.report()
+
+
+# --------------------------------------------------------------------------------------------
+# the holes of issue 7 §3: aliasing, mutated inputs, a buffer at momentum 0
+# --------------------------------------------------------------------------------------------
+
+
+def aliasing_momentum_step(param, grad, state, *, lr, momentum, dampening=0.0):
+    # the lecture's own warning: the buffer *is* the caller's gradient tensor
+    if momentum != 0:
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = grad
+        else:
+            state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - dampening)
+        grad = state["momentum_buffer"]
+    param.sub_(lr * grad)
+
+
+def aliasing_a_view(param, grad, state, *, lr, momentum, dampening=0.0):
+    if momentum != 0:
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = grad.view_as(grad)  # a view shares grad's memory
+        else:
+            state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - dampening)
+        grad = state["momentum_buffer"]
+    param.sub_(lr * grad)
+
+
+def buffer_at_momentum_zero(param, grad, state, *, lr, momentum, dampening=0.0):
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = grad.clone()
+    else:
+        state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - dampening)
+    param.sub_(lr * state["momentum_buffer"])
+
+
+def _zero_grad_reuse_run(step_fn, gradients, lr=0.1, momentum=0.9):
+    """The training loop the aliasing breaks: one .grad tensor that zero_grad(set_to_none=False)
+    zeroes and backward() refills, as torch does; returns the buffer after the last step."""
+    param, state = torch.zeros(3, dtype=torch.float64), {}
+    grad = torch.zeros(3, dtype=torch.float64)
+    for g in gradients:
+        grad.zero_()          # optimizer.zero_grad(set_to_none=False)
+        grad.add_(g)          # loss.backward() accumulates into the zeroed .grad
+        step_fn(param, grad, state, lr=lr, momentum=momentum)
+    return state["momentum_buffer"]
+
+
+def test_aliasing_really_corrupts_a_training_loop():
+    g = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    good = _zero_grad_reuse_run(correct_momentum_step, [g] * 3)
+    bad = _zero_grad_reuse_run(aliasing_momentum_step, [g] * 3)
+    torch.testing.assert_close(good, 2.71 * g)   # 1 + 0.9 + 0.81
+    torch.testing.assert_close(bad, 1.8 * g)     # the issue's numbers
+
+
+@pytest.mark.parametrize("wrong", [aliasing_momentum_step, aliasing_a_view])
+def test_3_1_buffer_that_aliases_grad_fails_with_the_clone_hint(wrong):
+    result = run_check("3.1", wrong)
+    assert not result.passed
+    assert result.hint_id == "aliased_input", result.report()
+    assert "clone" in result.hint and "grad" in result.reason
+
+
+def test_3_1_buffer_kept_at_momentum_zero_fails_with_its_hint():
+    result = run_check("3.1", buffer_at_momentum_zero)
+    assert not result.passed
+    assert result.hint_id == "buffer_at_momentum_0", result.report()
+    assert "momentum 0" in result.failing_case
+
+
+def test_3_4_gap_written_into_grad_fails():
+    result = run_check("3.4", lambda grad, *, lr, beta: grad.mul_(-lr * beta))
+    assert not result.passed and result.hint_id == "changed_input", result.report()
+
+
+@pytest.mark.parametrize("exercise_id, wrong", [
+    ("3.2", lambda lr, beta: (lr * (1 - beta), beta, 0.0, "extra")),
+    ("3.3", lambda mu, L: None),
+])
+def test_3_2_3_3_odd_returns_fail(exercise_id, wrong):
+    assert not run_check(exercise_id, wrong).passed
+
+
+# --------------------------------------------------------------------------------------------
+# 3.5 velocity form vs torch's after a step drop (predict, then measure)
+# --------------------------------------------------------------------------------------------
+
+
+def _keras_and_torch_steps(lr_before, lr_after, momentum, switch, total, grads):
+    """A learner-independent replay: Keras' SGD formula by hand and torch.optim.SGD with a
+    MultiStepLR, on the gradients ``grads``; returns the two lists of steps."""
+    param = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([param], lr=lr_before, momentum=momentum)
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, [switch],
+                                                    gamma=lr_after / lr_before)
+    velocity, keras, ours = 0.0, [], []
+    for t in range(total):
+        lr = optimizer.param_groups[0]["lr"]
+        before = param.item()
+        param.grad = torch.tensor([grads[t]], dtype=torch.float64)
+        optimizer.step()
+        schedule.step()
+        ours.append(param.item() - before)
+        velocity = momentum * velocity - lr * grads[t]
+        keras.append(velocity)
+    return keras, ours
+
+
+def test_3_5_forms_agree_at_constant_lr_and_not_after_a_drop():
+    grads = torch.randn(60, generator=torch.Generator().manual_seed(0)).tolist()
+    keras, ours = _keras_and_torch_steps(0.1, 0.1, 0.9, 30, 60, grads)
+    assert keras == pytest.approx(ours, rel=1e-12, abs=1e-15)
+    keras, ours = _keras_and_torch_steps(0.1, 0.01, 0.9, 30, 60, grads)
+    assert keras[:30] == pytest.approx(ours[:30], rel=1e-12, abs=1e-15)
+    assert keras[30:] != pytest.approx(ours[30:], rel=0.05)
+
+
+@pytest.mark.parametrize("lr_before, lr_after, momentum, tol", [
+    (0.1, 0.01, 0.9, 0.01), (1.0, 0.5, 0.5, 1e-3), (0.02, 0.002, 0.99, 0.05)])
+def test_3_5_measurement_equals_the_closed_form(lr_before, lr_after, momentum, tol):
+    measured = momentum_checks.measure_steps_until_forms_agree(lr_before, lr_after, momentum, tol)
+    assert measured == momentum_checks.predicted_steps_until_forms_agree(
+        lr_before, lr_after, momentum, tol)
+
+
+@pytest.mark.parametrize("seed", [None, 0, 1, 2, "grader"])
+def test_3_5_theory_passes_under_seeds(seed):
+    assert run_check("3.5", momentum_checks.predicted_steps_until_forms_agree, seed=seed).passed
+
+
+def test_3_5_learner_solution_passes_unrounded():
+    def steps_until_forms_agree(lr_before, lr_after, momentum, tol):
+        return math.log(tol / (lr_before / lr_after - 1)) / math.log(momentum)  # not rounded
+
+    assert run_check("3.5", steps_until_forms_agree).passed
+
+
+@pytest.mark.parametrize("wrong, hint_id", [
+    (lambda lr_before, lr_after, momentum, tol: 0, "agree_at_once"),
+    (lambda lr_before, lr_after, momentum, tol: math.log(tol) / math.log(momentum),
+     "without_lr_ratio"),
+    (lambda lr_before, lr_after, momentum, tol: 1 / (1 - momentum), "memory_length"),
+    (lambda lr_before, lr_after, momentum, tol: 1000, "prediction_off"),
+])
+def test_3_5_wrong_prediction_gets_its_hint(wrong, hint_id):
+    result = run_check("3.5", wrong)
+    assert not result.passed and result.hint_id == hint_id, result.report()
+
+
+def test_3_6_is_a_written_answer():
+    from course_lib.checks import REGISTRY
+    assert run_check("3.6", print).status == "written"
+    assert "flat direction" in REGISTRY["3.6"].prompt
+
+
+# --------------------------------------------------------------------------------------------
+# seeds
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exercise_id", ["3.1", "3.2", "3.3", "3.4", "3.5"])
+def test_two_seeds_give_different_cases_and_keep_the_edge_cases(exercise_id):
+    from course_lib.checks import REGISTRY, discover
+    discover()
+    checker = REGISTRY[exercise_id]
+    first, second = checker.make_cases(31), checker.make_cases(32)
+    values = [[repr(sorted((k, repr(v)) for k, v in c.inputs.items())) for c in cases]
+              for cases in (first, second)]
+    assert values[0] != values[1]
+    assert {c.description for c in checker.make_cases(None)} & {c.description for c in first}
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_references_pass_under_many_seeds(seed):
+    assert run_check("3.1", correct_momentum_step, seed=seed).passed
+    assert run_check("3.2", momentum_checks.reference_ema_to_torch, seed=seed).passed
+    assert run_check("3.3", momentum_checks.reference_optimal_heavy_ball, seed=seed).passed
+    assert run_check("3.4", momentum_checks.reference_dampened_first_step_gap, seed=seed).passed

@@ -106,7 +106,8 @@ def _fresh_shuffles(runs: list[list[list[int]]], n: int) -> bool:
 def _count_seeding():
     """Count the calls that seed a random generator inside the block: ``manual_seed`` of a
     ``torch.Generator`` made in it, ``torch.manual_seed``, ``numpy.random.seed``,
-    ``numpy.random.default_rng`` and ``random.seed``. Yields a one-item list holding the count."""
+    ``numpy.random.default_rng``, ``random.seed`` and ``random.Random(seed)``. Yields a one-item
+    list holding the count."""
     count = [0]
     original_generator = torch.Generator
 
@@ -114,6 +115,11 @@ def _count_seeding():
         def manual_seed(self, seed):
             count[0] += 1
             return super().manual_seed(seed)
+
+    class CountingRandom(random.Random):
+        def seed(self, *args, **kwargs):  # also what random.Random(seed) calls
+            count[0] += 1
+            return super().seed(*args, **kwargs)
 
     def counted(function):
         def wrapper(*args, **kwargs):
@@ -123,7 +129,7 @@ def _count_seeding():
 
     patches = [(torch, "Generator", CountingGenerator),
                (torch, "manual_seed", counted(torch.manual_seed)),
-               (random, "seed", counted(random.seed))]
+               (random, "seed", counted(random.seed)), (random, "Random", CountingRandom)]
     try:
         import numpy
         patches += [(numpy.random, "seed", counted(numpy.random.seed)),

@@ -450,16 +450,13 @@ def predicted_steps_until_forms_agree(lr_before, lr_after, momentum, tol) -> int
     return max(1, math.ceil(math.log(tol / (lr_before / lr_after - 1)) / math.log(momentum)))
 
 
+# The wrong formulas return floats: a learner may round or not, and the match has a tolerance.
 def _agree_at_once(lr_before, lr_after, momentum, tol):
-    return 0
+    return 0.0
 
 
 def _agree_without_lr_ratio(lr_before, lr_after, momentum, tol):
-    return math.ceil(math.log(tol) / math.log(momentum))
-
-
-def _agree_inverted_ratio(lr_before, lr_after, momentum, tol):
-    return max(1, math.ceil(math.log(tol / (1 - lr_after / lr_before)) / math.log(momentum)))
+    return math.log(tol) / math.log(momentum)
 
 
 def _agree_memory_length(lr_before, lr_after, momentum, tol):
@@ -483,9 +480,6 @@ def _agree_memory_length(lr_before, lr_after, momentum, tol):
                      "β^k ≤ tol is how long the old gradients take to fade, but the gap is "
                      "(η₁/η₂ − 1)·β^k: the larger the drop, the longer the velocity's old, large "
                      "steps dominate."),
-        KnownMistake("inverted_ratio", _agree_inverted_ratio,
-                     "The relative gap is measured against torch's (new, small) step: it is "
-                     "(η₁/η₂ − 1)·β^k, not (1 − η₂/η₁)·β^k."),
         KnownMistake("memory_length", _agree_memory_length,
                      "1/(1 − β) is the buffer's memory length, a rule of thumb; the gap "
                      "(η₁/η₂ − 1)·β^k reaches tol only after ln(tol/(η₁/η₂ − 1))/ln β steps."),
