@@ -552,3 +552,25 @@ def test_two_seeds_give_different_cases_and_keep_the_edge_cases(exercise_id):
 def test_references_pass_under_many_seeds(seed):
     assert run_check("2.2", checks_02.reference_minibatch_gradient_variance, seed=seed).passed
     assert run_check("2.3", good_updates_to_reach, seed=seed).passed
+
+
+def test_2_2_variance_that_centres_the_gradients_in_place_fails():
+    def centres_in_place(per_sample_grads, batch_size, *, replacement=False):
+        n = per_sample_grads.shape[0]
+        per_sample_grads -= per_sample_grads.mean(0)       # the caller's tensor changes
+        sigma2 = (per_sample_grads ** 2).sum(1).mean()
+        factor = 1.0 if replacement else (n - batch_size) / (n - 1)
+        return sigma2 / batch_size * factor
+
+    result = run_check("2.2", centres_in_place)
+    assert not result.passed and result.hint_id == "changed_input", result.report()
+
+
+def test_2_3_loop_that_normalises_x_in_place_fails():
+    def normalises_x(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed=0):
+        x.mul_(1.0 + 1e-3)   # "rescale the inputs" in place
+        return good_updates_to_reach(model, x, y, batch_size=batch_size, lr=lr,
+                                     target_loss=target_loss, max_epochs=max_epochs, seed=seed)
+
+    result = run_check("2.3", normalises_x)
+    assert not result.passed and result.hint_id == "changed_input", result.report()
