@@ -27,6 +27,9 @@ from course_lib.notebook_runner import execute
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "03_momentum.ipynb"  # four function exercises
+# The per-cell limit for the endless-loop tests: short, but long enough that no honest cell
+# reaches it on a loaded 2-core machine.
+LOOP_LIMIT_S = 12
 EXERCISE = REPO_ROOT / "exercises" / NOTEBOOK
 SOLUTION = REPO_ROOT / "solutions" / NOTEBOOK
 
@@ -130,7 +133,8 @@ def test_wrong_answers_saved_with_forged_pass_lines_fail(tmp_path):
     assert completed.returncode == 1
     found = lines_by_id(completed.stdout)
     assert found[first].startswith(f"{first} ❌ not passed yet: ")
-    assert all(found[i].startswith(f"{i} ✅ passed") for i in ids()[1:])
+    for exercise_id in ids()[1:]:
+        assert found[exercise_id].startswith(f"{exercise_id} ✅ passed"), completed.stdout
 
 
 def test_cleared_outputs_and_deleted_or_retagged_check_cells_change_nothing(tmp_path):
@@ -246,11 +250,11 @@ def test_an_endless_top_level_loop_times_out_and_later_exercises_are_still_check
     notebook = learner_notebook({looper: "while True:\n    pass\n"},
                                 solved=[i for i in exercise_ids if i != looper])
     path = save(notebook, tmp_path)
-    completed, _ = run_make_check(path, "--timeout", "4", timeout=120)
+    completed, _ = run_make_check(path, "--timeout", str(LOOP_LIMIT_S), timeout=240)
     found = lines_by_id(completed.stdout)
     assert completed.returncode == 1
-    assert found[looper] == (f"{looper} ⏱ stopped after 4 s: your answer cell did not finish "
-                             "(a loop that never ends?)")
+    assert found[looper] == (f"{looper} ⏱ stopped after {LOOP_LIMIT_S} s: your answer cell did "
+                             "not finish (a loop that never ends?)")
     for exercise_id in exercise_ids:
         if exercise_id != looper:
             assert found[exercise_id].startswith(f"{exercise_id} ✅ passed"), completed.stdout
@@ -272,11 +276,12 @@ def test_a_function_that_switches_the_alarm_off_is_stopped_by_the_cell_limit(tmp
               "            pass\n")
     notebook = learner_notebook({first: looper}, solved=exercise_ids[1:])
     path = save(notebook, tmp_path)
-    completed, _ = run_make_check(path, "--timeout", "4", timeout=120)
+    completed, _ = run_make_check(path, "--timeout", str(LOOP_LIMIT_S), timeout=240)
     found = lines_by_id(completed.stdout)
-    assert found[first] == (f"{first} ⏱ stopped after 4 s: the check of your function did not "
-                            "finish (a loop that never ends?)")
-    assert all(found[i].startswith(f"{i} ✅") for i in exercise_ids[1:])
+    assert found[first] == (f"{first} ⏱ stopped after {LOOP_LIMIT_S} s: the check of your "
+                            "function did not finish (a loop that never ends?)")
+    for exercise_id in exercise_ids[1:]:
+        assert found[exercise_id].startswith(f"{exercise_id} ✅"), completed.stdout
 
 
 def test_sys_exit_in_an_answer_cell_is_an_error_not_a_crash(tmp_path):
