@@ -12,7 +12,7 @@ import torch
 
 from course_lib.checks import run_check
 from course_lib.checks import momentum as momentum_checks
-from course_lib.panels.momentum import quadratic_rate
+from course_lib.panels.momentum import heavy_ball_optimum, quadratic_rate
 
 # --------------------------------------------------------------------------------------------
 # learner-style implementations
@@ -258,50 +258,71 @@ def test_3_2_beta_as_dampening_hint_explains_the_first_step():
 
 
 # --------------------------------------------------------------------------------------------
-# 3.3 optimal heavy ball
+# 3.3 the best momentum at a given learning rate
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mu, L", [(0.01, 1.0), (1.0, 4.0), (0.5, 50.0), (1e-4, 2.0)])
-def test_3_3_reference_attains_the_closed_form_rate_and_is_a_local_optimum(mu, L):
-    lr, momentum = momentum_checks.reference_optimal_heavy_ball(mu, L)
-    sqrt_kappa = math.sqrt(L / mu)
-    best = quadratic_rate(lr, momentum, mu, L)
-    assert best == pytest.approx((sqrt_kappa - 1) / (sqrt_kappa + 1), rel=1e-6)
-    for d_lr, d_momentum in [(1.01, 1.0), (0.99, 1.0), (1.0, 1.01), (1.0, 0.99)]:
-        assert quadratic_rate(lr * d_lr, min(momentum * d_momentum, 0.999999), mu, L) > best
+@pytest.mark.parametrize("seed", range(4))
+def test_3_3_reference_beats_every_momentum_on_a_grid(seed):
+    rng = torch.Generator().manual_seed(seed)
+    for _ in range(25):
+        mu = 10 ** (-3 + 3 * torch.rand((), generator=rng).item())
+        L = mu * 10 ** (0.3 + 2.7 * torch.rand((), generator=rng).item())
+        lr = (0.05 + 3.9 * torch.rand((), generator=rng).item()) / L
+        if lr * mu > 1:
+            continue
+        best = momentum_checks.reference_optimal_momentum(lr, mu, L)
+        rate = quadratic_rate(lr, best, mu, L)
+        assert rate == pytest.approx(math.sqrt(best), abs=1e-6)
+        grid = [k / 2000 for k in range(2000)]
+        assert rate <= min(quadratic_rate(lr, b, mu, L) for b in grid) + 1e-9
+
+
+def test_3_3_at_polyaks_lr_it_is_polyaks_momentum():
+    for mu, L in [(0.01, 1.0), (1.0, 4.0), (0.5, 50.0)]:
+        lr, momentum = heavy_ball_optimum(mu, L)
+        assert momentum_checks.reference_optimal_momentum(lr, mu, L) == pytest.approx(momentum)
+
+
+def _torch_heavy_ball_error(lr, momentum, mu, L, steps=300):
+    """‖θ‖ after ``steps`` of torch.optim.SGD(momentum) on ½(μθ₁² + Lθ₂²) from (1, 1)."""
+    theta = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([theta], lr=lr, momentum=momentum)
+    h = torch.tensor([mu, L], dtype=torch.float64)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        (0.5 * h * theta ** 2).sum().backward()
+        optimizer.step()
+    return theta.detach().norm().item()
+
+
+@pytest.mark.parametrize("lr", [1.0, 3.5])
+def test_3_3_reference_is_fastest_in_a_torch_run(lr):
+    best = momentum_checks.reference_optimal_momentum(lr, 0.01, 1.0)
+    error = _torch_heavy_ball_error(lr, best, 0.01, 1.0)
+    for other in (0.8 * best, 0.9 * best, min(0.999, 1.1 * best), min(0.999, 1.2 * best)):
+        assert error < _torch_heavy_ball_error(lr, other, 0.01, 1.0)
 
 
 def test_3_3_passes_and_fails():
-    def learner(mu, L):
-        kappa = L / mu
-        return 4 / (math.sqrt(L) + math.sqrt(mu)) ** 2, ((kappa**0.5 - 1) / (kappa**0.5 + 1)) ** 2
+    def learner(lr, mu, L):
+        # both extreme curvatures inside the complex band (1 − √β)² ≤ ηh ≤ (1 + √β)²
+        return max(1 - math.sqrt(lr * mu), math.sqrt(lr * L) - 1) ** 2
 
     assert run_check("3.3", learner).passed
-    result = run_check("3.3", lambda mu, L: (1 / L, 0.9))
+    result = run_check("3.3", lambda lr, mu, L: 0.5)
     assert not result.passed and result.hint_id is None and "Expected:" in result.report()
-
-
-def _sqrt_kappa(mu, L):
-    return math.sqrt(L / mu)
 
 
 @pytest.mark.parametrize(
     "wrong, hint_id",
     [
-        (lambda mu, L: (2 / (L + mu), ((_sqrt_kappa(mu, L) - 1) / (_sqrt_kappa(mu, L) + 1)) ** 2),
-         "gd_lr"),
-        (lambda mu, L: (4 / (L**0.5 + mu**0.5) ** 2,
-                        (_sqrt_kappa(mu, L) - 1) / (_sqrt_kappa(mu, L) + 1)), "beta_not_squared"),
-        (lambda mu, L: (4 / (L**0.5 + mu**0.5),
-                        ((_sqrt_kappa(mu, L) - 1) / (_sqrt_kappa(mu, L) + 1)) ** 2),
-         "lr_not_squared"),
-        (lambda mu, L: (4 / (L**0.5 + mu**0.5) ** 2, ((L / mu - 1) / (L / mu + 1)) ** 2),
-         "kappa_without_sqrt"),
-        (lambda mu, L: (4 / (L + mu), ((_sqrt_kappa(mu, L) - 1) / (_sqrt_kappa(mu, L) + 1)) ** 2),
-         "lr_without_sqrt"),
-        (lambda mu, L: (((_sqrt_kappa(mu, L) - 1) / (_sqrt_kappa(mu, L) + 1)) ** 2,
-                        4 / (L**0.5 + mu**0.5) ** 2), "outputs_swapped"),
+        (lambda lr, mu, L: ((math.sqrt(L / mu) - 1) / (math.sqrt(L / mu) + 1)) ** 2,
+         "polyak_beta"),
+        (lambda lr, mu, L: (1 - math.sqrt(lr * mu)) ** 2, "flat_side_only"),
+        (lambda lr, mu, L: (1 - math.sqrt(lr * L)) ** 2, "steep_side_only"),
+        (lambda lr, mu, L: max(1 - math.sqrt(lr * mu), math.sqrt(lr * L) - 1), "not_squared"),
+        (lambda lr, mu, L: max(1 - lr * mu, lr * L - 1) ** 2, "without_square_roots"),
     ],
 )
 def test_3_3_wrong_formula_gets_its_hint(wrong, hint_id):
@@ -418,7 +439,7 @@ def test_3_4_gap_written_into_grad_fails():
 
 @pytest.mark.parametrize("exercise_id, wrong", [
     ("3.2", lambda lr, beta: (lr * (1 - beta), beta, 0.0, "extra")),
-    ("3.3", lambda mu, L: None),
+    ("3.3", lambda lr, mu, L: None),
 ])
 def test_3_2_3_3_odd_returns_fail(exercise_id, wrong):
     assert not run_check(exercise_id, wrong).passed
@@ -517,5 +538,5 @@ def test_two_seeds_give_different_cases_and_keep_the_edge_cases(exercise_id):
 def test_references_pass_under_many_seeds(seed):
     assert run_check("3.1", correct_momentum_step, seed=seed).passed
     assert run_check("3.2", momentum_checks.reference_ema_to_torch, seed=seed).passed
-    assert run_check("3.3", momentum_checks.reference_optimal_heavy_ball, seed=seed).passed
+    assert run_check("3.3", momentum_checks.reference_optimal_momentum, seed=seed).passed
     assert run_check("3.4", momentum_checks.reference_dampened_first_step_gap, seed=seed).passed

@@ -15,9 +15,11 @@ r"""Checkers for notebook 03, momentum: exercises 3.1 to 3.6.
     :math:`m_t = \beta m_{t-1} + (1-\beta) g_t,\ m_0 = 0,\ \theta \leftarrow \theta - \alpha m_t`
     equals torch's SGD with ``lr = α(1−β)``, ``momentum = β``, ``dampening = 0`` at every step,
     because :math:`m_t = (1-\beta) b_t` (and, with a schedule, at ``lr_t = α_t(1−β)``).
-3.3 ``optimal_heavy_ball(mu, L) -> (lr, momentum)``: Polyak's optimum for a quadratic with
-    curvatures in :math:`[\mu, L]`: :math:`\eta^* = 4/(\sqrt L + \sqrt\mu)^2`,
-    :math:`\beta^* = ((\sqrt\kappa - 1)/(\sqrt\kappa + 1))^2`, :math:`\kappa = L/\mu`.
+3.3 ``optimal_momentum(lr, mu, L) -> momentum``: at a *given* learning rate, the momentum that
+    makes heavy ball fastest on a quadratic with curvatures in :math:`[\mu, L]`:
+    :math:`\beta^*(\eta) = \max(1 - \sqrt{\eta\mu}, \sqrt{\eta L} - 1)^2` (at Polyak's
+    :math:`\eta^* = 4/(\sqrt L + \sqrt\mu)^2` it is his :math:`((\sqrt\kappa-1)/(\sqrt\kappa+1))^2`;
+    the lecture gives Polyak's pair, the exercise asks for the general case).
 3.4 ``dampened_first_step_gap(grad, *, lr, beta)``: where the tempting conversion
     ``SGD(lr=α, momentum=β, dampening=β)`` leaves the EMA form: torch skips dampening on step 1
     (:math:`b_1 = g_1`, the EMA has :math:`m_1 = (1-\beta) g_1`), so after one step from the same
@@ -266,82 +268,90 @@ def ema_to_torch_cases(rng: torch.Generator):
 
 
 # --------------------------------------------------------------------------------------------
-# 3.3 optimal heavy ball on a quadratic
+# 3.3 the best momentum at a given learning rate, on a quadratic
 # --------------------------------------------------------------------------------------------
 
 
-def reference_optimal_heavy_ball(mu: float, L: float) -> tuple[float, float]:
-    """Polyak's optimum ``(lr, momentum)``: see ``course_lib.panels.momentum.heavy_ball_optimum``."""
+def reference_optimal_momentum(lr: float, mu: float, L: float) -> float:
+    r"""The β that minimises heavy ball's worst rate over curvatures :math:`[\mu, L]` at this lr.
+
+    On curvature :math:`h` the error follows :math:`r^2 - (1+\beta-\eta h)\,r + \beta = 0`; the
+    roots are complex, of modulus :math:`\sqrt\beta`, exactly when
+    :math:`(1-\sqrt\beta)^2 \le \eta h \le (1+\sqrt\beta)^2`, and outside that band the larger
+    root is bigger than the band's :math:`\sqrt\beta` would be. The smallest β whose band holds
+    both :math:`\eta\mu` and :math:`\eta L` is the best:
+    :math:`\beta^*(\eta) = \max(1 - \sqrt{\eta\mu},\ \sqrt{\eta L} - 1)^2`, rate
+    :math:`\sqrt{\beta^*}`. At Polyak's :math:`\eta^* = 4/(\sqrt L+\sqrt\mu)^2` the two
+    sides are equal and :math:`\beta^*` is Polyak's :math:`((\sqrt\kappa-1)/(\sqrt\kappa+1))^2`.
+    Valid for :math:`\eta\mu \le 1` and :math:`\eta L < 4`.
+    """
+    return max(1.0 - math.sqrt(lr * mu), math.sqrt(lr * L) - 1.0) ** 2
+
+
+def _momentum_polyak(lr, mu, L):
     from course_lib.panels.momentum import heavy_ball_optimum
 
-    return heavy_ball_optimum(mu, L)
+    return heavy_ball_optimum(mu, L)[1]
 
 
-def _hb_with_gd_lr(mu, L):
-    kappa = L / mu
-    return 2.0 / (L + mu), ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
+def _momentum_flat_side_only(lr, mu, L):
+    return (1.0 - math.sqrt(lr * mu)) ** 2
 
 
-def _hb_beta_not_squared(mu, L):
-    kappa = L / mu
-    return 4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2, (math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)
+def _momentum_steep_side_only(lr, mu, L):
+    return (math.sqrt(lr * L) - 1.0) ** 2
 
 
-def _hb_lr_not_squared(mu, L):
-    kappa = L / mu
-    return 4.0 / (math.sqrt(L) + math.sqrt(mu)), ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
+def _momentum_not_squared(lr, mu, L):
+    return max(1.0 - math.sqrt(lr * mu), math.sqrt(lr * L) - 1.0)
 
 
-def _hb_kappa_without_sqrt(mu, L):
-    kappa = L / mu
-    return 4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2, ((kappa - 1) / (kappa + 1)) ** 2
+def _momentum_without_square_roots(lr, mu, L):
+    return max(1.0 - lr * mu, lr * L - 1.0) ** 2
 
 
-def _hb_lr_without_sqrt(mu, L):
-    kappa = L / mu
-    return 4.0 / (L + mu), ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
-
-
-def _hb_outputs_swapped(mu, L):
-    lr, momentum = reference_optimal_heavy_ball(mu, L)
-    return momentum, lr
-
-
-OPTIMAL_HEAVY_BALL_MISTAKES = [
+OPTIMAL_MOMENTUM_MISTAKES = [
     KnownMistake(
-        "gd_lr", _hb_with_gd_lr,
-        "2/(L + μ) is plain gradient descent's best learning rate. With momentum the optimum "
-        "is larger: lr* = 4/(√L + √μ)²."),
+        "polyak_beta", _momentum_polyak,
+        "That is Polyak's β*, the best momentum at *his* learning rate 4/(√L + √μ)². At the lr "
+        "you are given, put both extreme curvatures inside the band where the roots are complex, "
+        "(1 − √β)² ≤ η·h ≤ (1 + √β)², with the smallest β that does it."),
     KnownMistake(
-        "beta_not_squared", _hb_beta_not_squared,
-        "(√κ − 1)/(√κ + 1) is the *rate* √β*, not β*. Square it: β* = ((√κ − 1)/(√κ + 1))²."),
+        "flat_side_only", _momentum_flat_side_only,
+        "You only looked after the flat direction (critical damping at h = μ). At this lr the "
+        "steep direction needs more: η·L ≤ (1 + √β)², so √β ≥ √(ηL) − 1; take the larger of "
+        "the two requirements."),
     KnownMistake(
-        "lr_not_squared", _hb_lr_not_squared,
-        "Square the denominator: lr* = 4/(√L + √μ)². (Check the units: lr must be 1/curvature.)"),
+        "steep_side_only", _momentum_steep_side_only,
+        "You only looked at the steep direction. The flat one needs η·μ ≥ (1 − √β)², so "
+        "√β ≥ 1 − √(ημ); take the larger of the two requirements."),
     KnownMistake(
-        "kappa_without_sqrt", _hb_kappa_without_sqrt,
-        "Momentum's gain is that κ turns into √κ: β* = ((√κ − 1)/(√κ + 1))², with square roots "
-        "inside, κ = L/μ."),
+        "not_squared", _momentum_not_squared,
+        "That is the rate √β, not β: square it."),
     KnownMistake(
-        "lr_without_sqrt", _hb_lr_without_sqrt,
-        "The denominator is (√L + √μ)², not L + μ: lr* = 4/(√L + √μ)²."),
-    KnownMistake(
-        "outputs_swapped", _hb_outputs_swapped,
-        "Return (lr, momentum) in that order, as SGD(lr=..., momentum=...) takes them."),
+        "without_square_roots", _momentum_without_square_roots,
+        "The band edges are (1 ± √β)² in units of η·h, so the conditions involve √(ηh): "
+        "√β ≥ 1 − √(ημ) and √β ≥ √(ηL) − 1."),
 ]
 
 
-@register("3.3", reference=reference_optimal_heavy_ball, mistakes=OPTIMAL_HEAVY_BALL_MISTAKES)
-def optimal_heavy_ball_cases(rng: torch.Generator):
-    yield Case("mu = 0.01, L = 1 (condition number 100)", mu=0.01, L=1.0)
-    yield Case("mu = 1, L = 4 (condition number 4)", mu=1.0, L=4.0)
-    yield Case("mu = 0.5, L = 50 (L is not 1)", mu=0.5, L=50.0)
-    yield Case("mu = L = 2: a perfectly round bowl (beta* = 0, lr* = 1/L)", mu=2.0, L=2.0)
-    yield Case("condition number 1e6", mu=1e-6, L=1.0)
+@register("3.3", reference=reference_optimal_momentum, mistakes=OPTIMAL_MOMENTUM_MISTAKES)
+def optimal_momentum_cases(rng: torch.Generator):
+    yield Case("small lr = 1/L, mu = 0.01, L = 1: the flat direction decides",
+               lr=1.0, mu=0.01, L=1.0)
+    yield Case("large lr = 3.5/L, mu = 0.01, L = 1: the steep direction decides",
+               lr=3.5, mu=0.01, L=1.0)
+    yield Case("Polyak's lr 4/(√L + √μ)² for mu = 0.01, L = 1: both sides agree",
+               lr=4 / (1 + 0.1) ** 2, mu=0.01, L=1.0)
+    yield Case("lr = 0.2, mu = 0.5, L = 50 (L is not 1)", lr=0.2, mu=0.5, L=50.0)
+    yield Case("lr·L = 1 on a round bowl, mu = L = 2: no momentum needed", lr=0.5, mu=2.0, L=2.0)
     for _ in range(5):
-        mu = 10 ** float(torch.empty(()).uniform_(-3, 1, generator=rng))
-        kappa = 10 ** float(torch.empty(()).uniform_(0.3, 4, generator=rng))
-        yield Case(f"mu = {mu:.4g}, L = {mu * kappa:.4g}", mu=mu, L=mu * kappa)
+        mu = float(f"{10 ** (-3 + 3 * torch.rand((), generator=rng).item()):.3g}")
+        L = float(f"{mu * 10 ** (0.3 + 2.7 * torch.rand((), generator=rng).item()):.3g}")
+        lr = float(f"{(0.05 + 3.9 * torch.rand((), generator=rng).item()) / L:.3g}")
+        if lr * mu > 1:
+            lr = float(f"{1 / mu:.3g}") * 0.99
+        yield Case(f"lr = {lr:g}, mu = {mu:g}, L = {L:g}", lr=lr, mu=mu, L=L)
 
 
 # --------------------------------------------------------------------------------------------
