@@ -551,3 +551,4 @@ def test_a_hostile_answer_in_a_subprocess_cannot_kill_the_check():
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.count("❌ Exercise 91.20 not passed yet") == 2
     assert completed.stdout.rstrip().endswith("still here")
+

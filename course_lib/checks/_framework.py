@@ -276,8 +276,9 @@ class in_place:
             for tensor in _tensors(other_value):
                 if tensor.dtype == torch.bool or tensor.numel() == 0:
                     continue
-                saved = tensor.clone()
-                tensor.add_(1)
+                saved = tensor.detach().clone()
+                with torch.no_grad():  # an input that requires grad may be changed here too
+                    tensor.add_(1)
                 try:
                     for name in self.observed:
                         for key, value in _flatten(name, inputs[name]):
@@ -285,7 +286,8 @@ class in_place:
                                     value, snapshot[key]):
                                 return key + suffix, other
                 finally:
-                    tensor.copy_(saved)
+                    with torch.no_grad():
+                        tensor.copy_(saved)
         return None
 
 
