@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -54,7 +55,10 @@ def test_solution_region_becomes_a_stub_at_the_marker_indentation():
                                '"Exercise 3.1: replace this line with your code")')
     assert answer["outputs"] == [] and answer["execution_count"] is None
     assert answer["id"] == "cell-0" and answer["metadata"] == {"tags": ["answer"]}
-    assert exercise["cells"][1] == solution["cells"][1]  # the check cell keeps its passing line
+    check = exercise["cells"][1]
+    assert check["outputs"] == [] and check["execution_count"] is None  # no verdict before work
+    assert check["source"] == solution["cells"][1]["source"]
+    assert check["metadata"] == solution["cells"][1]["metadata"] and check["id"] == "cell-1"
 
 
 def test_nested_indentation_and_several_regions_in_one_cell():
@@ -89,8 +93,41 @@ def test_other_cells_and_metadata_are_unchanged():
                                           "language": "python"}
     exercise = exercises.generate(solution)
     assert exercise["metadata"] == solution["metadata"]
-    assert exercise["cells"][:2] == solution["cells"][:2]
-    assert exercise["cells"][3] == solution["cells"][3]
+    assert exercise["cells"][:2] == solution["cells"][:2]  # other cells keep their outputs
+    assert exercise["cells"][3]["outputs"] == []            # a check cell does not
+
+
+def test_markdown_answer_with_html_markers_and_an_exercise_id_in_metadata():
+    written = new_markdown_cell("**3.6** Why?\n\n<!-- BEGIN SOLUTION -->\nBecause the model "
+                                "answer says so.\n<!-- END SOLUTION -->\n",
+                                metadata={"tags": ["answer"], "exercise_id": "3.6"})
+    exercise = exercises.generate(_notebook(written))  # no check cell needed
+    assert _source(exercise["cells"][0]) == "**3.6** Why?\n\n" + exercises.MARKDOWN_PROMPT + "\n"
+    assert exercise["cells"][0]["metadata"]["exercise_id"] == "3.6"
+
+
+def test_solution_only_cells_and_text_are_left_out():
+    solution = _notebook(
+        new_markdown_cell("Before.\n<!-- BEGIN SOLUTION ONLY -->\nThe gap is −ηβg₁.\n"
+                          "<!-- END SOLUTION ONLY -->\nAfter."),
+        new_code_cell("print(optimal_lr)", metadata={"tags": ["solution-only"]},
+                      outputs=[nbformat.v4.new_output("stream", name="stdout", text="0.42\n")]),
+        new_markdown_cell("<!-- BEGIN SOLUTION ONLY -->\nAll of it.\n<!-- END SOLUTION ONLY -->"),
+        new_markdown_cell("Kept."))
+    exercise = exercises.generate(solution)
+    assert [_source(c) for c in exercise["cells"]] == ["Before.\nAfter.", "Kept."]
+    assert [c["id"] for c in exercise["cells"]] == ["cell-0", "cell-3"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<!-- BEGIN SOLUTION ONLY -->\nx", "never closed"),
+    ("x\n<!-- END SOLUTION ONLY -->", "without <!-- BEGIN SOLUTION ONLY -->"),
+    ("<!-- BEGIN SOLUTION ONLY -->\n<!-- BEGIN SOLUTION ONLY -->\n<!-- END SOLUTION ONLY -->",
+     "inside another"),
+])
+def test_solution_only_marker_mistakes_are_clear_errors(text, message):
+    with pytest.raises(exercises.AuthoringError, match=message):
+        exercises.generate(_notebook(new_markdown_cell(text)), name="nb.ipynb")
 
 
 def test_dumps_is_byte_identical_to_nbformat():
@@ -177,6 +214,70 @@ def test_solutions_follow_the_authoring_format(repo_root):
                                 text), f"{path.name} cell {cell.id}: stored output is {text!r}"
 
 
+def _exercise_pairs(repo_root):
+    return [(path, repo_root / "exercises" / path.name) for path in _solution_notebooks(repo_root)]
+
+
+def test_no_exercise_notebook_shows_a_verdict_before_work(repo_root):
+    for _, path in _exercise_pairs(repo_root):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            cell_tags = cell.metadata.get("tags", [])
+            if "check" in cell_tags or "answer" in cell_tags:
+                assert cell.outputs == [] and cell.execution_count is None, \
+                    f"{path.name} cell {cell.id}: stored output in a check/answer cell"
+            text = json.dumps(cell.outputs, ensure_ascii=False)
+            assert not re.search(r"(✅|❌) Exercise \d", text), \
+                f"{path.name} cell {cell.id}: a stored verdict line"
+
+
+def _solution_regions(text, begin, end):
+    """The bodies between begin/end marker lines (markers excluded)."""
+    bodies, current = [], None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(begin):
+            current = []
+        elif stripped.startswith(end) and current is not None:
+            bodies.append("\n".join(current))
+            current = None
+        elif current is not None:
+            current.append(line)
+    return bodies
+
+
+def test_no_exercise_notebook_gives_an_answer_away(repo_root):
+    """No answer cell's solution body and no solution-only text or cell is in exercises/:
+    neither as a whole, nor any of its lines that appear nowhere else in the solution."""
+    for solution_path, exercise_path in _exercise_pairs(repo_root):
+        solution = nbformat.read(solution_path, as_version=4)
+        exercise_text = "\n".join(c.source for c in nbformat.read(exercise_path, as_version=4).cells)
+        hidden: list[str] = []
+        for cell in solution.cells:
+            cell_tags = cell.metadata.get("tags", [])
+            if "solution-only" in cell_tags:
+                hidden.append(cell.source)
+            if "answer" in cell_tags:
+                hidden += _solution_regions(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")
+                hidden += _solution_regions(cell.source, "<!-- BEGIN SOLUTION -->",
+                                            "<!-- END SOLUTION -->")
+            if cell.cell_type == "markdown":
+                hidden += _solution_regions(cell.source, "<!-- BEGIN SOLUTION ONLY -->",
+                                            "<!-- END SOLUTION ONLY -->")
+        hidden = [body for body in hidden if body.strip()]
+        visible = "\n".join(c.source for c in solution.cells)
+        for body in hidden:
+            visible = visible.replace(body, "")
+        for body in hidden:
+            assert body.strip() not in exercise_text, f"{exercise_path.name} gives away:\n{body}"
+            for line in body.splitlines():
+                line = line.strip()
+                if len(line) >= 20 and line not in visible:
+                    assert line not in exercise_text, f"{exercise_path.name} gives away: {line}"
+
+
 def test_nbval_and_the_notebook_runner_use_the_same_warning_filters(repo_root):
     """Stored outputs (notebook_runner) and fresh runs (nbval via the Makefile) must see the
     same warnings, or a warning's stderr would make a notebook fail spuriously."""
@@ -184,3 +285,28 @@ def test_nbval_and_the_notebook_runner_use_the_same_warning_filters(repo_root):
 
     makefile = (repo_root / "Makefile").read_text(encoding="utf-8")
     assert f"NB_WARNINGS := {KERNEL_WARNINGS}\n" in makefile
+
+
+def test_nbval_in_strict_mode_fails_a_wrong_solution_whatever_its_stored_output(repo_root,
+                                                                                 tmp_path):
+    """CI's mechanism: the Makefile runs nbval over solutions/ with COURSE_CHECK_STRICT=1, so
+    a check that does not pass fails its cell even though the stored ✅ output is unchanged."""
+    makefile = (repo_root / "Makefile").read_text(encoding="utf-8")
+    assert "COURSE_CHECK_STRICT=1 $(NBVAL) -q $(SOLUTION_NOTEBOOKS)" in makefile
+    solution = nbformat.read(repo_root / "solutions" / "01_gradient_descent.ipynb", as_version=4)
+    answer = next(c for c in solution.cells if "answer" in c.metadata.get("tags", []))
+    body = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", answer.source, re.S)
+    indent = re.match(r"\s*", body.group(1)).group(0)
+    answer.source = answer.source.replace(body.group(0), f"### BEGIN SOLUTION\n{indent}return "
+                                          "None\n" + indent + "### END SOLUTION")
+    path = tmp_path / "01_gradient_descent.ipynb"
+    nbformat.write(solution, path)
+    command = [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-q",
+               "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(path)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    env.pop("COURSE_CHECK_STRICT", None)
+    lax = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+    strict = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path,
+                            env={**env, "COURSE_CHECK_STRICT": "1"})
+    assert "AssertionError" in strict.stdout and strict.returncode != 0, strict.stdout[-3000:]
+    assert "AssertionError" not in lax.stdout  # without it, only the output comparison fails
