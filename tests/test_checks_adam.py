@@ -3,11 +3,14 @@ the hint meant for them, and the reference itself equals torch.optim.Adam."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
 from course_lib.checks import run_check
-from course_lib.checks.adam import ADAM_STEP_MISTAKES, reference_adam_step
+from course_lib.checks.adam import ADAM_STEP_MISTAKES, measured_spike_step, reference_adam_step
+from course_lib.theory.adam import spike_step_ratio
 
 # -- 7.1: learner-style implementations ---------------------------------------------------------
 
@@ -83,11 +86,7 @@ def test_a_careful_learner_passes():
 
 @pytest.mark.parametrize("seed", [1, 2, "student-17"])
 def test_reference_passes_on_other_seeds(seed):
-    try:
-        result = run_check("7.1", reference_adam_step, seed=seed)
-    except TypeError:
-        pytest.skip("run_check has no seed argument yet (issue-7 framework)")
-    assert result.passed
+    assert run_check("7.1", reference_adam_step, seed=seed).passed
 
 
 def test_stub_fails_as_not_attempted():
@@ -141,9 +140,8 @@ def test_eps_before_correction_gets_its_hint():
 def test_state_aliasing_the_gradient_fails():
     # Correct numbers at every step, but state['exp_avg'] *is* the caller's gradient tensor.
     result = run_check("7.1", learner_adam(alias_beta1_zero=True))
-    if result.passed:
-        pytest.xfail("aliasing detection comes with the issue-7 framework merge")
     assert not result.passed
+    assert result.hint_id == "aliased_input", result.report()
 
 
 def test_every_known_mistake_is_distinguishable():
@@ -179,3 +177,55 @@ def test_reference_equals_torch_adam(amsgrad, betas, eps):
     torch.testing.assert_close(state["exp_avg_sq"], torch_state["exp_avg_sq"])
     if amsgrad:
         torch.testing.assert_close(state["max_exp_avg_sq"], torch_state["max_exp_avg_sq"])
+
+
+# -- 7.2: the rare-feature step ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("beta1, beta2, quiet", [(0.9, 0.999, 0), (0.9, 0.999, 20), (0.5, 0.99, 300),
+                                                  (0.0, 0.9, 7), (0.95, 0.9999, 2999)])
+def test_measure_equals_the_closed_form(beta1, beta2, quiet):
+    assert measured_spike_step(beta1, beta2, quiet) == pytest.approx(
+        spike_step_ratio(beta1, beta2, quiet), rel=1e-6)
+
+
+def test_measure_agrees_with_torch_adam():
+    weight = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([weight], lr=1.0, betas=(0.8, 0.995), eps=1e-12, foreach=False)
+    for _ in range(50):
+        weight.grad = torch.zeros(1, dtype=torch.float64)
+        optimizer.step()
+    weight.grad = torch.ones(1, dtype=torch.float64)
+    optimizer.step()
+    assert abs(weight.item()) == pytest.approx(measured_spike_step(0.8, 0.995, 50), rel=1e-9)
+
+
+@pytest.mark.parametrize("seed", [None, 3, "learner-9"])
+def test_the_derived_formula_passes(seed):
+    assert run_check("7.2", spike_step_ratio, seed=seed).passed
+
+
+@pytest.mark.parametrize("prediction, hint_id", [
+    (lambda beta1, beta2, quiet_steps: 1.0, "about_lr"),
+    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta2) ** 0.5, "no_bias_correction"),
+    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta1 ** (quiet_steps + 1))
+     / math.sqrt(1 - beta2), "only_first_correction"),
+    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta1 ** (quiet_steps + 1))
+     * (1 - beta2 ** (quiet_steps + 1)) / (1 - beta2), "no_sqrt"),
+    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta1 ** max(quiet_steps, 1))
+     * math.sqrt((1 - beta2 ** max(quiet_steps, 1)) / (1 - beta2)), "off_by_one"),
+    (lambda beta1, beta2, quiet_steps: 0.5, "prediction_off"),
+])
+def test_wrong_predictions_get_their_hint(prediction, hint_id):
+    result = run_check("7.2", prediction)
+    assert not result.passed
+    assert result.hint_id == hint_id, result.report()
+
+
+def test_a_single_number_is_not_enough():
+    assert not run_check("7.2", 3.16).passed
+
+
+def test_written_answer_is_registered():
+    result = run_check("7.3", None)
+    assert "written answer" in result.report()

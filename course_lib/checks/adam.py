@@ -21,9 +21,11 @@ r"""Checkers for notebook 07, Adam: exercises 7.1 to 7.3.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from ._framework import Case, KnownMistake, in_place, register
+from ._framework import Case, KnownMistake, in_place, register, register_prediction, register_written
 
 # --------------------------------------------------------------------------------------------
 # 7.1 adam_step
@@ -267,3 +269,113 @@ def adam_step_cases(rng: torch.Generator):
                        param=randn(*shape, dtype=dtype),
                        grad=[randn(*shape, dtype=dtype, scale=s) for s in scales], state={},
                        lr=lr, beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad)
+
+
+# --------------------------------------------------------------------------------------------
+# 7.2 predict, then measure: Adam's step on a rare feature
+# --------------------------------------------------------------------------------------------
+
+
+def measured_spike_step(beta1, beta2, quiet_steps):
+    """Run ``course_lib.optim.Adam`` (lr 1, ε 1e-12) on one weight: ``quiet_steps`` zero
+    gradients, then a gradient of 0.37; return the length of that last step divided by lr."""
+    from course_lib.optim import Adam
+
+    weight = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = Adam([weight], lr=1.0, betas=(beta1, beta2), eps=1e-12)
+    with torch.no_grad():
+        for _ in range(quiet_steps):
+            weight.grad = torch.zeros(1, dtype=torch.float64)
+            optimizer.step()
+        before = weight.item()
+        weight.grad = torch.full((1,), 0.37, dtype=torch.float64)
+        optimizer.step()
+    return abs(weight.item() - before)
+
+
+def _spike_about_lr(beta1, beta2, quiet_steps):
+    return 1.0
+
+
+def _spike_no_correction(beta1, beta2, quiet_steps):
+    return (1 - beta1) / math.sqrt(1 - beta2)
+
+
+def _spike_no_sqrt(beta1, beta2, quiet_steps):
+    t = quiet_steps + 1
+    return (1 - beta1) / (1 - beta1**t) * (1 - beta2**t) / (1 - beta2)
+
+
+def _spike_step_count_off_by_one(beta1, beta2, quiet_steps):
+    t = quiet_steps  # the spike is step quiet_steps + 1
+    if t == 0:
+        return math.inf
+    return (1 - beta1) / (1 - beta1**t) * math.sqrt((1 - beta2**t) / (1 - beta2))
+
+
+def _spike_only_first_correction(beta1, beta2, quiet_steps):
+    t = quiet_steps + 1
+    return (1 - beta1) / (1 - beta1**t) / math.sqrt(1 - beta2)
+
+
+def _spike_explain(inputs, measured, predicted):
+    t = inputs["quiet_steps"] + 1
+    return (f"Only one non-zero gradient g has entered the averages, at step t = {t}. Write m and "
+            "v after it (what is left of the zeros?), then divide each by its own bias "
+            f"correction at t = {t}, and form m̂/√v̂. The result does not depend on g.")
+
+
+@register_prediction(
+    "7.2",
+    measure=measured_spike_step,
+    rtol=0.005,
+    explain=_spike_explain,
+    mistakes=[
+        KnownMistake("about_lr", _spike_about_lr,
+                     "\"Adam's step is about lr\" holds for steady gradients, where m̂ ≈ g and "
+                     "√v̂ ≈ |g|. Here m and v saw the gradient only once: work them out."),
+        KnownMistake("no_bias_correction", _spike_no_correction,
+                     "That is the step without bias correction (or long after the corrections "
+                     "have faded). At this step count, 1 − β₁ᵗ and 1 − β₂ᵗ are not 1 yet."),
+        KnownMistake("only_first_correction", _spike_only_first_correction,
+                     "You corrected m̂ but not v̂: √v̂ has its own correction, √(1 − β₂ᵗ), and "
+                     "for β₂ near 1 it matters for thousands of steps."),
+        KnownMistake("no_sqrt", _spike_no_sqrt,
+                     "The denominator is √v̂, so the second-moment factors enter under a square "
+                     "root."),
+        KnownMistake("off_by_one", _spike_step_count_off_by_one,
+                     "Your step count is one short: after quiet_steps zero gradients, the spike "
+                     "arrives at step t = quiet_steps + 1, and the corrections use that t."),
+    ],
+)
+def spike_step_cases(rng: torch.Generator):
+    yield Case("the very first step (quiet_steps = 0), default betas",
+               beta1=0.9, beta2=0.999, quiet_steps=0)
+    yield Case("default betas, after 20 quiet steps", beta1=0.9, beta2=0.999, quiet_steps=20)
+    yield Case("default betas, after 5000 quiet steps", beta1=0.9, beta2=0.999, quiet_steps=5000)
+    yield Case("beta2 = 0.99, after 2000 quiet steps (both corrections gone)",
+               beta1=0.9, beta2=0.99, quiet_steps=2000)
+    for _ in range(4):
+        beta1 = round(float(torch.empty(()).uniform_(0.5, 0.95, generator=rng)), 2)
+        beta2 = round(1 - 10 ** float(torch.empty(()).uniform_(-4.0, -1.5, generator=rng)), 5)
+        quiet = int(torch.randint(1, 3000, (), generator=rng))
+        yield Case(f"betas ({beta1}, {beta2}), after {quiet} quiet steps",
+                   beta1=beta1, beta2=beta2, quiet_steps=quiet)
+
+
+# --------------------------------------------------------------------------------------------
+# 7.3 written answer
+# --------------------------------------------------------------------------------------------
+
+register_written(
+    "7.3",
+    prompt="You multiply your loss by 1000 (say, a sum over a batch of 1000 instead of a mean). "
+           "What happens to the steps of SGD and of Adam at the same lr, what must you change "
+           "for each, and where does ε come in?",
+    rubric="SGD's gradient and step grow 1000×: divide lr by 1000 (or it diverges). Adam's "
+           "m̂/√v̂ is unchanged (both scale by 1000), so its steps stay the same: nothing to "
+           "change. ε does not scale: it is now 1000× smaller relative to √v̂, so it matters "
+           "even less; the opposite rescaling (a tiny loss, gradients near ε) makes ε dominate "
+           "and turns Adam into SGD with lr η/ε. Mentions that Adam's lr is a step length "
+           "per coordinate, SGD's a multiplier of the gradient.",
+)
