@@ -83,9 +83,9 @@ def half_life(lr: float, weight_decay: float) -> float:
     return math.log(2.0) / -math.log(factor)
 
 
-def adam_l2_effective_decay(lr: float, weight_decay: float, grad_rms: float, eps: float = 1e-8) -> float:
+def adam_l2_effective_decay(lr: float, weight_decay: float, grad_scale: float, eps: float = 1e-8) -> float:
     r"""The average fraction of a weight that L2 (``Adam(weight_decay=λ)``) removes per step, for
-    a weight whose loss gradient is zero-mean noise of root-mean-square ``grad_rms`` (σ).
+    a weight whose loss gradient is zero-mean noise of root-mean-square ``grad_scale`` (σ).
 
     The L2 term :math:`\lambda\theta` enters :math:`m` and :math:`v` like any gradient. With
     :math:`\lambda|\theta| \ll \sigma`: :math:`\hat m` averages to :math:`\lambda\theta` and
@@ -98,6 +98,6 @@ def adam_l2_effective_decay(lr: float, weight_decay: float, grad_rms: float, eps
     100× less; one with tiny gradients is decayed far more than λ suggests.
     """
     _check_lr_decay(lr, weight_decay)
-    if not (math.isfinite(grad_rms) and grad_rms >= 0):
-        raise ValueError(f"grad_rms must be >= 0, got {grad_rms}")
-    return lr * weight_decay / (grad_rms + eps)
+    if not (math.isfinite(grad_scale) and grad_scale >= 0):
+        raise ValueError(f"grad_scale must be >= 0, got {grad_scale}")
+    return lr * weight_decay / (grad_scale + eps)
