@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from course_lib.checks import run_check
-from course_lib.checks.adam import ADAM_STEP_MISTAKES, measured_spike_step, reference_adam_step
+from course_lib.checks.adam import (ADAM_STEP_MISTAKES, measured_reddi_end, measured_spike_step,
+                                   reddi_period_drift, reference_adam_step)
 from course_lib.theory.adam import spike_step_ratio
 
 # -- 7.1: learner-style implementations ---------------------------------------------------------
@@ -229,3 +230,57 @@ def test_a_single_number_is_not_enough():
 def test_written_answer_is_registered():
     result = run_check("7.3", None)
     assert "written answer" in result.report()
+
+
+# -- 7.4: the end Adam settles at on Reddi et al.'s problem -----------------------------------------
+
+
+def derived_end(C, beta2):
+    # the periodic steady state of v (β₁ = 0), written independently of the checker's helper
+    v = 0.0
+    for t in range(1, 30_000):  # iterate v to its periodic orbit
+        v = beta2 * v + (1 - beta2) * (C if t % 3 == 1 else -1.0) ** 2
+        if t % 3 == 1 and t > 20_000:
+            a = v
+            b = beta2 * a + 1 - beta2
+            c = beta2 * b + 1 - beta2
+            return 1.0 if -C / math.sqrt(a) + 1 / math.sqrt(b) + 1 / math.sqrt(c) > 0 else -1.0
+
+
+@pytest.mark.parametrize("seed", [None, 1, "learner-2"])
+def test_the_derived_end_passes(seed):
+    assert run_check("7.4", derived_end, seed=seed).passed
+
+
+def test_cases_include_both_ends():
+    from course_lib.checks import REGISTRY
+
+    ends = {measured_reddi_end(**case.inputs) for case in REGISTRY["7.4"].make_cases()}
+    assert ends == {1.0, -1.0}
+
+
+def test_reddis_setting_fails_and_amsgrad_does_not():
+    from course_lib import optim
+    from course_lib.landscapes import reddi_problem
+
+    assert measured_reddi_end(3.0, 0.1) == 1.0
+    assert reddi_period_drift(3.0, 0.1) > 0
+    path = reddi_problem(3.0).run(optim.Adam, start=0.0, steps=3000, lr=0.02, betas=(0.0, 0.1),
+                                  amsgrad=True)
+    assert path[-300:].mean() < -0.9
+
+
+@pytest.mark.parametrize("prediction, hint_id", [
+    (lambda C, beta2: -1.0, "always_the_minimiser"),
+    (lambda C, beta2: 1.0, "always_the_wrong_end"),
+])
+def test_guesses_fail(prediction, hint_id):
+    result = run_check("7.4", prediction, seed=7)
+    assert not result.passed
+    assert result.hint_id == hint_id, result.report()
+
+
+def test_a_threshold_on_beta2_alone_fails_on_some_seed():
+    # the end depends on C too: a fixed β₂ threshold is caught by the random cases
+    guess = lambda C, beta2: 1.0 if beta2 < 0.5 else -1.0  # noqa: E731
+    assert not all(run_check("7.4", guess, seed=seed).passed for seed in range(6))

@@ -17,6 +17,8 @@ r"""Checkers for notebook 07, Adam: exercises 7.1 to 7.3.
     Adam's step divided by lr for a coordinate whose gradient was 0 for ``quiet_steps`` steps and
     then arrives (a rare feature); the check runs ``course_lib.optim.Adam`` to measure it.
 7.3 written answer: what rescaling the loss does to SGD's and Adam's steps.
+7.4 predict, then measure: ``predicted_end(C, beta2)``, the end (+1 or -1) at which Adam with
+    β₁ = 0 settles on Reddi et al.'s problem with this C and β₂; the check runs Adam.
 """
 
 from __future__ import annotations
@@ -379,3 +381,74 @@ register_written(
            "and turns Adam into SGD with lr η/ε. Mentions that Adam's lr is a step length "
            "per coordinate, SGD's a multiplier of the gradient.",
 )
+
+
+# --------------------------------------------------------------------------------------------
+# 7.4 predict, then measure: where Adam ends on Reddi et al.'s problem
+# --------------------------------------------------------------------------------------------
+
+REDDI_LR = 0.02
+REDDI_STEPS = 3000
+
+
+def measured_reddi_end(C, beta2):
+    """Run ``course_lib.optim.Adam`` (lr 0.02, β₁ = 0, this β₂) for 3000 online steps of
+    ``course_lib.landscapes.reddi_problem(C)`` from x = 0, projected onto [-1, 1]; return the end
+    x settles at, +1.0 or -1.0 (the sign of its average over the last 300 steps: at either end
+    x keeps stepping off the boundary and back within each period). A run that has not settled
+    near an end (average within 0.5 of 0) returns that average instead."""
+    from course_lib.landscapes import reddi_problem
+    from course_lib.optim import Adam
+
+    path = reddi_problem(C).run(Adam, start=0.0, steps=REDDI_STEPS, lr=REDDI_LR, betas=(0.0, beta2))
+    settled = float(path[-300:].mean())
+    return math.copysign(1.0, settled) if abs(settled) > 0.5 else settled
+
+
+def reddi_period_drift(C, beta2):
+    r"""Net movement of x over one period (in units of lr) once Adam (β₁ = 0) has settled:
+    with :math:`a, b, c` the steady values of v after the gradients C, −1, −1,
+
+    .. math::
+
+        a = \frac{\beta_2(1-\beta_2^2) + (1-\beta_2)C^2}{1-\beta_2^3},\quad
+        b = \beta_2 a + 1 - \beta_2,\quad c = \beta_2 b + 1 - \beta_2,\quad
+        \Delta x = -\frac{C}{\sqrt a} + \frac{1}{\sqrt b} + \frac{1}{\sqrt c}.
+
+    Positive: Adam drifts to +1, the wrong end. (Used to pick cases far from the boundary.)"""
+    a = (beta2 * (1 - beta2**2) + (1 - beta2) * C**2) / (1 - beta2**3)
+    b = beta2 * a + 1 - beta2
+    c = beta2 * b + 1 - beta2
+    return -C / math.sqrt(a) + 1 / math.sqrt(b) + 1 / math.sqrt(c)
+
+
+@register_prediction(
+    "7.4",
+    measure=measured_reddi_end,
+    rtol=0.01,
+    explain="Once the bias corrections have faded, each step is −lr·g/√v (β₁ = 0). The gradients "
+            "repeat C, −1, −1, so v settles into a repeating pattern of three values: solve for "
+            "them, add up the three steps of one period, and the sign of the sum says which end "
+            "x drifts to.",
+    mistakes=[
+        KnownMistake("always_the_minimiser", lambda C, beta2: -1.0,
+                     "The average loss (C − 2)x/3 is smallest at x = −1, and Adam gets there when "
+                     "β₂ is close to 1. For smaller β₂, v forgets the large gradient C within the "
+                     "period: compare the step the C takes with the two steps the −1s take."),
+        KnownMistake("always_the_wrong_end", lambda C, beta2: 1.0,
+                     "Adam does not always fail: when β₂ is close to 1, v remembers C across the "
+                     "period and the large gradient wins. Compute the three steps of one period."),
+    ],
+)
+def reddi_end_cases(rng: torch.Generator):
+    yield Case("C = 3, β₂ = 0.1 (Reddi et al.'s β₂ = 1/(1 + C²))", C=3.0, beta2=0.1)
+    yield Case("C = 3, β₂ = 0.9", C=3.0, beta2=0.9)
+    found = 0
+    while found < 4:
+        C = round(float(torch.empty(()).uniform_(2.5, 20.0, generator=rng)), 1)
+        beta2 = round(float(torch.empty(()).uniform_(0.05, 0.99, generator=rng)), 2)
+        drift = reddi_period_drift(C, beta2)
+        if abs(drift) < 0.15 or (drift > 0) != (found % 2 == 0):
+            continue  # too close to the boundary to settle in time, or not the end wanted next
+        found += 1
+        yield Case(f"C = {C}, β₂ = {beta2}", C=C, beta2=beta2)
