@@ -265,3 +265,22 @@ def test_reference_groups_train_with_torch_adamw():
 
 def test_written_answer_is_listed():
     assert "written answer" in run_check("8.4", None).report()
+
+
+def test_freezing_the_model_does_not_fool_the_check():
+    def decay_groups(model, weight_decay):
+        model.requires_grad_(False)  # nothing trainable left, so "nothing to group"?
+        return []
+
+    result = run_check("8.3", decay_groups)
+    assert not result.passed
+    assert "no group" in result.report()
+
+
+def test_groups_built_from_a_fresh_copy_fail():
+    import copy
+
+    def decay_groups(model, weight_decay):
+        return reference_decay_groups(copy.deepcopy(model), weight_decay)
+
+    assert not run_check("8.3", decay_groups).passed

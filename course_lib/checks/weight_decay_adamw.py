@@ -248,15 +248,17 @@ class _decay_of_each_parameter:
     def __call__(self, fn, inputs):
         model = copy.deepcopy(inputs["model"])  # the learner may do anything to their copy
         weight_decay = inputs["weight_decay"]
+        # Which tensors are parameters, and which are frozen, is read *before* the call: a
+        # function that freezes or replaces parameters must not change what it is judged on.
+        names = {}
+        for name, parameter in model.named_parameters(remove_duplicate=True):
+            names[id(parameter)] = name
+        frozen = {id(p) for p in model.parameters() if not p.requires_grad}
         groups = fn(model=model, weight_decay=weight_decay)
         if isinstance(groups, dict) or not isinstance(groups, (list, tuple)):
             raise TypeError("return a list of param-group dicts, e.g. "
                             "[{'params': [...], 'weight_decay': 0.1}, ...], got "
                             f"{type(groups).__name__}")
-        names = {}
-        for name, parameter in model.named_parameters(remove_duplicate=True):
-            names[id(parameter)] = name
-        frozen = {id(p) for p in model.parameters() if not p.requires_grad}
         seen: dict[int, list[float]] = {}
         for index, group in enumerate(groups):
             if not isinstance(group, dict) or "params" not in group:
