@@ -162,17 +162,20 @@ def measured_l2_decay(lr, weight_decay, grad_scale):
     weight and step, seeded), until their mean has shrunk to 1/e (or 20 000 steps). Returns the
     average fraction removed per step, :math:`1 - \bar\theta_T^{1/T}`."""
     from course_lib.optim.adam import adam_init, adam_update
+    from course_lib.toy_regression import single_threaded
 
     generator = torch.Generator().manual_seed(8_2)
     weights = torch.ones(L2_MEASURE_WEIGHTS, dtype=torch.float64)
     state = adam_init(weights)
     steps = 0
-    while steps < L2_MEASURE_MAX_STEPS:
-        signs = torch.randint(0, 2, weights.shape, generator=generator, dtype=torch.float64) * 2 - 1
-        adam_update(weights, grad_scale * signs, state, lr=lr, weight_decay=weight_decay)
-        steps += 1
-        if steps % 100 == 0 and weights.mean().item() <= math.exp(-1.0):
-            break
+    # 1000 numbers per op: one thread is faster than several competing for busy cores
+    with single_threaded():
+        while steps < L2_MEASURE_MAX_STEPS:
+            signs = torch.randint(0, 2, weights.shape, generator=generator, dtype=torch.float64) * 2 - 1
+            adam_update(weights, grad_scale * signs, state, lr=lr, weight_decay=weight_decay)
+            steps += 1
+            if steps % 100 == 0 and weights.mean().item() <= math.exp(-1.0):
+                break
     return 1.0 - weights.mean().item() ** (1.0 / steps)
 
 
@@ -207,7 +210,7 @@ def _explain_l2(inputs, measured, predicted):
 def l2_decay_cases(rng: torch.Generator):
     def case(lr, grad_scale, decay_per_lr):
         # The inputs are chosen so that λθ stays well below the noise (decay_per_lr ≤ 0.05 of a
-        # step) and the measurement finishes in under 20 000 steps.
+        # step) and the measurement finishes in a few thousand steps (decay ≥ 3e-4 per step).
         weight_decay = float(f"{decay_per_lr * grad_scale:.3g}")
         return Case(f"lr={lr}, weight_decay={weight_decay}, grad_scale={grad_scale}",
                     lr=lr, weight_decay=weight_decay, grad_scale=grad_scale)
@@ -215,11 +218,11 @@ def l2_decay_cases(rng: torch.Generator):
     yield case(0.01, 0.1, 0.03)      # small gradients: decayed more than η·λ
     yield case(0.01, 10.0, 0.03)     # large gradients: decayed less than η·λ
     for _ in range(3):
-        lr = float(f"{10 ** float(torch.empty(()).uniform_(-2.3, -1.7, generator=rng)):.2g}")
+        lr = float(f"{10 ** float(torch.empty(()).uniform_(-2.0, -1.7, generator=rng)):.2g}")
         exponent = float(torch.empty(()).uniform_(1.0, 2.5, generator=rng))
         sign = 1 if bool(torch.randint(0, 2, (), generator=rng)) else -1
         grad_scale = float(f"{10 ** (sign * exponent):.2g}")
-        decay_per_lr = float(torch.empty(()).uniform_(0.02, 0.05, generator=rng))
+        decay_per_lr = float(torch.empty(()).uniform_(0.03, 0.05, generator=rng))
         yield case(lr, grad_scale, decay_per_lr)
 
 
