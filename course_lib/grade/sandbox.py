@@ -296,6 +296,7 @@ class Child:
     cmd_fd: int
     reply_fd: int
     scratch: Path
+    registry: list | None = None  # the sandbox's list of live children
     _buffer: bytearray = field(default_factory=bytearray)
 
     def send(self, message: dict[str, Any]) -> None:
@@ -360,11 +361,14 @@ class Child:
         except subprocess.TimeoutExpired:
             pass
         for fd in (self.cmd_fd, self.reply_fd):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
         self.cmd_fd = self.reply_fd = -1
+        if self.registry is not None and any(c is self for c in self.registry):
+            self.registry[:] = [c for c in self.registry if c is not self]
 
     def close(self) -> None:
         if self.cmd_fd >= 0:
@@ -406,6 +410,7 @@ class Sandbox:
         self.drop_uid = NOBODY if running_as_root and (
             self.bwrap is not None or _python_readable_by(NOBODY)) else None
         self._copies: dict[str, tuple[Path, Path]] = {}
+        self.live: list[Child] = []
 
     def course_copy(self, key: str, sources: list[str]) -> tuple[Path, Path]:
         """(course dir, harness dir) for a notebook, built once per grading run."""
@@ -446,4 +451,6 @@ class Sandbox:
             log.close()
             os.close(cmd_read)
             os.close(reply_write)
-        return Child(process, cmd_write, reply_read, scratch)
+        child = Child(process, cmd_write, reply_read, scratch, self.live)
+        self.live.append(child)
+        return child
