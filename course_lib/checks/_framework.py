@@ -115,7 +115,8 @@ class CheckResult:
 
     def first_line(self) -> str:
         if self.passed:
-            return f"✅ Exercise {self.exercise_id} passed ({self.n_cases} cases)"
+            cases = "case" if self.n_cases == 1 else "cases"
+            return f"✅ Exercise {self.exercise_id} passed ({self.n_cases} {cases})"
         if self.status == "written":
             return f"✍ Exercise {self.exercise_id} is a written answer: read by your instructor"
         return f"❌ Exercise {self.exercise_id} not passed yet: {self.reason}"
