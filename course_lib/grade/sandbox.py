@@ -45,7 +45,7 @@ NOBODY = 65534
 
 # Modules of course_lib that never go into the sandbox, whatever a notebook imports.
 NEVER_COPIED = ("course_lib.checks", "course_lib.grade", "course_lib.exercises",
-                "course_lib.notebook_runner")
+                "course_lib.notebook_runner", "course_lib.check_notebook")
 
 CHECKS_STANDIN = '''"""Stand-in for course_lib.checks inside the grader's sandbox.
 
@@ -371,10 +371,15 @@ class Child:
             self.registry[:] = [c for c in self.registry if c is not self]
 
     def close(self) -> None:
+        """Ask the child to exit (so bwrap reaps it and CPU accounting stays whole), then kill
+        its process group whatever it did."""
         if self.cmd_fd >= 0:
             try:
                 wire.send(self.cmd_fd, {"op": "exit"})
-            except OSError:
+                os.close(self.cmd_fd)
+                self.cmd_fd = -1
+                self.process.wait(timeout=2)
+            except (OSError, subprocess.TimeoutExpired):
                 pass
         self.kill()
         shutil.rmtree(self.scratch, ignore_errors=True)
