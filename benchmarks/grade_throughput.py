@@ -52,6 +52,9 @@ def main() -> int:
     parser.add_argument("--submissions", type=int, default=40)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--no-bwrap", action="store_true",
+                        help="grade without bubblewrap: bwrap does not pass its child's CPU time "
+                             "up to its parent, so only this mode measures CPU seconds")
     args = parser.parse_args()
 
     rates, cpu_rates = [], []
@@ -59,6 +62,7 @@ def main() -> int:
         submissions = Path(tmp) / "submissions"
         make_class(submissions, args.submissions)
         print(f"{args.submissions} submissions, {args.workers} workers, "
+              f"{'without' if args.no_bwrap else 'with'} bubblewrap, "
               f"{os.cpu_count()} cores; load average before: {os.getloadavg()[0]:.2f}")
         for repeat in range(args.repeats):
             out = Path(tmp) / f"results{repeat}"
@@ -66,7 +70,8 @@ def main() -> int:
             usage_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             run = subprocess.run([sys.executable, "-m", "course_lib.grade", str(submissions),
                                   "--out", str(out), "--workers", str(args.workers),
-                                  "--seed", "benchmark", "--quiet"],
+                                  "--seed", "benchmark", "--quiet",
+                                  *(["--no-bwrap"] if args.no_bwrap else [])],
                                  capture_output=True, text=True)
             elapsed = time.perf_counter() - start
             usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -79,7 +84,8 @@ def main() -> int:
             # CPU time of the grader, its workers and every sandboxed child: what the class
             # costs whatever else the machine is doing. On an idle machine with `cores` cores
             # busy, the rate would be cores * 60 / (CPU seconds per submission).
-            cpu_rate = min(args.workers, os.cpu_count() or 1) * 60 * args.submissions / cpu
+            cpu_rate = min(args.workers, os.cpu_count() or 1) * 60 * args.submissions / cpu \
+                if args.no_bwrap else float("nan")
             rates.append(rate)
             cpu_rates.append(cpu_rate)
             print(f"repeat {repeat + 1}: {elapsed:.1f} s wall, {cpu:.1f} s CPU for "

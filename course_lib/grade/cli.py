@@ -149,10 +149,12 @@ def _course(name: str):
     return courses[name]
 
 
-def fingerprint(job: Job, seed: str, timeout: float, course_bytes: bytes) -> str:
+def fingerprint(job: Job, seed: str, timeout: float, course_bytes: bytes,
+                settings: str = "") -> str:
+    """What a result depends on: a re-run reuses it only when all of this is the same."""
     digest = hashlib.sha256()
     data = Path(job.path).read_bytes() if job.path else b""
-    for part in (GRADER_VERSION, seed, str(timeout), job.student, job.notebook,
+    for part in (GRADER_VERSION, seed, str(timeout), settings, job.student, job.notebook,
                  job.problem or "", hashlib.sha256(data).hexdigest(),
                  hashlib.sha256(course_bytes).hexdigest()):
         digest.update(part.encode() + b"\0")
@@ -290,7 +292,9 @@ def run(args: argparse.Namespace) -> int:
     results: dict[Job, dict[str, Any]] = {}
     todo: list[tuple[Job, str]] = []
     for job in jobs:
-        key = fingerprint(job, args.seed, args.timeout, course_bytes.get(job.notebook, b""))
+        key = fingerprint(job, args.seed, args.timeout, course_bytes.get(job.notebook, b""),
+                          settings=f"bwrap={use_bwrap is not False and bwrap_path() is not None}"
+                                   f";memory={args.memory_mb}")
         if job.problem is not None:
             results[job] = _invalid_result(job, key)
             continue

@@ -403,11 +403,9 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
     cell_trouble: dict[str, list[str]] = {}      # exercise id -> errors of its answer cells
     cell_fatal: dict[str, Fatal] = {}             # exercise id -> its answer cell hung or died
     run = cells_to_run(rebuilt)
-    sources = [rebuilt.source_of(c) for c in course.cells if c.cell_type == "code"
-               and not c.is_check]
+    # the sandbox gets the course_lib modules the *course's* cells import, whatever the answers do
     course_dir, harness_dir = sandbox.course_copy(course.name, [
         c.source for c in course.cells if c.cell_type == "code" and not c.is_answer])
-    del sources
     session = Session(sandbox, course_dir, harness_dir, timeout)
     try:
         for cell in course.cells:
