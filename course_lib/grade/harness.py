@@ -206,6 +206,7 @@ def main(argv: list[str]) -> int:
     torch.set_num_threads(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
+    wire.send(reply_fd, {"kind": "ready"})  # start-up done: the grader's clock for steps starts
     Harness(cmd_fd, reply_fd, wire).serve()
     return 0
 

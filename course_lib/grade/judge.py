@@ -41,6 +41,8 @@ _BUILTIN_EXCEPTIONS = {name: getattr(builtins, name) for name in dir(builtins)
                        if isinstance(getattr(builtins, name), type)
                        and issubclass(getattr(builtins, name), BaseException)}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,79}$")
+# Seconds a fresh sandboxed process may take to start (Python, torch) before it is given up.
+STARTUP_LIMIT_S = 180
 
 
 @dataclass
@@ -117,6 +119,12 @@ class Session:
         if self.child is not None:
             return
         self.child = self.sandbox.start(self.course_dir, self.harness_dir)
+        # Starting Python and importing torch is the grader's cost, not the learner's: it has
+        # its own, generous limit and does not count against the step.
+        ready = self._receive(time.monotonic() + STARTUP_LIMIT_S)
+        if ready.get("kind") != "ready":
+            self.drop_child()
+            raise Fatal("error", "the sandbox did not start properly")
         if self.executed:
             self.restarts += 1
         for label, source in list(self.executed):  # replay the cells that had run

@@ -6,8 +6,9 @@ What the child gets (``docs/grading.md`` says the same for instructors):
   read-only view of the system (``/usr``, ``/etc``, the Python installation and its
   virtualenv), ``/course`` (a read-only copy of just the ``course_lib`` modules that the
   exercise notebook imports, with a stand-in ``course_lib.checks`` whose ``check()`` does
-  nothing), ``/harness`` (``harness.py`` and ``wire.py``), an empty private ``/tmp`` and a
-  writable scratch folder as its working directory; no network (a new network namespace),
+  nothing), ``/harness`` (``harness.py`` and ``wire.py``), and an empty private ``/tmp`` and
+  scratch folder (its working directory), both size-limited tmpfs; no network (a new network
+  namespace),
   new PID/IPC/UTS namespaces, no capabilities, and, when the grader runs as root, the
   unprivileged user ``nobody``;
 - always: rlimits on address space, CPU time, file size, open files and (for an
@@ -71,6 +72,7 @@ class Limits:
     file_bytes: int = 64 * 2**20      # the largest file it may write (its output log too)
     open_files: int = 256
     processes: int = 256              # tasks of the unprivileged user, threads included
+    scratch_bytes: int = 256 * 2**20  # bwrap: the scratch folder and /tmp are tmpfs this big
 
 
 class ChildDied(Exception):
@@ -228,10 +230,14 @@ def _bind_parents(args: list[str], path: Path, made: set[str]) -> None:
         args += ["--perms", "0755", "--dir", text]
 
 
-def _bwrap_command(bwrap: str, scratch: Path, course: Path, harness: Path) -> list[str]:
+def _bwrap_command(bwrap: str, limits: Limits, course: Path, harness: Path) -> list[str]:
+    size = str(limits.scratch_bytes)
+    # Scratch and /tmp are size-limited tmpfs: many files, each under the file-size limit,
+    # cannot fill the grader's disk.
     args = [bwrap, "--unshare-net", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
             "--unshare-cgroup-try", "--die-with-parent", "--new-session",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]
+            "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--size", size,
+            "--tmpfs", "/tmp"]
     made: set[str] = set()
     for system in ("/usr", "/etc"):
         args += ["--ro-bind", system, system]
@@ -249,7 +255,7 @@ def _bwrap_command(bwrap: str, scratch: Path, course: Path, harness: Path) -> li
         _bind_parents(args, Path(prefix) / "x", made)
         args += ["--ro-bind", prefix, prefix]
     args += ["--ro-bind", str(course), "/course", "--ro-bind", str(harness), "/harness",
-             "--bind", str(scratch), "/scratch", "--chdir", "/scratch",
+             "--perms", "1777", "--size", size, "--tmpfs", "/scratch", "--chdir", "/scratch",
              "--setenv", "HOME", "/scratch", "--setenv", "TMPDIR", "/tmp"]
     return args
 
@@ -434,7 +440,7 @@ class Sandbox:
         cmd_read, cmd_write = os.pipe()
         reply_read, reply_write = os.pipe()
         if self.bwrap is not None:
-            prefix = _bwrap_command(self.bwrap, scratch, course, harness)
+            prefix = _bwrap_command(self.bwrap, self.limits, course, harness)
             course_arg, harness_py, cwd = "/course", "/harness/harness.py", None
         else:
             prefix = []

@@ -196,6 +196,10 @@ def ema_to_torch(lr, beta):
                       "    return (lr, beta, float(block.sum()))\n",
     "hostile_huge_output": "def ema_to_torch(lr, beta):\n    for _ in range(200):\n"
                            "        print('x' * 1_000_000)\n    return (lr, beta, beta)\n",
+    # many files, each under the file-size limit, in its own folder: the scratch space fills
+    "hostile_fill_disk": "def ema_to_torch(lr, beta):\n    for n in range(1000):\n"
+                         "        with open(f'block{n}.bin', 'wb') as handle:\n"
+                         "            handle.write(bytes(32 * 2**20))\n    return (lr, beta, beta)\n",
     # a loop at the top level of the answer cell: the cell itself never finishes
     "hostile_toplevel_loop": "while True:\n    pass\n",
     # os._exit at the top level of the cell: the process dies while the cell runs
@@ -307,6 +311,7 @@ def expected() -> dict[tuple[str, str, str], set[str]]:
         "hostile_keyboard_interrupt": {ERROR},
         "hostile_memory": {ERROR},
         "hostile_huge_output": {ERROR, PASSED},
+        "hostile_fill_disk": {ERROR, FLAGGED},  # f-string path: the scan cannot check it
         "hostile_toplevel_loop": {TIMEOUT},
         "hostile_toplevel_exit": {FLAGGED},
         "hostile_delete_files": {FLAGGED},
