@@ -32,7 +32,10 @@ lab: install  ## Start JupyterLab at the course's first notebook
 # Notebooks run under nbval in the venv's own kernel, with the warning filters that
 # course_lib/notebook_runner.py (KERNEL_WARNINGS) uses when it stores outputs.
 NB_WARNINGS := ignore::DeprecationWarning,ignore::PendingDeprecationWarning
-NBVAL := PYTHONWARNINGS=$(NB_WARNINGS) $(BIN)/python -m pytest --nbval --nbval-current-env \
+# The make variables are unset so that a `make` run inside a notebook prints as in a terminal
+# (MAKE_VARIABLES in course_lib/notebook_runner.py).
+NBVAL := env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES PYTHONWARNINGS=$(NB_WARNINGS) \
+         $(BIN)/python -m pytest --nbval --nbval-current-env \
          --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 -p no:cacheprovider
 # Lecture and solution notebooks must reproduce their stored outputs (none yet is fine).
 NBVAL_NOTEBOOKS := $(wildcard notebooks/*.ipynb solutions/*.ipynb)

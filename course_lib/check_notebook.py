@@ -50,7 +50,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-from course_lib.checks import RESULT_MIMETYPE, STRICT_ENV, CheckResult
+from course_lib.check_protocol import RESULT_MIMETYPE, STRICT_ENV
 from course_lib.exercises import ANSWER_TAG, CHECK_TAG, MARKDOWN_PROMPT
 from course_lib.notebook_runner import KERNEL_WARNINGS, CurrentEnvKernelManager
 
@@ -158,13 +157,33 @@ def _written_something(learner_text: str, template_text: str) -> bool:
                and line.strip() != MARKDOWN_PROMPT for line in learner_text.splitlines())
 
 
+def _pair_by_order(template: nbformat.NotebookNode,
+                   learner: nbformat.NotebookNode) -> dict[int, Any]:
+    """{template cell index: learner cell} for answer cells whose ids did not match.
+
+    Paired in order, per cell type, but only when the unmatched answer cells on both sides are
+    equally many (ids lost to another editor, say); otherwise pairing by order could hand one
+    exercise's code to another, so nothing is paired.
+    """
+    template_ids = {cell.get("id") for cell in template.cells}
+    learner_ids = {cell.get("id"): cell.cell_type for cell in learner.cells}
+    pairs: dict[int, Any] = {}
+    for kind in ("code", "markdown"):
+        unmatched_template = [index for index, cell in enumerate(template.cells)
+                              if ANSWER_TAG in _tags(cell) and cell.cell_type == kind
+                              and learner_ids.get(cell.get("id")) != kind]
+        unmatched_learner = [cell for cell in learner.cells
+                             if ANSWER_TAG in _tags(cell) and cell.cell_type == kind
+                             and cell.get("id") not in template_ids]
+        if len(unmatched_template) == len(unmatched_learner):
+            pairs.update(zip(unmatched_template, unmatched_learner))
+    return pairs
+
+
 def build_plan(template: nbformat.NotebookNode, learner: nbformat.NotebookNode) -> Plan:
     """The notebook to run: the template's cells, with the learner's answer cells' sources."""
     learner_by_id = {cell.get("id"): cell for cell in learner.cells if cell.get("id")}
-    learner_answers = {kind: [c for c in learner.cells
-                              if ANSWER_TAG in _tags(c) and c.cell_type == kind]
-                       for kind in ("code", "markdown")}
-    template_answer_count = {"code": 0, "markdown": 0}
+    by_order = _pair_by_order(template, learner)
 
     cells, steps, exercise_ids = [], [], []
     written: dict[str, Written] = {}
@@ -182,12 +201,9 @@ def build_plan(template: nbformat.NotebookNode, learner: nbformat.NotebookNode) 
         timeout = cell.get("metadata", {}).get("timeout_s")
         if ANSWER_TAG in tags:
             kind = cell.cell_type
-            position = template_answer_count.get(kind, 0)
-            template_answer_count[kind] = position + 1
             mine = learner_by_id.get(cell.get("id"))
             if mine is None or mine.cell_type != kind:
-                mine = (learner_answers[kind][position]
-                        if position < len(learner_answers.get(kind, [])) else None)
+                mine = by_order.get(index)
             ids = _answer_exercise_ids(template.cells, index)
             note(ids)
             if kind == "markdown":
@@ -338,7 +354,12 @@ def run_plan(plan: Plan, cwd: Path, timeout: float) -> dict[int, CellRun]:
     restarts = 0
     replayable: list[Step] = []
     try:
-        kernel.start()
+        try:
+            kernel.start()
+        except Exception as error:  # a broken environment, not the learner's code
+            _not_run(plan.steps, runs, f"the kernel could not start ({type(error).__name__}: "
+                                       f"{error}); try `make install`")
+            return runs
         for position, step in enumerate(plan.steps):
             run = kernel.run(step, timeout)
             runs[step.index] = run
@@ -355,8 +376,11 @@ def run_plan(plan: Plan, cwd: Path, timeout: float) -> dict[int, CellRun]:
                          f"(the last one for {broken})")
                 break
             restarts += 1
-            kernel.restart()
-            replay = _replay(kernel, replayable, timeout)
+            try:
+                kernel.restart()
+                replay = _replay(kernel, replayable, timeout)
+            except Exception as error:  # the kernel would not start again
+                replay = f"{type(error).__name__}: {error}"
             if replay is not None:
                 _not_run(plan.steps[position + 1:], runs,
                          f"after {broken} was stopped, running the earlier cells again "
@@ -392,22 +416,38 @@ class Verdict:
     symbol: str         # ✅ ❌ ⏱ — ✍
     text: str
     passed: bool | None  # None: a written answer (counts neither way)
-    result: CheckResult | None = None
+    result: Result | None = None
 
     def line(self) -> str:
         return f"{self.exercise_id} {self.symbol} {self.text}"
 
 
-def _result_from(run: CellRun, step: Step) -> CheckResult | None:
-    """The CheckResult this very check cell displayed with its nonce, if any."""
+@dataclass
+class Result:
+    """The part of a check cell's CheckResult (course_lib.checks) that make check prints."""
+
+    exercise_id: str
+    passed: bool
+    n_cases: int
+    reason: str
+    hint: str | None
+
+
+def _result_from(run: CellRun, step: Step) -> Result | None:
+    """The result this very check cell displayed with its nonce, if any."""
     found = None
     for output in run.outputs:
         payload = output.get("data", {}).get(RESULT_MIMETYPE)
-        if isinstance(payload, dict) and payload.get("nonce") == step.nonce:
-            try:
-                found = CheckResult.from_dict(payload["result"])
-            except (KeyError, TypeError, ValueError):
-                continue
+        if not (isinstance(payload, dict) and payload.get("nonce") == step.nonce):
+            continue
+        data = payload.get("result")
+        if not isinstance(data, dict):
+            continue
+        try:
+            found = Result(str(data["exercise_id"]), data["passed"] is True,
+                           int(data["n_cases"]), str(data.get("reason", "")), data.get("hint"))
+        except (KeyError, TypeError, ValueError):
+            continue
     if found is not None and found.exercise_id != step.exercise_ids[0]:
         return None
     return found
@@ -482,8 +522,12 @@ def _verdict(exercise_id: str, answers: list[tuple[Step, CellRun]],
         return Verdict(exercise_id, "❌", f"not passed yet: your answer cell raised "
                        f"{broken_answer[1].error}{where}", False)
     if run.status == "error":
+        advice = ""
+        if (run.error or "").startswith("NameError"):
+            advice = (" (keep the function's name from the exercise, and keep it in its "
+                      "answer cell: make check takes only the answer cells from your file)")
         return Verdict(exercise_id, "❌", f"not passed yet: the check could not run: "
-                       f"{run.error}", False)
+                       f"{run.error}{advice}", False)
     return Verdict(exercise_id, "❌", "not passed yet: the check gave no result (does code in "
                    "your notebook replace course_lib's functions?)", False)
 
@@ -586,20 +630,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     all_pass, report = True, []
     for path in paths:
-        start = time.perf_counter()
         try:
             found = check_notebook(path, templates=args.templates, timeout=args.timeout)
         except UsageError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        elapsed = time.perf_counter() - start
         all_pass &= all(v.passed is not False for v in found)
         if args.json:
             report.append({"notebook": str(path), "exercises": [
                 {"id": v.exercise_id, "symbol": v.symbol, "text": v.text, "passed": v.passed}
                 for v in found]})
             continue
-        print(f"{path} (a fresh run of a copy, {elapsed:.0f} s)")
+        print(f"{path} (checked on a fresh run of a copy)")
         for verdict in found:
             print(f"  {verdict.line()}")
         print(summary(found))

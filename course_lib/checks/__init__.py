@@ -16,6 +16,7 @@ import os
 import pkgutil
 from typing import Any, Callable
 
+from ..check_protocol import RESULT_MIMETYPE, STRICT_ENV
 from ._framework import (
     OUTCOME,
     PREDICTION,
@@ -44,13 +45,6 @@ __all__ = ["check", "run_check", "known_exercises", "register", "register_predic
            "CheckResult", "Checker", "Observation", "in_place", "returns", "compare", "diagnose",
            "REGISTRY", "STRICT_ENV", "RESULT_MIMETYPE", "report_for_runner"]
 
-# `COURSE_CHECK_STRICT=1`: check() raises AssertionError on anything but a pass, so nbval (CI,
-# `make test`) fails the check cell whatever output is stored. Set by the Makefile.
-STRICT_ENV = "COURSE_CHECK_STRICT"
-# How `make check` (course_lib/check_notebook.py) receives a verdict: report_for_runner()
-# displays the CheckResult as JSON under this mimetype in the check cell's own outputs, so the
-# verdict never comes from printed text that a learner's cell could print too.
-RESULT_MIMETYPE = "application/vnd.course-check-result+json"
 
 # Topic modules that failed to import, with the error, so an unknown id can say why.
 IMPORT_ERRORS: dict[str, str] = {}
