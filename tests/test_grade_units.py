@@ -121,6 +121,26 @@ def test_a_view_of_an_input_comes_back_as_a_view_of_the_callers_tensor():
     assert returned[1] == 50.0
 
 
+def test_parameters_travel_with_their_gradients():
+    param = torch.nn.Parameter(torch.ones(3))
+    param.grad = torch.full((3,), 2.0)
+    grad = param.grad
+
+    def sgd_step(params, lr):
+        for p in params:
+            with torch.no_grad():
+                p.sub_(lr * p.grad)
+            p.grad.zero_()
+
+    call_through_harness(sgd_step, params=[param], lr=0.25)
+    assert torch.equal(param.detach(), torch.full((3,), 0.5))
+    assert param.grad is grad and torch.equal(grad, torch.zeros(3))
+    call_through_harness(lambda params: setattr(params[0], "grad", None), params=[param])
+    assert param.grad is None
+    back = roundtrip([param])
+    assert isinstance(back[0], torch.nn.Parameter) and back[0].requires_grad
+
+
 def test_generators_come_back_as_lists_and_exceptions_as_data():
     assert call_through_harness(lambda n: (i * i for i in range(n)), n=4) == [0, 1, 4, 9]
     from course_lib.grade.harness import Harness

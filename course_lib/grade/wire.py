@@ -232,11 +232,16 @@ class Encoder:
             }
         if key in self._known_tensors:
             entry["same"] = self._known_tensors[key]
+        if isinstance(tensor, nn.Parameter):
+            entry["parameter"] = True
         index = len(self.tensors)
         self.tensors.append(entry)
         self.tensor_objects.append(tensor)
         self._tensor_index[key] = index
         self._keepalive.append(tensor)
+        grad = tensor.grad if tensor.is_leaf else None
+        if grad is not None:  # optimizers read param.grad: it travels with its parameter
+            entry["grad"] = self._tensor(grad)
         return index
 
     def _storage(self, storage: torch.UntypedStorage) -> int:
@@ -376,9 +381,18 @@ class Decoder:
                     tensor.set_(flat.untyped_storage(), offset, size, stride)
         else:
             tensor = torch.empty(0, dtype=dtype).set_(flat.untyped_storage(), offset, size, stride)
-            if entry.get("requires_grad") and (dtype.is_floating_point or dtype.is_complex):
+            trainable = entry.get("requires_grad") and (dtype.is_floating_point or dtype.is_complex)
+            if entry.get("parameter"):
+                tensor = nn.Parameter(tensor, requires_grad=bool(trainable))
+            elif trainable:
                 tensor.requires_grad_(True)
         self._tensors[index] = tensor
+        if "grad" in entry:
+            grad = self.tensor(entry["grad"])
+            if tensor.grad is not grad:
+                tensor.grad = grad
+        elif same is not None and tensor.is_leaf and tensor.grad is not None:
+            tensor.grad = None  # the learner's code set it to None (zero_grad(set_to_none))
         return tensor
 
     def decode(self, node: Any, depth: int = 0) -> Any:
