@@ -1,0 +1,126 @@
+"""Checkers 6.x (notebook 06, RMSProp and Adadelta): they pass right answers, fail the stub and
+wrong ones, and each hint fires on a wrong implementation written the way a learner would.
+
+The references are proven equal to torch.optim in tests/test_theory_rmsprop.py."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from course_lib.checks import run_check
+from course_lib.checks import rmsprop_adadelta as rmsprop_checks
+
+# --------------------------------------------------------------------------------------------
+# 6.1 learner-style implementations
+# --------------------------------------------------------------------------------------------
+
+
+def correct_rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, centered):
+    state["step"] += 1
+    v = state["square_avg"]
+    v.mul_(alpha).add_((1 - alpha) * grad * grad)
+    if centered:
+        state["grad_avg"].mul_(alpha).add_((1 - alpha) * grad)
+        denom = (v - state["grad_avg"] ** 2).sqrt() + eps
+    else:
+        denom = v.sqrt() + eps
+    if momentum > 0:
+        state["momentum_buffer"].mul_(momentum).add_(grad / denom)
+        param -= lr * state["momentum_buffer"]
+    else:
+        param -= lr * grad / denom
+
+
+def _learner(eps_inside=False, bias=False, full_square=False, centered_outside=False,
+             momentum_ema=False, momentum_raw=False, rebind=False, mutate=False, stash=False):
+    def rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, centered):
+        state["step"] += 1
+        new_v = alpha * state["square_avg"] + (1.0 if full_square else 1 - alpha) * grad**2
+        if rebind:
+            state["square_avg"] = new_v
+        else:
+            state["square_avg"][...] = new_v
+        v = state["square_avg"]
+        if bias:
+            v = v / (1 - alpha ** state["step"].item())
+        if centered:
+            state["grad_avg"].mul_(alpha).add_((1 - alpha) * grad)
+            m = state["grad_avg"]
+            if eps_inside:
+                denom = torch.sqrt(v - m**2 + eps)
+            elif centered_outside:
+                denom = torch.sqrt(v) - m**2 + eps
+            else:
+                denom = torch.sqrt(v - m**2) + eps
+        else:
+            denom = torch.sqrt(v + eps) if eps_inside else torch.sqrt(v) + eps
+        if mutate:
+            grad /= denom
+            step = grad
+        else:
+            step = grad / denom
+        if momentum > 0:
+            b = state["momentum_buffer"]
+            if momentum_raw:
+                b.mul_(momentum).add_(grad)
+                param -= lr * b / denom
+            else:
+                b.mul_(momentum).add_((1 - momentum) * step if momentum_ema else step)
+                param -= lr * b
+        else:
+            param -= lr * step
+        if stash:
+            state["prev_grad"] = grad
+    return rmsprop_step
+
+
+def stub_rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, centered):
+    raise NotImplementedError("Exercise 6.1: write rmsprop_step")
+
+
+class TestRMSpropStep:
+    def test_reference_passes(self):
+        result = run_check("6.1", rmsprop_checks.reference_rmsprop_step)
+        assert result.passed, result.report()
+        assert result.n_cases >= 8
+
+    def test_correct_learner_code_passes(self):
+        for fn in (correct_rmsprop_step, _learner()):
+            result = run_check("6.1", fn)
+            assert result.passed, result.report()
+
+    def test_stub_is_not_attempted(self):
+        result = run_check("6.1", stub_rmsprop_step)
+        assert not result.passed and result.status == "not_attempted"
+
+    @pytest.mark.parametrize("flags, hint_id", [
+        (dict(eps_inside=True), "eps_inside_root"),
+        (dict(bias=True), "bias_correction"),
+        (dict(full_square=True), "no_one_minus_alpha"),
+        (dict(centered_outside=True), "centered_outside_root"),
+        (dict(momentum_ema=True), "momentum_ema"),
+        (dict(momentum_raw=True), "momentum_on_raw_gradient"),
+        (dict(rebind=True), "square_avg_rebound"),
+    ])
+    def test_known_mistake_gets_its_hint(self, flags, hint_id):
+        result = run_check("6.1", _learner(**flags))
+        assert not result.passed
+        assert result.hint_id == hint_id, result.report()
+
+    def test_mutated_grad_is_reported(self):
+        result = run_check("6.1", _learner(mutate=True))
+        assert not result.passed
+        assert "grad" in result.report()
+
+    def test_state_aliasing_the_gradient_fails(self):
+        result = run_check("6.1", _learner(stash=True))
+        assert not result.passed
+        assert "shares no memory with grad" in result.reason
+
+    def test_every_mistake_differs_from_the_reference_somewhere(self):
+        for mistake in rmsprop_checks.RMSPROP_STEP_MISTAKES:
+            result = run_check("6.1", mistake.wrong_function)
+            assert not result.passed and result.hint_id == mistake.hint_id, mistake.hint_id
