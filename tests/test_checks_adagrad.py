@@ -146,7 +146,7 @@ class TestAdagradStep:
     def test_mutated_grad_is_reported(self):
         result = run_check("5.1", mutates_grad)
         assert not result.passed
-        assert "grad" in result.report()
+        assert result.hint_id == "changed_input", result.report()
 
     def test_step_counter_must_advance(self):
         result = run_check("5.1", forgets_step_counter)
@@ -156,7 +156,7 @@ class TestAdagradStep:
     def test_state_aliasing_the_gradient_fails(self):
         result = run_check("5.1", keeps_last_gradient_in_state)
         assert not result.passed
-        assert "shares no memory with grad" in result.reason
+        assert result.hint_id == "aliased_input", result.report()
 
     def test_every_mistake_differs_from_the_reference_somewhere(self):
         for mistake in adagrad_checks.ADAGRAD_STEP_MISTAKES:
