@@ -162,3 +162,100 @@ class TestAdagradStep:
         for mistake in adagrad_checks.ADAGRAD_STEP_MISTAKES:
             result = run_check("5.1", mistake.wrong_function)
             assert not result.passed and result.hint_id == mistake.hint_id, mistake.hint_id
+
+
+# --------------------------------------------------------------------------------------------
+# 5.2 predict, then measure: learner-style predictions
+# --------------------------------------------------------------------------------------------
+
+
+def predicted_right(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    appearances = t // every                      # zero gradients add nothing to the sum
+    s = initial_accumulator_value + appearances * g**2
+    return lr / (1 + (t - 1) * lr_decay) / (math.sqrt(s) + eps)
+
+
+def predicted_by_simulating_the_formula(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    # a learner who replays the update rule by hand in plain Python (also right)
+    s = initial_accumulator_value
+    factor = None
+    for step in range(1, t + 1):
+        grad = g if step % every == 0 else 0.0
+        s += grad * grad
+        factor = lr / (1 + (step - 1) * lr_decay) / (math.sqrt(s) + eps)
+    return factor
+
+
+def predicted_decay_on_appearances(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    k = t // every
+    return lr / (1 + (k - 1) * lr_decay) / (math.sqrt(initial_accumulator_value + k * g * g) + eps)
+
+
+def predicted_dense_sum(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    return lr / (1 + (t - 1) * lr_decay) / (math.sqrt(initial_accumulator_value + t * g * g) + eps)
+
+
+def predicted_decay_with_t(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    k = t // every
+    return lr / (1 + t * lr_decay) / (math.sqrt(initial_accumulator_value + k * g * g) + eps)
+
+
+def predicted_eps_inside(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    k = t // every
+    return lr / (1 + (t - 1) * lr_decay) / math.sqrt(initial_accumulator_value + k * g * g + eps)
+
+
+def predicted_without_s0(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    k = t // every
+    return lr / (1 + (t - 1) * lr_decay) / (abs(g) * math.sqrt(k) + eps)
+
+
+def stub_prediction(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    raise NotImplementedError("Exercise 5.2: predict the effective learning rate")
+
+
+class TestEffectiveLrPrediction:
+    @pytest.mark.parametrize("fn", [predicted_right, predicted_by_simulating_the_formula])
+    def test_right_predictions_pass(self, fn):
+        result = run_check("5.2", fn)
+        assert result.passed, result.report()
+
+    @pytest.mark.parametrize("seed", [1, 2, "student-7"])
+    def test_seeds_draw_other_cases_and_the_answer_still_passes(self, seed):
+        result = run_check("5.2", predicted_right, seed=seed)
+        assert result.passed, result.report()
+
+    def test_stub_is_not_attempted(self):
+        assert run_check("5.2", stub_prediction).status == "not_attempted"
+
+    def test_a_constant_fails(self):
+        assert not run_check("5.2", lambda **inputs: 0.1).passed
+
+    @pytest.mark.parametrize("fn, hint_id", [
+        (predicted_decay_on_appearances, "lr_decay_counts_appearances"),
+        (predicted_dense_sum, "every_step_counted_in_sum"),
+        (predicted_decay_with_t, "lr_decay_counts_t"),
+        (predicted_eps_inside, "eps_inside_root"),
+        (predicted_without_s0, "no_initial_accumulator"),
+    ])
+    def test_known_mistake_gets_its_hint(self, fn, hint_id):
+        result = run_check("5.2", fn)
+        assert not result.passed
+        assert result.hint_id == hint_id, result.report()
+
+    def test_the_measurement_runs_torch_and_equals_the_theory(self):
+        from course_lib.theory.adagrad import adagrad_effective_lr_curve
+
+        stream = [0.0, 0.0, 0.7] * 4
+        curve = adagrad_effective_lr_curve(stream, lr=0.3, lr_decay=0.1, eps=0.05,
+                                           initial_accumulator_value=0.2)
+        measured = adagrad_checks.measure_effective_lr(0.3, 0.1, 0.2, 0.05, 0.7, 3, 12)
+        assert math.isclose(measured, curve[-1], rel_tol=1e-12)
+
+
+def test_written_answer_5_3_is_registered():
+    from course_lib.checks import known_exercises
+    from course_lib.checks._framework import REGISTRY
+
+    assert "5.3" in known_exercises()
+    assert "rotated" in REGISTRY["5.3"].prompt or "turned" in REGISTRY["5.3"].prompt

@@ -124,3 +124,131 @@ class TestRMSpropStep:
         for mistake in rmsprop_checks.RMSPROP_STEP_MISTAKES:
             result = run_check("6.1", mistake.wrong_function)
             assert not result.passed and result.hint_id == mistake.hint_id, mistake.hint_id
+
+
+# --------------------------------------------------------------------------------------------
+# 6.2 and 6.3 predict, then measure: learner-style predictions
+# --------------------------------------------------------------------------------------------
+
+
+def rmsprop_factor_right(lr, alpha, eps, g1, n, g2, t):
+    v_after_n = (1 - alpha**n) * g1**2            # started at 0
+    k = t - n
+    v = alpha**k * v_after_n + (1 - alpha**k) * g2**2
+    return lr / (math.sqrt(v) + eps)
+
+
+def rmsprop_factor_by_loop(lr, alpha, eps, g1, n, g2, t):
+    v = 0.0
+    for step in range(1, t + 1):
+        g = g1 if step <= n else g2
+        v = alpha * v + (1 - alpha) * g * g
+    return lr / (math.sqrt(v) + eps)
+
+
+def rmsprop_factor_bias_corrected(lr, alpha, eps, g1, n, g2, t):
+    v = 0.0
+    for step in range(1, t + 1):
+        g = g1 if step <= n else g2
+        v = alpha * v + (1 - alpha) * g * g
+    return lr / (math.sqrt(v / (1 - alpha**t)) + eps)
+
+
+def rmsprop_factor_converged(lr, alpha, eps, g1, n, g2, t):
+    k = t - n
+    return lr / (math.sqrt(alpha**k * g1**2 + (1 - alpha**k) * g2**2) + eps)
+
+
+def rmsprop_factor_adagrad(lr, alpha, eps, g1, n, g2, t):
+    return lr / (math.sqrt(n * g1**2 + (t - n) * g2**2) + eps)
+
+
+def rmsprop_factor_eps_inside(lr, alpha, eps, g1, n, g2, t):
+    k = t - n
+    return lr / math.sqrt(alpha**k * (1 - alpha**n) * g1**2 + (1 - alpha**k) * g2**2 + eps)
+
+
+def rmsprop_factor_forgot_everything(lr, alpha, eps, g1, n, g2, t):
+    return lr / (abs(g2) + eps)
+
+
+class TestRMSpropEffectiveLrPrediction:
+    @pytest.mark.parametrize("fn", [rmsprop_factor_right, rmsprop_factor_by_loop])
+    def test_right_predictions_pass(self, fn):
+        for seed in (None, 1, "s"):
+            result = run_check("6.2", fn, seed=seed)
+            assert result.passed, result.report()
+
+    @pytest.mark.parametrize("fn, hint_id", [
+        (rmsprop_factor_bias_corrected, "bias_correction"),
+        (rmsprop_factor_converged, "converged_start"),
+        (rmsprop_factor_adagrad, "adagrad_sum"),
+        (rmsprop_factor_eps_inside, "eps_inside_root"),
+        (rmsprop_factor_forgot_everything, "only_new_gradient"),
+    ])
+    def test_known_mistake_gets_its_hint(self, fn, hint_id):
+        result = run_check("6.2", fn)
+        assert not result.passed
+        assert result.hint_id == hint_id, result.report()
+
+    def test_measurement_equals_the_theory_curve(self):
+        from course_lib.theory.rmsprop import rmsprop_effective_lr_curve
+
+        stream = [1.5] * 7 + [-0.2] * 5
+        curve = rmsprop_effective_lr_curve(stream, lr=0.02, alpha=0.8, eps=1e-3)
+        measured = rmsprop_checks.measure_rmsprop_effective_lr(0.02, 0.8, 1e-3, 1.5, 7, -0.2, 12)
+        assert math.isclose(measured, curve[-1], rel_tol=1e-12)
+
+
+def adadelta_first_right(g, lr, rho, eps):
+    square_avg = (1 - rho) * g * g
+    delta = math.sqrt(0 + eps) / math.sqrt(square_avg + eps) * g
+    return -lr * delta
+
+
+def adadelta_first_eps_outside(g, lr, rho, eps):
+    return -lr * (0 + eps) / (math.sqrt((1 - rho) * g * g) + eps) * g
+
+
+def adadelta_first_eps_top_only(g, lr, rho, eps):
+    return -lr * math.sqrt(eps) / math.sqrt((1 - rho) * g * g) * g
+
+
+def adadelta_first_without_lr(g, lr, rho, eps):
+    return -math.sqrt(eps) / math.sqrt((1 - rho) * g * g + eps) * g
+
+
+def adadelta_first_full_square(g, lr, rho, eps):
+    return -lr * math.sqrt(eps) / math.sqrt(g * g + eps) * g
+
+
+class TestAdadeltaFirstStepPrediction:
+    def test_right_prediction_passes(self):
+        for seed in (None, 3, "t"):
+            result = run_check("6.3", adadelta_first_right, seed=seed)
+            assert result.passed, result.report()
+
+    @pytest.mark.parametrize("fn, hint_id", [
+        (adadelta_first_eps_outside, "eps_outside_roots"),
+        (adadelta_first_eps_top_only, "eps_numerator_only"),
+        (adadelta_first_without_lr, "lr_ignored"),
+        (adadelta_first_full_square, "no_one_minus_rho"),
+    ])
+    def test_known_mistake_gets_its_hint(self, fn, hint_id):
+        result = run_check("6.3", fn)
+        assert not result.passed
+        assert result.hint_id == hint_id, result.report()
+
+    def test_measurement_equals_the_theory(self):
+        from course_lib.theory.rmsprop import adadelta_first_step
+
+        for g in (1.0, -0.003, 25.0):
+            measured = rmsprop_checks.measure_adadelta_first_step(g, 1.0, 0.9, 1e-6)
+            assert math.isclose(measured, adadelta_first_step(g, lr=1.0, rho=0.9, eps=1e-6),
+                                rel_tol=1e-12)
+
+
+def test_written_answer_6_4_is_registered():
+    from course_lib.checks import known_exercises
+
+    assert "6.4" in known_exercises()

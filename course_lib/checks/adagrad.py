@@ -11,13 +11,24 @@ r"""Checkers for notebook 05, Adagrad: exercises 5.1 to 5.3.
         s \leftarrow s + g^2, \quad \theta \leftarrow \theta - \tilde\eta\,\frac{g}{\sqrt s + \epsilon}
 
     with :math:`\eta` = ``lr``, :math:`d` = ``lr_decay``, :math:`\epsilon` = ``eps``.
+5.2 *predict, then measure*: ``predicted_effective_lr(lr, lr_decay, initial_accumulator_value,
+    eps, g, every, t)``, the effective learning rate :math:`-\Delta\theta_t / g` of a coordinate
+    whose gradient is ``g`` on every ``every``-th step and 0 otherwise, at step ``t`` (a multiple of
+    ``every``). The check measures it by running ``torch.optim.Adagrad``. The answer,
+    :math:`\eta / (1 + (t-1) d) \,/\, (\sqrt{s_0 + (t/\text{every})\, g^2} + \epsilon)`, rests on two
+    facts: zero gradients add nothing to the accumulator, but torch's step counter (and so the
+    lr decay) counts every step of the parameter.
+5.3 *written*: why a per-coordinate step size cannot fix a rotated valley.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from ._framework import Case, KnownMistake, register
+
+from ._framework import Case, KnownMistake, register, register_prediction, register_written
 from ._state_calls import in_place_state
 
 # --------------------------------------------------------------------------------------------
@@ -151,3 +162,133 @@ def adagrad_step_cases(rng: torch.Generator):
     yield Case("large gradients (1e3), lr_decay 0.1",
                param=param, grad=[randn(3, scale=1e3) for _ in range(3)],
                state=_adagrad_state(param, 0.0), lr=0.1, lr_decay=0.1, eps=1e-10)
+
+
+# --------------------------------------------------------------------------------------------
+# 5.2 predict, then measure: the effective learning rate of a rare feature
+# --------------------------------------------------------------------------------------------
+
+
+def measure_effective_lr(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    """Run ``torch.optim.Adagrad`` on one float64 coordinate for ``t`` steps, the gradient being
+    ``g`` on steps every, 2·every, ... and 0 otherwise, and return ``-Δθ_t / g`` at step ``t``."""
+    theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adagrad([theta], lr=lr, lr_decay=lr_decay, eps=eps,
+                                    initial_accumulator_value=initial_accumulator_value,
+                                    foreach=False)
+    before = 0.0
+    for step in range(1, t + 1):
+        theta.grad = torch.full((1,), g if step % every == 0 else 0.0, dtype=torch.float64)
+        before = theta.item()
+        optimizer.step()
+    return -(theta.item() - before) / g
+
+
+def _appearances(every, t):
+    return t // every
+
+
+def _lr_decay_counts_t(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    n = _appearances(every, t)
+    return lr / (1 + t * lr_decay) / (math.sqrt(initial_accumulator_value + n * g * g) + eps)
+
+
+def _lr_decay_counts_appearances(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    n = _appearances(every, t)
+    return lr / (1 + (n - 1) * lr_decay) / (math.sqrt(initial_accumulator_value + n * g * g) + eps)
+
+
+def _every_step_counted_in_sum(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    return lr / (1 + (t - 1) * lr_decay) / (math.sqrt(initial_accumulator_value + t * g * g) + eps)
+
+
+def _eps_inside(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    n = _appearances(every, t)
+    return lr / (1 + (t - 1) * lr_decay) / math.sqrt(initial_accumulator_value + n * g * g + eps)
+
+
+def _no_initial_accumulator(lr, lr_decay, initial_accumulator_value, eps, g, every, t):
+    n = _appearances(every, t)
+    return lr / (1 + (t - 1) * lr_decay) / (math.sqrt(n * g * g) + eps)
+
+
+def _explain_effective_lr(inputs, measured, predicted):
+    return ("Build it from the update line by line. After t steps, which terms has "
+            "state['sum'] collected (a zero gradient adds 0)? What is state['step'] at step t "
+            "(it counts every optimizer step of the parameter)? Then the change at step t is "
+            "−lr/(1 + (t−1)·lr_decay) · g/(√sum + eps): divide it by −g. "
+            f"Here the optimizer's factor is {measured:.6g}, yours {predicted:.6g}.")
+
+
+@register_prediction(
+    "5.2",
+    measure=measure_effective_lr,
+    rtol=1e-6,
+    explain=_explain_effective_lr,
+    mistakes=[
+        KnownMistake(
+            "lr_decay_counts_t", _lr_decay_counts_t,
+            "Your decay uses t. torch's step size at step t is lr / (1 + (t − 1)·lr_decay): the "
+            "first step is undecayed."),
+        KnownMistake(
+            "lr_decay_counts_appearances", _lr_decay_counts_appearances,
+            "You decayed the lr only on the steps where the feature appeared. torch's "
+            "state['step'] counts every optimizer step of the parameter tensor, zero gradient "
+            "or not: at step t the factor is 1 / (1 + (t − 1)·lr_decay)."),
+        KnownMistake(
+            "every_step_counted_in_sum", _every_step_counted_in_sum,
+            "You counted g² on every one of the t steps. A step with a zero gradient adds 0² = 0 "
+            "to the sum: only the t/every appearances count. That is why a rare feature keeps a "
+            "large effective lr."),
+        KnownMistake(
+            "eps_inside_root", _eps_inside,
+            "You put ε inside the root. torch divides by √sum + ε."),
+        KnownMistake(
+            "no_initial_accumulator", _no_initial_accumulator,
+            "You left out initial_accumulator_value: the sum starts at s₀, not 0, so after n "
+            "appearances it is s₀ + n·g²."),
+    ],
+)
+def effective_lr_cases(rng: torch.Generator):
+    def uniform(low, high):
+        return low + (high - low) * torch.rand((), generator=rng, dtype=torch.float64).item()
+
+    def pick(*options):
+        return options[int(torch.randint(0, len(options), (), generator=rng))]
+
+    # fixed first: a rare feature (every 10th step) with lr_decay, s₀ and a visible ε
+    yield Case("a feature seen every 10th step, at step 30, lr_decay 0.05, s₀ = 0.1, eps 0.01",
+               lr=0.5, lr_decay=0.05, initial_accumulator_value=0.1, eps=0.01, g=0.8, every=10,
+               t=30)
+    yield Case("a dense feature (every step), at step 1: the full lr",
+               lr=0.1, lr_decay=0.1, initial_accumulator_value=0.0, eps=1e-10, g=2.0, every=1,
+               t=1)
+    for _ in range(8):
+        every = pick(1, 2, 5, 10, 25)
+        yield Case("a random gradient stream", lr=round(uniform(0.01, 1.0), 3),
+                   lr_decay=pick(0.0, round(uniform(0.01, 0.2), 3)),
+                   initial_accumulator_value=pick(0.0, round(uniform(0.05, 1.0), 3)),
+                   eps=pick(1e-10, round(uniform(0.01, 0.3), 3)),
+                   g=round(pick(-1, 1) * uniform(0.1, 3.0), 3), every=every,
+                   t=every * int(torch.randint(1, 9, (), generator=rng)))
+
+
+# --------------------------------------------------------------------------------------------
+# 5.3 written: a rotated valley
+# --------------------------------------------------------------------------------------------
+
+register_written(
+    "5.3",
+    prompt=("On the axis-aligned valley κ has no effect on Adagrad at all; on the same valley "
+            "turned by 45° it does. Explain why, in three or four sentences: what would a "
+            "preconditioner have to do to the turned valley, and why can one step size per "
+            "coordinate not do it?"),
+    rubric=("Adagrad is GD with a diagonal preconditioner P = diag(1/(√s+ε)): it rescales each "
+            "coordinate axis. Fixing the conditioning needs P ≈ H⁻¹ (up to a scale) so that PH "
+            "has equal eigenvalues. For an axis-aligned valley H is diagonal and a diagonal P "
+            "can match it; turned by 45°, H has equal diagonal entries (L+μ)/2 and large "
+            "off-diagonal ones, its eigenvectors are the diagonals, and no diagonal P (which only "
+            "stretches along x and y) can shrink one diagonal direction relative to the other. "
+            "Both coordinates see gradients of similar size, so Adagrad gives them similar "
+            "steps and the steep/flat mismatch along the diagonals remains."),
+)

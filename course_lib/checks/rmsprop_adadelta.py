@@ -12,13 +12,24 @@ r"""Checkers for notebook 06, RMSProp and Adadelta: exercises 6.1 to 6.4.
         D = \sqrt{v - \bar g^2} + \epsilon \ (\text{centered; else } \sqrt v + \epsilon), \\
         b \leftarrow \beta b + g / D,\ \theta \leftarrow \theta - \eta b \ (\beta > 0; \text{ else }
         \theta \leftarrow \theta - \eta\, g / D).
+6.2 *predict, then measure*: ``predicted_effective_lr(lr, alpha, eps, g1, n, g2, t)``, RMSprop's
+    effective learning rate :math:`-\Delta\theta_t / g_2` at step ``t`` when the gradient was ``g1``
+    for the first ``n`` steps and ``g2`` afterwards (``t > n``); measured by running
+    ``torch.optim.RMSprop``. Answer:
+    :math:`\eta / (\sqrt{\alpha^{t-n}(1-\alpha^n) g_1^2 + (1-\alpha^{t-n}) g_2^2} + \epsilon)`.
+6.3 *predict, then measure*: ``predicted_first_step(g, lr, rho, eps)``, Adadelta's first change
+    :math:`\theta_1 - \theta_0`; measured by running ``torch.optim.Adadelta``. Answer:
+    :math:`-\eta\sqrt{\epsilon}\, g / \sqrt{(1-\rho) g^2 + \epsilon}`.
+6.4 *written*: centered RMSprop on a perfectly steady slope.
 """
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from ._framework import Case, KnownMistake, register
+from ._framework import Case, KnownMistake, register, register_prediction, register_written
 from ._state_calls import in_place_state
 
 # --------------------------------------------------------------------------------------------
@@ -184,3 +195,221 @@ def rmsprop_step_cases(rng: torch.Generator):
                grad=[torch.zeros(3, dtype=torch.float64), randn(3)],
                state=_rmsprop_state(param, 0.0, False), lr=0.01, alpha=0.99, eps=1e-8,
                momentum=0.0, centered=False)
+
+
+# --------------------------------------------------------------------------------------------
+# 6.2 predict, then measure: RMSprop's effective lr after the gradient scale changes
+# --------------------------------------------------------------------------------------------
+
+
+def measure_rmsprop_effective_lr(lr, alpha, eps, g1, n, g2, t):
+    """Run ``torch.optim.RMSprop`` on one float64 coordinate: gradient ``g1`` on steps 1..n,
+    ``g2`` on steps n+1..t; return ``-Δθ_t / g2``."""
+    theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.RMSprop([theta], lr=lr, alpha=alpha, eps=eps, foreach=False)
+    before = 0.0
+    for step in range(1, t + 1):
+        theta.grad = torch.full((1,), g1 if step <= n else g2, dtype=torch.float64)
+        before = theta.item()
+        optimizer.step()
+    return -(theta.item() - before) / g2
+
+
+def _square_avg(alpha, g1, n, g2, t, *, from_converged=False):
+    old = (1.0 if from_converged else 1 - alpha**n) * g1 * g1
+    return alpha ** (t - n) * old + (1 - alpha ** (t - n)) * g2 * g2
+
+
+def _rms_bias_corrected(lr, alpha, eps, g1, n, g2, t):
+    return lr / (math.sqrt(_square_avg(alpha, g1, n, g2, t) / (1 - alpha**t)) + eps)
+
+
+def _rms_eps_inside(lr, alpha, eps, g1, n, g2, t):
+    return lr / math.sqrt(_square_avg(alpha, g1, n, g2, t) + eps)
+
+
+def _rms_converged_start(lr, alpha, eps, g1, n, g2, t):
+    return lr / (math.sqrt(_square_avg(alpha, g1, n, g2, t, from_converged=True)) + eps)
+
+
+def _rms_alpha_swapped(lr, alpha, eps, g1, n, g2, t):
+    return lr / (math.sqrt(_square_avg(1 - alpha, g1, n, g2, t)) + eps)
+
+
+def _rms_adagrad_sum(lr, alpha, eps, g1, n, g2, t):
+    return lr / (math.sqrt(n * g1 * g1 + (t - n) * g2 * g2) + eps)
+
+
+def _rms_only_new_gradient(lr, alpha, eps, g1, n, g2, t):
+    return lr / (abs(g2) + eps)
+
+
+def _explain_rmsprop(inputs, measured, predicted):
+    return ("Unroll v ← α·v + (1 − α)·g² from v₀ = 0: after the n steps of g1, how much of g1² "
+            "is in v (it has not reached g1² yet)? Each later step multiplies that by α and adds "
+            "(1 − α)·g2². Then the factor is lr / (√v + eps). "
+            f"Here the optimizer's factor is {measured:.6g}, yours {predicted:.6g}.")
+
+
+@register_prediction(
+    "6.2",
+    measure=measure_rmsprop_effective_lr,
+    rtol=1e-6,
+    explain=_explain_rmsprop,
+    mistakes=[
+        KnownMistake(
+            "bias_correction", _rms_bias_corrected,
+            "You divided v by (1 − αᵗ). That is Adam's bias correction; torch's RMSprop has none."),
+        KnownMistake(
+            "eps_inside_root", _rms_eps_inside,
+            "You put ε inside the root. torch's RMSprop divides by √v + ε."),
+        KnownMistake(
+            "converged_start", _rms_converged_start,
+            "You assumed v had reached g1² after the first n steps. It starts at 0, so after n "
+            "steps it holds only (1 − αⁿ)·g1²."),
+        KnownMistake(
+            "alpha_swapped", _rms_alpha_swapped,
+            "You weighted the new square by α. In torch α is the *decay*: v ← α·v + (1 − α)·g²."),
+        KnownMistake(
+            "adagrad_sum", _rms_adagrad_sum,
+            "That is Adagrad's sum of all squared gradients. RMSprop keeps a moving average "
+            "that forgets: v ← α·v + (1 − α)·g²."),
+        KnownMistake(
+            "only_new_gradient", _rms_only_new_gradient,
+            "You assumed v has forgotten g1 entirely. The old squares fade as α^(t−n): they still "
+            "count, and the (1 − α^(t−n))·g2² part has not reached g2² yet."),
+    ],
+)
+def rmsprop_effective_lr_cases(rng: torch.Generator):
+    def uniform(low, high):
+        return low + (high - low) * torch.rand((), generator=rng, dtype=torch.float64).item()
+
+    def pick(*options):
+        return options[int(torch.randint(0, len(options), (), generator=rng))]
+
+    yield Case("steep for 50 steps (g = 2), then flat (g = 0.1), at step 55",
+               lr=0.01, alpha=0.9, eps=1e-8, g1=2.0, n=50, g2=0.1, t=55)
+    yield Case("torch's default alpha 0.99, flat first then steep",
+               lr=0.01, alpha=0.99, eps=1e-8, g1=0.05, n=100, g2=1.5, t=150)
+    for _ in range(8):
+        n = int(torch.randint(1, 60, (), generator=rng))
+        yield Case("a random switch of gradient scale", lr=round(uniform(0.001, 0.1), 4),
+                   alpha=pick(0.5, 0.9, 0.95, 0.99, round(uniform(0.6, 0.99), 3)),
+                   eps=pick(1e-8, round(uniform(0.001, 0.05), 4)),
+                   g1=round(pick(-1, 1) * uniform(0.05, 3.0), 3), n=n,
+                   g2=round(pick(-1, 1) * uniform(0.05, 3.0), 3),
+                   t=n + int(torch.randint(1, 80, (), generator=rng)))
+
+
+# --------------------------------------------------------------------------------------------
+# 6.3 predict, then measure: Adadelta's first step
+# --------------------------------------------------------------------------------------------
+
+
+def measure_adadelta_first_step(g, lr, rho, eps):
+    """One step of ``torch.optim.Adadelta`` on one float64 coordinate from 0 with gradient ``g``:
+    return θ₁ − θ₀."""
+    theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adadelta([theta], lr=lr, rho=rho, eps=eps, foreach=False)
+    theta.grad = torch.full((1,), g, dtype=torch.float64)
+    optimizer.step()
+    return theta.item()
+
+
+def _adadelta_eps_outside(g, lr, rho, eps):
+    # (√u + ε)/(√v + ε) with u = 0: ε / (√((1−ρ)g²) + ε)
+    return -lr * eps * g / (math.sqrt((1 - rho) * g * g) + eps)
+
+
+def _adadelta_eps_numerator_only(g, lr, rho, eps):
+    return -lr * math.sqrt(eps) * g / math.sqrt((1 - rho) * g * g)
+
+
+def _adadelta_no_one_minus_rho(g, lr, rho, eps):
+    return -lr * math.sqrt(eps) * g / math.sqrt(g * g + eps)
+
+
+def _adadelta_lr_ignored(g, lr, rho, eps):
+    return -math.sqrt(eps) * g / math.sqrt((1 - rho) * g * g + eps)
+
+
+def _adadelta_ascent(g, lr, rho, eps):
+    return lr * math.sqrt(eps) * g / math.sqrt((1 - rho) * g * g + eps)
+
+
+def _adadelta_rmsprop_like(g, lr, rho, eps):
+    # as if the numerator were 1: an RMSprop step with lr
+    return -lr * g / math.sqrt((1 - rho) * g * g + eps)
+
+
+def _explain_adadelta(inputs, measured, predicted):
+    return ("Start from the state torch creates: square_avg = acc_delta = 0. Update square_avg "
+            "with this gradient first, then form Δ = √(acc_delta + ε) / √(square_avg + ε) · g "
+            "and move θ by −lr·Δ. "
+            f"Here the optimizer moved by {measured:.6g}, you predicted {predicted:.6g}.")
+
+
+@register_prediction(
+    "6.3",
+    measure=measure_adadelta_first_step,
+    rtol=1e-6,
+    explain=_explain_adadelta,
+    mistakes=[
+        KnownMistake(
+            "eps_outside_roots", _adadelta_eps_outside,
+            "You added ε outside the square roots. torch (and Zeiler's paper) put it inside both: "
+            "RMS[x] = √(E[x²] + ε). With acc_delta = 0 that ε is the whole numerator: √ε."),
+        KnownMistake(
+            "eps_numerator_only", _adadelta_eps_numerator_only,
+            "ε goes inside *both* roots: the denominator is √(square_avg + ε), not √square_avg "
+            "(it matters when g² is not much larger than ε)."),
+        KnownMistake(
+            "no_one_minus_rho", _adadelta_no_one_minus_rho,
+            "After one step square_avg is (1 − ρ)·g², not g²: the average starts at 0 and takes "
+            "in only (1 − ρ) of the new square."),
+        KnownMistake(
+            "lr_ignored", _adadelta_lr_ignored,
+            "torch multiplies Adadelta's step by lr (θ ← θ − lr·Δ); the paper has no lr, which is "
+            "torch's default lr = 1.0."),
+        KnownMistake(
+            "ascent", _adadelta_ascent,
+            "Wrong sign: θ moves against the gradient, θ₁ − θ₀ = −lr·Δ."),
+        KnownMistake(
+            "rmsprop_like", _adadelta_rmsprop_like,
+            "That is an RMSprop step. Adadelta multiplies g/RMS[g] by RMS[Δx] of the *previous* "
+            "steps, which is √(0 + ε) on the first step."),
+    ],
+)
+def adadelta_first_step_cases(rng: torch.Generator):
+    def uniform(low, high):
+        return low + (high - low) * torch.rand((), generator=rng, dtype=torch.float64).item()
+
+    def pick(*options):
+        return options[int(torch.randint(0, len(options), (), generator=rng))]
+
+    yield Case("torch's defaults (lr 1.0, rho 0.9, eps 1e-6), g = 1", g=1.0, lr=1.0, rho=0.9,
+               eps=1e-6)
+    yield Case("a gradient as small as √eps (g = 0.001, eps 1e-6)", g=0.001, lr=1.0, rho=0.9,
+               eps=1e-6)
+    for _ in range(6):
+        yield Case("random settings", g=round(pick(-1, 1) * 10 ** uniform(-3.5, 1), 6),
+                   lr=pick(1.0, round(uniform(0.1, 2.0), 3)),
+                   rho=pick(0.9, 0.95, round(uniform(0.5, 0.99), 3)),
+                   eps=pick(1e-6, 1e-4, 10 ** round(uniform(-8, -2), 2)))
+
+
+# --------------------------------------------------------------------------------------------
+# 6.4 written: centered RMSprop on a steady slope
+# --------------------------------------------------------------------------------------------
+
+register_written(
+    "6.4",
+    prompt=("Centered RMSprop divides by √(v − ḡ²) + ε. Suppose the gradient is exactly the same, "
+            "g, on every step (a long straight slope). What happens to the step size as t grows, "
+            "why, and what keeps it finite? Would you use centered=True on such a problem?"),
+    rubric=("v_t = (1 − αᵗ)g² and ḡ_t = (1 − αᵗ)g, so v − ḡ² = αᵗ(1 − αᵗ)g² → 0: the estimated "
+            "variance vanishes because there is no noise, the denominator falls to ε and the step "
+            "grows towards lr·|g|/ε (10⁶·lr·|g| with ε = 1e-8) — it speeds up exponentially on a "
+            "steady slope. Only ε (and the slope ending) bounds it; centering suits noisy "
+            "gradients, on a deterministic slope it is dangerous unless ε is large."),
+)
