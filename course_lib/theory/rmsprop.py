@@ -122,8 +122,9 @@ def rmsprop_constant_gradient_effective_lr(lr: float, alpha: float, eps: float, 
                                            t: int) -> float:
     r"""RMSprop's effective learning rate after :math:`t` steps of the same gradient :math:`g`:
     :math:`v_t = (1-\alpha^t) g^2`, so :math:`\eta / (|g|\sqrt{1-\alpha^t} + \epsilon)`.
-    It *rises* towards :math:`\eta/|g|` (no bias correction: early steps divide by too small a
-    :math:`\sqrt{v}`), where Adagrad's :math:`\eta/(|g|\sqrt t)` falls forever."""
+    It starts at :math:`\eta/(|g|\sqrt{1-\alpha})` (10 times :math:`\eta/|g|` for
+    :math:`\alpha = 0.99`: no bias correction, so early steps divide by too small a :math:`\sqrt{v}`)
+    and settles at :math:`\eta/|g|`, where Adagrad's :math:`\eta/(|g|\sqrt t)` falls forever."""
     _check_decay(alpha, "alpha")
     return lr / (abs(g) * math.sqrt(1.0 - alpha**t) + eps)
 
