@@ -27,7 +27,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["SparseProblem", "sparse_problem", "dense_problem", "SweepResult", "lr_sweep"]
+__all__ = ["SparseProblem", "sparse_problem", "dense_problem", "SweepResult", "lr_sweep",
+           "SGD_LRS", "ADAGRAD_LRS", "RMSPROP_LRS"]
+
+#: The learning-rate grids notebooks 05 and 06 sweep (and their tests): each optimizer's best lr
+#: lies inside its grid on both problems, for every seed the tests try.
+SGD_LRS = np.logspace(-2.5, 0.0, 9)
+ADAGRAD_LRS = np.logspace(-1.5, 1.0, 9)
+RMSPROP_LRS = np.logspace(-3.5, -1.0, 9)
 
 
 @dataclass(frozen=True, eq=False)
@@ -106,7 +113,8 @@ class SweepResult:
 
     ``errors[t, i, j]`` is :math:`|w_j - w^*_j|` after step ``t`` (0 = the start, all weights 0)
     at ``lrs[i]``; ``losses[t, i]`` the full-data loss. A run whose weights stop being finite (or
-    exceed 1e6) is marked in ``diverged`` and its later entries are ``inf``.
+    exceed 1e6) is marked in ``diverged`` and its later entries are ``inf``. ``optimizer`` and
+    ``params`` are the trained optimizer and its parameters (one per lr), so its state can be read.
     """
 
     label: str
@@ -114,6 +122,8 @@ class SweepResult:
     errors: np.ndarray
     losses: np.ndarray
     diverged: np.ndarray
+    optimizer: object = None
+    params: list = None
 
     @property
     def best(self) -> int:
@@ -172,4 +182,4 @@ def lr_sweep(problem: SparseProblem, optimizer_cls, lrs, *, steps: int = 600,
         errors[t + 1][diverged] = math.inf
         losses[t + 1][diverged] = math.inf
     name = label or getattr(optimizer_cls, "__name__", str(optimizer_cls))
-    return SweepResult(name, lrs, errors, losses, diverged)
+    return SweepResult(name, lrs, errors, losses, diverged, optimizer, params)

@@ -8,11 +8,8 @@ import pytest
 import torch
 
 from course_lib import optim
-from course_lib.sparse_features import dense_problem, lr_sweep, sparse_problem
-
-SGD_LRS = np.logspace(-2.5, 0, 11)
-ADAGRAD_LRS = np.logspace(-1.5, 1, 11)
-RMSPROP_LRS = np.logspace(-3.5, -1, 11)
+from course_lib.sparse_features import (ADAGRAD_LRS, RMSPROP_LRS, SGD_LRS, dense_problem, lr_sweep,
+                                       sparse_problem)
 
 
 def test_frequencies_and_targets():
@@ -47,6 +44,8 @@ def test_sweep_is_the_optimizer_run_sample_by_sample():
         opt.step()
     np.testing.assert_allclose(result.errors[-1, 1], (w.detach() - problem.w_true).abs().numpy(),
                                rtol=1e-10)
+    np.testing.assert_allclose(result.optimizer.state[result.params[1]]["sum"],
+                               opt.state[w]["sum"], rtol=1e-10)
 
 
 def test_a_diverging_lr_is_marked_and_does_not_spoil_the_others():
