@@ -258,4 +258,72 @@ def test_written_answer_5_3_is_registered():
     from course_lib.checks._framework import REGISTRY
 
     assert "5.3" in known_exercises()
-    assert "rotated" in REGISTRY["5.3"].prompt or "turned" in REGISTRY["5.3"].prompt
+    assert "turned" in REGISTRY["5.3"].prompt
+
+
+# --------------------------------------------------------------------------------------------
+# 5.4 predict, then measure: steps until a rare coordinate reaches the tolerance
+# --------------------------------------------------------------------------------------------
+
+
+def steps_right(error0, lr, tol, curvature, every):
+    # the curvature cancels; zero-gradient steps change nothing; count appearances, then steps
+    e, total, n = error0, 0.0, 0
+    while abs(e) > tol:
+        total += e * e
+        e = e - lr * e / math.sqrt(total)
+        n += 1
+    return n * every
+
+
+def steps_with_curvature(error0, lr, tol, curvature, every):
+    e, total, n = error0, 0.0, 0
+    while abs(e) > tol and n < 5000:
+        g = curvature * e
+        total += g * g
+        e = e - lr * curvature * g / math.sqrt(total)  # h applied twice
+        n += 1
+    return n * every
+
+
+def steps_counting_appearances(error0, lr, tol, curvature, every):
+    return steps_right(error0, lr, tol, curvature, 1)
+
+
+def steps_from_step_one(error0, lr, tol, curvature, every):
+    return (steps_right(error0, lr, tol, curvature, 1) - 1) * every + 1
+
+
+def steps_plain_gd(error0, lr, tol, curvature, every):
+    rate = abs(1 - lr * curvature)
+    return math.inf if rate >= 1 else math.ceil(math.log(tol / abs(error0)) / math.log(rate)) * every
+
+
+class TestStepsToTolerance:
+    def test_right_prediction_passes_for_several_seeds(self):
+        for seed in (None, 1, 2, "learner-3"):
+            result = run_check("5.4", steps_right, seed=seed)
+            assert result.passed, result.report()
+
+    def test_the_frequent_flat_coordinate_wins_whatever_the_curvature(self):
+        rare_steep = adagrad_checks.measure_steps_to_tolerance(1.5, 0.3, 1e-3, 50.0, 20)
+        frequent_flat = adagrad_checks.measure_steps_to_tolerance(-1.5, 0.3, 1e-3, 0.02, 1)
+        assert rare_steep == 20 * frequent_flat
+        assert adagrad_checks.measure_steps_to_tolerance(1.5, 0.3, 1e-3, 0.02, 20) == rare_steep
+
+    @pytest.mark.parametrize("fn, hint_id", [
+        (steps_counting_appearances, "counts_appearances"),
+        (steps_from_step_one, "first_appearance_at_step_one"),
+    ])
+    def test_known_mistake_gets_its_hint(self, fn, hint_id):
+        result = run_check("5.4", fn)
+        assert not result.passed
+        assert result.hint_id == hint_id, result.report()
+
+    @pytest.mark.parametrize("fn", [steps_with_curvature, steps_plain_gd, lambda **kw: 100])
+    def test_wrong_predictions_fail(self, fn):
+        assert not run_check("5.4", fn).passed
+
+    def test_checkers_curvature_mistake_fires(self):
+        result = run_check("5.4", adagrad_checks._curvature_kept)
+        assert result.hint_id == "curvature_kept"

@@ -19,6 +19,10 @@ r"""Checkers for notebook 05, Adagrad: exercises 5.1 to 5.3.
     facts: zero gradients add nothing to the accumulator, but torch's step counter (and so the
     lr decay) counts every step of the parameter.
 5.3 *written*: why a per-coordinate step size cannot fix a rotated valley.
+5.4 *predict, then measure*: ``predicted_steps(error0, lr, tol, curvature, every)``, the first step
+    at which a coordinate with loss ½·h·θ², seen every ``every``-th step, is within ``tol`` of its
+    minimum under ``torch.optim.Adagrad(lr)``: the curvature cancels in g/√Σg², zero steps change
+    nothing, so it is ``every`` times the number of appearances the κ-free recurrence needs.
 """
 
 from __future__ import annotations
@@ -279,10 +283,9 @@ def effective_lr_cases(rng: torch.Generator):
 
 register_written(
     "5.3",
-    prompt=("On the axis-aligned valley κ has no effect on Adagrad at all; on the same valley "
-            "turned by 45° it does. Explain why, in three or four sentences: what would a "
-            "preconditioner have to do to the turned valley, and why can one step size per "
-            "coordinate not do it?"),
+    prompt=("Write the 2x2 preconditioner P that makes θ ← θ − P∇f converge equally fast in every "
+            "direction on the valley ½(Lx² + μy²) turned by 45°, and explain in three or four "
+            "sentences why Adagrad's P_t can never become it."),
     rubric=("Adagrad is GD with a diagonal preconditioner P = diag(1/(√s+ε)): it rescales each "
             "coordinate axis. Fixing the conditioning needs P ≈ H⁻¹ (up to a scale) so that PH "
             "has equal eigenvalues. For an axis-aligned valley H is diagonal and a diagonal P "
@@ -292,3 +295,106 @@ register_written(
             "Both coordinates see gradients of similar size, so Adagrad gives them similar "
             "steps and the steep/flat mismatch along the diagonals remains."),
 )
+
+
+# --------------------------------------------------------------------------------------------
+# 5.4 predict, then measure: when does a rare coordinate reach the tolerance?
+# --------------------------------------------------------------------------------------------
+
+MAX_STEPS = 100_000
+
+
+def measure_steps_to_tolerance(error0, lr, tol, curvature, every):
+    """Run ``torch.optim.Adagrad(lr=lr)`` (default eps 1e-10, no decay, accumulator from 0) on one
+    float64 coordinate with loss ½·curvature·θ², started at ``error0``, whose gradient reaches the
+    optimizer only on every ``every``-th step (0 on the others); return the first step t with
+    |θ_t| <= tol. (eps must not be 0 here: before the first appearance the accumulator is 0 and
+    0/0 would make θ NaN.)"""
+    theta = torch.full((1,), float(error0), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adagrad([theta], lr=lr, foreach=False)
+    for step in range(1, MAX_STEPS + 1):
+        present = step % every == 0
+        theta.grad = curvature * theta.detach().clone() if present else torch.zeros(1, dtype=torch.float64)
+        optimizer.step()
+        if abs(theta.item()) <= tol:
+            return step
+    return math.inf
+
+
+def _appearances_needed(error0, lr, tol):
+    # the κ-free recurrence of lecture 05, section 2, on the appearances only
+    error, total, appearances = float(error0), 0.0, 0
+    while abs(error) > tol and appearances < MAX_STEPS:
+        total += error * error
+        error *= 1 - lr / math.sqrt(total)
+        appearances += 1
+    return appearances
+
+
+def _counts_appearances(error0, lr, tol, curvature, every):
+    return _appearances_needed(error0, lr, tol)
+
+
+def _first_appearance_at_step_one(error0, lr, tol, curvature, every):
+    return (_appearances_needed(error0, lr, tol) - 1) * every + 1
+
+
+def _curvature_kept(error0, lr, tol, curvature, every):
+    # the recurrence with h left in: θ ← θ(1 − lr·h/√Σθ²)
+    error, total, appearances = float(error0), 0.0, 0
+    while abs(error) > tol and appearances < 10_000:
+        total += error * error
+        error *= 1 - lr * curvature / math.sqrt(total)
+        appearances += 1
+    return appearances * every
+
+
+@register_prediction(
+    "5.4",
+    measure=measure_steps_to_tolerance,
+    rtol=0.0,
+    explain=("Count in two stages. Between appearances nothing happens (a zero gradient changes "
+             "neither the sum nor θ, and with lr_decay 0 the step counter does not matter). At "
+             "each appearance write the update for this coordinate: what happens to the curvature "
+             "in g/√(sum of g²)? Then the number of appearances follows from a short loop, and "
+             "the step of the last appearance is what the optimizer reports."),
+    mistakes=[
+        KnownMistake(
+            "counts_appearances", _counts_appearances,
+            "That is the number of *appearances*. The feature appears on steps every, 2·every, "
+            "..., so the n-th appearance happens at step n·every."),
+        KnownMistake(
+            "first_appearance_at_step_one", _first_appearance_at_step_one,
+            "The first appearance is at step `every`, not step 1 (the gradient arrives on steps "
+            "every, 2·every, ...): the n-th appearance is at step n·every."),
+        KnownMistake(
+            "curvature_kept", _curvature_kept,
+            "You kept the curvature in the step. Adagrad divides h·θ by √(Σ h²θ²) = h·√(Σθ²): the "
+            "curvature cancels, so every coordinate needs the same number of appearances "
+            "whatever its curvature."),
+    ],
+)
+def steps_to_tolerance_cases(rng: torch.Generator):
+    def uniform(low, high):
+        return low + (high - low) * torch.rand((), generator=rng, dtype=torch.float64).item()
+
+    def pick(*options):
+        return options[int(torch.randint(0, len(options), (), generator=rng))]
+
+    yield Case("a rare, steep coordinate (curvature 50, every 20th step)",
+               error0=1.5, lr=0.3, tol=1e-3, curvature=50.0, every=20)
+    yield Case("a frequent, flat coordinate (curvature 0.02, every step)",
+               error0=-1.5, lr=0.3, tol=1e-3, curvature=0.02, every=1)
+    produced = 0
+    while produced < 6:
+        inputs = dict(error0=round(pick(-1, 1) * uniform(0.5, 3.0), 3), lr=round(uniform(0.1, 1.0), 3),
+                      tol=pick(1e-2, 1e-3, 1e-4), curvature=round(10 ** uniform(-2, 2), 4),
+                      every=pick(1, 3, 10, 50))
+        # skip the rare draws where the error lands within rounding of the tolerance (the
+        # count would then hinge on the last bit of a float)
+        n = _appearances_needed(inputs["error0"], inputs["lr"], inputs["tol"])
+        if not (_appearances_needed(inputs["error0"], inputs["lr"], inputs["tol"] * (1 + 1e-6)) == n
+                == _appearances_needed(inputs["error0"], inputs["lr"], inputs["tol"] * (1 - 1e-6))):
+            continue
+        produced += 1
+        yield Case("random start, lr, tolerance, curvature and frequency", **inputs)
