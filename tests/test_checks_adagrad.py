@@ -84,6 +84,13 @@ def accumulator_as_copy(param, grad, state, *, lr, lr_decay, eps):
     param -= lr / (1 + (t - 1) * lr_decay) * grad / (state["sum"].sqrt() + eps)
 
 
+def step_as_new_tensor(param, grad, state, *, lr, lr_decay, eps):
+    state["step"] = state["step"] + 1  # a new 0-dim tensor each step
+    t = state["step"].item()
+    state["sum"] += grad * grad
+    param -= lr / (1 + (t - 1) * lr_decay) * grad / (state["sum"].sqrt() + eps)
+
+
 def mutates_grad(param, grad, state, *, lr, lr_decay, eps):
     state["step"] += 1
     t = state["step"].item()
@@ -136,6 +143,7 @@ class TestAdagradStep:
         (divides_by_sum, "no_square_root"),
         (accumulates_after_step, "old_accumulator"),
         (accumulator_as_copy, "accumulator_rebound"),
+        (step_as_new_tensor, "step_rebound"),
         (new_param_tensor, "updated_a_copy"),
     ])
     def test_known_mistake_gets_its_hint(self, fn, hint_id):

@@ -77,6 +77,22 @@ def _learner(eps_inside=False, bias=False, full_square=False, centered_outside=F
     return rmsprop_step
 
 
+def momentum_buffer_as_new_tensor(param, grad, state, *, lr, alpha, eps, momentum, centered):
+    state["step"] += 1
+    v = state["square_avg"]
+    v.mul_(alpha).add_((1 - alpha) * grad * grad)
+    if centered:
+        state["grad_avg"].mul_(alpha).add_((1 - alpha) * grad)
+        denom = (v - state["grad_avg"] ** 2).sqrt() + eps
+    else:
+        denom = v.sqrt() + eps
+    if momentum > 0:
+        state["momentum_buffer"] = momentum * state["momentum_buffer"] + grad / denom
+        param -= lr * state["momentum_buffer"]
+    else:
+        param -= lr * grad / denom
+
+
 def stub_rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, centered):
     raise NotImplementedError("Exercise 6.1: write rmsprop_step")
 
@@ -109,6 +125,12 @@ class TestRMSpropStep:
         result = run_check("6.1", _learner(**flags))
         assert not result.passed
         assert result.hint_id == hint_id, result.report()
+
+    def test_rebound_momentum_buffer_gets_its_own_hint(self):
+        result = run_check("6.1", momentum_buffer_as_new_tensor)
+        assert not result.passed
+        assert result.hint_id == "momentum_buffer_rebound", result.report()
+        assert "'momentum_buffer'" in result.received
 
     def test_mutated_grad_is_reported(self):
         result = run_check("6.1", _learner(mutate=True))

@@ -2,15 +2,15 @@
 
 ``in_place_state("state", "param", steps_over="grad")`` is :class:`in_place` (which already
 reports a changed ``grad`` and a state that aliases it) plus one fact a value comparison cannot
-see, recorded after every call as a True/False observation:
+see, recorded after every call as an observation:
 
-* ``state tensors updated in place``: every tensor the state dict held before the call is still the
-  same tensor object afterwards. ``state["sum"] = state["sum"] + grad**2`` computes the right
+* ``state entries replaced by new tensors``: the keys whose tensor is no longer the object the
+  state dict held before the call (``"none"`` when every entry was updated in place). ``state["sum"] = state["sum"] + grad**2`` computes the right
   numbers but swaps in a new tensor: anything else holding the old one (``optimizer.state_dict()``,
   a learner's own reference) silently stops seeing updates. torch updates its buffers in place.
 
-It is True for the reference, so a learner's function that rebinds a state entry fails the check;
-a known mistake that rebinds the same way supplies the hint.
+It is ``"none"`` for the reference, so a learner's function that rebinds a state entry fails the
+check, naming the entry; a known mistake that rebinds the same entry supplies the hint.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import torch
 
 from ._framework import Observation, in_place
 
-KEPT = "state tensors updated in place"
+REPLACED = "state entries replaced by new tensors"
 
 
 class in_place_state(in_place):
@@ -35,6 +35,6 @@ class in_place_state(in_place):
         observation = super()._one_call(fn, inputs, suffix)
         if isinstance(state, dict):
             # after the values, so a wrong number is reported before a wrong habit
-            observation.values[KEPT + suffix] = all(state.get(key) is tensor
-                                                    for key, tensor in before.items())
+            replaced = [repr(key) for key, tensor in before.items() if state.get(key) is not tensor]
+            observation.values[REPLACED + suffix] = ", ".join(replaced) or "none"
         return observation

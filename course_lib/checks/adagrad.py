@@ -48,13 +48,16 @@ def reference_adagrad_step(param, grad, state, *, lr, lr_decay, eps):
 
 
 def _adagrad(param, grad, state, *, lr, lr_decay, eps, decay_steps=None, denominator=None,
-             accumulate_first=True, rebind=False):
+             accumulate_first=True, rebind=()):
     # the reference's steps with one thing changed, named by the keyword used
-    state["step"] += 1
+    if "step" in rebind:
+        state["step"] = state["step"] + 1
+    else:
+        state["step"] += 1
     t = state["step"].item()
     clr = lr / (1 + (decay_steps(t) if decay_steps else t - 1) * lr_decay)
     old_sum = state["sum"].clone()
-    if rebind:
+    if "sum" in rebind:
         state["sum"] = state["sum"] + grad * grad
     else:
         state["sum"].add_(grad * grad)
@@ -86,7 +89,11 @@ def _old_accumulator(param, grad, state, *, lr, lr_decay, eps):
 
 
 def _accumulator_rebound(param, grad, state, *, lr, lr_decay, eps):
-    _adagrad(param, grad, state, lr=lr, lr_decay=lr_decay, eps=eps, rebind=True)
+    _adagrad(param, grad, state, lr=lr, lr_decay=lr_decay, eps=eps, rebind=("sum",))
+
+
+def _step_rebound(param, grad, state, *, lr, lr_decay, eps):
+    _adagrad(param, grad, state, lr=lr, lr_decay=lr_decay, eps=eps, rebind=("step",))
 
 
 ADAGRAD_STEP_MISTAKES = [
@@ -116,6 +123,10 @@ ADAGRAD_STEP_MISTAKES = [
         "replaces it instead of updating it. Update the accumulator in place "
         "(`state['sum'].add_(grad * grad)` or `state['sum'] += grad * grad`), as torch does, so "
         "everything holding it (the optimizer's state_dict, for one) sees the new value."),
+    KnownMistake(
+        "step_rebound", _step_rebound,
+        "Right numbers, but state['step'] is now a new tensor: `state['step'] = state['step'] + 1` "
+        "replaces it. Count in place, `state['step'] += 1`, as torch does."),
 ]
 
 

@@ -46,20 +46,26 @@ def reference_rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, cent
 
 
 def _rmsprop(param, grad, state, *, lr, alpha, eps, momentum, centered, square_weight=None,
-             bias_correct=False, denominator=None, momentum_form="torch", rebind=False):
+             bias_correct=False, denominator=None, momentum_form="torch", rebind=()):
     # the reference's steps with one thing changed, named by the keyword used
-    state["step"] += 1
+    if "step" in rebind:
+        state["step"] = state["step"] + 1
+    else:
+        state["step"] += 1
     t = state["step"].item()
     new_v = alpha * state["square_avg"] + (square_weight if square_weight is not None
                                            else 1 - alpha) * grad * grad
-    if rebind:
+    if "square_avg" in rebind:
         state["square_avg"] = new_v
     else:
         state["square_avg"].copy_(new_v)
     v = state["square_avg"] / (1 - alpha**t) if bias_correct else state["square_avg"]
     mean = None
     if centered:
-        state["grad_avg"].mul_(alpha).add_((1 - alpha) * grad)
+        if "grad_avg" in rebind:
+            state["grad_avg"] = alpha * state["grad_avg"] + (1 - alpha) * grad
+        else:
+            state["grad_avg"].mul_(alpha).add_((1 - alpha) * grad)
         mean = state["grad_avg"]
     if denominator is not None:
         avg = denominator(v, mean, eps)
@@ -68,6 +74,10 @@ def _rmsprop(param, grad, state, *, lr, alpha, eps, momentum, centered, square_w
     else:
         avg = v.sqrt() + eps
     if momentum > 0:
+        if "momentum_buffer" in rebind:
+            state["momentum_buffer"] = momentum * state["momentum_buffer"] + grad / avg
+            param.sub_(lr * state["momentum_buffer"])
+            return
         buffer = state["momentum_buffer"]
         if momentum_form == "ema":
             buffer.mul_(momentum).add_((1 - momentum) * grad / avg)
@@ -109,7 +119,25 @@ def _momentum_on_raw_gradient(param, grad, state, **kw):
 
 
 def _square_avg_rebound(param, grad, state, **kw):
-    _rmsprop(param, grad, state, **kw, rebind=True)
+    _rmsprop(param, grad, state, **kw, rebind=("square_avg",))
+
+
+def _grad_avg_rebound(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw, rebind=("grad_avg",))
+
+
+def _momentum_buffer_rebound(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw, rebind=("momentum_buffer",))
+
+
+def _step_rebound(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw, rebind=("step",))
+
+
+def _rebound_hint(key, in_place_code):
+    return (f"Right numbers, but state['{key}'] is now a new tensor: `state['{key}'] = …` replaces "
+            f"it. Update it in place ({in_place_code}), as torch does, so everything holding it "
+            "(the optimizer's state_dict, for one) sees the new value.")
 
 
 RMSPROP_STEP_MISTAKES = [
@@ -137,11 +165,13 @@ RMSPROP_STEP_MISTAKES = [
         "momentum_on_raw_gradient", _momentum_on_raw_gradient,
         "You accumulated the raw gradient and divided afterwards. torch puts the *normalised* "
         "gradient into the buffer, b ← β·b + g/D, and steps θ ← θ − lr·b."),
-    KnownMistake(
-        "square_avg_rebound", _square_avg_rebound,
-        "Right numbers, but state['square_avg'] is now a new tensor: "
-        "`state['square_avg'] = alpha * state['square_avg'] + …` replaces it. Update it in place "
-        "(`.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)`), as torch does."),
+    KnownMistake("square_avg_rebound", _square_avg_rebound,
+                 _rebound_hint("square_avg", "`.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)`")),
+    KnownMistake("grad_avg_rebound", _grad_avg_rebound,
+                 _rebound_hint("grad_avg", "`.mul_(alpha).add_(grad, alpha=1 - alpha)`")),
+    KnownMistake("momentum_buffer_rebound", _momentum_buffer_rebound,
+                 _rebound_hint("momentum_buffer", "`.mul_(momentum).add_(grad / avg)`")),
+    KnownMistake("step_rebound", _step_rebound, _rebound_hint("step", "`state['step'] += 1`")),
 ]
 
 
