@@ -335,3 +335,16 @@ class TestStepsToTolerance:
     def test_checkers_curvature_mistake_fires(self):
         result = run_check("5.4", adagrad_checks._curvature_kept)
         assert result.hint_id == "curvature_kept"
+
+
+def test_patching_the_reference_or_torch_does_not_fool_the_checks(monkeypatch):
+    import course_lib.optim.adagrad as optim_adagrad
+
+    # a learner cell that replaces the course's update and torch's optimizer by its own wrong one
+    monkeypatch.setattr(optim_adagrad, "adagrad_update",
+                        lambda param, grad, state, **kw: eps_inside_root(param, grad, state, **{
+                            k: kw[k] for k in ("lr", "lr_decay", "eps")}))
+    monkeypatch.setattr(torch.optim, "Adagrad", None)
+    assert not run_check("5.1", eps_inside_root).passed
+    assert run_check("5.2", predicted_right).passed
+    assert not run_check("5.2", predicted_eps_inside).passed

@@ -32,7 +32,13 @@ import math
 import torch
 
 
+from course_lib.optim.adagrad import adagrad_init, adagrad_update
+
 from ._framework import Case, KnownMistake, register, register_prediction, register_written
+
+# Bound once, when the checks load: a learner's cell that reassigns torch.optim.Adagrad or
+# course_lib.optim.adagrad.adagrad_update afterwards cannot change what the checks compare with.
+_TorchAdagrad = torch.optim.Adagrad
 from ._state_calls import in_place_state
 
 # --------------------------------------------------------------------------------------------
@@ -42,8 +48,6 @@ from ._state_calls import in_place_state
 
 def reference_adagrad_step(param, grad, state, *, lr, lr_decay, eps):
     """One torch Adagrad step: ``course_lib.optim.adagrad_update`` with these arguments."""
-    from course_lib.optim.adagrad import adagrad_update
-
     adagrad_update(param, grad, state, lr=lr, lr_decay=lr_decay, eps=eps)
 
 
@@ -131,8 +135,6 @@ ADAGRAD_STEP_MISTAKES = [
 
 
 def _adagrad_state(param, initial_accumulator_value):
-    from course_lib.optim.adagrad import adagrad_init
-
     return adagrad_init(param, initial_accumulator_value)
 
 
@@ -188,7 +190,7 @@ def measure_effective_lr(lr, lr_decay, initial_accumulator_value, eps, g, every,
     """Run ``torch.optim.Adagrad`` on one float64 coordinate for ``t`` steps, the gradient being
     ``g`` on steps every, 2·every, ... and 0 otherwise, and return ``-Δθ_t / g`` at step ``t``."""
     theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.Adagrad([theta], lr=lr, lr_decay=lr_decay, eps=eps,
+    optimizer = _TorchAdagrad([theta], lr=lr, lr_decay=lr_decay, eps=eps,
                                     initial_accumulator_value=initial_accumulator_value,
                                     foreach=False)
     before = 0.0
@@ -322,7 +324,7 @@ def measure_steps_to_tolerance(error0, lr, tol, curvature, every):
     |θ_t| <= tol. (eps must not be 0 here: before the first appearance the accumulator is 0 and
     0/0 would make θ NaN.)"""
     theta = torch.full((1,), float(error0), dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.Adagrad([theta], lr=lr, foreach=False)
+    optimizer = _TorchAdagrad([theta], lr=lr, foreach=False)
     for step in range(1, MAX_STEPS + 1):
         present = step % every == 0
         theta.grad = curvature * theta.detach().clone() if present else torch.zeros(1, dtype=torch.float64)

@@ -29,7 +29,14 @@ import math
 
 import torch
 
+from course_lib.optim.rmsprop import rmsprop_init, rmsprop_update
+
 from ._framework import Case, KnownMistake, register, register_prediction, register_written
+
+# Bound once, when the checks load: a learner's cell that reassigns torch.optim.RMSprop, Adadelta
+# or course_lib.optim.rmsprop.rmsprop_update afterwards cannot change what the checks compare with.
+_TorchRMSprop = torch.optim.RMSprop
+_TorchAdadelta = torch.optim.Adadelta
 from ._state_calls import in_place_state
 
 # --------------------------------------------------------------------------------------------
@@ -39,8 +46,6 @@ from ._state_calls import in_place_state
 
 def reference_rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, centered):
     """One torch RMSprop step: ``course_lib.optim.rmsprop_update`` with these arguments."""
-    from course_lib.optim.rmsprop import rmsprop_update
-
     rmsprop_update(param, grad, state, lr=lr, alpha=alpha, eps=eps, momentum=momentum,
                    centered=centered)
 
@@ -176,8 +181,6 @@ RMSPROP_STEP_MISTAKES = [
 
 
 def _rmsprop_state(param, momentum, centered):
-    from course_lib.optim.rmsprop import rmsprop_init
-
     return rmsprop_init(param, momentum=momentum, centered=centered)
 
 
@@ -236,7 +239,7 @@ def measure_rmsprop_effective_lr(lr, alpha, eps, g1, n, g2, t):
     """Run ``torch.optim.RMSprop`` on one float64 coordinate: gradient ``g1`` on steps 1..n,
     ``g2`` on steps n+1..t; return ``-Δθ_t / g2``."""
     theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.RMSprop([theta], lr=lr, alpha=alpha, eps=eps, foreach=False)
+    optimizer = _TorchRMSprop([theta], lr=lr, alpha=alpha, eps=eps, foreach=False)
     before = 0.0
     for step in range(1, t + 1):
         theta.grad = torch.full((1,), g1 if step <= n else g2, dtype=torch.float64)
@@ -340,7 +343,7 @@ def measure_adadelta_first_step(g, lr, rho, eps):
     """One step of ``torch.optim.Adadelta`` on one float64 coordinate from 0 with gradient ``g``:
     return θ₁ − θ₀."""
     theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    optimizer = torch.optim.Adadelta([theta], lr=lr, rho=rho, eps=eps, foreach=False)
+    optimizer = _TorchAdadelta([theta], lr=lr, rho=rho, eps=eps, foreach=False)
     theta.grad = torch.full((1,), g, dtype=torch.float64)
     optimizer.step()
     return theta.item()
