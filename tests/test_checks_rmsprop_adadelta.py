@@ -236,6 +236,11 @@ def adadelta_first_eps_top_only(g, lr, rho, eps):
     return -lr * math.sqrt(eps) / math.sqrt((1 - rho) * g * g) * g
 
 
+def adadelta_first_eps_bottom_only(g, lr, rho, eps):
+    u = 0.0
+    return -lr * math.sqrt(u) / math.sqrt((1 - rho) * g * g + eps) * g
+
+
 def adadelta_first_without_lr(g, lr, rho, eps):
     return -math.sqrt(eps) / math.sqrt((1 - rho) * g * g + eps) * g
 
@@ -253,6 +258,7 @@ class TestAdadeltaFirstStepPrediction:
     @pytest.mark.parametrize("fn, hint_id", [
         (adadelta_first_eps_outside, "eps_outside_roots"),
         (adadelta_first_eps_top_only, "eps_numerator_only"),
+        (adadelta_first_eps_bottom_only, "eps_denominator_only"),
         (adadelta_first_without_lr, "lr_ignored"),
         (adadelta_first_full_square, "no_one_minus_rho"),
     ])

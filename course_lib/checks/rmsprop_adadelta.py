@@ -358,6 +358,11 @@ def _adadelta_eps_numerator_only(g, lr, rho, eps):
     return -lr * math.sqrt(eps) * g / math.sqrt((1 - rho) * g * g)
 
 
+def _adadelta_eps_denominator_only(g, lr, rho, eps):
+    # √u / √(v + ε) with u = 0: no step at all
+    return -lr * math.sqrt(0.0) * g / math.sqrt((1 - rho) * g * g + eps)
+
+
 def _adadelta_no_one_minus_rho(g, lr, rho, eps):
     return -lr * math.sqrt(eps) * g / math.sqrt(g * g + eps)
 
@@ -396,6 +401,11 @@ def _explain_adadelta(inputs, measured, predicted):
             "eps_numerator_only", _adadelta_eps_numerator_only,
             "ε goes inside *both* roots: the denominator is √(square_avg + ε), not √square_avg "
             "(it matters when g² is not much larger than ε)."),
+        KnownMistake(
+            "eps_denominator_only", _adadelta_eps_denominator_only,
+            "With ε only in the denominator, the numerator √acc_delta is 0 on the first step, so "
+            "Adadelta would never move (acc_delta stays 0 forever). That is why ε sits inside "
+            "*both* roots: √(acc_delta + ε) = √ε starts it."),
         KnownMistake(
             "no_one_minus_rho", _adadelta_no_one_minus_rho,
             "After one step square_avg is (1 − ρ)·g², not g²: the average starts at 0 and takes "
