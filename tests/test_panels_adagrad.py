@@ -57,11 +57,14 @@ def test_caption_names_both_runs_and_the_distance(panel):
 
 
 def test_try_kappa_along_the_axes_changes_nothing_for_adagrad(panel):
-    paths = []
+    paths, gd_distances = [], []
     for kappa in (1.0, 1000.0):
         panel.update(kappa=kappa, orientation="along the axes", lr=0.3, eps=1e-10)
         paths.append(path_data(panel, 0))
+        gd_distances.append(float(np.linalg.norm(panel.trajectories[1].final_point)))
     np.testing.assert_allclose(paths[0], paths[1], rtol=1e-6, atol=1e-9)
+    # gradient descent at its best lr: there in one step at κ = 1, far off at κ = 1000
+    assert gd_distances[0] < 1e-6 < 0.5 < gd_distances[1]
 
 
 def test_try_turning_the_valley_brings_kappa_back(panel):
@@ -83,6 +86,7 @@ def test_try_a_large_eps_undoes_the_equalisation(panel):
         finals.append(panel.trajectories[0].final_point)
     # with ε = 1 the flat direction (curvature 1/κ) barely moves: κ matters again
     assert abs(finals[1][1]) > 10 * abs(finals[0][1])
+    assert abs(finals[1][1]) > 1.3  # of its 1.5 start
 
 
 def test_bad_values_are_reported_not_raised(panel):
