@@ -98,7 +98,25 @@ def save(notebook, folder, name=NOTEBOOK):
 
 
 def ids():
+    """The ids of the exercises with a check cell, in order."""
     return _check_ids(nbformat.read(EXERCISE, as_version=4))
+
+
+def written_ids():
+    return [c.metadata["exercise_id"] for c in nbformat.read(EXERCISE, as_version=4).cells
+            if "answer" in _tags(c) and c.cell_type == "markdown" and "exercise_id" in c.metadata]
+
+
+def all_ids():
+    """Every exercise make check lists: checked ones and written answers, in notebook order."""
+    order = [c for c in nbformat.read(EXERCISE, as_version=4).cells]
+    found = []
+    for cell in order:
+        if "check" in _tags(cell):
+            found += _check_ids(new_notebook(cells=[cell]))
+        elif "answer" in _tags(cell) and "exercise_id" in cell.metadata:
+            found.append(cell.metadata["exercise_id"])
+    return found
 
 
 # ---------------------------------------------------------------- never fooled by the file
@@ -111,10 +129,13 @@ def test_blank_notebook_run_and_saved_fails_naming_every_exercise(tmp_path):
     completed, _ = run_make_check(path)
     assert completed.returncode == 1, completed.stdout + completed.stderr
     found = lines_by_id(completed.stdout)
-    assert list(found) == ids()
+    assert list(found) == all_ids()
     for exercise_id in ids():
         assert found[exercise_id] == (f"{exercise_id} ❌ not passed yet: not attempted yet "
                                       "(your function still raises NotImplementedError)")
+    for exercise_id in written_ids():
+        assert found[exercise_id] == (f"{exercise_id} ✍ written answer: nothing written yet "
+                                      "(your instructor reads it)")
     assert f"0 of {len(ids())} exercises pass" in completed.stdout
 
 
@@ -153,7 +174,7 @@ def test_cleared_outputs_and_deleted_or_retagged_check_cells_change_nothing(tmp_
     completed, _ = run_make_check(path)
     assert completed.returncode == 1
     found = lines_by_id(completed.stdout)
-    assert list(found) == exercise_ids  # every exercise is named, deleted check or not
+    assert list(found) == all_ids()  # every exercise is named, deleted check or not
     assert found[solved[0]].startswith(f"{solved[0]} ✅ passed")
     for exercise_id in unsolved:
         assert found[exercise_id].startswith(f"{exercise_id} ❌ not passed yet: not attempted")
