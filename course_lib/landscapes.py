@@ -29,6 +29,7 @@ from torch import Tensor
 __all__ = [
     "Landscape",
     "Quadratic",
+    "RotatedQuadratic",
     "Rosenbrock",
     "Beale",
     "Himmelblau",
@@ -36,6 +37,7 @@ __all__ = [
     "Noisy",
     "ReddiProblem",
     "quadratic",
+    "rotated_quadratic",
     "rosenbrock",
     "beale",
     "himmelblau",
@@ -167,6 +169,42 @@ class Quadratic(Landscape):
 
     def _grad_parts(self, x, y):
         return self.L * x, self.mu * y
+
+
+class RotatedQuadratic(Landscape):
+    r"""The ill-conditioned quadratic of :class:`Quadratic` turned by ``angle`` degrees.
+
+    :math:`f(\theta) = \tfrac12 \theta^\top H \theta` with :math:`H = R\,\operatorname{diag}(L, \mu)\,R^\top`
+    and :math:`R` the rotation by ``angle``: the same curvatures :math:`\mu, L` and condition number
+    :math:`\kappa`, but the steep and flat directions no longer lie along the x and y axes. Gradient
+    descent does not care (it is rotation-invariant); a per-coordinate method such as Adagrad does,
+    because a diagonal preconditioner can rescale x and y but cannot undo the rotation
+    (notebook 05). ``angle=0`` is :class:`Quadratic` exactly.
+    """
+
+    def __init__(self, condition_number: float = 10.0, L: float = 1.0, angle: float = 45.0):
+        base = Quadratic(condition_number=condition_number, L=L)
+        angle = float(angle)
+        if not math.isfinite(angle):
+            raise ValueError(f"angle must be a finite number of degrees, got {angle}")
+        self.condition_number, self.L, self.mu, self.angle = base.condition_number, base.L, base.mu, angle
+        c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+        # H = R diag(L, mu) R^T, written out so the formula runs on floats and tensors alike
+        self.h_xx = self.L * c * c + self.mu * s * s
+        self.h_xy = (self.L - self.mu) * c * s
+        self.h_yy = self.L * s * s + self.mu * c * c
+        self.hessian = torch.tensor([[self.h_xx, self.h_xy], [self.h_xy, self.h_yy]], dtype=torch.float64)
+        self.name = f"quadratic (κ={condition_number:g}, turned {angle:g}°)"
+        self.key = (condition_number, L, angle)
+        self.minima = _minima(0.0, 0.0)
+        self.xlim, self.ylim = base.xlim, base.ylim
+        self.start = base.start
+
+    def _value_parts(self, x, y):
+        return 0.5 * (self.h_xx * x * x + 2.0 * self.h_xy * x * y + self.h_yy * y * y)
+
+    def _grad_parts(self, x, y):
+        return self.h_xx * x + self.h_xy * y, self.h_xy * x + self.h_yy * y
 
 
 class Rosenbrock(Landscape):
@@ -401,6 +439,11 @@ class ReddiProblem:
 def quadratic(condition_number: float = 10.0, L: float = 1.0) -> Quadratic:
     """½(L x² + μ y²) with μ = L / condition_number. See :class:`Quadratic`."""
     return Quadratic(condition_number=condition_number, L=L)
+
+
+def rotated_quadratic(condition_number: float = 10.0, L: float = 1.0, angle: float = 45.0) -> RotatedQuadratic:
+    """The quadratic of :func:`quadratic` turned by ``angle`` degrees. See :class:`RotatedQuadratic`."""
+    return RotatedQuadratic(condition_number=condition_number, L=L, angle=angle)
 
 
 def rosenbrock(a: float = 1.0, b: float = 100.0) -> Rosenbrock:

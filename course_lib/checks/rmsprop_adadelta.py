@@ -1,0 +1,458 @@
+r"""Checkers for notebook 06, RMSProp and Adadelta: exercises 6.1 to 6.4.
+
+6.1 ``rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, centered)``: one step of
+    ``torch.optim.RMSprop`` in place on ``param`` and ``state`` (built by
+    ``course_lib.optim.rmsprop_init(param, momentum, centered)``). The reference is
+    ``course_lib.optim.rmsprop_update``, which equals torch (tests/test_theory_rmsprop.py):
+
+    .. math::
+
+        v \leftarrow \alpha v + (1-\alpha) g^2, \quad
+        \bar g \leftarrow \alpha \bar g + (1-\alpha) g, \quad
+        D = \sqrt{v - \bar g^2} + \epsilon \ (\text{centered; else } \sqrt v + \epsilon), \\
+        b \leftarrow \beta b + g / D,\ \theta \leftarrow \theta - \eta b \ (\beta > 0; \text{ else }
+        \theta \leftarrow \theta - \eta\, g / D).
+6.2 *predict, then measure*: ``predicted_effective_lr(lr, alpha, eps, g1, n, g2, t)``, RMSprop's
+    effective learning rate :math:`-\Delta\theta_t / g_2` at step ``t`` when the gradient was ``g1``
+    for the first ``n`` steps and ``g2`` afterwards (``t > n``); measured by running
+    ``torch.optim.RMSprop``. Answer:
+    :math:`\eta / (\sqrt{\alpha^{t-n}(1-\alpha^n) g_1^2 + (1-\alpha^{t-n}) g_2^2} + \epsilon)`.
+6.3 *predict, then measure*: ``predicted_first_step(g, lr, rho, eps)``, Adadelta's first change
+    :math:`\theta_1 - \theta_0`; measured by running ``torch.optim.Adadelta``. Answer:
+    :math:`-\eta\sqrt{\epsilon}\, g / \sqrt{(1-\rho) g^2 + \epsilon}`.
+6.4 *written*: centered RMSprop on a perfectly steady slope.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from course_lib.optim.rmsprop import rmsprop_init, rmsprop_update
+
+from ._framework import Case, KnownMistake, register, register_prediction, register_written
+
+# Bound once, when the checks load: a learner's cell that reassigns torch.optim.RMSprop, Adadelta
+# or course_lib.optim.rmsprop.rmsprop_update afterwards cannot change what the checks compare with.
+_TorchRMSprop = torch.optim.RMSprop
+_TorchAdadelta = torch.optim.Adadelta
+from ._state_calls import in_place_state
+
+# --------------------------------------------------------------------------------------------
+# 6.1 rmsprop_step
+# --------------------------------------------------------------------------------------------
+
+
+def reference_rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, centered):
+    """One torch RMSprop step: ``course_lib.optim.rmsprop_update`` with these arguments."""
+    rmsprop_update(param, grad, state, lr=lr, alpha=alpha, eps=eps, momentum=momentum,
+                   centered=centered)
+
+
+def _rmsprop(param, grad, state, *, lr, alpha, eps, momentum, centered, square_weight=None,
+             bias_correct=False, denominator=None, momentum_form="torch", rebind=()):
+    # the reference's steps with one thing changed, named by the keyword used
+    if "step" in rebind:
+        state["step"] = state["step"] + 1
+    else:
+        state["step"] += 1
+    t = state["step"].item()
+    new_v = alpha * state["square_avg"] + (square_weight if square_weight is not None
+                                           else 1 - alpha) * grad * grad
+    if "square_avg" in rebind:
+        state["square_avg"] = new_v
+    else:
+        state["square_avg"].copy_(new_v)
+    v = state["square_avg"] / (1 - alpha**t) if bias_correct else state["square_avg"]
+    mean = None
+    if centered:
+        if "grad_avg" in rebind:
+            state["grad_avg"] = alpha * state["grad_avg"] + (1 - alpha) * grad
+        else:
+            state["grad_avg"].mul_(alpha).add_((1 - alpha) * grad)
+        mean = state["grad_avg"]
+    if denominator is not None:
+        avg = denominator(v, mean, eps)
+    elif centered:
+        avg = (v - mean * mean).sqrt() + eps
+    else:
+        avg = v.sqrt() + eps
+    if momentum > 0:
+        if "momentum_buffer" in rebind:
+            state["momentum_buffer"] = momentum * state["momentum_buffer"] + grad / avg
+            param.sub_(lr * state["momentum_buffer"])
+            return
+        buffer = state["momentum_buffer"]
+        if momentum_form == "ema":
+            buffer.mul_(momentum).add_((1 - momentum) * grad / avg)
+        elif momentum_form == "raw_grad":
+            buffer.mul_(momentum).add_(grad)
+            param.sub_(lr * buffer / avg)
+            return
+        else:
+            buffer.mul_(momentum).add_(grad / avg)
+        param.sub_(lr * buffer)
+    else:
+        param.sub_(lr * grad / avg)
+
+
+def _eps_inside(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw,
+             denominator=lambda v, m, e: ((v if m is None else v - m * m) + e).sqrt())
+
+
+def _bias_corrected(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw, bias_correct=True)
+
+
+def _no_one_minus_alpha(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw, square_weight=1.0)
+
+
+def _centered_outside_root(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw,
+             denominator=lambda v, m, e: v.sqrt() + e if m is None else v.sqrt() - m * m + e)
+
+
+def _momentum_ema(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw, momentum_form="ema")
+
+
+def _momentum_on_raw_gradient(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw, momentum_form="raw_grad")
+
+
+def _square_avg_rebound(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw, rebind=("square_avg",))
+
+
+def _grad_avg_rebound(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw, rebind=("grad_avg",))
+
+
+def _momentum_buffer_rebound(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw, rebind=("momentum_buffer",))
+
+
+def _step_rebound(param, grad, state, **kw):
+    _rmsprop(param, grad, state, **kw, rebind=("step",))
+
+
+def _rebound_hint(key, in_place_code):
+    return (f"Right numbers, but state['{key}'] is now a new tensor: `state['{key}'] = …` replaces "
+            f"it. Update it in place ({in_place_code}), as torch does, so everything holding it "
+            "(the optimizer's state_dict, for one) sees the new value.")
+
+
+RMSPROP_STEP_MISTAKES = [
+    KnownMistake(
+        "eps_inside_root", _eps_inside,
+        "You divided by √(v + ε). torch's RMSprop adds ε *outside* the root: √v + ε "
+        "(TensorFlow's kernel puts it inside; the two differ while v is small)."),
+    KnownMistake(
+        "bias_correction", _bias_corrected,
+        "You divided v by (1 − αᵗ), Adam's bias correction. torch's RMSprop has none: it divides "
+        "by √v + ε with v started at 0, so its first steps are larger than later ones."),
+    KnownMistake(
+        "no_one_minus_alpha", _no_one_minus_alpha,
+        "Your v adds the whole g². The moving average weighs the new square by (1 − α): "
+        "v ← α·v + (1 − α)·g²."),
+    KnownMistake(
+        "centered_outside_root", _centered_outside_root,
+        "Centered RMSprop subtracts the squared mean *inside* the root: √(v − ḡ²) + ε, the "
+        "estimated standard deviation of the gradient, not √v − ḡ²."),
+    KnownMistake(
+        "momentum_ema", _momentum_ema,
+        "Your momentum buffer is a moving average, b ← β·b + (1 − β)·g/D. torch's is a sum, as "
+        "in SGD: b ← β·b + g/D, then θ ← θ − lr·b."),
+    KnownMistake(
+        "momentum_on_raw_gradient", _momentum_on_raw_gradient,
+        "You accumulated the raw gradient and divided afterwards. torch puts the *normalised* "
+        "gradient into the buffer, b ← β·b + g/D, and steps θ ← θ − lr·b."),
+    KnownMistake("square_avg_rebound", _square_avg_rebound,
+                 _rebound_hint("square_avg", "`.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)`")),
+    KnownMistake("grad_avg_rebound", _grad_avg_rebound,
+                 _rebound_hint("grad_avg", "`.mul_(alpha).add_(grad, alpha=1 - alpha)`")),
+    KnownMistake("momentum_buffer_rebound", _momentum_buffer_rebound,
+                 _rebound_hint("momentum_buffer", "`.mul_(momentum).add_(grad / avg)`")),
+    KnownMistake("step_rebound", _step_rebound, _rebound_hint("step", "`state['step'] += 1`")),
+]
+
+
+def _rmsprop_state(param, momentum, centered):
+    return rmsprop_init(param, momentum=momentum, centered=centered)
+
+
+@register(
+    "6.1",
+    reference=reference_rmsprop_step,
+    call=in_place_state("state", "param", steps_over="grad"),
+    mistakes=RMSPROP_STEP_MISTAKES,
+)
+def rmsprop_step_cases(rng: torch.Generator):
+    def randn(*shape, dtype=torch.float64, scale=1.0):
+        return scale * torch.randn(shape, generator=rng, dtype=dtype)
+
+    def uniform(low, high):
+        return low + (high - low) * torch.rand((), generator=rng, dtype=torch.float64).item()
+
+    def case(description, shape=(4,), steps=3, dtype=torch.float64, scale=1.0, **hyper):
+        param = randn(*shape, dtype=dtype)
+        return Case(description, param=param,
+                    grad=[randn(*shape, dtype=dtype, scale=scale) for _ in range(steps)],
+                    state=_rmsprop_state(param, hyper["momentum"], hyper["centered"]), **hyper)
+
+    # First the cases that tell the misconceptions apart: plain, then each variant on its own.
+    yield case("three plain steps (momentum 0, not centered), eps 0.01, small gradients",
+               scale=0.1, lr=uniform(0.001, 0.1), alpha=uniform(0.8, 0.99), eps=0.01,
+               momentum=0.0, centered=False)
+    yield case("three centered steps (momentum 0)", lr=uniform(0.001, 0.1),
+               alpha=uniform(0.5, 0.95), eps=1e-8, momentum=0.0, centered=True)
+    yield case("three steps with momentum 0.9 (not centered)", lr=uniform(0.001, 0.1),
+               alpha=uniform(0.8, 0.99), eps=1e-8, momentum=0.9, centered=False)
+    for dtype in (torch.float32, torch.float64):
+        for shape in [(5,), (2, 3), ()]:
+            steps = int(torch.randint(2, 6, (), generator=rng))
+            momentum = [0.0, uniform(0.1, 0.95)][int(torch.randint(0, 2, (), generator=rng))]
+            centered = bool(torch.randint(0, 2, (), generator=rng))
+            yield case(f"{steps} steps, shape {tuple(shape)}, {str(dtype).replace('torch.', '')}, "
+                       f"momentum {momentum:.3g}, centered={centered}",
+                       shape=shape, steps=steps, dtype=dtype, lr=uniform(0.001, 0.1),
+                       alpha=uniform(0.5, 0.99), eps=10 ** uniform(-8, -2),
+                       momentum=momentum, centered=centered)
+    yield case("centered with momentum, 5 steps", steps=5, lr=0.01, alpha=0.9, eps=1e-8,
+               momentum=0.5, centered=True)
+    param = torch.zeros(3, dtype=torch.float64)
+    yield Case("a zero gradient on the first step (v stays 0: the step is 0/ε = 0)", param=param,
+               grad=[torch.zeros(3, dtype=torch.float64), randn(3)],
+               state=_rmsprop_state(param, 0.0, False), lr=0.01, alpha=0.99, eps=1e-8,
+               momentum=0.0, centered=False)
+
+
+# --------------------------------------------------------------------------------------------
+# 6.2 predict, then measure: RMSprop's effective lr after the gradient scale changes
+# --------------------------------------------------------------------------------------------
+
+
+def measure_rmsprop_effective_lr(lr, alpha, eps, g1, n, g2, t):
+    """Run ``torch.optim.RMSprop`` on one float64 coordinate: gradient ``g1`` on steps 1..n,
+    ``g2`` on steps n+1..t; return ``-Δθ_t / g2``."""
+    theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = _TorchRMSprop([theta], lr=lr, alpha=alpha, eps=eps, foreach=False)
+    before = 0.0
+    for step in range(1, t + 1):
+        theta.grad = torch.full((1,), g1 if step <= n else g2, dtype=torch.float64)
+        before = theta.item()
+        optimizer.step()
+    return -(theta.item() - before) / g2
+
+
+def _square_avg(alpha, g1, n, g2, t, *, from_converged=False):
+    old = (1.0 if from_converged else 1 - alpha**n) * g1 * g1
+    return alpha ** (t - n) * old + (1 - alpha ** (t - n)) * g2 * g2
+
+
+def _rms_bias_corrected(lr, alpha, eps, g1, n, g2, t):
+    return lr / (math.sqrt(_square_avg(alpha, g1, n, g2, t) / (1 - alpha**t)) + eps)
+
+
+def _rms_eps_inside(lr, alpha, eps, g1, n, g2, t):
+    return lr / math.sqrt(_square_avg(alpha, g1, n, g2, t) + eps)
+
+
+def _rms_converged_start(lr, alpha, eps, g1, n, g2, t):
+    return lr / (math.sqrt(_square_avg(alpha, g1, n, g2, t, from_converged=True)) + eps)
+
+
+def _rms_alpha_swapped(lr, alpha, eps, g1, n, g2, t):
+    return lr / (math.sqrt(_square_avg(1 - alpha, g1, n, g2, t)) + eps)
+
+
+def _rms_adagrad_sum(lr, alpha, eps, g1, n, g2, t):
+    return lr / (math.sqrt(n * g1 * g1 + (t - n) * g2 * g2) + eps)
+
+
+def _rms_only_new_gradient(lr, alpha, eps, g1, n, g2, t):
+    return lr / (abs(g2) + eps)
+
+
+def _explain_rmsprop(inputs, measured, predicted):
+    return ("Unroll v ← α·v + (1 − α)·g² from v₀ = 0: after the n steps of g1, how much of g1² "
+            "is in v (it has not reached g1² yet)? Each later step multiplies that by α and adds "
+            "(1 − α)·g2². Then the factor is lr / (√v + eps). "
+            f"Here the optimizer's factor is {measured:.6g}, yours {predicted:.6g}.")
+
+
+@register_prediction(
+    "6.2",
+    measure=measure_rmsprop_effective_lr,
+    rtol=1e-6,
+    explain=_explain_rmsprop,
+    mistakes=[
+        KnownMistake(
+            "bias_correction", _rms_bias_corrected,
+            "You divided v by (1 − αᵗ). That is Adam's bias correction; torch's RMSprop has none."),
+        KnownMistake(
+            "eps_inside_root", _rms_eps_inside,
+            "You put ε inside the root. torch's RMSprop divides by √v + ε."),
+        KnownMistake(
+            "converged_start", _rms_converged_start,
+            "You assumed v had reached g1² after the first n steps. It starts at 0, so after n "
+            "steps it holds only (1 − αⁿ)·g1²."),
+        KnownMistake(
+            "alpha_swapped", _rms_alpha_swapped,
+            "You weighted the new square by α. In torch α is the *decay*: v ← α·v + (1 − α)·g²."),
+        KnownMistake(
+            "adagrad_sum", _rms_adagrad_sum,
+            "That is Adagrad's sum of all squared gradients. RMSprop keeps a moving average "
+            "that forgets: v ← α·v + (1 − α)·g²."),
+        KnownMistake(
+            "only_new_gradient", _rms_only_new_gradient,
+            "You assumed v has forgotten g1 entirely. The old squares fade as α^(t−n): they still "
+            "count, and the (1 − α^(t−n))·g2² part has not reached g2² yet."),
+    ],
+)
+def rmsprop_effective_lr_cases(rng: torch.Generator):
+    def uniform(low, high):
+        return low + (high - low) * torch.rand((), generator=rng, dtype=torch.float64).item()
+
+    def pick(*options):
+        return options[int(torch.randint(0, len(options), (), generator=rng))]
+
+    yield Case("steep for 50 steps (g = 2), then flat (g = 0.1), at step 55",
+               lr=0.01, alpha=0.9, eps=1e-8, g1=2.0, n=50, g2=0.1, t=55)
+    yield Case("torch's default alpha 0.99, flat first then steep",
+               lr=0.01, alpha=0.99, eps=1e-8, g1=0.05, n=100, g2=1.5, t=150)
+    for _ in range(8):
+        n = int(torch.randint(1, 60, (), generator=rng))
+        yield Case("a random switch of gradient scale", lr=round(uniform(0.001, 0.1), 4),
+                   alpha=pick(0.5, 0.9, 0.95, 0.99, round(uniform(0.6, 0.99), 3)),
+                   eps=pick(1e-8, round(uniform(0.001, 0.05), 4)),
+                   g1=round(pick(-1, 1) * uniform(0.05, 3.0), 3), n=n,
+                   g2=round(pick(-1, 1) * uniform(0.05, 3.0), 3),
+                   t=n + int(torch.randint(1, 80, (), generator=rng)))
+
+
+# --------------------------------------------------------------------------------------------
+# 6.3 predict, then measure: Adadelta's first step
+# --------------------------------------------------------------------------------------------
+
+
+def measure_adadelta_first_step(g, lr, rho, eps):
+    """One step of ``torch.optim.Adadelta`` on one float64 coordinate from 0 with gradient ``g``:
+    return θ₁ − θ₀."""
+    theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = _TorchAdadelta([theta], lr=lr, rho=rho, eps=eps, foreach=False)
+    theta.grad = torch.full((1,), g, dtype=torch.float64)
+    optimizer.step()
+    return theta.item()
+
+
+def _adadelta_eps_outside(g, lr, rho, eps):
+    # (√u + ε)/(√v + ε) with u = 0: ε / (√((1−ρ)g²) + ε)
+    return -lr * eps * g / (math.sqrt((1 - rho) * g * g) + eps)
+
+
+def _adadelta_eps_numerator_only(g, lr, rho, eps):
+    return -lr * math.sqrt(eps) * g / math.sqrt((1 - rho) * g * g)
+
+
+def _adadelta_eps_denominator_only(g, lr, rho, eps):
+    # √u / √(v + ε) with u = 0: no step at all
+    return -lr * math.sqrt(0.0) * g / math.sqrt((1 - rho) * g * g + eps)
+
+
+def _adadelta_no_one_minus_rho(g, lr, rho, eps):
+    return -lr * math.sqrt(eps) * g / math.sqrt(g * g + eps)
+
+
+def _adadelta_lr_ignored(g, lr, rho, eps):
+    return -math.sqrt(eps) * g / math.sqrt((1 - rho) * g * g + eps)
+
+
+def _adadelta_ascent(g, lr, rho, eps):
+    return lr * math.sqrt(eps) * g / math.sqrt((1 - rho) * g * g + eps)
+
+
+def _adadelta_rmsprop_like(g, lr, rho, eps):
+    # as if the numerator were 1: an RMSprop step with lr
+    return -lr * g / math.sqrt((1 - rho) * g * g + eps)
+
+
+def _explain_adadelta(inputs, measured, predicted):
+    return ("Start from the state torch creates: square_avg = acc_delta = 0. Update square_avg "
+            "with this gradient first, then form Δ = √(acc_delta + ε) / √(square_avg + ε) · g "
+            "and move θ by −lr·Δ. "
+            f"Here the optimizer moved by {measured:.6g}, you predicted {predicted:.6g}.")
+
+
+@register_prediction(
+    "6.3",
+    measure=measure_adadelta_first_step,
+    rtol=1e-6,
+    explain=_explain_adadelta,
+    mistakes=[
+        KnownMistake(
+            "eps_outside_roots", _adadelta_eps_outside,
+            "You added ε outside the square roots. torch (and Zeiler's paper) put it inside both: "
+            "RMS[x] = √(E[x²] + ε). With acc_delta = 0 that ε is the whole numerator: √ε."),
+        KnownMistake(
+            "eps_numerator_only", _adadelta_eps_numerator_only,
+            "ε goes inside *both* roots: the denominator is √(square_avg + ε), not √square_avg "
+            "(it matters when g² is not much larger than ε)."),
+        KnownMistake(
+            "eps_denominator_only", _adadelta_eps_denominator_only,
+            "With ε only in the denominator, the numerator √acc_delta is 0 on the first step, so "
+            "Adadelta would never move (acc_delta stays 0 forever). That is why ε sits inside "
+            "*both* roots: √(acc_delta + ε) = √ε starts it."),
+        KnownMistake(
+            "no_one_minus_rho", _adadelta_no_one_minus_rho,
+            "After one step square_avg is (1 − ρ)·g², not g²: the average starts at 0 and takes "
+            "in only (1 − ρ) of the new square."),
+        KnownMistake(
+            "lr_ignored", _adadelta_lr_ignored,
+            "torch multiplies Adadelta's step by lr (θ ← θ − lr·Δ); the paper has no lr, which is "
+            "torch's default lr = 1.0."),
+        KnownMistake(
+            "ascent", _adadelta_ascent,
+            "Wrong sign: θ moves against the gradient, θ₁ − θ₀ = −lr·Δ."),
+        KnownMistake(
+            "rmsprop_like", _adadelta_rmsprop_like,
+            "That is an RMSprop step. Adadelta multiplies g/RMS[g] by RMS[Δx] of the *previous* "
+            "steps, which is √(0 + ε) on the first step."),
+    ],
+)
+def adadelta_first_step_cases(rng: torch.Generator):
+    def uniform(low, high):
+        return low + (high - low) * torch.rand((), generator=rng, dtype=torch.float64).item()
+
+    def pick(*options):
+        return options[int(torch.randint(0, len(options), (), generator=rng))]
+
+    yield Case("torch's defaults (lr 1.0, rho 0.9, eps 1e-6), g = 1", g=1.0, lr=1.0, rho=0.9,
+               eps=1e-6)
+    yield Case("a gradient as small as √eps (g = 0.001, eps 1e-6)", g=0.001, lr=1.0, rho=0.9,
+               eps=1e-6)
+    for _ in range(6):
+        yield Case("random settings", g=round(pick(-1, 1) * 10 ** uniform(-3.5, 1), 6),
+                   lr=pick(1.0, round(uniform(0.1, 2.0), 3)),
+                   rho=pick(0.9, 0.95, round(uniform(0.5, 0.99), 3)),
+                   eps=pick(1e-6, 1e-4, 10 ** round(uniform(-8, -2), 2)))
+
+
+# --------------------------------------------------------------------------------------------
+# 6.4 written: centered RMSprop on a steady slope
+# --------------------------------------------------------------------------------------------
+
+register_written(
+    "6.4",
+    prompt=("Centered RMSprop divides by √(v − ḡ²) + ε. Suppose the gradient is exactly the same, "
+            "g, on every step (a long straight slope). What happens to the step size as t grows, "
+            "why, and what keeps it finite? Would you use centered=True on such a problem?"),
+    rubric=("v_t = (1 − αᵗ)g² and ḡ_t = (1 − αᵗ)g, so v − ḡ² = αᵗ(1 − αᵗ)g² → 0: the estimated "
+            "variance vanishes because there is no noise, the denominator falls to ε and the step "
+            "grows towards lr·|g|/ε (10⁶·lr·|g| with ε = 1e-8) — it speeds up exponentially on a "
+            "steady slope. Only ε (and the slope ending) bounds it; centering suits noisy "
+            "gradients, on a deterministic slope it is dangerous unless ε is large."),
+)

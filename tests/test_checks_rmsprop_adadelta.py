@@ -1,0 +1,282 @@
+"""Checkers 6.x (notebook 06, RMSProp and Adadelta): they pass right answers, fail the stub and
+wrong ones, and each hint fires on a wrong implementation written the way a learner would.
+
+The references are proven equal to torch.optim in tests/test_theory_rmsprop.py."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from course_lib.checks import run_check
+from course_lib.checks import rmsprop_adadelta as rmsprop_checks
+
+# --------------------------------------------------------------------------------------------
+# 6.1 learner-style implementations
+# --------------------------------------------------------------------------------------------
+
+
+def correct_rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, centered):
+    state["step"] += 1
+    v = state["square_avg"]
+    v.mul_(alpha).add_((1 - alpha) * grad * grad)
+    if centered:
+        state["grad_avg"].mul_(alpha).add_((1 - alpha) * grad)
+        denom = (v - state["grad_avg"] ** 2).sqrt() + eps
+    else:
+        denom = v.sqrt() + eps
+    if momentum > 0:
+        state["momentum_buffer"].mul_(momentum).add_(grad / denom)
+        param -= lr * state["momentum_buffer"]
+    else:
+        param -= lr * grad / denom
+
+
+def _learner(eps_inside=False, bias=False, full_square=False, centered_outside=False,
+             momentum_ema=False, momentum_raw=False, rebind=False, mutate=False, stash=False):
+    def rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, centered):
+        state["step"] += 1
+        new_v = alpha * state["square_avg"] + (1.0 if full_square else 1 - alpha) * grad**2
+        if rebind:
+            state["square_avg"] = new_v
+        else:
+            state["square_avg"][...] = new_v
+        v = state["square_avg"]
+        if bias:
+            v = v / (1 - alpha ** state["step"].item())
+        if centered:
+            state["grad_avg"].mul_(alpha).add_((1 - alpha) * grad)
+            m = state["grad_avg"]
+            if eps_inside:
+                denom = torch.sqrt(v - m**2 + eps)
+            elif centered_outside:
+                denom = torch.sqrt(v) - m**2 + eps
+            else:
+                denom = torch.sqrt(v - m**2) + eps
+        else:
+            denom = torch.sqrt(v + eps) if eps_inside else torch.sqrt(v) + eps
+        if mutate:
+            grad /= denom
+            step = grad
+        else:
+            step = grad / denom
+        if momentum > 0:
+            b = state["momentum_buffer"]
+            if momentum_raw:
+                b.mul_(momentum).add_(grad)
+                param -= lr * b / denom
+            else:
+                b.mul_(momentum).add_((1 - momentum) * step if momentum_ema else step)
+                param -= lr * b
+        else:
+            param -= lr * step
+        if stash:
+            state["prev_grad"] = grad
+    return rmsprop_step
+
+
+def momentum_buffer_as_new_tensor(param, grad, state, *, lr, alpha, eps, momentum, centered):
+    state["step"] += 1
+    v = state["square_avg"]
+    v.mul_(alpha).add_((1 - alpha) * grad * grad)
+    if centered:
+        state["grad_avg"].mul_(alpha).add_((1 - alpha) * grad)
+        denom = (v - state["grad_avg"] ** 2).sqrt() + eps
+    else:
+        denom = v.sqrt() + eps
+    if momentum > 0:
+        state["momentum_buffer"] = momentum * state["momentum_buffer"] + grad / denom
+        param -= lr * state["momentum_buffer"]
+    else:
+        param -= lr * grad / denom
+
+
+def stub_rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, centered):
+    raise NotImplementedError("Exercise 6.1: write rmsprop_step")
+
+
+class TestRMSpropStep:
+    def test_reference_passes(self):
+        result = run_check("6.1", rmsprop_checks.reference_rmsprop_step)
+        assert result.passed, result.report()
+        assert result.n_cases >= 8
+
+    def test_correct_learner_code_passes(self):
+        for fn in (correct_rmsprop_step, _learner()):
+            result = run_check("6.1", fn)
+            assert result.passed, result.report()
+
+    def test_stub_is_not_attempted(self):
+        result = run_check("6.1", stub_rmsprop_step)
+        assert not result.passed and result.status == "not_attempted"
+
+    @pytest.mark.parametrize("flags, hint_id", [
+        (dict(eps_inside=True), "eps_inside_root"),
+        (dict(bias=True), "bias_correction"),
+        (dict(full_square=True), "no_one_minus_alpha"),
+        (dict(centered_outside=True), "centered_outside_root"),
+        (dict(momentum_ema=True), "momentum_ema"),
+        (dict(momentum_raw=True), "momentum_on_raw_gradient"),
+        (dict(rebind=True), "square_avg_rebound"),
+    ])
+    def test_known_mistake_gets_its_hint(self, flags, hint_id):
+        result = run_check("6.1", _learner(**flags))
+        assert not result.passed
+        assert result.hint_id == hint_id, result.report()
+
+    def test_rebound_momentum_buffer_gets_its_own_hint(self):
+        result = run_check("6.1", momentum_buffer_as_new_tensor)
+        assert not result.passed
+        assert result.hint_id == "momentum_buffer_rebound", result.report()
+        assert "'momentum_buffer'" in result.received
+
+    def test_mutated_grad_is_reported(self):
+        result = run_check("6.1", _learner(mutate=True))
+        assert not result.passed
+        assert result.hint_id == "changed_input", result.report()
+
+    def test_state_aliasing_the_gradient_fails(self):
+        result = run_check("6.1", _learner(stash=True))
+        assert not result.passed
+        assert result.hint_id == "aliased_input", result.report()
+
+    def test_every_mistake_differs_from_the_reference_somewhere(self):
+        for mistake in rmsprop_checks.RMSPROP_STEP_MISTAKES:
+            result = run_check("6.1", mistake.wrong_function)
+            assert not result.passed and result.hint_id == mistake.hint_id, mistake.hint_id
+
+
+# --------------------------------------------------------------------------------------------
+# 6.2 and 6.3 predict, then measure: learner-style predictions
+# --------------------------------------------------------------------------------------------
+
+
+def rmsprop_factor_right(lr, alpha, eps, g1, n, g2, t):
+    v_after_n = (1 - alpha**n) * g1**2            # started at 0
+    k = t - n
+    v = alpha**k * v_after_n + (1 - alpha**k) * g2**2
+    return lr / (math.sqrt(v) + eps)
+
+
+def rmsprop_factor_by_loop(lr, alpha, eps, g1, n, g2, t):
+    v = 0.0
+    for step in range(1, t + 1):
+        g = g1 if step <= n else g2
+        v = alpha * v + (1 - alpha) * g * g
+    return lr / (math.sqrt(v) + eps)
+
+
+def rmsprop_factor_bias_corrected(lr, alpha, eps, g1, n, g2, t):
+    v = 0.0
+    for step in range(1, t + 1):
+        g = g1 if step <= n else g2
+        v = alpha * v + (1 - alpha) * g * g
+    return lr / (math.sqrt(v / (1 - alpha**t)) + eps)
+
+
+def rmsprop_factor_converged(lr, alpha, eps, g1, n, g2, t):
+    k = t - n
+    return lr / (math.sqrt(alpha**k * g1**2 + (1 - alpha**k) * g2**2) + eps)
+
+
+def rmsprop_factor_adagrad(lr, alpha, eps, g1, n, g2, t):
+    return lr / (math.sqrt(n * g1**2 + (t - n) * g2**2) + eps)
+
+
+def rmsprop_factor_eps_inside(lr, alpha, eps, g1, n, g2, t):
+    k = t - n
+    return lr / math.sqrt(alpha**k * (1 - alpha**n) * g1**2 + (1 - alpha**k) * g2**2 + eps)
+
+
+def rmsprop_factor_forgot_everything(lr, alpha, eps, g1, n, g2, t):
+    return lr / (abs(g2) + eps)
+
+
+class TestRMSpropEffectiveLrPrediction:
+    @pytest.mark.parametrize("fn", [rmsprop_factor_right, rmsprop_factor_by_loop])
+    def test_right_predictions_pass(self, fn):
+        for seed in (None, 1, "s"):
+            result = run_check("6.2", fn, seed=seed)
+            assert result.passed, result.report()
+
+    @pytest.mark.parametrize("fn, hint_id", [
+        (rmsprop_factor_bias_corrected, "bias_correction"),
+        (rmsprop_factor_converged, "converged_start"),
+        (rmsprop_factor_adagrad, "adagrad_sum"),
+        (rmsprop_factor_eps_inside, "eps_inside_root"),
+        (rmsprop_factor_forgot_everything, "only_new_gradient"),
+    ])
+    def test_known_mistake_gets_its_hint(self, fn, hint_id):
+        result = run_check("6.2", fn)
+        assert not result.passed
+        assert result.hint_id == hint_id, result.report()
+
+    def test_measurement_equals_the_theory_curve(self):
+        from course_lib.theory.rmsprop import rmsprop_effective_lr_curve
+
+        stream = [1.5] * 7 + [-0.2] * 5
+        curve = rmsprop_effective_lr_curve(stream, lr=0.02, alpha=0.8, eps=1e-3)
+        measured = rmsprop_checks.measure_rmsprop_effective_lr(0.02, 0.8, 1e-3, 1.5, 7, -0.2, 12)
+        assert math.isclose(measured, curve[-1], rel_tol=1e-12)
+
+
+def adadelta_first_right(g, lr, rho, eps):
+    square_avg = (1 - rho) * g * g
+    delta = math.sqrt(0 + eps) / math.sqrt(square_avg + eps) * g
+    return -lr * delta
+
+
+def adadelta_first_eps_outside(g, lr, rho, eps):
+    return -lr * (0 + eps) / (math.sqrt((1 - rho) * g * g) + eps) * g
+
+
+def adadelta_first_eps_top_only(g, lr, rho, eps):
+    return -lr * math.sqrt(eps) / math.sqrt((1 - rho) * g * g) * g
+
+
+def adadelta_first_eps_bottom_only(g, lr, rho, eps):
+    u = 0.0
+    return -lr * math.sqrt(u) / math.sqrt((1 - rho) * g * g + eps) * g
+
+
+def adadelta_first_without_lr(g, lr, rho, eps):
+    return -math.sqrt(eps) / math.sqrt((1 - rho) * g * g + eps) * g
+
+
+def adadelta_first_full_square(g, lr, rho, eps):
+    return -lr * math.sqrt(eps) / math.sqrt(g * g + eps) * g
+
+
+class TestAdadeltaFirstStepPrediction:
+    def test_right_prediction_passes(self):
+        for seed in (None, 3, "t"):
+            result = run_check("6.3", adadelta_first_right, seed=seed)
+            assert result.passed, result.report()
+
+    @pytest.mark.parametrize("fn, hint_id", [
+        (adadelta_first_eps_outside, "eps_outside_roots"),
+        (adadelta_first_eps_top_only, "eps_numerator_only"),
+        (adadelta_first_eps_bottom_only, "eps_denominator_only"),
+        (adadelta_first_without_lr, "lr_ignored"),
+        (adadelta_first_full_square, "no_one_minus_rho"),
+    ])
+    def test_known_mistake_gets_its_hint(self, fn, hint_id):
+        result = run_check("6.3", fn)
+        assert not result.passed
+        assert result.hint_id == hint_id, result.report()
+
+    def test_measurement_equals_the_theory(self):
+        from course_lib.theory.rmsprop import adadelta_first_step
+
+        for g in (1.0, -0.003, 25.0):
+            measured = rmsprop_checks.measure_adadelta_first_step(g, 1.0, 0.9, 1e-6)
+            assert math.isclose(measured, adadelta_first_step(g, lr=1.0, rho=0.9, eps=1e-6),
+                                rel_tol=1e-12)
+
+
+def test_written_answer_6_4_is_registered():
+    from course_lib.checks import known_exercises
+
+    assert "6.4" in known_exercises()
