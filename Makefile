@@ -16,9 +16,13 @@ help:  ## List the targets
 install: $(STAMP)  ## Create .venv with the pinned packages and course_lib (does nothing when current)
 
 # Rebuilt only when the pins or the package metadata change.
-$(STAMP): constraints.txt pyproject.toml
+# The lab settings (save widget state, so reopened notebooks show their panels) are copied in
+# by hand: an editable install skips pyproject's data-files.
+LAB_SETTINGS := jupyter-config/lab/settings/overrides.json
+$(STAMP): constraints.txt pyproject.toml $(LAB_SETTINGS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[lab,test]"
+	@mkdir -p $(VENV)/share/jupyter/lab/settings && cp $(LAB_SETTINGS) $(VENV)/share/jupyter/lab/settings/
 	@touch $(STAMP)
 
 # Jupyter refuses to start as root unless told; containers and some lab machines run as root.

@@ -37,6 +37,7 @@ function drawText(ctx, t, k) {
     ctx.globalAlpha = 1;
   }
   ctx.fillStyle = t.color || "#000";
+  ctx.textAlign = "left"; // the offsets above already place the text
   ctx.textBaseline = "middle";
   lines.forEach((line, i) => {
     const x = t.ha === "right" ? -widths[i] : t.ha === "center" ? -widths[i] / 2 : 0;
@@ -294,9 +295,11 @@ function render({ model, el }) {
     root.dataset.frames = String(frames);
     root.dataset.step = String(step < 0 || step >= last ? last : step);
     root.dataset.lastStep = String(last);
+    root.dataset.scene = String(sceneVersion);
     // Tell tests and benchmarks once this frame is on screen (the next animation frame).
     requestAnimationFrame(() => root.dispatchEvent(new CustomEvent("course-frame", {
-      bubbles: true, detail: { time: performance.now(), frame: frames, step: root.dataset.step } })));
+      bubbles: true, detail: { time: performance.now(), frame: frames, step: root.dataset.step,
+                            scene: sceneVersion } })));
   }
 
   // Several changes in one tick (scene + step + images) make one drawing.
@@ -307,7 +310,8 @@ function render({ model, el }) {
   }
 
   model.on("change:images", () => { loadImages(); schedule(); });
-  model.on("change:scene", schedule);
+  let sceneVersion = 0; // which scene a frame shows: latency benchmarks wait for a new one
+  model.on("change:scene", () => { sceneVersion += 1; schedule(); });
   model.on("change:step", schedule);
   loadImages();
   draw();

@@ -173,19 +173,24 @@ def _ticks(ax: Axes, which: str, height: float) -> dict:
     axis = ax.xaxis if which == "x" else ax.yaxis
     if not axis.get_visible():
         return {"major": [], "minor": [], "labels": [], "offset": ""}
-    low, high = sorted(ax.get_xlim() if which == "x" else ax.get_ylim())
-    span = (high - low) * 1e-9
+    x0, y0, x1, y1 = ax.bbox.extents
     result = {}
     for kind in ("major", "minor"):
         locs = np.asarray(axis.get_majorticklocs() if kind == "major" else axis.get_minorticklocs(),
                           dtype=np.float64)
-        locs = locs[(locs >= low - span) & (locs <= high + span)]
+        with np.errstate(all="ignore"):
+            if which == "x":
+                coords = ax.get_xaxis_transform().transform(np.column_stack([locs, np.zeros_like(locs)]))[:, 0]
+                inside = (coords >= x0 - 0.5) & (coords <= x1 + 0.5)
+            else:
+                pixels = ax.get_yaxis_transform().transform(np.column_stack([np.zeros_like(locs), locs]))[:, 1]
+                inside = (pixels >= y0 - 0.5) & (pixels <= y1 + 0.5)
+                coords = height - pixels
+        # Locators return ticks beyond the view; keep those on the axis (decided in pixels,
+        # which is right for log and symlog axes too).
+        locs, coords = locs[inside], coords[inside]
         formatter = axis.get_major_formatter() if kind == "major" else axis.get_minor_formatter()
         labels = [tick_label(s) for s in formatter.format_ticks(list(locs))] if locs.size else []
-        if which == "x":
-            coords = ax.get_xaxis_transform().transform(np.column_stack([locs, np.zeros_like(locs)]))[:, 0]
-        else:
-            coords = height - ax.get_yaxis_transform().transform(np.column_stack([np.zeros_like(locs), locs]))[:, 1]
         result[kind] = [[round(float(c), 1), label] for c, label in zip(coords, labels)]
         if kind == "major":
             result["offset"] = tick_label(formatter.get_offset()) if hasattr(formatter, "get_offset") else ""

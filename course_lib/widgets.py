@@ -48,6 +48,7 @@ Example::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import dataclasses
 import html
@@ -267,7 +268,7 @@ class SliderPanel:
         caption: Callable[[dict, list], str] | None = None,
         caption_lines: int = 2,
         play: bool = False,
-        play_interval_ms: int = 80,
+        play_interval_ms: int = 40,
         title: str = "",
         render: str = "browser",
     ):
@@ -419,9 +420,12 @@ class SliderPanel:
         self.trajectories = trajectories
         if self.caption_artist is not None:
             self.caption_artist.set_text(self.caption(merged, trajectories))
-        self._reset_step_controls()
-        self.figure.show(trajectories)
-        self._redisplay()
+        # One message to the browser for the view's new step, scene and backgrounds, so it
+        # never draws a new step over an old scene.
+        with self.view.hold_sync() if self.view is not None else contextlib.nullcontext():
+            self._reset_step_controls()
+            self.figure.show(trajectories)
+            self._redisplay()
         return trajectories
 
     def static_png(self, note: str = STATIC_NOTE) -> bytes:
@@ -460,8 +464,10 @@ class SliderPanel:
             self._pending_step = None
             self.update()
         elif self._pending_step is not None:
+            # The browser already shows this step (Play and the step slider are linked to the
+            # view there); only the matplotlib model follows, so nothing is sent back.
             step, self._pending_step = self._pending_step, None
-            self.show_step(step)
+            self.figure.show([truncate_trajectory(t, step) for t in self.trajectories])
 
     # -- widget plumbing ---------------------------------------------------------------------------
 

@@ -63,7 +63,10 @@ def _free_port() -> int:
 class Lab:
     """A scratch JupyterLab server; use as a context manager."""
 
-    def __init__(self, *, log_path: Path | None = None):
+    def __init__(self, *, log_path: Path | None = None, source_root: Path = REPO_ROOT,
+                 extra_env: dict | None = None):
+        self.source_root = Path(source_root)
+        self.extra_env = dict(extra_env or {})
         self.port = _free_port()
         self.token = secrets.token_hex(16)
         self.home = Path(tempfile.mkdtemp(prefix="course-e2e-"))
@@ -78,8 +81,8 @@ class Lab:
     def __enter__(self) -> "Lab":
         self.root.mkdir()
         for name in COPIED:
-            if (REPO_ROOT / name).is_dir():
-                shutil.copytree(REPO_ROOT / name, self.root / name,
+            if (self.source_root / name).is_dir():
+                shutil.copytree(self.source_root / name, self.root / name,
                                 ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         settings = self.home / "settings"
         for name, values in USER_SETTINGS.items():
@@ -92,7 +95,8 @@ class Lab:
                "JUPYTER_CONFIG_DIR": str(self.home / "config"),
                "JUPYTER_RUNTIME_DIR": str(self.home / "runtime"),
                "JUPYTER_DATA_DIR": str(self.home / "data"),
-               "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning"}
+               "PYTHONWARNINGS": "ignore::DeprecationWarning,ignore::PendingDeprecationWarning",
+               **self.extra_env}
         command = [sys.executable, "-m", "jupyterlab", "--no-browser",
                    "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
                    f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
@@ -137,7 +141,8 @@ class Lab:
             self.api(f"/api/sessions/{session['id']}", method="DELETE")
 
     def notebook_url(self, relative: str) -> str:
-        return f"{self.url}/lab/tree/{relative}?token={self.token}"
+        # reset: start from an empty workspace, not the tabs an earlier page left open
+        return f"{self.url}/lab/tree/{relative}?reset&token={self.token}"
 
 
 def launch_chromium(playwright):
@@ -154,7 +159,8 @@ for (const type of ["keydown", "pointerdown", "change", "input"]) {
   document.addEventListener(type, (e) => window.__course.inputs.push({type, t: e.timeStamp}), true);
 }
 document.addEventListener("course-frame", (e) => {
-  window.__course.frames.push({t: e.detail.time, step: Number(e.detail.step), el: e.target, kind: "canvas"});
+  window.__course.frames.push({t: e.detail.time, step: Number(e.detail.step), scene: e.detail.scene,
+                               el: e.target, kind: "canvas"});
 }, true);
 new MutationObserver((records) => {
   for (const r of records) for (const node of r.addedNodes) {
@@ -171,7 +177,12 @@ new MutationObserver((records) => {
 # Helpers evaluated in the page. `panels()` lists the output areas that hold widget controls.
 HELPERS = r"""
 window.__courseLab = {
-  notebook() { return window.jupyterapp.shell.currentWidget; },
+  notebook() {
+    for (const w of window.jupyterapp.shell.widgets("main")) {
+      if (w.context && w.context.path === window.__coursePath) return w;
+    }
+    return window.jupyterapp.shell.currentWidget;
+  },
   panels() {
     const nb = this.notebook().node;
     return [...nb.querySelectorAll(".jp-OutputArea-output")].filter((o) =>
@@ -217,15 +228,16 @@ class NotebookPage:
     def open(self, timeout_s: float = 120) -> "NotebookPage":
         self.page.goto(self.lab.notebook_url(self.relative))
         self.page.wait_for_function(
-            "() => window.jupyterapp && window.jupyterapp.shell.currentWidget"
-            " && window.jupyterapp.shell.currentWidget.sessionContext"
-            " && window.jupyterapp.shell.currentWidget.context.isReady",
-            timeout=timeout_s * 1000)
+            "(path) => window.jupyterapp && [...window.jupyterapp.shell.widgets('main')].some("
+            "w => w.context && w.context.path === path && w.context.isReady && w.sessionContext)",
+            arg=self.relative, timeout=timeout_s * 1000)
+        self.page.evaluate("(path) => { window.__coursePath = path; }", self.relative)
         self.page.evaluate(HELPERS)
         return self
 
     def ensure_helpers(self) -> None:
         if not self.page.evaluate("() => !!window.__courseLab"):
+            self.page.evaluate("(path) => { window.__coursePath = path; }", self.relative)
             self.page.evaluate(HELPERS)
 
     def wait_idle(self, timeout_s: float = 180) -> None:
@@ -239,6 +251,9 @@ class NotebookPage:
             timeout=timeout_s * 1000, polling=250)
 
     def command(self, name: str, args: dict | None = None):
+        self.ensure_helpers()
+        # commands act on the current widget: make it this notebook first
+        self.page.evaluate("() => window.jupyterapp.shell.activateById(window.__courseLab.notebook().id)")
         return self.page.evaluate("([n, a]) => window.jupyterapp.commands.execute(n, a)", [name, args or {}])
 
     def run_all(self, timeout_s: float = 180) -> None:
@@ -248,8 +263,9 @@ class NotebookPage:
         self.wait_idle(timeout_s)
 
     def wait_for_kernel(self, timeout_s: float = 120) -> None:
+        self.ensure_helpers()
         self.page.wait_for_function(
-            "() => { const s = window.jupyterapp.shell.currentWidget.sessionContext;"
+            "() => { const s = window.__courseLab.notebook().sessionContext;"
             " return s.session && s.session.kernel && s.session.kernel.status === 'idle'; }",
             timeout=timeout_s * 1000, polling=250)
 
@@ -270,5 +286,5 @@ class NotebookPage:
 
     def save(self) -> None:
         self.command("docmanager:save")
-        self.page.wait_for_function("() => !window.jupyterapp.shell.currentWidget.context.model.dirty",
+        self.page.wait_for_function("() => !window.__courseLab.notebook().context.model.dirty",
                                     timeout=30000)
