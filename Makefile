@@ -41,8 +41,11 @@ NBVAL := PYTHONWARNINGS=$(NB_WARNINGS) $(BIN)/python -m pytest --nbval --nbval-c
 # Lecture and solution notebooks must reproduce their stored outputs (none yet is fine).
 NBVAL_NOTEBOOKS := $(wildcard notebooks/*.ipynb solutions/*.ipynb)
 
-test: install  ## Run the whole test suite (unit tests and notebook checks)
-	$(BIN)/python -m pytest
+# The browser tests (marker e2e, tests/e2e) drive JupyterLab in /usr/bin/chromium and skip,
+# saying how to enable them, where Chromium is missing; screenshots go to build/e2e/.
+test: install  ## Run the whole test suite (unit tests, browser tests, notebook checks)
+	$(BIN)/python -m pytest -m "not e2e"
+	$(BIN)/python -m pytest -m e2e tests/e2e
 	$(if $(NBVAL_NOTEBOOKS),$(NBVAL) -q $(NBVAL_NOTEBOOKS),@echo "no notebooks to validate yet")
 
 run-notebook: install  ## Execute NB=path.ipynb in place with the course's kernel (stores its outputs)

@@ -230,20 +230,33 @@ def _background_artists(ax: Axes) -> list:
 
 
 def _fingerprint(ax: Axes, artists: list) -> str:
-    """Changes when the background would look different: other artists, data, limits or size."""
+    """Changes when the background would look different: other artists, data, limits or size.
+
+    By content, not identity: switching a panel back to a landscape draws a new but equal
+    contour set, which must find its cached picture.
+    """
     digest = hashlib.blake2b(digest_size=12)
     digest.update(repr((ax.get_xlim(), ax.get_ylim(), ax.bbox.bounds, ax.figure.dpi)).encode())
+
+    def add(values) -> None:
+        if values is not None:
+            digest.update(np.ascontiguousarray(np.ma.filled(np.asarray(values, dtype=np.float64), np.nan)).tobytes())
+
     for artist in artists:
-        digest.update(repr((id(artist), artist.get_alpha(), artist.get_zorder())).encode())
-        if hasattr(artist, "get_offsets"):
-            digest.update(np.ascontiguousarray(artist.get_offsets(), dtype=np.float64).tobytes())
-        if hasattr(artist, "get_array") and artist.get_array() is not None:
-            digest.update(np.ascontiguousarray(np.ma.filled(artist.get_array(), np.nan), dtype=np.float64).tobytes())
-        if hasattr(artist, "get_extents") and not hasattr(artist, "get_offsets"):
+        digest.update(repr((type(artist).__name__, artist.get_alpha(), artist.get_zorder())).encode())
+        for getter in ("get_offsets", "get_array", "get_facecolor", "get_edgecolor", "get_linewidth"):
+            if hasattr(artist, getter):
+                try:
+                    add(getattr(artist, getter)())
+                except (TypeError, ValueError):  # a colour given as a string, say
+                    digest.update(repr(getattr(artist, getter)()).encode())
+        if hasattr(artist, "get_paths"):
+            for path in artist.get_paths():
+                add(path.vertices)
+        elif hasattr(artist, "get_extents"):
             digest.update(repr(artist.get_extents().bounds).encode())
-        if hasattr(artist, "get_paths") and not hasattr(artist, "levels"):  # contour sets: by identity
-            for path in artist.get_paths()[:2000]:
-                digest.update(np.ascontiguousarray(path.vertices, dtype=np.float64).tobytes())
+        if hasattr(artist, "get_extent") and callable(artist.get_extent):
+            digest.update(repr(artist.get_extent()).encode())
     return digest.hexdigest()
 
 

@@ -420,19 +420,26 @@ class SliderPanel:
         self.trajectories = trajectories
         if self.caption_artist is not None:
             self.caption_artist.set_text(self.caption(merged, trajectories))
-        # One message to the browser for the view's new step, scene and backgrounds, so it
-        # never draws a new step over an old scene.
+        # The view's new scene, step and backgrounds go to the browser in one message, before
+        # the step slider's new range (linked to the view there): the browser never draws the
+        # new step over the old scene.
         with self.view.hold_sync() if self.view is not None else contextlib.nullcontext():
-            self._reset_step_controls()
             self.figure.show(trajectories)
+            if self.view is not None:
+                self.view.step = self._longest()
             self._redisplay()
+        self._reset_step_controls()
         return trajectories
+
+    def _longest(self) -> int:
+        return max(max((len(t.path) - 1 for t in self.trajectories), default=0), 1)
 
     def static_png(self, note: str = STATIC_NOTE) -> bytes:
         """The panel's figure as a PNG with ``note`` written under it (for saved notebooks)."""
         import io
 
-        text = self.fig.text(0.5, 0.005, note, ha="center", va="bottom", fontsize=9, color="#8a6d00")
+        # just under the figure (bbox_inches="tight" grows the picture to take it in)
+        text = self.fig.text(0.5, -0.01, note, ha="center", va="top", fontsize=9, color="#8a6d00")
         buffer = io.BytesIO()
         try:
             self.fig.savefig(buffer, format="png", bbox_inches="tight")
@@ -487,15 +494,12 @@ class SliderPanel:
     def _reset_step_controls(self) -> None:
         if self.step_slider is None:
             return
-        longest = max((len(t.path) - 1 for t in self.trajectories), default=0)
         self._syncing = True
         try:
             self.play.playing = False
             for control in (self.step_slider, self.play):
-                control.max = max(longest, 1)
+                control.max = self._longest()
                 control.value = control.max  # a new computation shows the whole path
-            if self.view is not None:
-                self.view.step = self.step_slider.value
         finally:
             self._syncing = False
 

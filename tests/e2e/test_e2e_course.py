@@ -59,7 +59,9 @@ def page(browser):
 
 
 def widget_errors(page) -> list[str]:
-    text = page.locator(".jp-Notebook").inner_text()
+    """Widget errors shown in cell outputs (a markdown cell may quote the message)."""
+    areas = page.locator(".jp-Notebook .jp-OutputArea")
+    text = "\n".join(areas.all_inner_texts())
     return [line for line in text.splitlines() if "Error displaying widget" in line]
 
 
@@ -84,8 +86,20 @@ def wait_for_change(nb: NotebookPage, index: int, before, timeout_ms: int = CHAN
         return False
 
 
+def settle(nb: NotebookPage, index: int, quiet_ms: int = 400) -> None:
+    """Wait until the panel's figure stops changing (the last redraw has arrived)."""
+    previous = nb.signature(index)
+    for _ in range(60):
+        nb.page.wait_for_timeout(quiet_ms)
+        current = nb.signature(index)
+        if current == previous:
+            return
+        previous = current
+
+
 def move(nb: NotebookPage, index: int, control, kind: str) -> bool:
     """Change one control the way a learner would; True when the figure changed."""
+    settle(nb, index)
     before = nb.signature(index)
     if kind == "slider":
         handle = control.locator(".noUi-handle").first
@@ -125,18 +139,23 @@ def play_to_the_end(nb: NotebookPage, index: int, panel) -> dict:
     """Press Play and wait until the view shows the last step; return what was drawn."""
     view = panel.locator(".course-figure-view")
     last = int(view.get_attribute("data-last-step"))
+    # back to step 0 first (Play resumes where the step slider stands)
+    step_handle = panel.locator(".widget-play").locator("xpath=..").locator(".noUi-handle").first
+    step_handle.focus()
+    step_handle.press("Home")
+    nb.page.wait_for_function("(el) => el.dataset.step === '0'", arg=view.element_handle(), timeout=30_000)
     nb.page.evaluate("() => { window.__course.frames = []; }")
     panel.locator(".widget-play button").first.click()
     nb.page.wait_for_function(
         """([i, last]) => {
              const el = window.__courseLab.panels()[i].querySelector('.course-figure-view');
              const fr = window.__course.frames.filter(f => el.contains(f.el));
-             return fr.some(f => f.step < last) && fr.length && fr[fr.length - 1].step === last; }""",
+             return fr.length > 0 && fr[fr.length - 1].step === last; }""",
         arg=[index, last], timeout=120_000, polling=100)
     steps = nb.page.evaluate(
         """(i) => { const el = window.__courseLab.panels()[i].querySelector('.course-figure-view');
              return window.__course.frames.filter(f => el.contains(f.el)).map(f => f.step); }""", index)
-    return {"last": last, "steps": steps}
+    return {"last": last, "steps": sorted({0, *steps})}  # step 0 was drawn before Play
 
 
 @pytest.mark.parametrize("notebook", LECTURES)
