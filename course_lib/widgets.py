@@ -432,7 +432,8 @@ class SliderPanel:
         return trajectories
 
     def _longest(self) -> int:
-        return max(max((len(t.path) - 1 for t in self.trajectories), default=0), 1)
+        """The last step Play can show (at least 1); runs without a ``path`` count as none."""
+        return max(max((len(getattr(t, "path", ())) - 1 for t in self.trajectories), default=0), 1)
 
     def static_png(self, note: str = STATIC_NOTE) -> bytes:
         """The panel's figure as a PNG with ``note`` written under it (for saved notebooks)."""
