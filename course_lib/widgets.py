@@ -524,10 +524,11 @@ class SliderPanel:
 
     @staticmethod
     def _from_browser(change) -> bool:
-        # ipywidgets locks a property while it applies a value that came from the front end;
-        # values set by Python code (tests, a notebook cell) are not locked.
+        # ipywidgets locks the properties it applies from a front-end message (a selection
+        # widget's browser sends `index`, and `value` follows); values set by Python code
+        # (tests, a notebook cell) are applied with no lock.
         owner = change.get("owner") if isinstance(change, dict) else getattr(change, "owner", None)
-        return bool(getattr(owner, "_property_lock", None)) and change["name"] in owner._property_lock
+        return bool(getattr(owner, "_property_lock", None))
 
     def _schedule(self) -> None:
         """Redraw soon on the kernel's event loop; a newer value before then replaces this one."""

@@ -229,6 +229,35 @@ def test_values_from_the_browser_are_coalesced_into_one_redraw_with_the_latest()
     assert panel.view.scene["axes"][0]["lines"][0]["n"] == 11
 
 
+def test_a_dropdown_choice_from_the_browser_is_coalesced_too():
+    import ipywidgets as widgets
+
+    calls = []
+    holder = Figure(figsize=(3, 2))
+    holder.add_subplot().plot([0, 1], [0, 1])
+
+    class Still:
+        fig = holder
+
+        def show(self, trajectories):
+            pass
+
+    picker = widgets.Dropdown(options=["a", "b", "c"], value="a")
+    panel = SliderPanel(lambda name: calls.append(name) or [], {"name": picker}, figure=Still())
+
+    async def choose():
+        before = len(calls)
+        for index in (1, 2):
+            # the browser sends the option's index; `value` follows inside the same lock
+            with picker._lock_property(index=index), picker.hold_trait_notifications():
+                picker.index = index
+        assert len(calls) == before
+        await asyncio.sleep(0.05)
+        assert calls[before:] == ["c"]
+
+    asyncio.run(choose())
+
+
 def test_flush_runs_the_pending_redraw_now_and_code_set_values_redraw_at_once():
     panel, calls = make_panel()
 
