@@ -260,7 +260,8 @@ def main(argv: list[str] | None = None) -> int:
         shown = f"{statistics.median(p['shown'] for p in play):.0%} of {play[0]['steps']}" if play else "–"
         drag = f"{statistics.median(e['drag']):.0f}" if e["drag"] else "–"
         if times:
-            print(f"| {name} | {len(times)}{f' (+{e['missed']} no frame)' if e['missed'] else ''} | "
+            missed = f" (+{e['missed']} no frame)" if e["missed"] else ""
+            print(f"| {name} | {len(times)}{missed} | "
                   f"{statistics.median(times):.0f} | {percentile(times, 95):.0f} | "
                   f"{sum(t > 500 for t in times) / len(times):.0%} | {fps} | {shown} | {drag} |")
     if everything:
