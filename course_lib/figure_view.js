@@ -168,39 +168,44 @@ function drawAxes(ctx, ax, k, step, last, images) {
   if (ax.spines.includes("top")) { ctx.moveTo(x0, y0); ctx.lineTo(x1, y0); }
   if (ax.spines.includes("bottom")) { ctx.moveTo(x0, y1); ctx.lineTo(x1, y1); }
   ctx.stroke();
-  // ticks and their labels
+  // ticks and their labels (bottom/left, or top/right for twin axes and colorbars)
+  const xTop = ax.x.side === "top", yRight = ax.y.side === "right";
+  const xa = xTop ? y0 : y1, xd = xTop ? -1 : 1; // x axis line and outward direction
+  const ya = yRight ? x1 : x0, yd = yRight ? 1 : -1;
   ctx.fillStyle = "#000";
+  ctx.strokeStyle = "#000";
+  ctx.lineWidth = 0.8;
   ctx.beginPath();
-  for (const [c] of ax.x.major) { ctx.moveTo(c * k, y1); ctx.lineTo(c * k, y1 + TICK); }
-  for (const [c] of ax.x.minor) { ctx.moveTo(c * k, y1); ctx.lineTo(c * k, y1 + TICK / 2); }
-  for (const [c] of ax.y.major) { ctx.moveTo(x0, c * k); ctx.lineTo(x0 - TICK, c * k); }
-  for (const [c] of ax.y.minor) { ctx.moveTo(x0, c * k); ctx.lineTo(x0 - TICK / 2, c * k); }
+  for (const [c] of ax.x.major) { ctx.moveTo(c * k, xa); ctx.lineTo(c * k, xa + xd * TICK); }
+  for (const [c] of ax.x.minor) { ctx.moveTo(c * k, xa); ctx.lineTo(c * k, xa + xd * TICK / 2); }
+  for (const [c] of ax.y.major) { ctx.moveTo(ya, c * k); ctx.lineTo(ya + yd * TICK, c * k); }
+  for (const [c] of ax.y.minor) { ctx.moveTo(ya, c * k); ctx.lineTo(ya + yd * TICK / 2, c * k); }
   ctx.stroke();
   const xs = ax.x.tick_size, ys = ax.y.tick_size;
   setFont(ctx, xs);
-  ctx.textAlign = "center"; ctx.textBaseline = "top";
-  for (const [c, label] of [...ax.x.major, ...ax.x.minor]) if (label) ctx.fillText(label, c * k, y1 + TICK + 2);
-  if (ax.x.offset) { ctx.textAlign = "right"; ctx.fillText(ax.x.offset, x1, y1 + TICK + 4 + xs * 1.2); }
+  ctx.textAlign = "center"; ctx.textBaseline = xTop ? "bottom" : "top";
+  for (const [c, label] of [...ax.x.major, ...ax.x.minor]) if (label) ctx.fillText(label, c * k, xa + xd * (TICK + 2));
+  if (ax.x.offset) { ctx.textAlign = "right"; ctx.fillText(ax.x.offset, x1, xa + xd * (TICK + 4 + xs * 1.2)); }
   setFont(ctx, ys);
-  ctx.textAlign = "right"; ctx.textBaseline = "middle";
+  ctx.textAlign = yRight ? "left" : "right"; ctx.textBaseline = "middle";
   let widest = 0;
   for (const [c, label] of [...ax.y.major, ...ax.y.minor]) {
     if (!label) continue;
-    ctx.fillText(label, x0 - TICK - 2, c * k);
+    ctx.fillText(label, ya + yd * (TICK + 2), c * k);
     widest = Math.max(widest, ctx.measureText(label).width);
   }
-  if (ax.y.offset) { ctx.textAlign = "left"; ctx.textBaseline = "bottom"; ctx.fillText(ax.y.offset, x0, y0 - 2); }
+  if (ax.y.offset) { ctx.textAlign = yRight ? "right" : "left"; ctx.textBaseline = "bottom"; ctx.fillText(ax.y.offset, yRight ? x1 : x0, y0 - 2); }
   if (ax.x.label) {
     setFont(ctx, ax.x.label_size);
-    ctx.textAlign = "center"; ctx.textBaseline = "top";
-    ctx.fillText(ax.x.label, (x0 + x1) / 2, y1 + TICK + 4 + xs * 1.15);
+    ctx.textAlign = "center"; ctx.textBaseline = xTop ? "bottom" : "top";
+    ctx.fillText(ax.x.label, (x0 + x1) / 2, xa + xd * (TICK + 4 + xs * 1.15));
   }
   if (ax.y.label) {
     setFont(ctx, ax.y.label_size);
     ctx.save();
-    ctx.translate(x0 - TICK - 5 - widest, (y0 + y1) / 2);
-    ctx.rotate(-Math.PI / 2);
-    ctx.textAlign = "center"; ctx.textBaseline = "bottom";
+    ctx.translate(ya + yd * (TICK + 5 + widest), (y0 + y1) / 2);
+    ctx.rotate(-Math.PI / 2); // read bottom to top on either side, as matplotlib does
+    ctx.textAlign = "center"; ctx.textBaseline = yRight ? "top" : "bottom";
     ctx.fillText(ax.y.label, 0, 0);
     ctx.restore();
   }

@@ -10,7 +10,9 @@ and :class:`FigureView`, an ``anywidget`` widget, draws it in the browser on a c
   so log, symlog and aspect-equal axes come out exactly as matplotlib would place them;
 * everything else on an axes (a contour set, images, filled areas, bars) is rasterised into a
   PNG *background* for that axes, once, and only again when those artists change (a new
-  landscape), never because a path moved;
+  landscape), never because a path moved. The background is drawn under every line, whatever
+  the zorders say; twin axes, colorbars, log/symlog scales and legends are supported, 3-D and
+  polar axes are not (:func:`can_draw`; such panels keep the PNG path);
 * Play and the step slider reveal the already-sent steps in the browser (a JS timer), so no
   frame waits for the kernel.
 
@@ -194,6 +196,11 @@ def _ticks(ax: Axes, which: str, height: float) -> dict:
         result[kind] = [[round(float(c), 1), label] for c, label in zip(coords, labels)]
         if kind == "major":
             result["offset"] = tick_label(formatter.get_offset()) if hasattr(formatter, "get_offset") else ""
+    # Which side the ticks and labels sit on: a twinx() axes or a colorbar has them on the right.
+    position = axis.get_ticks_position()
+    result["side"] = {"right": "right", "top": "top"}.get(position, "left" if which == "y" else "bottom")
+    if axis.get_label_position() in ("right", "top"):
+        result["side"] = axis.get_label_position()
     keywords = axis._major_tick_kw  # where ax.grid() keeps its settings (no public getter)
     result["grid"] = bool(keywords.get("gridOn", False))
     result["grid_alpha"] = float(keywords.get("grid_alpha", 1.0) or 1.0)
