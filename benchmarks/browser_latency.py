@@ -107,9 +107,14 @@ class PanelDriver:
                  return f.t - t0; }""", [self.index, n_inputs, -1 if scene is None else scene])
 
     def controls(self):
+        """The panel's controls, except the step slider beside Play (measured as Play)."""
         for kind, selector in CONTROLS.items():
             for k in range(self.panel.locator(selector).count()):
-                yield kind, self.panel.locator(selector).nth(k)
+                control = self.panel.locator(selector).nth(k)
+                if kind == "slider" and control.evaluate(
+                        "el => !!el.parentElement.querySelector(':scope > .widget-play')"):
+                    continue
+                yield kind, control
 
     def changes(self, kind, control, per_control: int):
         """Actions that each change ``control`` once."""
