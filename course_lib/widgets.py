@@ -553,8 +553,16 @@ class SliderPanel:
 
     def _redisplay(self) -> None:
         if self.view is not None:
-            self.view.show(self.fig, self.trajectories)
-            return
+            try:
+                self.view.show(self.fig, self.trajectories)
+                return
+            except Exception as error:  # a figure the browser view cannot describe: fall back
+                import warnings
+
+                warnings.warn(f"SliderPanel: drawing in the browser failed ({error!r}); "
+                              "showing PNGs instead (render='png')", RuntimeWarning, stacklevel=2)
+                self.view.layout.display = "none"
+                self.view = None
         # Only a running IPython kernel has somewhere to display to; in tests the figure's
         # artists are what matters, and they are already updated.
         if get_ipython() is None:

@@ -301,3 +301,17 @@ def test_render_png_keeps_the_old_output_path():
     assert png_panel.view is None
     with pytest.raises(ValueError, match="render must be"):
         SliderPanel(panel.compute, {}, figure=panel.figure, render="svg")
+
+
+def test_a_figure_the_view_cannot_describe_falls_back_to_png(monkeypatch):
+    import course_lib.figure_view as figure_view
+
+    def broken(fig, backgrounds=None):
+        raise TypeError("an artist the scene does not know")
+
+    monkeypatch.setattr(figure_view, "scene_of", broken)
+    with pytest.warns(RuntimeWarning, match="showing PNGs instead"):
+        panel, calls = make_panel()
+    assert panel.view is None
+    panel.update(lr=0.2)  # keeps working on the PNG path
+    assert calls[-1] == (0.2, 1.0)
