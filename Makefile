@@ -16,9 +16,13 @@ help:  ## List the targets
 install: $(STAMP)  ## Create .venv with the pinned packages and course_lib (does nothing when current)
 
 # Rebuilt only when the pins or the package metadata change.
-$(STAMP): constraints.txt pyproject.toml
+# The lab settings (save widget state, so reopened notebooks show their panels) are copied in
+# by hand: an editable install skips pyproject's data-files.
+LAB_SETTINGS := jupyter-config/lab/settings/overrides.json
+$(STAMP): constraints.txt pyproject.toml $(LAB_SETTINGS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[lab,test]"
+	@mkdir -p $(VENV)/share/jupyter/lab/settings && cp $(LAB_SETTINGS) $(VENV)/share/jupyter/lab/settings/
 	@touch $(STAMP)
 
 # Jupyter refuses to start as root unless told; containers and some lab machines run as root.
@@ -45,8 +49,11 @@ NBVAL_NOTEBOOKS := $(wildcard notebooks/*.ipynb solutions/*.ipynb)
 LECTURE_NOTEBOOKS := $(filter notebooks/%,$(NBVAL_NOTEBOOKS))
 SOLUTION_NOTEBOOKS := $(filter solutions/%,$(NBVAL_NOTEBOOKS))
 
-test: install  ## Run the whole test suite (unit tests and notebook checks)
-	$(BIN)/python -m pytest
+# The browser tests (marker e2e, tests/e2e) drive JupyterLab in /usr/bin/chromium and skip,
+# saying how to enable them, where Chromium is missing; screenshots go to build/e2e/.
+test: install  ## Run the whole test suite (unit tests, browser tests, notebook checks)
+	$(BIN)/python -m pytest -m "not e2e"
+	$(BIN)/python -m pytest -m e2e tests/e2e
 	$(if $(LECTURE_NOTEBOOKS),$(NBVAL) -q $(LECTURE_NOTEBOOKS),@echo "no lecture notebooks to validate yet")
 	$(if $(SOLUTION_NOTEBOOKS),COURSE_CHECK_STRICT=1 $(NBVAL) -q $(SOLUTION_NOTEBOOKS),@echo "no solutions to validate yet")
 

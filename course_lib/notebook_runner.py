@@ -7,8 +7,11 @@ The kernel is an ipykernel running this very interpreter (the pinned ``.venv``),
 kernels are installed elsewhere on the machine, so stored outputs match what ``make test`` and
 ``make check`` (``pytest --nbval --nbval-current-env``) will compute. Cells run in the notebook's
 own folder. Cell ids, tags and other metadata are kept; no timing metadata or widget state is
-written, and outputs that display a widget are dropped (they cannot render without that state),
-so running an unchanged notebook twice gives the same bytes.
+written (it holds random ids), so running an unchanged notebook twice gives the same bytes.
+Outputs that display a widget cannot render without that state: a slider panel's output is
+stored as a static picture of its first figure with a line saying "run this cell to make the
+panel live" (the kernel adds the PNG when ``COURSE_PANEL_STATIC_PNG`` is set, as it is here);
+any other widget output is dropped.
 """
 
 from __future__ import annotations
@@ -76,7 +79,7 @@ def execute(notebook: nbformat.NotebookNode, cwd: str | Path, *,
         resources={"metadata": {"path": str(cwd)}},
         record_timing=False,  # timestamps would change the file on every run
     )
-    kernel_env = {**os.environ, "PYTHONWARNINGS": KERNEL_WARNINGS}
+    kernel_env = {**os.environ, "PYTHONWARNINGS": KERNEL_WARNINGS, STATIC_PANEL_ENV: "1"}
     for name in MAKE_VARIABLES:  # a `make` run inside a notebook must print as in a terminal
         kernel_env.pop(name, None)
     # The kernel process's own stderr carries only start-up chatter (cell output goes through
@@ -89,11 +92,33 @@ def execute(notebook: nbformat.NotebookNode, cwd: str | Path, *,
     notebook.metadata.pop("widgets", None)
     for cell in notebook.cells:
         if cell.cell_type == "code":
-            cell.outputs = merge_streams(drop_widget_views(cell.outputs))
+            cell.outputs = merge_streams(static_widget_views(cell.outputs))
     return notebook
 
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+# course_lib.widgets.STATIC_FALLBACK_ENV (not imported: this module must not import ipywidgets)
+STATIC_PANEL_ENV = "COURSE_PANEL_STATIC_PNG"
+
+
+def static_widget_views(outputs: list) -> list:
+    """Replace each widget output that carries a static picture by that picture; drop the rest.
+
+    A slider panel's display carries ``image/png`` (its figure, with a note under it) and a
+    ``text/plain`` line besides the widget view; stored without the view, a reopened notebook
+    shows the picture instead of "Error displaying widget: model not found", in JupyterLab,
+    on GitHub and in nbviewer alike. Running the cell replaces it with the live panel.
+    """
+    kept = []
+    for output in outputs:
+        data = output.get("data", {})
+        if WIDGET_VIEW not in data:
+            kept.append(output)
+        elif "image/png" in data:
+            output = nbformat.from_dict({**output, "data": {k: v for k, v in data.items() if k != WIDGET_VIEW}})
+            kept.append(output)
+    return kept
+
 
 
 def drop_widget_views(outputs: list) -> list:

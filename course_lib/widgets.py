@@ -14,9 +14,20 @@ trajectories, so tests call it with slider values and assert on the figure's dat
 call the same method. ``panel.widget`` is the ipywidgets box a notebook shows, and
 ``display(panel)`` (or a panel as the last expression of a cell) shows it too.
 
-Why the figure is persistent: rebuilding a contour on every slider move takes longer than
-the optimizer runs, so the panel keeps one figure, lets it move its path and loss artists, and
-re-renders that same figure into an ``ipywidgets.Output`` with the inline backend.
+Why the figure is persistent and drawn in the browser: re-rasterising a figure with a contour
+takes 150-650 ms, far longer than the optimizer runs, so the panel keeps one matplotlib figure
+as the *model* (it moves its path and loss artists in place, and tests read them) and a
+:class:`course_lib.figure_view.FigureView` draws it on a canvas in the browser from its data:
+the contour is a PNG made once per landscape, the paths, curves, ticks and texts are vectors.
+Play and the step slider reveal the already-sent steps in the browser, with no kernel round
+trip per frame. Figures the view cannot draw (3-D or polar axes), or ``render="png"``, use the
+older path: the whole figure as a PNG in an ``ipywidgets.Output``.
+
+Why sliders update while dragging without a backlog: slider values arrive continuously
+(``continuous_update=True``); in a kernel, a value from the browser only marks the panel
+"pending" and schedules one redraw on the kernel's event loop a few milliseconds later, so a
+burst of values that queued up during a slow redraw costs one redraw, with the latest values.
+Code that sets a slider in a cell (``panel.sliders["lr"].value = 0.1``) redraws at once.
 
 Why errors do not escape: a slider combination that ``compute`` rejects with a ``ValueError``
 (say, a negative learning rate typed into a box) is reported as a message in the panel, and the
@@ -36,9 +47,12 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import dataclasses
 import html
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -61,9 +75,19 @@ __all__ = [
 # argument, the panel looks the landscape up with course_lib.landscapes.get_landscape.
 LANDSCAPE_KEY = "landscape"
 
+# How long a value from the browser waits for a newer one before the panel redraws. Values
+# that queued up while the kernel was busy arrive microseconds apart, so they all land within
+# this window and cost one redraw; a single move waits only this long.
+COALESCE_S = 0.004
+
+# Set by course_lib.notebook_runner in the kernels it starts: each panel's display then also
+# carries a PNG of its first figure, which the runner stores in place of the live widget.
+STATIC_FALLBACK_ENV = "COURSE_PANEL_STATIC_PNG"
+STATIC_NOTE = "Static picture of the panel: run this cell (or Run All) to make its sliders live."
+
 
 # --------------------------------------------------------------------------------------------
-# Slider factories: the same look and the same "answer on release" behaviour everywhere.
+# Slider factories: the same look and the same "redraw while dragging" behaviour everywhere.
 # --------------------------------------------------------------------------------------------
 
 _STYLE = {"description_width": "initial"}
@@ -80,8 +104,8 @@ def lr_slider(
     """A log-scale learning-rate slider over ``10**min_exp … 10**max_exp``.
 
     Learning rates that matter differ by orders of magnitude, so equal slider distances are
-    equal *ratios*. ``continuous_update=False``: the panel recomputes when the handle is
-    released, so dragging never queues up a backlog of redraws.
+    equal *ratios*. ``continuous_update=True``: the panel redraws while the handle is
+    dragged; :class:`SliderPanel` coalesces the values, so dragging never queues up a backlog.
     """
     if not 10**min_exp <= value <= 10**max_exp:
         raise ValueError(
@@ -95,7 +119,7 @@ def lr_slider(
         step=step,
         description=description,
         readout_format=".3g",
-        continuous_update=False,
+        continuous_update=True,
         style=_STYLE,
     )
 
@@ -103,7 +127,7 @@ def lr_slider(
 def float_slider(
     value: float, min: float, max: float, step: float, description: str, *, log: bool = False
 ) -> widgets.FloatSlider | widgets.FloatLogSlider:
-    """A float slider that recomputes on release; ``log=True`` makes it log10-scaled
+    """A float slider that redraws while dragged; ``log=True`` makes it log10-scaled
     (then ``min``/``max`` are the values themselves, not exponents)."""
     if not min <= value <= max:
         raise ValueError(f"{description} slider value {value} is outside [{min}, {max}]")
@@ -114,21 +138,21 @@ def float_slider(
             raise ValueError(f"{description} log slider needs min > 0, got {min}")
         return widgets.FloatLogSlider(
             value=value, base=10, min=math.log10(min), max=math.log10(max), step=step,
-            description=description, readout_format=".3g", continuous_update=False, style=_STYLE,
+            description=description, readout_format=".3g", continuous_update=True, style=_STYLE,
         )
     return widgets.FloatSlider(
         value=value, min=min, max=max, step=step, description=description,
-        readout_format=".3g", continuous_update=False, style=_STYLE,
+        readout_format=".3g", continuous_update=True, style=_STYLE,
     )
 
 
 def int_slider(value: int, min: int, max: int, description: str, *, step: int = 1) -> widgets.IntSlider:
-    """An integer slider that recomputes on release."""
+    """An integer slider that redraws while dragged."""
     if not min <= value <= max:
         raise ValueError(f"{description} slider value {value} is outside [{min}, {max}]")
     return widgets.IntSlider(
         value=value, min=min, max=max, step=step, description=description,
-        continuous_update=False, style=_STYLE,
+        continuous_update=True, style=_STYLE,
     )
 
 
@@ -227,6 +251,11 @@ class SliderPanel:
         from the stored trajectories (no recomputation).
     title:
         Bold text shown above the sliders.
+    render:
+        ``"browser"`` (default): draw the figure in the browser with
+        :class:`course_lib.figure_view.FigureView`; ``"png"``: re-render the whole figure as
+        a PNG on every change (slow; for figures the browser view cannot draw, chosen
+        automatically for 3-D and polar axes).
     """
 
     def __init__(
@@ -239,8 +268,9 @@ class SliderPanel:
         caption: Callable[[dict, list], str] | None = None,
         caption_lines: int = 2,
         play: bool = False,
-        play_interval_ms: int = 80,
+        play_interval_ms: int = 40,
         title: str = "",
+        render: str = "browser",
     ):
         if not callable(compute):
             raise ValueError(f"compute must be callable, got {type(compute).__name__}")
@@ -253,8 +283,14 @@ class SliderPanel:
                 raise ValueError(
                     f"slider {name!r} must be an ipywidgets value widget, got {type(slider).__name__}"
                 )
+        if render not in ("browser", "png"):
+            raise ValueError(f"render must be 'browser' or 'png', got {render!r}")
         self.compute = compute
         self.sliders = dict(sliders)
+        self.title = title
+        self._pending_update = False  # a value from the browser waits for its redraw
+        self._pending_step: int | None = None
+        self._timer = None
         self.caption = caption
         self._landscape_spec = landscape
         self.landscape = None
@@ -280,6 +316,7 @@ class SliderPanel:
         plt.close(self.fig)
         self.caption_artist = None
         if caption is not None:
+            # 9 pt is 12 CSS px in the browser view, the smallest text the panels show.
             self.caption_artist = self.fig.text(0.5, 0.99, "", ha="center", va="top", fontsize=9)
             # Lower the axes by the caption's height (about 0.18 inch a line) so it sits above
             # the titles instead of on them.
@@ -287,7 +324,11 @@ class SliderPanel:
             top = self.fig.subplotpars.top - (caption_lines * 0.18 + 0.05) / height_in
             self.fig.subplots_adjust(top=top)
 
+        # The browser view draws the figure; `output` holds the PNG in the fallback path.
+        from course_lib.figure_view import FigureView, can_draw
+
         self.output = widgets.Output()
+        self.view = FigureView() if render == "browser" and can_draw(self.fig) else None
         self.status = widgets.HTML(value="")
         self.step_slider = None
         self.play = None
@@ -297,8 +338,11 @@ class SliderPanel:
                 value=0, min=0, max=1, description="step", continuous_update=True, style=_STYLE
             )
             self.play = widgets.Play(value=0, min=0, max=1, interval=play_interval_ms, description="play")
-            # jslink runs in the browser, so Play drives the step slider without a kernel round trip.
+            # jslink runs in the browser, so Play drives the step slider, and the step slider
+            # the view, without a kernel round trip per frame.
             widgets.jslink((self.play, "value"), (self.step_slider, "value"))
+            if self.view is not None:
+                widgets.jslink((self.step_slider, "value"), (self.view, "step"))
             self.step_slider.observe(self._on_step, names="value")
         for slider in self.sliders.values():
             slider.observe(self._on_slider, names="value")
@@ -311,6 +355,8 @@ class SliderPanel:
         if play:
             rows.append(widgets.HBox([self.play, self.step_slider]))
         rows += [self.status, self.output]
+        if self.view is not None:
+            rows.append(self.view)
         self.widget = widgets.VBox(rows)
 
         self.update()
@@ -374,17 +420,62 @@ class SliderPanel:
         self.trajectories = trajectories
         if self.caption_artist is not None:
             self.caption_artist.set_text(self.caption(merged, trajectories))
+        # The view's new scene, step and backgrounds go to the browser in one message, before
+        # the step slider's new range (linked to the view there): the browser never draws the
+        # new step over the old scene.
+        with self.view.hold_sync() if self.view is not None else contextlib.nullcontext():
+            self.figure.show(trajectories)
+            if self.view is not None:
+                self.view.step = self._longest()
+            self._redisplay()
         self._reset_step_controls()
-        self.figure.show(trajectories)
-        self._redisplay()
         return trajectories
 
+    def _longest(self) -> int:
+        """The last step Play can show (at least 1); runs without a ``path`` count as none."""
+        return max(max((len(getattr(t, "path", ())) - 1 for t in self.trajectories), default=0), 1)
+
+    def static_png(self, note: str = STATIC_NOTE) -> bytes:
+        """The panel's figure as a PNG with ``note`` written under it (for saved notebooks)."""
+        import io
+
+        # just under the figure (bbox_inches="tight" grows the picture to take it in)
+        text = self.fig.text(0.5, -0.01, note, ha="center", va="top", fontsize=9, color="#8a6d00")
+        buffer = io.BytesIO()
+        try:
+            self.fig.savefig(buffer, format="png", bbox_inches="tight")
+        finally:
+            text.remove()
+        return buffer.getvalue()
+
     def show_step(self, step: int) -> list:
-        """Draw only the first ``step`` steps of the stored trajectories (what Play does)."""
+        """Draw only the first ``step`` steps of the stored trajectories (what Play does).
+
+        The matplotlib figure shows the truncated paths (tests read it); the browser view,
+        which already holds every step, only moves its ``step``.
+        """
         shown = [truncate_trajectory(t, step) for t in self.trajectories]
         self.figure.show(shown)
-        self._redisplay()
+        if self.view is not None:
+            self.view.step = int(step)
+        else:
+            self._redisplay()
         return shown
+
+    def flush(self) -> None:
+        """Run the redraw that values from the browser are waiting for, now (if any)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._pending_update:
+            self._pending_update = False
+            self._pending_step = None
+            self.update()
+        elif self._pending_step is not None:
+            # The browser already shows this step (Play and the step slider are linked to the
+            # view there); only the matplotlib model follows, so nothing is sent back.
+            step, self._pending_step = self._pending_step, None
+            self.figure.show([truncate_trajectory(t, step) for t in self.trajectories])
 
     # -- widget plumbing ---------------------------------------------------------------------------
 
@@ -404,25 +495,74 @@ class SliderPanel:
     def _reset_step_controls(self) -> None:
         if self.step_slider is None:
             return
-        longest = max((len(t.path) - 1 for t in self.trajectories), default=0)
         self._syncing = True
         try:
             self.play.playing = False
             for control in (self.step_slider, self.play):
-                control.max = max(longest, 1)
+                control.max = self._longest()
                 control.value = control.max  # a new computation shows the whole path
         finally:
             self._syncing = False
 
     def _on_slider(self, change) -> None:
-        if not self._syncing:
+        if self._syncing:
+            return
+        if self._from_browser(change):
+            self._pending_update = True
+            self._schedule()
+        else:
             self.update()
 
     def _on_step(self, change) -> None:
-        if not self._syncing:
+        if self._syncing:
+            return
+        if self._from_browser(change):
+            self._pending_step = int(change["new"])
+            self._schedule()
+        else:
             self.show_step(int(change["new"]))
 
+    @staticmethod
+    def _from_browser(change) -> bool:
+        # ipywidgets locks the properties it applies from a front-end message (a selection
+        # widget's browser sends `index`, and `value` follows); values set by Python code
+        # (tests, a notebook cell) are applied with no lock.
+        owner = change.get("owner") if isinstance(change, dict) else getattr(change, "owner", None)
+        return bool(getattr(owner, "_property_lock", None))
+
+    def _schedule(self) -> None:
+        """Redraw soon on the kernel's event loop; a newer value before then replaces this one."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop (a plain Python session): redraw now
+            self.flush()
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = loop.call_later(COALESCE_S, self._flush_safely)
+
+    def _flush_safely(self) -> None:
+        self._timer = None
+        try:
+            self.flush()
+        except Exception as error:  # an error in a callback must reach the learner, not a log
+            import traceback
+
+            traceback.print_exc()
+            self.status.value = f"<span style='color:#b00020'>⚠ {html.escape(repr(error))}</span>"
+
     def _redisplay(self) -> None:
+        if self.view is not None:
+            try:
+                self.view.show(self.fig, self.trajectories)
+                return
+            except Exception as error:  # a figure the browser view cannot describe: fall back
+                import warnings
+
+                warnings.warn(f"SliderPanel: drawing in the browser failed ({error!r}); "
+                              "showing PNGs instead (render='png')", RuntimeWarning, stacklevel=2)
+                self.view.layout.display = "none"
+                self.view = None
         # Only a running IPython kernel has somewhere to display to; in tests the figure's
         # artists are what matters, and they are already updated.
         if get_ipython() is None:
@@ -432,4 +572,11 @@ class SliderPanel:
             display(self.fig)
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        # What a viewer without the widget state shows (GitHub, a notebook saved without it).
+        bundle["text/plain"] = f"{self.title or 'Slider panel'}: run this cell to make the panel live."
+        if os.environ.get(STATIC_FALLBACK_ENV):
+            import base64
+
+            bundle["image/png"] = base64.b64encode(self.static_png()).decode("ascii")
+        return bundle

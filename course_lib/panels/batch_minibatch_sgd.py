@@ -173,11 +173,11 @@ class BatchSizeFigure:
 
 
 def batch_size_slider(value: int = 10, choices=tr.BATCH_SIZE_CHOICES) -> widgets.SelectionSlider:
-    """Log-spaced batch sizes 1 … N; recomputes on release."""
+    """Log-spaced batch sizes 1 … N; redraws while dragged (the panel coalesces the values)."""
     if value not in choices:
         raise ValueError(f"batch size {value} is not one of the choices {list(choices)}")
     return widgets.SelectionSlider(options=list(choices), value=value, description="batch size B",
-                                   continuous_update=False, style={"description_width": "initial"})
+                                   continuous_update=True, style={"description_width": "initial"})
 
 
 def batch_size_panel(*, batch_size: int = 10, lr: float = 0.1, updates: int = 1000,

@@ -1,0 +1,1 @@
+"""Browser tests: the course in JupyterLab in headless Chromium (see lab.py)."""
