@@ -1,7 +1,9 @@
 """Exercise checks: ``check("3.1", momentum_step)`` in a notebook, ``run_check`` for graders.
 
-One checker per exercise, registered by id with :func:`register` in a topic module of this
-package (``gradient_descent.py`` holds 1.1-1.3, ``momentum.py`` 3.x, ...). Every module here
+One checker per exercise, registered by id in a topic module of this package
+(:func:`register` for a function, :func:`register_prediction` for a derived number checked
+against a measurement, :func:`register_written` for a written answer, :func:`register_outcome`
+for a training run that must reach a target) (``gradient_descent.py`` holds 1.1-1.3, ``momentum.py`` 3.x, ...). Every module here
 whose name does not start with ``_`` is imported on first use, so adding a topic module is all it
 takes to add checks. How to write one: ``CONTRIBUTING.md``, "Writing a checker".
 """
@@ -9,23 +11,47 @@ takes to add checks. How to write one: ``CONTRIBUTING.md``, "Writing a checker".
 from __future__ import annotations
 
 import importlib
+import json
+import os
 import pkgutil
 from typing import Any, Callable
 
 from ._framework import (
+    OUTCOME,
+    PREDICTION,
     REGISTRY,
+    WRITTEN,
+    Budget,
     Case,
+    Checker,
     CheckResult,
     KnownMistake,
+    Observation,
+    case_seed,
     compare,
+    diagnose,
     in_place,
     register,
+    register_outcome,
+    register_prediction,
+    register_written,
     returns,
     run_checker,
 )
 
-__all__ = ["check", "run_check", "known_exercises", "register", "Case", "KnownMistake",
-           "CheckResult", "in_place", "returns", "compare"]
+__all__ = ["check", "run_check", "known_exercises", "register", "register_prediction",
+           "register_written", "register_outcome", "Case", "KnownMistake", "Budget",
+           "CheckResult", "Checker", "Observation", "in_place", "returns", "compare", "diagnose",
+           "REGISTRY", "STRICT_ENV", "CHANNEL_ENV", "RESULT_MIMETYPE"]
+
+# `COURSE_CHECK_STRICT=1`: check() raises AssertionError on anything but a pass, so nbval (CI,
+# `make test`) fails the check cell whatever output is stored. Set by the Makefile.
+STRICT_ENV = "COURSE_CHECK_STRICT"
+# `COURSE_CHECK_CHANNEL=display`: check() also displays its CheckResult as JSON under
+# RESULT_MIMETYPE, which `make check` (course_lib/check_notebook.py) reads from the check cell's
+# own outputs instead of parsing printed text. Set only in the kernels `make check` starts.
+CHANNEL_ENV = "COURSE_CHECK_CHANNEL"
+RESULT_MIMETYPE = "application/vnd.course-check-result+json"
 
 # Topic modules that failed to import, with the error, so an unknown id can say why.
 IMPORT_ERRORS: dict[str, str] = {}
@@ -53,8 +79,13 @@ def known_exercises() -> list[str]:
     return sorted(REGISTRY, key=lambda eid: tuple(int(part) for part in eid.split(".")))
 
 
-def run_check(exercise_id: str, learner_fn: Callable[..., Any]) -> CheckResult:
-    """Run the checker for ``exercise_id`` on ``learner_fn`` and return what it found."""
+def run_check(exercise_id: str, learner_fn: Callable[..., Any], *,
+              seed: int | str | None = None) -> CheckResult:
+    """Run the checker for ``exercise_id`` on ``learner_fn`` and return what it found.
+
+    ``seed=None`` uses the exercise's own reproducible cases; any int or str draws other
+    random cases (the same for the same seed), the fixed edge cases included either way.
+    """
     discover()
     exercise_id = str(exercise_id)
     checker = REGISTRY.get(exercise_id)
@@ -65,14 +96,31 @@ def run_check(exercise_id: str, learner_fn: Callable[..., Any]) -> CheckResult:
                    for name, error in sorted(IMPORT_ERRORS.items())]
         return CheckResult(exercise_id, False, 0, "unknown_exercise", reason=reason,
                            details=details)
-    return run_checker(checker, learner_fn)
+    return run_checker(checker, learner_fn, seed=seed)
 
 
-def check(exercise_id: str, learner_fn: Callable[..., Any]) -> None:
+def check(exercise_id: str, learner_fn: Callable[..., Any], *,
+          seed: int | str | None = None) -> None:
     """Check the learner's function for one exercise and print the verdict.
 
     Prints ``✅ Exercise 3.1 passed (24 cases)`` or ``❌ Exercise 3.1 not passed yet: <reason>``
     followed by the failing case, expected vs received and a hint. Returns None so that a
     notebook cell shows only the printed lines; use :func:`run_check` for the result object.
+    Under ``COURSE_CHECK_STRICT=1`` anything but a pass raises ``AssertionError`` (the report
+    is its message), so nbval fails the cell; under ``COURSE_CHECK_CHANNEL=display`` the result
+    is also displayed as JSON for ``make check``.
     """
-    print(run_check(exercise_id, learner_fn).report())
+    result = run_check(exercise_id, learner_fn, seed=seed)
+    print(result.report())
+    if os.environ.get(CHANNEL_ENV) == "display":
+        _display_result(result)
+    if os.environ.get(STRICT_ENV, "") not in ("", "0") and not result.passed:
+        raise AssertionError(result.report())
+
+
+def _display_result(result: CheckResult) -> None:
+    """Publish the result as a display output of the running cell (JSON under our mimetype)."""
+    from IPython.display import publish_display_data
+
+    data = json.loads(json.dumps(result.to_dict(), default=str))
+    publish_display_data({RESULT_MIMETYPE: data, "text/plain": ""})

@@ -1,6 +1,14 @@
 """The machinery every exercise checker shares.
 
-A checker is declared once per exercise id with :func:`register`::
+Four kinds of exercise, each registered once per exercise id:
+
+- :func:`register`: the learner writes a function; it is compared with a reference on cases;
+- :func:`register_prediction`: the learner derives a number; it is compared with the truth that
+  ``measure`` finds by running the optimizer;
+- :func:`register_written`: a written answer in a markdown cell, read by the instructor;
+- :func:`register_outcome`: the learner's training function must reach a target in a budget.
+
+A function checker looks like this::
 
     @register("1.1", reference=reference_gd_step, call=in_place("param"),
               mistakes=[KnownMistake("ascent", gd_ascent, "You moved along +grad ...")])
@@ -14,9 +22,12 @@ known wrong implementation their own fresh copies of the inputs, calls them the 
 The order of the diagnosis on a failing case is the order a learner needs it in:
 
 1. ``NotImplementedError``      -> "not attempted yet" (the generated stub raises it);
-2. any other exception          -> its type and message and the learner's own line, no traceback;
-3. framework detectors          -> returned None, updated a copy instead of in place, changed an
-                                   input it should not have, wrong shape / dtype, NaN;
+2. any other exception          -> its type and message and the learner's own line, no traceback
+                                   (also SystemExit, KeyboardInterrupt: nothing escapes a check);
+3. framework detectors          -> changed an input it should only read, stored an input (or a
+                                   view of it) instead of a copy, returned None, updated a copy
+                                   instead of in place, wrong shape / dtype, NaN, an entry the
+                                   reference does not create;
 4. known mistakes               -> the learner's output equals a declared wrong implementation's
                                    output on this case: print that mistake's hint;
 5. otherwise                    -> expected vs received.
@@ -25,11 +36,15 @@ The order of the diagnosis on a failing case is the order a learner needs it in:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
 import numbers
 import os
+import re
 import signal
+import sys
 import threading
+import time
 import traceback
 import zlib
 from dataclasses import dataclass, field
@@ -88,7 +103,8 @@ class CheckResult:
     exercise_id: str
     passed: bool
     n_cases: int
-    status: str  # "passed" | "failed" | "not_attempted" | "error" | "unknown_exercise"
+    # "passed" | "failed" | "not_attempted" | "error" | "unknown_exercise" | "written"
+    status: str
     reason: str = ""
     failing_case: str | None = None
     expected: str | None = None
@@ -100,7 +116,23 @@ class CheckResult:
     def first_line(self) -> str:
         if self.passed:
             return f"✅ Exercise {self.exercise_id} passed ({self.n_cases} cases)"
+        if self.status == "written":
+            return f"✍ Exercise {self.exercise_id} is a written answer: read by your instructor"
         return f"❌ Exercise {self.exercise_id} not passed yet: {self.reason}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as plain JSON values (what `make check` and the grader pass around)."""
+        return {name: (list(value) if name == "details" else value)
+                for name, value in self.__dict__.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "CheckResult":
+        """The inverse of :meth:`to_dict`; unknown keys are refused, so a typo shows."""
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"not CheckResult fields: {sorted(unknown)}")
+        return cls(**data)
 
     def report(self) -> str:
         lines = [self.first_line()]
@@ -132,22 +164,41 @@ class Observation:
     values: dict[str, Any]
     returned: Any = None
     unchanged: set[str] = field(default_factory=set)
+    # The first input the call wrote into although it should only read it ("grad"), if any.
+    changed_input: str | None = None
+    # Where an updated value shares memory with an input it was computed from, if anywhere:
+    # (observed key, input name), e.g. ("state['momentum_buffer'] after step 1", "grad").
+    aliased: tuple[str, str] | None = None
+    # Wall time of the call in seconds (outcome-graded exercises compare it with their budget).
+    elapsed_s: float | None = None
 
 
 class returns:
-    """Call ``fn(**inputs)`` and compare its return value (pure functions: 1.2, 1.3, ...)."""
+    """Call ``fn(**inputs)`` and compare its return value (pure functions: 1.2, 1.3, ...).
+
+    Every input must come back unchanged: ``hessian.mul_(0.5)`` inside a function that should
+    only compute something is reported as ``changed_input``.
+    """
+
+    updates: tuple[str, ...] = ()  # the inputs this strategy lets the function change: none
 
     def __call__(self, fn: Callable[..., Any], inputs: dict[str, Any]) -> Observation:
+        before = {name: _clone(value) for name, value in inputs.items()}
         returned = fn(**inputs)
-        return Observation({"return value": returned}, returned=returned)
+        return Observation({"return value": returned}, returned=returned,
+                           changed_input=_first_changed(before, inputs))
 
 
 class in_place:
     """Call ``fn(**inputs)`` and compare the named inputs afterwards (update rules).
 
     ``in_place("param", "state")`` observes ``param`` and every tensor in the ``state`` dict
-    (under keys like ``state['momentum_buffer']``). Every other tensor input must come back
-    unchanged (a learner who writes into ``grad`` is told so).
+    (under keys like ``state['momentum_buffer']``). Every other input must come back unchanged
+    (a learner who writes into ``grad`` is told so), and no updated value may share memory with
+    another input: ``state["momentum_buffer"] = grad`` (no clone) would change the moment the
+    caller's next ``backward()`` writes into ``grad``. Both are checked after every call, by
+    storage (``grad`` itself or any view of it) and by behaviour (each read-only input is changed
+    after the call; an updated value that changes with it is an alias).
 
     ``steps_over="grad"`` makes a multi-step case: the case's ``grad`` is a list of gradients,
     the function is called once per gradient with the same param and state, and the observed
@@ -159,8 +210,10 @@ class in_place:
             raise ValueError("in_place needs the names of the inputs the function updates")
         self.observed = observed
         self.steps_over = steps_over
+        self.updates = tuple(observed)
 
     def __call__(self, fn: Callable[..., Any], inputs: dict[str, Any]) -> Observation:
+        inputs = dict(inputs)  # the caller's dict keeps its own entries (the list of steps)
         if self.steps_over is None:
             return self._one_call(fn, inputs, suffix="")
         sequence = inputs.pop(self.steps_over)
@@ -173,6 +226,10 @@ class in_place:
             values.update(obs.values)
             unchanged |= obs.unchanged
             returned = obs.returned if returned is None else returned
+            if obs.changed_input is not None or obs.aliased is not None:
+                # later steps would only repeat the problem; report it at this step
+                return Observation(values, returned=returned, unchanged=unchanged,
+                                   changed_input=obs.changed_input, aliased=obs.aliased)
         return Observation(values, returned=returned, unchanged=unchanged)
 
     def _one_call(self, fn: Callable[..., Any], inputs: dict[str, Any], suffix: str) -> Observation:
@@ -188,46 +245,242 @@ class in_place:
                 if isinstance(value, torch.Tensor) and isinstance(after, torch.Tensor) \
                         and _identical(after, value):
                     unchanged.add(key + suffix)
-        for name, value in before.items():
-            if name in self.observed or not isinstance(value, torch.Tensor):
+        read_only = {name: value for name, value in before.items() if name not in self.observed}
+        changed = _first_changed(read_only, inputs)
+        aliased = None if changed else self._find_alias(inputs, suffix)
+        return Observation(values, returned=returned, unchanged=unchanged,
+                           changed_input=changed, aliased=aliased)
+
+    def _find_alias(self, inputs: dict[str, Any], suffix: str) -> tuple[str, str] | None:
+        """(observed key, input name) for the first updated value that aliases an input."""
+        # 1. By storage: a state entry that is another input, or a view of one.
+        for name in self.observed:
+            if not isinstance(inputs[name], dict):
                 continue
-            if not isinstance(inputs[name], torch.Tensor) or not _identical(inputs[name], value):
-                raise _ChangedInput(name)
-        return Observation(values, returned=returned, unchanged=unchanged)
+            for key, value in _flatten(name, inputs[name]):
+                if not isinstance(value, torch.Tensor):
+                    continue
+                for other, other_value in inputs.items():
+                    if other == name:
+                        continue
+                    if any(_shares_memory(value, tensor) for tensor in _tensors(other_value)):
+                        return key + suffix, other
+        # 2. By behaviour: change each read-only input the way the caller's next backward()
+        #    would, and see whether an updated value changes with it (then put it back).
+        snapshot = {key: _clone(value) for name in self.observed
+                    for key, value in _flatten(name, inputs[name])}
+        for other, other_value in inputs.items():
+            if other in self.observed:
+                continue
+            for tensor in _tensors(other_value):
+                if tensor.dtype == torch.bool or tensor.numel() == 0:
+                    continue
+                saved = tensor.clone()
+                tensor.add_(1)
+                try:
+                    for name in self.observed:
+                        for key, value in _flatten(name, inputs[name]):
+                            if isinstance(value, torch.Tensor) and not _identical(
+                                    value, snapshot[key]):
+                                return key + suffix, other
+                finally:
+                    tensor.copy_(saved)
+        return None
 
 
 class _ChangedInput(Exception):
-    """Raised by ``in_place`` when a function wrote into an input it should only read."""
+    """Raised by a custom call strategy when a function wrote into an input it should only
+    read (the built-in strategies record it in ``Observation.changed_input`` instead)."""
 
     def __init__(self, name: str):
         super().__init__(name)
         self.name = name
 
 
+class _GuardInputs:
+    """Wraps every registered call strategy: the inputs a strategy does not list in its
+    ``updates`` attribute (none, for a custom strategy without one) must come back unchanged,
+    whatever the strategy itself checks. ``Checker.call`` is always one of these."""
+
+    def __init__(self, strategy: Callable[[Callable[..., Any], dict[str, Any]], Observation]):
+        self.strategy = strategy
+        self.updates = tuple(getattr(strategy, "updates", ()))
+
+    def __call__(self, fn: Callable[..., Any], inputs: dict[str, Any]) -> Observation:
+        originals = dict(inputs)
+        before = {name: _clone(value) for name, value in originals.items()
+                  if name not in self.updates}
+        try:
+            observation = self.strategy(fn, dict(inputs))
+        except _ChangedInput as changed:
+            return Observation({}, changed_input=changed.name)
+        if observation.changed_input is None:
+            observation.changed_input = _first_changed(before, originals)
+        return observation
+
+    def __repr__(self) -> str:
+        return f"guarded({self.strategy!r})"
+
+
+def _first_changed(before: dict[str, Any], after: dict[str, Any]) -> str | None:
+    """The first name whose value in ``after`` differs from its copy in ``before``."""
+    for name, value in before.items():
+        if name in after and not _same(value, after[name]):
+            return name
+    return None
+
+
+def _same(before: Any, after: Any) -> bool:
+    """Whether ``after`` still equals the copy ``before`` (tensors, and containers of them)."""
+    if isinstance(before, torch.Tensor):
+        return isinstance(after, torch.Tensor) and _identical(after, before)
+    if isinstance(before, dict):
+        return (isinstance(after, dict) and before.keys() == after.keys()
+                and all(_same(before[k], after[k]) for k in before))
+    if isinstance(before, (list, tuple)):
+        return (isinstance(after, (list, tuple)) and len(before) == len(after)
+                and all(_same(b, a) for b, a in zip(before, after)))
+    return True  # numbers and strings cannot change; other objects are not copied
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _tensors(item)]
+    if isinstance(value, (list, tuple)):
+        return [t for item in value for t in _tensors(item)]
+    return []
+
+
+def _shares_memory(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether two tensors use the same storage (one is the other, or a view of it)."""
+    if a.numel() == 0 or b.numel() == 0 or a.device != b.device:
+        return False
+    try:
+        return a.untyped_storage().data_ptr() == b.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):  # tensors without storage (e.g. sparse)
+        return False
+
+
 # --------------------------------------------------------------------------------------------
 # Registry
 # --------------------------------------------------------------------------------------------
 
+# The kinds of exercise (Checker.kind).
+FUNCTION = "function"      # the learner writes a function; compared with a reference
+PREDICTION = "prediction"  # the learner derives a number; compared with a measured truth
+WRITTEN = "written"        # the learner writes prose; read by the instructor, never run
+OUTCOME = "outcome"        # the learner's training function must reach a target in a budget
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What an outcome-graded exercise may spend: ``epochs``, optimizer ``steps``, ``seconds``.
+
+    The checker's ``run`` harness enforces epochs and steps (it hands them to the learner's
+    function, or counts them); the framework times the whole run against ``seconds``.
+    """
+
+    epochs: int | None = None
+    steps: int | None = None
+    seconds: float | None = None
+
+    def describe(self) -> str:
+        parts = []
+        if self.epochs is not None:
+            parts.append(f"{self.epochs} epoch{'s' * (self.epochs != 1)}")
+        if self.steps is not None:
+            parts.append(f"{self.steps} step{'s' * (self.steps != 1)}")
+        if self.seconds is not None:
+            parts.append(f"{self.seconds:g} s")
+        return ", ".join(parts) or "no limit"
+
 
 @dataclass
 class Checker:
+    """Everything registered for one exercise id. ``kind`` says which fields matter:
+
+    - ``"function"`` (:func:`register`): ``cases``, ``reference``, ``call``, ``mistakes``;
+    - ``"prediction"`` (:func:`register_prediction`): ``cases``, ``reference`` (= ``measure``),
+      ``rtol``/``atol``, ``explain``, ``mistakes`` (wrong formulas);
+    - ``"written"`` (:func:`register_written`): ``prompt``, ``rubric``;
+    - ``"outcome"`` (:func:`register_outcome`): ``run``, ``target``, ``budget``, ``metric``,
+      ``higher_is_better``, ``n_seeds``, ``reference`` (a training function that reaches it).
+    """
+
     exercise_id: str
-    cases: Callable[[torch.Generator], Iterable[Case]]
-    reference: Callable[..., Any]
-    call: Callable[[Callable[..., Any], dict[str, Any]], Observation]
+    cases: Callable[[torch.Generator], Iterable[Case]] | None
+    reference: Callable[..., Any] | None
+    call: Callable[[Callable[..., Any], dict[str, Any]], Observation] | None
     mistakes: tuple[KnownMistake, ...]
     module: str
+    kind: str = FUNCTION
+    rtol: float | None = None
+    atol: float | None = None
+    explain: str | Callable[..., str] | None = None
+    prompt: str | None = None
+    rubric: str | None = None
+    run: Callable[..., Any] | None = None
+    target: float | None = None
+    budget: Budget | None = None
+    metric: str = "validation accuracy"
+    higher_is_better: bool = True
+    n_seeds: int = 1
+    time_limit_s: float | None = None
 
-    def make_cases(self) -> list[Case]:
-        """The cases, drawn from a generator seeded by the exercise id (same every run)."""
-        rng = torch.Generator().manual_seed(zlib.crc32(self.exercise_id.encode()))
+    def make_cases(self, seed: int | str | None = None) -> list[Case]:
+        """The cases, drawn from a generator seeded by the exercise id (same every run).
+
+        ``seed`` (any int or str) draws other random cases, the same for the same seed, so a
+        grader can test each learner on inputs nobody has seen; the generator's fixed edge
+        cases come out unchanged.
+        """
+        if self.kind == WRITTEN:
+            raise ValueError(f"exercise {self.exercise_id} is a written answer: it has no cases")
+        rng = torch.Generator().manual_seed(case_seed(self.exercise_id, seed))
+        if self.kind == OUTCOME:
+            seeds = torch.randint(0, 2**31 - 1, (self.n_seeds,), generator=rng).tolist()
+            budget = self.budget.describe() if self.budget else "no limit"
+            return [Case(f"training with seed {s} (budget: {budget})", seed=s) for s in seeds]
         cases = list(self.cases(rng))
         if not cases:
             raise ValueError(f"checker for exercise {self.exercise_id} produced no cases")
         return cases
 
 
+def case_seed(exercise_id: str, seed: int | str | None = None) -> int:
+    """The torch seed for an exercise's cases: from the id alone by default, else id + seed."""
+    if seed is None:
+        return zlib.crc32(exercise_id.encode())
+    if isinstance(seed, bool) or not isinstance(seed, (int, str)):
+        raise TypeError(f"seed must be an int or a str, got {type(seed).__name__}")
+    digest = hashlib.sha256(f"{exercise_id}|{type(seed).__name__}:{seed}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1  # a non-negative 63-bit integer
+
+
 REGISTRY: dict[str, Checker] = {}
+
+
+def _validate_id(exercise_id: str) -> None:
+    if not isinstance(exercise_id, str) or not re.fullmatch(r"\d+(\.\d+)+", exercise_id):
+        raise ValueError(f"exercise id must look like '3.1', got {exercise_id!r}")
+
+
+def _add(checker: Checker) -> None:
+    existing = REGISTRY.get(checker.exercise_id)
+    if existing is not None and existing.module != checker.module:
+        raise ValueError(f"exercise {checker.exercise_id} is registered twice: in "
+                         f"{existing.module} and in {checker.module}")
+    REGISTRY[checker.exercise_id] = checker
+
+
+def _unique_mistakes(exercise_id: str, mistakes: Iterable[KnownMistake]) -> tuple[KnownMistake, ...]:
+    mistakes = tuple(mistakes)
+    hint_ids = [m.hint_id for m in mistakes]
+    if len(set(hint_ids)) != len(hint_ids):
+        raise ValueError(f"exercise {exercise_id}: hint ids must be unique, got {hint_ids}")
+    return mistakes
 
 
 def register(exercise_id: str, *, reference: Callable[..., Any],
@@ -239,22 +492,114 @@ def register(exercise_id: str, *, reference: Callable[..., Any],
     ``reference`` is the course_lib implementation the learner's function must equal; ``call``
     says how both are called (:class:`returns` by default, or :class:`in_place`).
     """
-    if not isinstance(exercise_id, str) or not exercise_id.replace(".", "").isdigit():
-        raise ValueError(f"exercise id must look like '3.1', got {exercise_id!r}")
-    mistakes = tuple(mistakes)
-    hint_ids = [m.hint_id for m in mistakes]
-    if len(set(hint_ids)) != len(hint_ids):
-        raise ValueError(f"exercise {exercise_id}: hint ids must be unique, got {hint_ids}")
+    _validate_id(exercise_id)
+    mistakes = _unique_mistakes(exercise_id, mistakes)
 
     def decorator(cases_fn: Callable[[torch.Generator], Iterable[Case]]):
-        if exercise_id in REGISTRY and REGISTRY[exercise_id].module != cases_fn.__module__:
-            raise ValueError(f"exercise {exercise_id} is registered twice: in "
-                             f"{REGISTRY[exercise_id].module} and in {cases_fn.__module__}")
-        REGISTRY[exercise_id] = Checker(exercise_id, cases_fn, reference, call or returns(),
-                                        mistakes, cases_fn.__module__)
+        _add(Checker(exercise_id, cases_fn, reference, _GuardInputs(call or returns()),
+                     mistakes, cases_fn.__module__))
         return cases_fn
 
     return decorator
+
+
+def register_prediction(exercise_id: str, *, measure: Callable[..., Any], rtol: float,
+                        explain: str | Callable[..., str], mistakes: Iterable[KnownMistake] = (),
+                        atol: float = 0.0):
+    """Decorator: a *predict, then measure* exercise.
+
+    The learner derives a number from the theory and writes it as a function of the case's
+    inputs (``def predicted_lr(L, mu, beta): ...``). For each case the check calls
+    ``measure(**inputs)``, which finds the truth by *running* the optimizer (never by the
+    formula the learner is asked for), and passes when the prediction is within ``rtol``
+    (relative, plus ``atol``). ``explain`` is the hint printed when a prediction is off: a
+    string, or ``explain(inputs, measured, predicted) -> str`` to talk about this very gap.
+    ``mistakes`` are wrong formulas (functions of the same inputs); a prediction that equals
+    one within ``rtol`` gets that mistake's hint instead. With exactly one case the learner may
+    pass the number itself: ``check("4.5", 3.8)``.
+    """
+    _validate_id(exercise_id)
+    mistakes = _unique_mistakes(exercise_id, mistakes)
+    if not (isinstance(rtol, numbers.Real) and rtol >= 0):
+        raise ValueError(f"exercise {exercise_id}: rtol must be a number >= 0, got {rtol!r}")
+
+    def decorator(cases_fn: Callable[[torch.Generator], Iterable[Case]]):
+        _add(Checker(exercise_id, cases_fn, measure, _GuardInputs(returns()), mistakes,
+                     cases_fn.__module__, kind=PREDICTION, rtol=float(rtol), atol=float(atol),
+                     explain=explain))
+        return cases_fn
+
+    return decorator
+
+
+def register_written(exercise_id: str, *, prompt: str, rubric: str | None = None) -> Checker:
+    """Register a *written answer*: a markdown cell tagged ``answer`` whose metadata has
+    ``"exercise_id": exercise_id``. Nothing runs: ``make check`` lists it as "written answer:
+    read by your instructor" and the grader exports the text with ``prompt`` (the question, as
+    one line) and ``rubric`` (what a good answer says, for the instructor)."""
+    _validate_id(exercise_id)
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise ValueError(f"exercise {exercise_id}: a written answer needs its prompt")
+    checker = Checker(exercise_id, None, None, None, (), _caller_module(), kind=WRITTEN,
+                      prompt=prompt.strip(), rubric=rubric)
+    _add(checker)
+    return checker
+
+
+def register_outcome(exercise_id: str, *, run: Callable[..., Any], target: float,
+                     budget: Budget | dict[str, Any], reference: Callable[..., Any] | None = None,
+                     metric: str = "validation accuracy", higher_is_better: bool = True,
+                     n_seeds: int = 1, explain: str | None = None,
+                     time_limit_s: float | None = None) -> Checker:
+    """Register an *outcome-graded* exercise: the learner's training function must reach
+    ``target`` within ``budget``.
+
+    ``run(learner_fn, *, seed, budget) -> float`` is the checker's harness: it builds fresh
+    data and model from ``seed``, calls the learner's function under the budget (hands it the
+    epochs or steps allowed, or counts them) and returns the metric (``metric`` names it). The
+    check passes when, for each of ``n_seeds`` seeds, the metric is >= ``target`` (<= when
+    ``higher_is_better`` is False) and the run took at most ``budget.seconds``. ``reference``
+    is a training function that reaches the target (the tests prove the target is reachable);
+    ``explain`` is the hint for a run that falls short. Each run is stopped after
+    ``time_limit_s`` (default: 3 x budget.seconds, or 60 s).
+    """
+    _validate_id(exercise_id)
+    if isinstance(budget, dict):
+        budget = Budget(**budget)
+    if not isinstance(budget, Budget):
+        raise TypeError(f"exercise {exercise_id}: budget must be a Budget or a dict, "
+                        f"got {type(budget).__name__}")
+    if not isinstance(target, numbers.Real):
+        raise TypeError(f"exercise {exercise_id}: target must be a number, got {target!r}")
+    if not (isinstance(n_seeds, int) and n_seeds >= 1):
+        raise ValueError(f"exercise {exercise_id}: n_seeds must be a positive int")
+    if time_limit_s is None:
+        time_limit_s = 3 * budget.seconds if budget.seconds else 60.0
+    checker = Checker(exercise_id, None, reference, None, (), _caller_module(), kind=OUTCOME,
+                      explain=explain, run=run, target=float(target), budget=budget,
+                      metric=metric, higher_is_better=higher_is_better, n_seeds=n_seeds,
+                      time_limit_s=time_limit_s)
+    checker.call = _GuardInputs(_outcome_call(checker))
+    _add(checker)
+    return checker
+
+
+class _outcome_call:
+    """Call strategy of outcome-graded exercises: time ``run(fn, seed=..., budget=...)``."""
+
+    def __init__(self, checker: Checker):
+        self.checker = checker
+
+    def __call__(self, fn: Callable[..., Any], inputs: dict[str, Any]) -> Observation:
+        start = time.perf_counter()
+        value = self.checker.run(fn, seed=inputs["seed"], budget=self.checker.budget)
+        elapsed = time.perf_counter() - start
+        return Observation({self.checker.metric: value}, returned=value, elapsed_s=elapsed)
+
+
+def _caller_module() -> str:
+    """The module that called register_written/register_outcome (two frames up)."""
+    return sys._getframe(2).f_globals.get("__name__", "?")
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,25 +607,34 @@ def register(exercise_id: str, *, reference: Callable[..., Any],
 # --------------------------------------------------------------------------------------------
 
 
-def run_checker(checker: Checker, learner_fn: Callable[..., Any]) -> CheckResult:
-    """Run every case; stop at the first failing one and diagnose it."""
+def run_checker(checker: Checker, learner_fn: Any, *,
+                seed: int | str | None = None) -> CheckResult:
+    """Run every case; stop at the first failing one and diagnose it.
+
+    Whatever the learner's code does (raise anything, ``sys.exit()``, return odd objects), the
+    result is a :class:`CheckResult`; nothing the learner raises escapes.
+    """
     exercise_id = checker.exercise_id
-    if not callable(learner_fn):
-        return CheckResult(exercise_id, False, 0, "error",
-                           reason=f"check() needs your function, got {_short(learner_fn)}",
-                           details=["Pass the function itself, without calling it: "
-                                    f'check("{exercise_id}", my_function)'])
-    cases = checker.make_cases()
+    if checker.kind == WRITTEN:
+        return CheckResult(exercise_id, False, 0, "written",
+                           reason="this is a written answer: your instructor reads it "
+                                  "(nothing runs)")
+    cases = checker.make_cases(seed)
+    learner_fn, problem = _as_function(checker, learner_fn, len(cases))
+    if problem is not None:
+        return problem
+    limit = checker.time_limit_s if checker.kind == OUTCOME else LEARNER_TIME_LIMIT_S
     for case in cases:
-        expected = checker.call(checker.reference, case.fresh_inputs())
+        expected = None if checker.kind == OUTCOME else checker.call(checker.reference,
+                                                                     case.fresh_inputs())
         try:
-            with _time_limit(LEARNER_TIME_LIMIT_S):
+            with _time_limit(limit):
                 received = checker.call(learner_fn, case.fresh_inputs())
         except _TooSlow:
             return CheckResult(exercise_id, False, len(cases), "error",
-                               reason=f"your function ran for more than {LEARNER_TIME_LIMIT_S} s "
+                               reason=f"your function ran for more than {limit:g} s "
                                       "on one case and was stopped",
-                               failing_case=case.description,
+                               failing_case=case.description, hint_id="too_slow",
                                details=["Is there a loop that never ends (for example a "
                                         "simulation that never reaches the tolerance)?"])
         except NotImplementedError:
@@ -289,24 +643,47 @@ def run_checker(checker: Checker, learner_fn: Callable[..., Any]) -> CheckResult
                                       "NotImplementedError)",
                                details=["Replace the `raise NotImplementedError(...)` line with "
                                         "your code, run that cell, then run this one again."])
-        except _ChangedInput as changed:
-            return CheckResult(exercise_id, False, len(cases), "failed",
-                               reason=f"your function changed `{changed.name}`, which it should "
-                                      "only read",
-                               failing_case=case.description, hint_id="changed_input",
-                               hint=f"Work on a new tensor (e.g. `{changed.name} * 2`) instead of "
-                                    f"an in-place operation on `{changed.name}` "
-                                    f"(`{changed.name}.mul_(2)`, `{changed.name} *= 2`).")
-        except Exception as error:  # the learner's own bug: report it, never re-raise it
+        except BaseException as error:  # the learner's own bug, even sys.exit(): report it
             return _raised(exercise_id, len(cases), case, error)
-        failure = _diagnose(checker, case, expected, received)
+        try:
+            failure = diagnose(checker, case, expected, received)
+        except BaseException as error:  # e.g. a returned object whose == raises
+            result = _raised(exercise_id, len(cases), case, error)
+            result.reason = ("comparing what your function returned raised "
+                             f"{type(error).__name__}: {error}")
+            return result
         if failure is not None:
             failure.n_cases = len(cases)
             return failure
     return CheckResult(exercise_id, True, len(cases), "passed")
 
 
+def _as_function(checker: Checker, learner_fn: Any,
+                 n_cases: int) -> tuple[Callable[..., Any], CheckResult | None]:
+    """The learner's answer as a function, or a result explaining why it is not one."""
+    exercise_id = checker.exercise_id
+    if callable(learner_fn):
+        return learner_fn, None
+    if checker.kind == PREDICTION and _as_number(learner_fn) is not None:
+        if n_cases == 1:
+            value = learner_fn
+            return (lambda **inputs: value), None
+        return learner_fn, CheckResult(
+            exercise_id, False, n_cases, "error",
+            reason=f"this exercise checks your prediction on {n_cases} cases, so it needs a "
+                   "function of the inputs, not one number",
+            details=[f"Write `def predicted(...)` with the parameters of the exercise and pass "
+                     f'the function: check("{exercise_id}", predicted)'])
+    return learner_fn, CheckResult(
+        exercise_id, False, 0, "error",
+        reason=f"check() needs your function, got {_short(learner_fn)}",
+        details=["Pass the function itself, without calling it: "
+                 f'check("{exercise_id}", my_function)'])
+
+
 # A learner's endless loop must not hang the notebook: each call gets this long (seconds).
+# A convenience only: code can switch the timer off or catch its exception in a loop; the
+# backstop is the per-cell time limit of `make check` (course_lib/check_notebook.py).
 LEARNER_TIME_LIMIT_S = 20
 
 
@@ -335,7 +712,17 @@ def _time_limit(seconds: float):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _raised(exercise_id: str, n_cases: int, case: Case, error: Exception) -> CheckResult:
+# What to add when learner code raises one of the exceptions that are not errors.
+_BASE_EXCEPTION_ADVICE = {
+    SystemExit: "sys.exit() / exit() / quit() stop the whole Python session; a function "
+                "gives its result back with `return`.",
+    KeyboardInterrupt: "The run was interrupted (the Stop button, or your code raised "
+                       "KeyboardInterrupt).",
+    GeneratorExit: "GeneratorExit is how Python closes a generator; do not raise it yourself.",
+}
+
+
+def _raised(exercise_id: str, n_cases: int, case: Case, error: BaseException) -> CheckResult:
     details = []
     frame = _last_learner_frame(error)
     if frame is not None:
@@ -345,8 +732,15 @@ def _raised(exercise_id: str, n_cases: int, case: Case, error: Exception) -> Che
         # raised by the call itself: the learner renamed or dropped a parameter
         details.append("The check calls your function with these arguments, by name: "
                        f"{', '.join(case.inputs)}. Keep the parameter names of the exercise.")
+    for kind, advice in _BASE_EXCEPTION_ADVICE.items():
+        if isinstance(error, kind):
+            details.append(advice)
+    try:
+        message = str(error)
+    except BaseException:  # an exception whose __str__ raises
+        message = "(its message could not be shown)"
     return CheckResult(exercise_id, False, n_cases, "error",
-                       reason=f"your function raised {type(error).__name__}: {error}",
+                       reason=f"your function raised {type(error).__name__}: {message}",
                        failing_case=case.description, details=details)
 
 
@@ -361,9 +755,39 @@ def _last_learner_frame(error: BaseException) -> traceback.FrameSummary | None:
     return learner_frames[-1] if learner_frames else None
 
 
-def _diagnose(checker: Checker, case: Case, expected: Observation,
-              received: Observation) -> CheckResult | None:
+def diagnose(checker: Checker, case: Case, expected: Observation | None,
+             received: Observation) -> CheckResult | None:
+    """None when ``received`` passes ``case``; otherwise the failing :class:`CheckResult`.
+
+    ``expected`` is what ``checker.call(checker.reference, case.fresh_inputs())`` observed
+    (None for outcome-graded exercises, which compare with ``checker.target``); ``received``
+    is ``checker.call(learner_fn, case.fresh_inputs())``. The two may come from different
+    processes (the grader runs learner code in a sandbox). ``n_cases`` of the result is 0;
+    the caller fills it in. Known mistakes are re-run here (course code only).
+    """
     exercise_id = checker.exercise_id
+    if received.changed_input is not None:
+        name = received.changed_input
+        return CheckResult(exercise_id, False, 0, "failed",
+                           reason=f"your function changed `{name}`, which it should only read",
+                           failing_case=case.description, hint_id="changed_input",
+                           hint=f"Work on a new tensor (e.g. `{name} * 2`) instead of an "
+                                f"in-place operation on `{name}` (`{name}.mul_(2)`, "
+                                f"`{name} *= 2`).")
+    if received.aliased is not None:
+        key, name = received.aliased
+        return CheckResult(exercise_id, False, 0, "failed",
+                           reason=f"{key} shares memory with `{name}`",
+                           failing_case=case.description, hint_id="aliased_input",
+                           hint=f"You stored `{name}` itself (or a view of it), not a copy. The "
+                                f"caller owns `{name}` and overwrites it (the next backward() "
+                                f"writes the next gradient into the same tensor), and your "
+                                f"state would change with it. Store a copy: "
+                                f"`{name}.clone()` (torch uses `torch.clone({name}).detach()`).")
+    if checker.kind == OUTCOME:
+        return _diagnose_outcome(checker, case, received)
+    if checker.kind == PREDICTION:
+        return _diagnose_prediction(checker, case, expected, received)
     for key, expected_value in expected.values.items():
         received_value = received.values.get(key, _MISSING)
         problem = compare(expected_value, received_value, rtol=case.rtol, atol=case.atol)
@@ -396,19 +820,116 @@ def _diagnose(checker: Checker, case: Case, expected: Observation,
         if mistake is not None:
             result.hint_id, result.hint = mistake.hint_id, mistake.message
         return result
+    for key, received_value in received.values.items():
+        if key in expected.values:
+            continue
+        # Something the reference does not keep, e.g. a momentum buffer when momentum is 0.
+        result = CheckResult(exercise_id, False, 0, "failed",
+                             reason=f"{key} should not exist in this case",
+                             failing_case=case.description, expected="(no such entry)",
+                             received=_short(received_value), hint_id="extra_entry",
+                             hint="Your function created an entry the reference keeps no such "
+                                  "entry for in this case; create state only when it is used.")
+        mistake = _matching_mistake(checker, case, received, needs_key=key)
+        if mistake is not None:
+            result.hint_id, result.hint = mistake.hint_id, mistake.message
+        return result
     return None
 
 
-def _matching_mistake(checker: Checker, case: Case, received: Observation) -> KnownMistake | None:
-    """The first known mistake whose output equals the learner's on this case, if any."""
+_diagnose = diagnose  # the name before it was public
+
+
+def _diagnose_prediction(checker: Checker, case: Case, expected: Observation,
+                         received: Observation) -> CheckResult | None:
+    rtol = checker.rtol if case.rtol is None else case.rtol
+    atol = checker.atol if case.atol is None else case.atol
+    measured = expected.values["return value"]
+    if _as_number(measured) is not None:  # compared with a tolerance, even a whole number
+        measured = float(_as_number(measured))
+    predicted = received.values.get("return value", _MISSING)
+    problem = compare(measured, predicted, rtol=rtol, atol=atol)
+    if problem is None:
+        return None
+    tolerance = f"within {rtol:.0%}" if rtol >= 0.01 else f"within a relative {rtol:g}"
+    result = CheckResult(checker.exercise_id, False, 0, "failed",
+                         failing_case=case.description,
+                         expected=f"{_short(measured)} (measured by running the optimizer; "
+                                  f"{tolerance} passes)",
+                         received=f"{_short(predicted)} (your prediction)")
+    measured_number, predicted_number = _as_number(measured), _as_number(predicted)
+    if predicted is None:
+        result.reason = "your prediction is None"
+        result.hint_id = "returned_none"
+        result.hint = "Your function returned None: did you forget the `return` statement?"
+        return result
+    if problem != "wrong value" or measured_number is None or predicted_number is None:
+        result.reason = f"your prediction: {problem}"
+        return result
+    if measured_number != 0 and math.isfinite(predicted_number):
+        off = (predicted_number - measured_number) / abs(measured_number)
+        result.reason = (f"your prediction is {abs(off):.0%} "
+                         f"{'above' if off > 0 else 'below'} what the optimizer does")
+    else:
+        result.reason = "your prediction is not what the optimizer does"
+    mistake = _matching_mistake(checker, case, received, rtol=rtol, atol=atol)
+    if mistake is not None:
+        result.hint_id, result.hint = mistake.hint_id, mistake.message
+    else:
+        result.hint_id = "prediction_off"
+        explain = checker.explain
+        result.hint = (explain(dict(case.inputs), measured_number, predicted_number)
+                       if callable(explain) else explain)
+    return result
+
+
+def _diagnose_outcome(checker: Checker, case: Case, received: Observation) -> CheckResult | None:
+    value = received.values.get(checker.metric, _MISSING)
+    number = _as_number(value)
+    budget = checker.budget or Budget()
+    goal = f"{'≥' if checker.higher_is_better else '≤'} {checker.target:g}"
+    result = CheckResult(checker.exercise_id, False, 0, "failed", failing_case=case.description,
+                         expected=f"{checker.metric} {goal} within {budget.describe()}")
+    if number is None or math.isnan(number):
+        result.reason = f"your training run gave no usable {checker.metric}"
+        result.received = _short(value)
+        return result
+    result.received = f"{checker.metric} {number:.4g}"
+    if received.elapsed_s is not None:
+        result.received += f" after {received.elapsed_s:.1f} s"
+    if budget.seconds is not None and received.elapsed_s is not None \
+            and received.elapsed_s > budget.seconds:
+        result.reason = (f"your training took {received.elapsed_s:.1f} s; the budget is "
+                         f"{budget.seconds:g} s")
+        result.hint_id = "over_budget"
+        result.hint = "Reach the target with less work: fewer or cheaper steps."
+        return result
+    reached = number >= checker.target if checker.higher_is_better else number <= checker.target
+    if reached:
+        return None
+    result.reason = f"{checker.metric} {number:.4g} does not reach the target {goal}"
+    result.hint_id = "target_missed"
+    result.hint = checker.explain
+    return result
+
+
+def _matching_mistake(checker: Checker, case: Case, received: Observation, *,
+                      rtol: float | None = None, atol: float | None = None,
+                      needs_key: str | None = None) -> KnownMistake | None:
+    """The first known mistake whose output equals the learner's on this case, if any
+    (and, with ``needs_key``, which also produces that observed value)."""
+    rtol = case.rtol if rtol is None else rtol
+    atol = case.atol if atol is None else atol
     for mistake in checker.mistakes:
         try:
             wrong = checker.call(mistake.wrong_function, case.fresh_inputs())
         except Exception:  # a wrong implementation may legitimately blow up on an edge case
             continue
-        if all(compare(value, received.values.get(key, _MISSING), rtol=case.rtol,
-                       atol=case.atol) is None
-               for key, value in wrong.values.items()):
+        if needs_key is not None and needs_key not in wrong.values:
+            continue
+        if wrong.values and all(
+                compare(value, received.values.get(key, _MISSING), rtol=rtol, atol=atol) is None
+                for key, value in wrong.values.items()):
             return mistake
     return None
 
