@@ -19,11 +19,22 @@ generator replaces each region, markers included, by one line at the marker's in
         raise NotImplementedError("Exercise 1.1: replace this line with your code")
 
 The exercise id comes from the next check cell, or from the marker (``### BEGIN SOLUTION 1.1``)
-when a cell's id is not the next check's. In markdown answer cells the region becomes a prompt
-for the learner's own words. Answer cells lose their outputs and execution counts; everything
-else (other cells and their outputs, the check cells' passing lines, cell ids, metadata) is
-copied unchanged, and the file is written exactly as nbformat writes it, so regenerating an
-unchanged source gives the same bytes.
+when a cell's id is not the next check's. Markdown answer cells (written answers, with
+``"exercise_id": "3.6"`` in their metadata) hold the model answer between
+``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` lines; it becomes
+"*Write your answer here.*".
+
+Nothing is given away and no verdict shows before the learner's work:
+
+- check cells and answer cells lose their outputs and execution counts (a stored
+  "✅ passed" line under an unanswered stub reads as passed);
+- cells tagged ``solution-only`` (results, demos, explanations that give an answer away) are
+  left out, and so is markdown text between ``<!-- BEGIN SOLUTION ONLY -->`` and
+  ``<!-- END SOLUTION ONLY -->`` lines (a cell left with no text is left out too).
+
+Everything else (other cells and their outputs, cell ids, metadata) is copied unchanged, and
+the file is written exactly as nbformat writes it, so regenerating an unchanged source gives
+the same bytes.
 """
 
 from __future__ import annotations
@@ -38,8 +49,14 @@ from typing import Any
 
 BEGIN_MARKER = "### BEGIN SOLUTION"
 END_MARKER = "### END SOLUTION"
+# In markdown (written answers) the markers are HTML comments, invisible when rendered.
+MARKDOWN_BEGIN_MARKER = "<!-- BEGIN SOLUTION -->"
+MARKDOWN_END_MARKER = "<!-- END SOLUTION -->"
+SOLUTION_ONLY_BEGIN = "<!-- BEGIN SOLUTION ONLY -->"
+SOLUTION_ONLY_END = "<!-- END SOLUTION ONLY -->"
 ANSWER_TAG = "answer"
 CHECK_TAG = "check"
+SOLUTION_ONLY_TAG = "solution-only"
 MARKDOWN_PROMPT = "*Write your answer here.*"
 
 _EXERCISE_ID = r"\d+(?:\.\d+)+"
@@ -70,20 +87,55 @@ def generate(solution: dict[str, Any], name: str = "<notebook>") -> dict[str, An
     """The exercise notebook (a new JSON dict) made from a solution notebook's JSON dict."""
     exercise = copy.deepcopy(solution)
     cells = exercise.get("cells", [])
+    kept: list[dict[str, Any]] = []
     for index, cell in enumerate(cells):
-        if ANSWER_TAG not in tags(cell):
-            continue
         where = f"{name}, cell {index} (id {cell.get('id', '?')!r})"
-        if "id" not in cell:
-            raise AuthoringError(f"{where}: answer cells need a cell id (nbformat 4.5) so the "
-                                 "grader can find them")
-        next_check_id = _next_check_id(cells, index)
-        new_source = _replace_regions(source_text(cell), cell["cell_type"], next_check_id, where)
-        cell["source"] = new_source.splitlines(keepends=True)
-        if cell["cell_type"] == "code":
-            cell["outputs"] = []
+        if SOLUTION_ONLY_TAG in tags(cell):
+            continue
+        if cell["cell_type"] == "markdown":
+            text = _drop_solution_only(source_text(cell), where)
+            if not text.strip():
+                continue  # the whole cell was solution-only text
+            cell["source"] = text.splitlines(keepends=True)
+        if ANSWER_TAG in tags(cell):
+            if "id" not in cell:
+                raise AuthoringError(f"{where}: answer cells need a cell id (nbformat 4.5) so "
+                                     "the grader can find them")
+            default_id = (cell.get("metadata", {}).get("exercise_id")
+                          or _next_check_id(cells, index))
+            new_source = _replace_regions(source_text(cell), cell["cell_type"], default_id,
+                                          where)
+            cell["source"] = new_source.splitlines(keepends=True)
+        if cell["cell_type"] == "code" and (ANSWER_TAG in tags(cell) or CHECK_TAG in tags(cell)):
+            cell["outputs"] = []  # no verdict (and no answer's output) before the learner's work
             cell["execution_count"] = None
+        kept.append(cell)
+    exercise["cells"] = kept
     return exercise
+
+
+def _drop_solution_only(text: str, where: str) -> str:
+    """``text`` without the lines from SOLUTION ONLY's begin marker to its end marker."""
+    output: list[str] = []
+    opened: int | None = None
+    for number, line in enumerate(text.splitlines(keepends=True), start=1):
+        stripped = line.strip()
+        if stripped.startswith(SOLUTION_ONLY_BEGIN):
+            if opened is not None:
+                raise AuthoringError(f"{where}, line {number}: {SOLUTION_ONLY_BEGIN} inside "
+                                     f"another one (opened on line {opened})")
+            opened = number
+        elif stripped.startswith(SOLUTION_ONLY_END):
+            if opened is None:
+                raise AuthoringError(f"{where}, line {number}: {SOLUTION_ONLY_END} without "
+                                     f"{SOLUTION_ONLY_BEGIN}")
+            opened = None
+        elif opened is None:
+            output.append(line)
+    if opened is not None:
+        raise AuthoringError(f"{where}: {SOLUTION_ONLY_BEGIN} on line {opened} is never closed")
+    result = "".join(output)
+    return result if text.endswith("\n") else result.rstrip("\n")
 
 
 def _next_check_id(cells: list[dict[str, Any]], index: int) -> str | None:
@@ -101,19 +153,23 @@ def _replace_regions(text: str, cell_type: str, default_id: str | None, where: s
     region_start: int | None = None
     region_id: str | None = None
     n_regions = 0
+    begin, end = BEGIN_MARKER, END_MARKER
+    if cell_type == "markdown" and MARKDOWN_BEGIN_MARKER in text:
+        begin, end = MARKDOWN_BEGIN_MARKER, MARKDOWN_END_MARKER
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
-        if stripped.startswith(BEGIN_MARKER):
+        if stripped.startswith(begin):
             if region_start is not None:
-                raise AuthoringError(f"{where}, line {number}: {BEGIN_MARKER} inside another "
+                raise AuthoringError(f"{where}, line {number}: {begin} inside another "
                                      f"solution region (opened on line {region_start})")
             region_start = number
-            marker_id = _MARKER_ID.search(stripped[len(BEGIN_MARKER):])
+            marker_id = _MARKER_ID.search(stripped[len(begin):])
             region_id = marker_id.group(0) if marker_id else default_id
             if region_id is None:
                 raise AuthoringError(f"{where}: no exercise id for this solution region; put a "
-                                     "check cell (check(\"N.M\", ...)) after the answer cell or "
-                                     f"write `{BEGIN_MARKER} N.M`")
+                                     "check cell (check(\"N.M\", ...)) after the answer cell, "
+                                     f"write `{BEGIN_MARKER} N.M`, or (markdown) give the cell "
+                                     "metadata \"exercise_id\"")
             indent = line[: len(line) - len(line.lstrip())]
             if cell_type == "code":
                 if not indent:
@@ -124,18 +180,16 @@ def _replace_regions(text: str, cell_type: str, default_id: str | None, where: s
             else:
                 output.append(MARKDOWN_PROMPT + "\n")
             n_regions += 1
-        elif stripped.startswith(END_MARKER):
+        elif stripped.startswith(end):
             if region_start is None:
-                raise AuthoringError(f"{where}, line {number}: {END_MARKER} without "
-                                     f"{BEGIN_MARKER}")
+                raise AuthoringError(f"{where}, line {number}: {end} without {begin}")
             region_start = None
         elif region_start is None:
             output.append(line)
     if region_start is not None:
-        raise AuthoringError(f"{where}: {BEGIN_MARKER} on line {region_start} is never closed")
+        raise AuthoringError(f"{where}: {begin} on line {region_start} is never closed")
     if n_regions == 0:
-        raise AuthoringError(f"{where}: answer cell without a {BEGIN_MARKER} / {END_MARKER} "
-                             "region")
+        raise AuthoringError(f"{where}: answer cell without a {begin} / {end} region")
     result = "".join(output)
     # the stub line ends with a newline; keep the cell's own ending (nbformat stores none)
     return result if text.endswith("\n") else result.rstrip("\n")

@@ -54,7 +54,10 @@ def test_solution_region_becomes_a_stub_at_the_marker_indentation():
                                '"Exercise 3.1: replace this line with your code")')
     assert answer["outputs"] == [] and answer["execution_count"] is None
     assert answer["id"] == "cell-0" and answer["metadata"] == {"tags": ["answer"]}
-    assert exercise["cells"][1] == solution["cells"][1]  # the check cell keeps its passing line
+    check = exercise["cells"][1]
+    assert check["outputs"] == [] and check["execution_count"] is None  # no verdict before work
+    assert check["source"] == solution["cells"][1]["source"]
+    assert check["metadata"] == solution["cells"][1]["metadata"] and check["id"] == "cell-1"
 
 
 def test_nested_indentation_and_several_regions_in_one_cell():
@@ -89,8 +92,41 @@ def test_other_cells_and_metadata_are_unchanged():
                                           "language": "python"}
     exercise = exercises.generate(solution)
     assert exercise["metadata"] == solution["metadata"]
-    assert exercise["cells"][:2] == solution["cells"][:2]
-    assert exercise["cells"][3] == solution["cells"][3]
+    assert exercise["cells"][:2] == solution["cells"][:2]  # other cells keep their outputs
+    assert exercise["cells"][3]["outputs"] == []            # a check cell does not
+
+
+def test_markdown_answer_with_html_markers_and_an_exercise_id_in_metadata():
+    written = new_markdown_cell("**3.6** Why?\n\n<!-- BEGIN SOLUTION -->\nBecause the model "
+                                "answer says so.\n<!-- END SOLUTION -->\n",
+                                metadata={"tags": ["answer"], "exercise_id": "3.6"})
+    exercise = exercises.generate(_notebook(written))  # no check cell needed
+    assert _source(exercise["cells"][0]) == "**3.6** Why?\n\n" + exercises.MARKDOWN_PROMPT + "\n"
+    assert exercise["cells"][0]["metadata"]["exercise_id"] == "3.6"
+
+
+def test_solution_only_cells_and_text_are_left_out():
+    solution = _notebook(
+        new_markdown_cell("Before.\n<!-- BEGIN SOLUTION ONLY -->\nThe gap is −ηβg₁.\n"
+                          "<!-- END SOLUTION ONLY -->\nAfter."),
+        new_code_cell("print(optimal_lr)", metadata={"tags": ["solution-only"]},
+                      outputs=[nbformat.v4.new_output("stream", name="stdout", text="0.42\n")]),
+        new_markdown_cell("<!-- BEGIN SOLUTION ONLY -->\nAll of it.\n<!-- END SOLUTION ONLY -->"),
+        new_markdown_cell("Kept."))
+    exercise = exercises.generate(solution)
+    assert [_source(c) for c in exercise["cells"]] == ["Before.\nAfter.", "Kept."]
+    assert [c["id"] for c in exercise["cells"]] == ["cell-0", "cell-3"]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("<!-- BEGIN SOLUTION ONLY -->\nx", "never closed"),
+    ("x\n<!-- END SOLUTION ONLY -->", "without <!-- BEGIN SOLUTION ONLY -->"),
+    ("<!-- BEGIN SOLUTION ONLY -->\n<!-- BEGIN SOLUTION ONLY -->\n<!-- END SOLUTION ONLY -->",
+     "inside another"),
+])
+def test_solution_only_marker_mistakes_are_clear_errors(text, message):
+    with pytest.raises(exercises.AuthoringError, match=message):
+        exercises.generate(_notebook(new_markdown_cell(text)), name="nb.ipynb")
 
 
 def test_dumps_is_byte_identical_to_nbformat():
@@ -175,6 +211,70 @@ def test_solutions_follow_the_authoring_format(repo_root):
             text = "".join(o.get("text", "") for o in cell.outputs)
             assert re.fullmatch(rf"✅ Exercise {re.escape(exercise_id)} passed \(\d+ cases\)\n",
                                 text), f"{path.name} cell {cell.id}: stored output is {text!r}"
+
+
+def _exercise_pairs(repo_root):
+    return [(path, repo_root / "exercises" / path.name) for path in _solution_notebooks(repo_root)]
+
+
+def test_no_exercise_notebook_shows_a_verdict_before_work(repo_root):
+    for _, path in _exercise_pairs(repo_root):
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type != "code":
+                continue
+            cell_tags = cell.metadata.get("tags", [])
+            if "check" in cell_tags or "answer" in cell_tags:
+                assert cell.outputs == [] and cell.execution_count is None, \
+                    f"{path.name} cell {cell.id}: stored output in a check/answer cell"
+            text = json.dumps(cell.outputs, ensure_ascii=False)
+            assert not re.search(r"(✅|❌) Exercise \d", text), \
+                f"{path.name} cell {cell.id}: a stored verdict line"
+
+
+def _solution_regions(text, begin, end):
+    """The bodies between begin/end marker lines (markers excluded)."""
+    bodies, current = [], None
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(begin):
+            current = []
+        elif stripped.startswith(end) and current is not None:
+            bodies.append("\n".join(current))
+            current = None
+        elif current is not None:
+            current.append(line)
+    return bodies
+
+
+def test_no_exercise_notebook_gives_an_answer_away(repo_root):
+    """No answer cell's solution body and no solution-only text or cell is in exercises/:
+    neither as a whole, nor any of its lines that appear nowhere else in the solution."""
+    for solution_path, exercise_path in _exercise_pairs(repo_root):
+        solution = nbformat.read(solution_path, as_version=4)
+        exercise_text = "\n".join(c.source for c in nbformat.read(exercise_path, as_version=4).cells)
+        hidden: list[str] = []
+        for cell in solution.cells:
+            cell_tags = cell.metadata.get("tags", [])
+            if "solution-only" in cell_tags:
+                hidden.append(cell.source)
+            if "answer" in cell_tags:
+                hidden += _solution_regions(cell.source, "### BEGIN SOLUTION", "### END SOLUTION")
+                hidden += _solution_regions(cell.source, "<!-- BEGIN SOLUTION -->",
+                                            "<!-- END SOLUTION -->")
+            if cell.cell_type == "markdown":
+                hidden += _solution_regions(cell.source, "<!-- BEGIN SOLUTION ONLY -->",
+                                            "<!-- END SOLUTION ONLY -->")
+        hidden = [body for body in hidden if body.strip()]
+        visible = "\n".join(c.source for c in solution.cells)
+        for body in hidden:
+            visible = visible.replace(body, "")
+        for body in hidden:
+            assert body.strip() not in exercise_text, f"{exercise_path.name} gives away:\n{body}"
+            for line in body.splitlines():
+                line = line.strip()
+                if len(line) >= 20 and line not in visible:
+                    assert line not in exercise_text, f"{exercise_path.name} gives away: {line}"
 
 
 def test_nbval_and_the_notebook_runner_use_the_same_warning_filters(repo_root):
