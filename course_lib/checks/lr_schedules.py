@@ -362,12 +362,15 @@ def lr_range_test_cases(rng):
 
 register_written(
     "9.4",
-    prompt="The range test's loss is lowest at some lr. Why is that lr not the one to train with "
-           "at a constant learning rate, and what would you pick instead?",
-    rubric="Each point of the curve was measured while the lr kept growing, after only a few "
-           "steps at that lr: the minimum sits close to where steps overshoot (the loss turns "
-           "up right after it), so a constant run there bounces at a high loss or diverges; a "
-           "constant lr must sit well below it (about a tenth, on the steep falling part), "
-           "while a decaying schedule (one-cycle) may peak near the minimum because it soon "
-           "lowers the lr. Refers to the notebook's training check of the pick.",
+    prompt="In notebook 09's range test the lr at the curve's minimum trained well as a constant lr, "
+           "and twice that lr diverged. Why does the minimum sit so close to the edge, and for a "
+           "longer run on a bigger model, would you train at a tenth of it, at it, or with "
+           "one-cycle peaking at it? Say why in 3-5 sentences.",
+    rubric="Each point of the curve is measured after a few steps while the lr keeps growing; "
+           "the loss turns up where steps start to overshoot, so the minimum is just below the "
+           "largest lr the model tolerates (a factor of about 2 here). That margin can vanish "
+           "with another seed, more steps or a sharper model, so a constant lr should stay well "
+           "below it (about a tenth, on the steep falling part); one-cycle may peak near the "
+           "minimum because it spends only a short time there and then decays, and warmup "
+           "protects its start. Confirm any pick with a short training run.",
 )
