@@ -98,11 +98,11 @@ class clips_in_place:
         grads = inputs["grads"]
         originals = list(grads)
         returned = fn(grads=grads, max_norm=inputs["max_norm"])
-        values = {"returned total norm": _as_float(returned)}
-        for k, (original, grad) in enumerate(zip(originals, grads)):
+        same_tensors = len(grads) == len(originals) and all(a is b for a, b in zip(grads, originals))
+        values = {"whether the list still holds the caller's own tensors": same_tensors,
+                  "returned total norm": _as_float(returned)}
+        for k, original in enumerate(originals):
             values[f"grads[{k}] after the call"] = original  # the caller's tensor: in place
-        if len(grads) != len(originals) or any(a is not b for a, b in zip(grads, originals)):
-            values["the list still holds the caller's tensors"] = False
         return Observation(values, returned=returned)
 
 
@@ -148,6 +148,12 @@ def _returns_clipped_norm(grads, max_norm):
     return torch.stack([g.norm() for g in grads]).norm()
 
 
+def _replaces_tensors(grads, max_norm):
+    total = torch.stack([g.norm() for g in grads]).norm()
+    grads[:] = [g * torch.clamp(max_norm / (total + 1e-6), max=1.0) for g in grads]
+    return total
+
+
 def _by_value(grads, max_norm):
     total = torch.stack([g.norm() for g in grads]).norm()
     for g in grads:
@@ -173,6 +179,10 @@ def _by_value(grads, max_norm):
         KnownMistake("returns_clipped_norm", _returns_clipped_norm,
                      "Return the total norm measured *before* clipping (what torch returns, useful "
                      "to log spikes), not the norm after it."),
+        KnownMistake("replaces_tensors", _replaces_tensors,
+                     "You put new tensors into the list. Scale the caller's own tensors in place "
+                     "(g.mul_(factor)): in training they are the parameters' .grad, which the "
+                     "optimizer reads next."),
         KnownMistake("by_value", _by_value,
                      "That clips each entry to [−max_norm, max_norm] (clip_grad_value_), which "
                      "changes the gradient's direction. Clip by the total norm instead."),
