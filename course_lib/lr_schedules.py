@@ -105,7 +105,7 @@ def closed_form_lrs(name: str, steps: int, *, base_lr: float, **settings) -> lis
 
 def lr_range_test(model: nn.Module, batches, *, lr_min: float, lr_max: float,
                   optimizer_cls: type[torch.optim.Optimizer] = torch.optim.SGD,
-                  stop_factor: float = 4.0) -> tuple[list[float], list[float]]:
+                  stop_factor: float = 4.0, loss_fn=nn.functional.mse_loss) -> tuple[list[float], list[float]]:
     r"""Run the LR range test on ``model`` (trained in place) and return ``(lrs, losses)``.
 
     One optimizer step per batch of ``batches`` (a list of ``(x, y)`` pairs, :math:`K` of them),
@@ -113,6 +113,7 @@ def lr_range_test(model: nn.Module, batches, *, lr_min: float, lr_max: float,
     every param group). ``losses[k]`` is the mean squared error of batch :math:`k` *before* step
     :math:`k`. The test stops after recording a loss that is not finite or is above
     ``stop_factor`` times the smallest loss recorded so far (the lr has passed the edge).
+    ``loss_fn(output, target)`` is the batch loss (mean squared error unless given).
     """
     if not 0 < lr_min < lr_max:
         raise ValueError(f"need 0 < lr_min < lr_max, got {lr_min} and {lr_max}")
@@ -128,7 +129,7 @@ def lr_range_test(model: nn.Module, batches, *, lr_min: float, lr_max: float,
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.zero_grad()
-        loss = nn.functional.mse_loss(model(x), y)
+        loss = loss_fn(model(x), y)
         lrs.append(lr)
         losses.append(loss.item())
         best = min(best, losses[-1])

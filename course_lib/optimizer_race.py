@@ -112,8 +112,16 @@ class BatchedMLP:
                        for i in range(len(linears[0]))]
 
     @classmethod
-    def from_seeds(cls, seeds, sizes=(64, 32, 10), activation: str = "relu") -> "BatchedMLP":
-        return cls([make_net(sizes, activation=activation, seed=int(s)) for s in seeds], activation)
+    def from_seeds(cls, seeds, sizes=(64, 32, 10), activation: str = "relu", init=None) -> "BatchedMLP":
+        """``init``: None (torch's default) or ``(scheme, gain)`` for
+        :func:`course_lib.initialization.initialise`, applied to each seed's network."""
+        nets = [make_net(sizes, activation=activation, seed=int(s)) for s in seeds]
+        if init is not None:
+            from course_lib.initialization import initialise
+
+            scheme, gain = init
+            nets = [initialise(net, scheme, gain, seed=int(s)) for net, s in zip(nets, seeds)]
+        return cls(nets, activation)
 
     def parameters(self) -> list[Tensor]:
         return [t for pair in zip(self.weights, self.biases) for t in pair]
@@ -172,7 +180,8 @@ def train_race(name: str, lr: float | None, *, seeds=(0, 1, 2), registry=None, *
     Each seed has its own initial weights (``make_net(seed=s)``) and its own batch order (a
     generator seeded with ``s``, a fresh permutation every epoch); every sample is used once per
     epoch. Keywords: ``x_train, y_train, x_val=None, y_val=None, epochs=10, batch_size=64,
-    eval_every=None, sizes=(64, 32, 10), activation="relu", task="classification"``.
+    eval_every=None, sizes=(64, 32, 10), activation="relu", task="classification",
+    init=None`` (or ``(scheme, gain)``, see :func:`course_lib.initialization.initialise`).
     """
     if lr is not None and not lr > 0:
         raise ValueError(f"Invalid learning rate: {lr}")
@@ -183,7 +192,8 @@ def train_race(name: str, lr: float | None, *, seeds=(0, 1, 2), registry=None, *
 def lr_sweep(name: str, lrs, *, seeds=(0, 1, 2), x_train: Tensor, y_train: Tensor,
              x_val: Tensor | None = None, y_val: Tensor | None = None, epochs: int = 10,
              batch_size: int = 64, eval_every: int | None = None, sizes=(64, 32, 10),
-             activation: str = "relu", task: str = "classification", registry=None) -> list[RaceRun]:
+             activation: str = "relu", task: str = "classification", registry=None,
+             init=None) -> list[RaceRun]:
     r"""One :class:`RaceRun` per lr of ``lrs``, all trained together as ``len(lrs)·len(seeds)`` networks.
 
     Every optimizer of :data:`OPTIMIZERS` moves a parameter by the lr times a direction that
@@ -203,7 +213,7 @@ def lr_sweep(name: str, lrs, *, seeds=(0, 1, 2), x_train: Tensor, y_train: Tenso
         raise ValueError(f"Invalid learning rates: {lrs}")
     seeds = tuple(int(s) for s in seeds)
     net_seeds = [s for _ in lrs for s in seeds]                      # lr-major: lr 0's seeds first
-    net = BatchedMLP.from_seeds(net_seeds, sizes, activation)
+    net = BatchedMLP.from_seeds(net_seeds, sizes, activation, init)
     params = net.parameters()
     optimizer = make_optimizer(name, params, 1.0, registry)
     lr_of_net = torch.tensor([lr for lr in lrs for _ in seeds])

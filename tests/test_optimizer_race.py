@@ -104,3 +104,13 @@ def test_bad_input_is_named():
         R.train_race("SGD", -1.0, x_train=d.x_train, y_train=d.y_train)
     with pytest.raises(ValueError, match="task must be"):
         R.lr_sweep("SGD", [0.1], x_train=d.x_train, y_train=d.y_train, task="ranking")
+
+
+def test_an_init_scheme_is_applied_to_every_seeds_network():
+    from course_lib import initialization as init
+
+    net = R.BatchedMLP.from_seeds((3, 4), sizes=(64, 16, 10), init=("he", 2 ** 0.5))
+    for k, seed in enumerate((3, 4)):
+        expected = init.initialise(R.make_net((64, 16, 10), seed=seed), "he", 2 ** 0.5, seed=seed)
+        assert torch.equal(net.weights[0][k], expected[0].weight.detach().T)
+        assert torch.all(net.biases[0][k] == 0)
