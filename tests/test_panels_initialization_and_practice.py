@@ -41,7 +41,7 @@ def test_curves_equal_a_hand_built_network(panel):
     h, rms = x, []
     for k, linear in enumerate(linears):
         h = linear(h)
-        rms.append(float(h.pow(2).mean().sqrt()))
+        rms.append(float(h.detach().pow(2).mean().sqrt()))
         if k < 4:
             h = torch.tanh(h)
     (0.5 * h.pow(2).mean()).backward()
