@@ -36,6 +36,10 @@ DEFAULT_TIMEOUT_S = 120
 # stderr must not depend on them. `make test` and `make check` run nbval with the same value
 # (the Makefile's NB_WARNINGS), so stored outputs and fresh runs see the same warnings.
 KERNEL_WARNINGS = "ignore::DeprecationWarning,ignore::PendingDeprecationWarning"
+# What `make` tells the programs it starts about itself. Kernels start without them, so a cell
+# that runs `make` (00_welcome shows `make check`) prints the same whether the notebook itself
+# runs under make or not (the Makefile's NBVAL unsets them too).
+MAKE_VARIABLES = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
 
 
 class CurrentEnvKernelSpecManager(KernelSpecManager):
@@ -73,6 +77,8 @@ def execute(notebook: nbformat.NotebookNode, cwd: str | Path, *,
         record_timing=False,  # timestamps would change the file on every run
     )
     kernel_env = {**os.environ, "PYTHONWARNINGS": KERNEL_WARNINGS}
+    for name in MAKE_VARIABLES:  # a `make` run inside a notebook must print as in a terminal
+        kernel_env.pop(name, None)
     # The kernel process's own stderr carries only start-up chatter (cell output goes through
     # Jupyter messages), so it is silenced to keep the command's output readable.
     client.execute(env=kernel_env, stderr=subprocess.DEVNULL)

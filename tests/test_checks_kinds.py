@@ -515,7 +515,8 @@ def test_strict_mode_raises_on_anything_but_a_pass(scratch_registry, monkeypatch
     assert "❌" in capsys.readouterr().out
 
 
-def test_the_channel_displays_the_result_as_json(scratch_registry, monkeypatch):
+def test_report_for_runner_displays_the_result_with_the_nonce(scratch_registry, monkeypatch,
+                                                             capsys):
     import IPython.display
 
     published = []
@@ -523,11 +524,13 @@ def test_the_channel_displays_the_result_as_json(scratch_registry, monkeypatch):
                         lambda data, **kw: published.append(data))
     _register_double()
     checks.check("91.5", lambda x: 2 * x)
-    assert published == []  # only when make check asks for it
-    monkeypatch.setenv(checks.CHANNEL_ENV, "display")
-    checks.check("91.5", lambda x: 2 * x)
+    assert published == []  # check() itself never displays it
+    checks.report_for_runner("91.5", lambda x: 2 * x, "n0nce")
+    assert capsys.readouterr().out.splitlines()[-1] == "✅ Exercise 91.5 passed (1 case)"
     (data,) = published
-    result = checks.CheckResult.from_dict(data[checks.RESULT_MIMETYPE])
+    payload = data[checks.RESULT_MIMETYPE]
+    assert payload["nonce"] == "n0nce"
+    result = checks.CheckResult.from_dict(payload["result"])
     assert result.passed and result.exercise_id == "91.5"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -284,3 +285,28 @@ def test_nbval_and_the_notebook_runner_use_the_same_warning_filters(repo_root):
 
     makefile = (repo_root / "Makefile").read_text(encoding="utf-8")
     assert f"NB_WARNINGS := {KERNEL_WARNINGS}\n" in makefile
+
+
+def test_nbval_in_strict_mode_fails_a_wrong_solution_whatever_its_stored_output(repo_root,
+                                                                                 tmp_path):
+    """CI's mechanism: the Makefile runs nbval over solutions/ with COURSE_CHECK_STRICT=1, so
+    a check that does not pass fails its cell even though the stored ✅ output is unchanged."""
+    makefile = (repo_root / "Makefile").read_text(encoding="utf-8")
+    assert "COURSE_CHECK_STRICT=1 $(NBVAL) -q $(SOLUTION_NOTEBOOKS)" in makefile
+    solution = nbformat.read(repo_root / "solutions" / "01_gradient_descent.ipynb", as_version=4)
+    answer = next(c for c in solution.cells if "answer" in c.metadata.get("tags", []))
+    body = re.search(r"### BEGIN SOLUTION\n(.*?)### END SOLUTION", answer.source, re.S)
+    indent = re.match(r"\s*", body.group(1)).group(0)
+    answer.source = answer.source.replace(body.group(0), f"### BEGIN SOLUTION\n{indent}return "
+                                          "None\n" + indent + "### END SOLUTION")
+    path = tmp_path / "01_gradient_descent.ipynb"
+    nbformat.write(solution, path)
+    command = [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-q",
+               "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(path)]
+    env = {**os.environ, "PYTHONWARNINGS": "ignore::DeprecationWarning"}
+    env.pop("COURSE_CHECK_STRICT", None)
+    lax = subprocess.run(command, capture_output=True, text=True, env=env, cwd=tmp_path)
+    strict = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path,
+                            env={**env, "COURSE_CHECK_STRICT": "1"})
+    assert "AssertionError" in strict.stdout and strict.returncode != 0, strict.stdout[-3000:]
+    assert "AssertionError" not in lax.stdout  # without it, only the output comparison fails

@@ -16,6 +16,7 @@ import os
 import pkgutil
 from typing import Any, Callable
 
+from ..check_protocol import RESULT_MIMETYPE, STRICT_ENV
 from ._framework import (
     OUTCOME,
     PREDICTION,
@@ -42,16 +43,8 @@ from ._framework import (
 __all__ = ["check", "run_check", "known_exercises", "register", "register_prediction",
            "register_written", "register_outcome", "Case", "KnownMistake", "Budget",
            "CheckResult", "Checker", "Observation", "in_place", "returns", "compare", "diagnose",
-           "REGISTRY", "STRICT_ENV", "CHANNEL_ENV", "RESULT_MIMETYPE"]
+           "REGISTRY", "STRICT_ENV", "RESULT_MIMETYPE", "report_for_runner"]
 
-# `COURSE_CHECK_STRICT=1`: check() raises AssertionError on anything but a pass, so nbval (CI,
-# `make test`) fails the check cell whatever output is stored. Set by the Makefile.
-STRICT_ENV = "COURSE_CHECK_STRICT"
-# `COURSE_CHECK_CHANNEL=display`: check() also displays its CheckResult as JSON under
-# RESULT_MIMETYPE, which `make check` (course_lib/check_notebook.py) reads from the check cell's
-# own outputs instead of parsing printed text. Set only in the kernels `make check` starts.
-CHANNEL_ENV = "COURSE_CHECK_CHANNEL"
-RESULT_MIMETYPE = "application/vnd.course-check-result+json"
 
 # Topic modules that failed to import, with the error, so an unknown id can say why.
 IMPORT_ERRORS: dict[str, str] = {}
@@ -107,21 +100,23 @@ def check(exercise_id: str, learner_fn: Callable[..., Any], *,
     followed by the failing case, expected vs received and a hint. Returns None so that a
     notebook cell shows only the printed lines; use :func:`run_check` for the result object.
     Under ``COURSE_CHECK_STRICT=1`` anything but a pass raises ``AssertionError`` (the report
-    is its message), so nbval fails the cell; under ``COURSE_CHECK_CHANNEL=display`` the result
-    is also displayed as JSON for ``make check``.
+    is its message), so nbval fails the cell.
     """
     result = run_check(exercise_id, learner_fn, seed=seed)
     print(result.report())
-    if os.environ.get(CHANNEL_ENV) == "display":
-        _display_result(result)
     if os.environ.get(STRICT_ENV, "") not in ("", "0") and not result.passed \
             and result.status != "written":
         raise AssertionError(result.report())
 
 
-def _display_result(result: CheckResult) -> None:
-    """Publish the result as a display output of the running cell (JSON under our mimetype)."""
+def report_for_runner(exercise_id: str, learner_fn: Callable[..., Any], nonce: str) -> None:
+    """What a check cell runs under ``make check``: print the report as ``check()`` does, and
+    display the result as JSON (``RESULT_MIMETYPE``) with the ``nonce`` that the runner wrote
+    into this very cell, so it can tell this cell's verdict from anything printed or displayed
+    by the learner's code."""
+    result = run_check(exercise_id, learner_fn)
+    print(result.report())
     from IPython.display import publish_display_data
 
     data = json.loads(json.dumps(result.to_dict(), default=str))
-    publish_display_data({RESULT_MIMETYPE: data, "text/plain": ""})
+    publish_display_data({RESULT_MIMETYPE: {"nonce": nonce, "result": data}, "text/plain": ""})

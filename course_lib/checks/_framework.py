@@ -115,7 +115,8 @@ class CheckResult:
 
     def first_line(self) -> str:
         if self.passed:
-            return f"✅ Exercise {self.exercise_id} passed ({self.n_cases} cases)"
+            cases = "case" if self.n_cases == 1 else "cases"
+            return f"✅ Exercise {self.exercise_id} passed ({self.n_cases} {cases})"
         if self.status == "written":
             return f"✍ Exercise {self.exercise_id} is a written answer: read by your instructor"
         return f"❌ Exercise {self.exercise_id} not passed yet: {self.reason}"
@@ -323,11 +324,27 @@ class _GuardInputs:
 
 
 def _first_changed(before: dict[str, Any], after: dict[str, Any]) -> str | None:
-    """The first name whose value in ``after`` differs from its copy in ``before``."""
+    """Where ``after`` first differs from its copy ``before``: ``"grad"``, ``"grads[1]"``."""
     for name, value in before.items():
-        if name in after and not _same(value, after[name]):
-            return name
+        if name in after:
+            where = _changed_path(value, after[name], name)
+            if where is not None:
+                return where
     return None
+
+
+def _changed_path(before: Any, after: Any, path: str) -> str | None:
+    if isinstance(before, (dict, list, tuple)) and type(after) is type(before) \
+            and len(after) == len(before):
+        keys = before.keys() if isinstance(before, dict) else range(len(before))
+        if isinstance(before, dict) and before.keys() != after.keys():
+            return path
+        for key in keys:
+            where = _changed_path(before[key], after[key], f"{path}[{key!r}]")
+            if where is not None:
+                return where
+        return None
+    return None if _same(before, after) else path
 
 
 def _same(before: Any, after: Any) -> bool:
@@ -773,7 +790,8 @@ def diagnose(checker: Checker, case: Case, expected: Observation | None,
                            failing_case=case.description, hint_id="changed_input",
                            hint=f"Work on a new tensor (e.g. `{name} * 2`) instead of an "
                                 f"in-place operation on `{name}` (`{name}.mul_(2)`, "
-                                f"`{name} *= 2`).")
+                                f"`{name} *= 2`). Note that `x = {name}` does not copy: `x += 1` "
+                                f"would still change `{name}`; `x = {name}.clone()` does copy.")
     if received.aliased is not None:
         key, name = received.aliased
         return CheckResult(exercise_id, False, 0, "failed",
