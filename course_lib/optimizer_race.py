@@ -123,6 +123,17 @@ class BatchedMLP:
             nets = [initialise(net, scheme, gain, seed=int(s)) for net, s in zip(nets, seeds)]
         return cls(nets, activation)
 
+    @classmethod
+    def stack(cls, batches: list["BatchedMLP"]) -> "BatchedMLP":
+        """One BatchedMLP holding the networks of several, in order."""
+        joined = cls.__new__(cls)
+        joined.activation = batches[0].activation
+        joined.weights = [torch.cat([b.weights[i].detach() for b in batches]).requires_grad_()
+                          for i in range(len(batches[0].weights))]
+        joined.biases = [torch.cat([b.biases[i].detach() for b in batches]).requires_grad_()
+                         for i in range(len(batches[0].biases))]
+        return joined
+
     def parameters(self) -> list[Tensor]:
         return [t for pair in zip(self.weights, self.biases) for t in pair]
 
@@ -198,12 +209,15 @@ def lr_sweep(name: str, lrs, *, seeds=(0, 1, 2), x_train: Tensor, y_train: Tenso
 
     Every optimizer of :data:`OPTIMIZERS` moves a parameter by the lr times a direction that
     does not depend on the lr (the state is built from gradients only), and AdamW's decay is
-    ``lr·λ·θ``: one step at lr 1 from :math:`	heta` to :math:`	heta'` gives the move
-    :math:`	heta - 	heta'` for lr 1, and :math:`	heta - \eta_k(	heta - 	heta')` is then
+    ``lr·λ·θ``: one step at lr 1 from :math:`\theta` to :math:`\theta'` gives the move
+    :math:`\theta - \theta'` for lr 1, and :math:`\theta - \eta_k(\theta - \theta')` is then
     exactly the step at :math:`\eta_k` (up to rounding; a test compares with separate runs).
     The losses are recorded at the start, every ``eval_every`` optimizer steps (default: at the
     end of every epoch) and after the last step; ``RaceRun.steps_at`` says when. Run
     single-threaded: these tensors are too small to gain from threads.
+
+    ``init``: None (torch's default), ``(scheme, gain)`` for every network, or a list with one
+    of those per entry of ``lrs`` (to compare initialisations at one lr: ``lrs = [lr] * k``).
     """
     _lookup(name, registry)
     if task not in ("classification", "regression"):
@@ -213,7 +227,11 @@ def lr_sweep(name: str, lrs, *, seeds=(0, 1, 2), x_train: Tensor, y_train: Tenso
         raise ValueError(f"Invalid learning rates: {lrs}")
     seeds = tuple(int(s) for s in seeds)
     net_seeds = [s for _ in lrs for s in seeds]                      # lr-major: lr 0's seeds first
-    net = BatchedMLP.from_seeds(net_seeds, sizes, activation, init)
+    inits = list(init) if isinstance(init, list) else [init] * len(lrs)
+    if len(inits) != len(lrs):
+        raise ValueError(f"init lists one scheme per lr: got {len(inits)} for {len(lrs)} lrs")
+    groups = [BatchedMLP.from_seeds(seeds, sizes, activation, scheme) for scheme in inits]
+    net = BatchedMLP.stack(groups)
     params = net.parameters()
     optimizer = make_optimizer(name, params, 1.0, registry)
     lr_of_net = torch.tensor([lr for lr in lrs for _ in seeds])

@@ -114,3 +114,14 @@ def test_an_init_scheme_is_applied_to_every_seeds_network():
         expected = init.initialise(R.make_net((64, 16, 10), seed=seed), "he", 2 ** 0.5, seed=seed)
         assert torch.equal(net.weights[0][k], expected[0].weight.detach().T)
         assert torch.all(net.biases[0][k] == 0)
+
+
+def test_a_list_of_inits_trains_each_group_as_its_own_sweep():
+    d = load_digits_split()
+    kw = dict(seeds=(0, 1), x_train=d.x_train[:256], y_train=d.y_train[:256], epochs=1, sizes=(64, 16, 10))
+    both = R.lr_sweep("Adam", [0.01, 0.01], init=[None, ("he", 2 ** 0.5)], **kw)
+    alone = [R.lr_sweep("Adam", [0.01], **kw)[0], R.lr_sweep("Adam", [0.01], init=("he", 2 ** 0.5), **kw)[0]]
+    for joint, single in zip(both, alone):
+        np.testing.assert_allclose(joint.train_loss, single.train_loss, rtol=1e-5)
+    with pytest.raises(ValueError, match="one scheme per lr"):
+        R.lr_sweep("Adam", [0.01], init=[None, None], **kw)
