@@ -15,7 +15,7 @@ of :math:`B` = ``batch_size`` indices:
 .. math::
 
     g_{\mathcal B} = \frac{1}{B}\sum_{i\in\mathcal B} \nabla \ell_i(\theta), \qquad
-    \theta \leftarrow \theta - \gamma\, g_{\mathcal B}.
+    \theta \leftarrow \theta - \eta\, g_{\mathcal B}.
 
 ``batch_size = n`` is full-batch gradient descent, ``batch_size = 1`` single-sample SGD, anything
 in between mini-batch SGD. Each epoch visits every sample exactly once, in a fresh seeded order
@@ -225,7 +225,7 @@ def train(
         model: the network, trained in place (e.g. ``make_mlp()``).
         x, y: the data, shapes ``(n, 1)``.
         batch_size: :math:`B`; ``n`` is full-batch GD, 1 is single-sample SGD.
-        lr: learning rate :math:`\\gamma`.
+        lr: learning rate :math:`\\eta`.
         optimizer_cls: a ``torch.optim.Optimizer`` class built as ``optimizer_cls(params, lr=lr)``;
             default ``course_lib.optim.SGD`` (``torch.optim.SGD`` gives the same numbers).
         label: the run's name on plots; default ``"B = {batch_size}"``.

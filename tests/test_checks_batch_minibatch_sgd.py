@@ -113,6 +113,105 @@ def test_2_1_each_hint_fires_on_its_mistake(wrong, hint_id):
     assert result.hint_id == hint_id, result.report()
 
 
+def _epochs_from(order_of_epoch):
+    """An iterator that draws one permutation (seeded once) and makes epoch e's order from it
+    by ``order_of_epoch(e, permutation)``: a deterministic rule, no reshuffle."""
+    def iterator(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+        permutation = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        for epoch in range(epochs):
+            order = [int(i) for i in order_of_epoch(epoch, permutation)]
+            for start in range(0, n, batch_size):
+                batch = order[start:start + batch_size]
+                if len(batch) == batch_size or not drop_last:
+                    yield batch
+    return iterator
+
+
+iterator_rolled = _epochs_from(lambda e, p: p.roll(e))
+iterator_reversed_every_other_epoch = _epochs_from(lambda e, p: p.flip(0) if e % 2 else p)
+iterator_shifted_by_seven = _epochs_from(
+    lambda e, p: [p[(i * 7 ** e) % len(p)] for i in range(len(p))] if len(p) % 7
+    else [p[(i + e) % len(p)] for i in range(len(p))])
+# DistributedSampler's way: a fresh generator per epoch seeded with seed + epoch. Legitimate.
+def iterator_seed_plus_epoch(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    for epoch in range(epochs):
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch))
+        yield from (b for b in order.split(batch_size) if len(b) == batch_size or not drop_last)
+
+
+def iterator_reusing_one_permutation(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    g = torch.Generator().manual_seed(seed)   # seeded once, correctly...
+    order = torch.randperm(n, generator=g)    # ...but the order is drawn only once
+    for _ in range(epochs):
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            if len(batch) == batch_size or not drop_last:
+                yield batch
+
+
+def iterator_new_generator_each_epoch(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    for _ in range(epochs):
+        g = torch.Generator().manual_seed(seed)
+        yield from (b for b in torch.randperm(n, generator=g).split(batch_size)
+                    if len(b) == batch_size or not drop_last)
+
+
+def iterator_python_random_each_epoch(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    import random
+    for _ in range(epochs):
+        order = list(range(n))
+        random.Random(seed).shuffle(order)
+        for start in range(0, n, batch_size):
+            batch = order[start:start + batch_size]
+            if len(batch) == batch_size or not drop_last:
+                yield batch
+
+
+@pytest.mark.parametrize("wrong", [iterator_rolled, iterator_reversed_every_other_epoch,
+                                   iterator_shifted_by_seven],
+                         ids=["roll(epoch)", "reversed", "index-shuffled"])
+def test_2_1_a_fixed_rearrangement_of_one_permutation_is_not_a_reshuffle(wrong):
+    result = run_check("2.1", wrong)
+    assert not result.passed
+    assert result.hint_id in {"rearranged_one_permutation", "reused_one_permutation"}, \
+        result.report()
+    if wrong is iterator_rolled:
+        assert result.hint_id == "rearranged_one_permutation"
+        assert "fresh shuffles" in result.reason
+
+
+def test_2_1_seed_plus_epoch_is_a_legitimate_reshuffle():
+    assert run_check("2.1", iterator_seed_plus_epoch).passed
+
+
+@pytest.mark.parametrize("wrong", [iterator_reseeding_each_epoch,
+                                   iterator_new_generator_each_epoch,
+                                   iterator_python_random_each_epoch])
+def test_2_1_reseed_hint_fires_when_the_code_reseeds_each_epoch(wrong):
+    result = run_check("2.1", wrong)
+    assert result.hint_id == "reseeded_every_epoch", result.report()
+
+
+def test_2_1_reseed_hint_does_not_fire_when_the_code_seeds_once():
+    result = run_check("2.1", iterator_reusing_one_permutation)
+    assert not result.passed
+    assert result.hint_id == "reused_one_permutation", result.report()
+    assert "re-seed" not in result.hint and "seed the generator again" not in result.hint
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_2_1_correct_answers_pass_under_many_seeds(seed):
+    assert run_check("2.1", checks_02.reference_minibatch_indices, seed=seed).passed
+    assert run_check("2.1", good_iterator, seed=seed).passed
+
+
+def test_2_1_seeding_probes_are_restored():
+    import random
+    before = (torch.Generator, torch.manual_seed, random.seed, random.Random)
+    run_check("2.1", iterator_reseeding_each_epoch)
+    assert (torch.Generator, torch.manual_seed, random.seed, random.Random) == before
+
+
 def test_2_1_reference_matches_torch_samplers():
     # Batch for batch, the course's iterator is torch's BatchSampler over a SubsetRandomSampler
     # (one randperm per epoch); its first epoch is also DataLoader(shuffle=True)'s RandomSampler.
@@ -244,7 +343,8 @@ def test_sampled_variance_agrees_with_the_closed_form():
 
 
 def _learner_loop(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed, count="updates",
-                  use_batch_loss=False, only_at_epoch_end=False, start_at_one=False):
+                  use_batch_loss=False, only_at_epoch_end=False, start_at_one=False,
+                  zero_grad=True):
     """A learner's training loop with torch.optim.SGD; the options are the classic mistakes."""
     optimizer = torch.optim.SGD(model.parameters(), lr=lr)
     with torch.no_grad():
@@ -257,7 +357,8 @@ def _learner_loop(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed,
         order = torch.randperm(len(x), generator=generator)
         batches = order.split(batch_size)
         for k, batch in enumerate(batches):
-            optimizer.zero_grad()
+            if zero_grad:
+                optimizer.zero_grad()
             loss = nn.functional.mse_loss(model(x[batch]), y[batch])
             loss.backward()
             optimizer.step()
@@ -296,6 +397,7 @@ def test_2_3_reference_and_a_learner_style_loop_pass():
     (_wrong(use_batch_loss=True), "batch_loss"),
     (_wrong(only_at_epoch_end=True), "checked_at_epoch_ends"),
     (_wrong(start_at_one=True), "off_by_one"),
+    (_wrong(zero_grad=False), "forgot_zero_grad"),
 ])
 def test_2_3_each_hint_fires_on_its_mistake(wrong, hint_id):
     result = run_check("2.3", wrong)
@@ -329,18 +431,146 @@ def test_stubs_are_not_attempted():
     def stub(*args, **kwargs):
         raise NotImplementedError("Exercise 2.x")
 
-    for exercise_id in ("2.1", "2.2", "2.3"):
+    for exercise_id in ("2.1", "2.2", "2.3", "2.4"):
         assert run_check(exercise_id, stub).status == "not_attempted"
 
 
 def test_every_registered_hint_is_exercised_here():
     covered = {
         "2.1": {"with_replacement", "dropped_remainder", "kept_remainder", "ignored_seed_global_rng",
-                "ignored_seed_fixed", "reseeded_every_epoch", "not_shuffled"},
+                "ignored_seed_fixed", "reseeded_every_epoch", "not_shuffled",
+                "reused_one_permutation", "rearranged_one_permutation"},
         "2.2": {"no_finite_population_correction", "correction_with_replacement", "std_not_variance",
                 "unbiased_sigma", "mean_over_coordinates", "not_divided_by_B", "second_moment"},
         "2.3": {"counted_epochs", "counted_samples", "batch_loss", "checked_at_epoch_ends",
-                "off_by_one"},
+                "off_by_one", "forgot_zero_grad"},
+        "2.4": {"full_batch_limit", "forgot_the_two", "ignored_batch_size", "average_sample",
+                "smallest_sample"},
     }
     for exercise_id, hint_ids in covered.items():
         assert {m.hint_id for m in REGISTRY[exercise_id].mistakes} == hint_ids
+
+
+
+# --------------------------------------------------------------------------------------------
+# 2.4 largest stable lr at batch size B (predict, then measure)
+# --------------------------------------------------------------------------------------------
+
+
+def _one_hot(values, seed=0):
+    n = len(values)
+    x = torch.zeros(n, n, dtype=torch.float64)
+    x[torch.arange(n), torch.randperm(n, generator=torch.Generator().manual_seed(seed))] = values
+    return x
+
+
+def _sgd_loss_ratio(x, y, batch_size, lr, epochs=400):
+    """A learner-style torch.optim.SGD loop: the final full-data loss over the first."""
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=lr)
+    first = nn.functional.mse_loss(x @ w, y).item()
+    for batch in toy_regression.minibatch_indices(len(x), batch_size, epochs=epochs, seed=3):
+        optimizer.zero_grad()
+        nn.functional.mse_loss(x[batch] @ w, y[batch]).backward()
+        optimizer.step()
+    return nn.functional.mse_loss(x @ w, y).item() / first
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 8])
+def test_2_4_theory_is_the_edge_of_divergence_of_a_plain_sgd_loop(batch_size):
+    values = torch.tensor([0.5, 1.0, 1.5, 2.0, 0.8, 1.2, 0.7, 1.1], dtype=torch.float64)
+    x, y = _one_hot(values), torch.ones(8, dtype=torch.float64)
+    limit = checks_02.predicted_largest_stable_lr_at_batch_size(x, y, batch_size)
+    assert limit == pytest.approx(batch_size / 4.0)
+    assert _sgd_loss_ratio(x, y, batch_size, 0.97 * limit) < 1.0
+    assert not _sgd_loss_ratio(x, y, batch_size, 1.03 * limit) < 1e3
+
+
+def test_2_4_full_batch_limit_is_n_times_the_single_sample_one():
+    values = 0.5 + torch.rand(10, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x, y = _one_hot(values), torch.zeros(10, dtype=torch.float64)
+    single = checks_02.measure_largest_stable_lr_at_batch_size(x, y, 1)
+    full = checks_02.measure_largest_stable_lr_at_batch_size(x, y, 10)
+    assert full / single == pytest.approx(10, rel=0.04)
+
+
+@pytest.mark.parametrize("seed", [None, 0, 1, "grader"])
+def test_2_4_measurement_agrees_with_the_theory_and_the_theory_passes(seed):
+    for case in REGISTRY["2.4"].make_cases(seed):
+        assert checks_02.measure_largest_stable_lr_at_batch_size(**case.inputs) == pytest.approx(
+            checks_02.predicted_largest_stable_lr_at_batch_size(**case.inputs), rel=0.03)
+    assert run_check("2.4", checks_02.predicted_largest_stable_lr_at_batch_size, seed=seed).passed
+
+
+def test_2_4_learner_solution_passes():
+    def largest_stable_lr_at_batch_size(x, y, batch_size):
+        per_sample_curvature = 2 * (x ** 2).sum(dim=1) / batch_size
+        return (2 / per_sample_curvature.max()).item()
+
+    assert run_check("2.4", largest_stable_lr_at_batch_size).passed
+
+
+@pytest.mark.parametrize("wrong, hint_id", [
+    (lambda x, y, batch_size: (len(x) / torch.linalg.eigvalsh(x.T @ x)[-1]).item(),
+     "full_batch_limit"),
+    (lambda x, y, batch_size: 2 * batch_size / (x ** 2).sum(1).max().item(), "forgot_the_two"),
+    (lambda x, y, batch_size: 1 / (x ** 2).sum(1).max().item(), "ignored_batch_size"),
+    (lambda x, y, batch_size: batch_size / (x ** 2).sum(1).mean().item(), "average_sample"),
+    (lambda x, y, batch_size: batch_size / (x ** 2).sum(1).min().item(), "smallest_sample"),
+    (lambda x, y, batch_size: 0.123, "prediction_off"),
+])
+def test_2_4_each_hint_fires_on_its_mistake(wrong, hint_id):
+    result = run_check("2.4", wrong)
+    assert not result.passed
+    assert result.hint_id == hint_id, result.report()
+
+
+def test_2_5_is_a_written_answer():
+    assert run_check("2.5", print).status == "written"
+    assert "three sentences" in REGISTRY["2.5"].prompt
+
+
+# --------------------------------------------------------------------------------------------
+# seeds
+# --------------------------------------------------------------------------------------------
+
+
+def _case_values(cases):
+    return [repr(sorted((k, repr(v)) for k, v in c.inputs.items())) for c in cases]
+
+
+@pytest.mark.parametrize("exercise_id", ["2.1", "2.2", "2.3", "2.4"])
+def test_two_seeds_give_different_cases_and_keep_the_edge_cases(exercise_id):
+    checker = REGISTRY[exercise_id]
+    first, second = checker.make_cases(21), checker.make_cases(22)
+    assert _case_values(first) != _case_values(second)
+    fixed = {c.description for c in checker.make_cases(None)} & {c.description for c in first}
+    assert fixed
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_references_pass_under_many_seeds(seed):
+    assert run_check("2.2", checks_02.reference_minibatch_gradient_variance, seed=seed).passed
+    assert run_check("2.3", good_updates_to_reach, seed=seed).passed
+
+
+def test_2_2_variance_that_centres_the_gradients_in_place_fails():
+    def centres_in_place(per_sample_grads, batch_size, *, replacement=False):
+        n = per_sample_grads.shape[0]
+        per_sample_grads -= per_sample_grads.mean(0)       # the caller's tensor changes
+        sigma2 = (per_sample_grads ** 2).sum(1).mean()
+        factor = 1.0 if replacement else (n - batch_size) / (n - 1)
+        return sigma2 / batch_size * factor
+
+    result = run_check("2.2", centres_in_place)
+    assert not result.passed and result.hint_id == "changed_input", result.report()
+
+
+def test_2_3_loop_that_normalises_x_in_place_fails():
+    def normalises_x(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed=0):
+        x.mul_(1.0 + 1e-3)   # "rescale the inputs" in place
+        return good_updates_to_reach(model, x, y, batch_size=batch_size, lr=lr,
+                                     target_loss=target_loss, max_epochs=max_epochs, seed=seed)
+
+    result = run_check("2.3", normalises_x)
+    assert not result.passed and result.hint_id == "changed_input", result.report()

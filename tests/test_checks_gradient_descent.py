@@ -1,5 +1,6 @@
-"""Checkers 1.1-1.3: the references equal torch / a simulation, and each hint is reachable from
-a wrong implementation written the way a learner would write it."""
+"""Checkers 1.1-1.4: the references equal torch / a simulation, the 1.2 measurement finds the
+theory's limit by running torch.optim.SGD, and each hint is reachable from a wrong
+implementation written the way a learner would write it."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import math
 import pytest
 import torch
 
-from course_lib.checks import run_check
+from course_lib.checks import REGISTRY, discover, run_check
 from course_lib.checks.gradient_descent import (
     _random_spd,
     contraction_factor,
+    measure_largest_stable_lr,
+    predicted_largest_stable_lr,
     reference_gd_step,
-    reference_largest_stable_lr,
     reference_steps_to_tolerance,
 )
+
+discover()
 
 # ---------------------------------------------------------------- 1.1 gd_step
 
@@ -73,49 +77,84 @@ def test_gd_step_stub_is_not_attempted():
     assert run_check("1.1", gd_step).status == "not_attempted"
 
 
-# ---------------------------------------------------------------- 1.2 largest stable lr
+# ---------------------------------------------------------------- 1.2 largest stable lr (predict)
 
 
-def _gd_distance(hessian, lr, steps=400):
-    """|θ_steps| for GD on ½θᵀHθ from θ₀ = (1, ..., 1)."""
-    theta = torch.ones(hessian.shape[0], dtype=torch.float64)
+def _gd_final_loss(x, y, lr, steps=3000):
+    """Full-batch torch.optim.SGD on mse_loss(x @ w, y) from w = 1: the final loss / the first."""
+    w = torch.ones(x.shape[1], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=lr)
+    first = None
     for _ in range(steps):
-        theta = theta - lr * hessian @ theta
-    return theta.norm().item()
+        optimizer.zero_grad()
+        loss = torch.nn.functional.mse_loss(x @ w, y)
+        first = loss.item() if first is None else first
+        loss.backward()
+        optimizer.step()
+    return torch.nn.functional.mse_loss(x @ w, y).item() / first
 
 
-@pytest.mark.parametrize("size, condition_number", [(1, 1.0), (2, 10.0), (4, 100.0)])
-def test_largest_stable_lr_is_the_edge_of_divergence_in_simulation(size, condition_number):
-    hessian = _random_spd(size, condition_number, torch.Generator().manual_seed(size),
-                          torch.float64)
-    limit = reference_largest_stable_lr(hessian)
-    assert _gd_distance(hessian, 0.98 * limit) < 1.0   # shrinks from |θ₀| = √n ≥ 1
-    assert _gd_distance(hessian, 1.02 * limit) > 1e3   # blows up
+@pytest.mark.parametrize("seed", range(3))
+def test_1_2_theory_is_the_edge_of_divergence_of_torch_sgd(seed):
+    """The closed form n/λ_max(XᵀX) is where a plain torch.optim.SGD loop starts to diverge."""
+    rng = torch.Generator().manual_seed(seed)
+    x = torch.randn(30, 3, generator=rng, dtype=torch.float64) + 0.3
+    y = torch.randn(30, generator=rng, dtype=torch.float64)
+    limit = predicted_largest_stable_lr(x, y)
+    assert _gd_final_loss(x, y, 0.97 * limit) < 1.0
+    assert not _gd_final_loss(x, y, 1.03 * limit) < 1e3
 
 
-def test_largest_stable_lr_passes_with_a_learner_solution():
-    def largest_stable_lr(hessian):
-        return 2 / torch.linalg.eigvalsh(hessian)[-1]  # a 0-dim tensor is accepted
+@pytest.mark.parametrize("seed", [None, 0, 1, 2, "grader"])
+def test_1_2_measurement_agrees_with_the_theory_and_the_theory_passes(seed):
+    for case in REGISTRY["1.2"].make_cases(seed):
+        measured = measure_largest_stable_lr(**case.inputs)
+        assert measured == pytest.approx(predicted_largest_stable_lr(**case.inputs), rel=0.03)
+    assert run_check("1.2", predicted_largest_stable_lr, seed=seed).passed
+
+
+def test_1_2_passes_with_a_learner_solution():
+    def largest_stable_lr(x, y):
+        hessian = 2 * x.T @ x / len(x)           # mse_loss = mean of squares, no ½
+        return 2 / torch.linalg.eigvalsh(hessian)[-1]   # a 0-dim tensor is accepted
 
     assert run_check("1.2", largest_stable_lr).passed
 
 
+def _gram_max(x):
+    return torch.linalg.eigvalsh(x.T @ x)[-1].item()
+
+
 @pytest.mark.parametrize("hint_id, wrong", [
-    ("lambda_min", lambda hessian: 2 / torch.linalg.eigvalsh(hessian)[0].item()),
-    ("one_over_L", lambda hessian: 1 / torch.linalg.eigvalsh(hessian).max().item()),
-    ("diagonal", lambda hessian: 2 / torch.diagonal(hessian).max().item()),
-    ("inverted", lambda hessian: torch.linalg.eigvalsh(hessian).max().item() / 2),
-    ("returned_none", lambda hessian: None),
+    ("forgot_the_two", lambda x, y: 2 / torch.linalg.eigvalsh(x.T @ x / len(x))[-1].item()),
+    ("sum_not_mean", lambda x, y: 2 / torch.linalg.eigvalsh(2 * x.T @ x)[-1].item()),
+    ("one_over_L", lambda x, y: 1 / torch.linalg.eigvalsh(2 * x.T @ x / len(x))[-1].item()),
+    ("lambda_min", lambda x, y: 2 / torch.linalg.eigvalsh(2 * x.T @ x / len(x))[0].item()),
+    ("diagonal", lambda x, y: 2 / (2 * x.T @ x / len(x)).diagonal().max().item()),
+    ("returned_none", lambda x, y: None),
+    ("prediction_off", lambda x, y: 1.0),
 ])
-def test_largest_stable_lr_hints(hint_id, wrong):
+def test_1_2_wrong_prediction_gets_its_hint(hint_id, wrong):
     result = run_check("1.2", wrong)
     assert not result.passed
     assert result.hint_id == hint_id, result.report()
+    assert "measured by running the optimizer" in result.expected
 
 
-def test_largest_stable_lr_with_a_plain_wrong_answer_has_no_hint():
-    result = run_check("1.2", lambda hessian: 1.0)
-    assert not result.passed and result.hint_id is None
+def test_1_2_prediction_that_changes_x_fails():
+    def scales_x(x, y):
+        x.mul_(0.5)  # "normalise" the data in place: the caller's tensor changes
+        return 2 / torch.linalg.eigvalsh(8 * x.T @ x / len(x))[-1].item()
+
+    result = run_check("1.2", scales_x)
+    assert not result.passed and result.hint_id == "changed_input", result.report()
+
+
+def test_1_2_y_plays_no_part():
+    x = torch.randn(20, 2, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    first = measure_largest_stable_lr(x, torch.zeros(20, dtype=torch.float64))
+    second = measure_largest_stable_lr(x, 100 * torch.randn(20, dtype=torch.float64))
+    assert first == pytest.approx(second, rel=0.03)
 
 
 # ---------------------------------------------------------------- 1.3 steps to tolerance
@@ -199,3 +238,41 @@ def test_steps_returning_a_fraction_is_told_to_round():
 
     result = run_check("1.3", unrounded)
     assert "expected a whole number" in result.reason
+
+
+def test_1_3_function_that_changes_the_hessian_fails():
+    def halves_hessian(hessian, lr, tol):
+        hessian.mul_(0.5)  # rescale in place, then use 2·λ: the right number, a changed input
+        return _learner_steps(2 * hessian, lr, tol)
+
+    result = run_check("1.3", halves_hessian)
+    assert not result.passed and result.hint_id == "changed_input", result.report()
+
+
+# ---------------------------------------------------------------- seeds, and 1.4
+
+
+@pytest.mark.parametrize("exercise_id", ["1.1", "1.2", "1.3"])
+def test_two_seeds_give_different_cases_and_the_edge_cases_stay(exercise_id):
+    checker = REGISTRY[exercise_id]
+    default, first, second = (checker.make_cases(s) for s in (None, 11, 12))
+    assert [c.description for c in default] == [c.description for c in checker.make_cases(None)]
+    assert _case_values(first) != _case_values(second)
+    fixed = {c.description for c in default} & {c.description for c in first}
+    assert fixed, "the fixed edge cases must be there whatever the seed"
+
+
+def _case_values(cases):
+    return [repr(sorted((k, repr(v)) for k, v in c.inputs.items())) for c in cases]
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_references_pass_under_many_seeds(seed):
+    assert run_check("1.1", reference_gd_step, seed=seed).passed
+    assert run_check("1.3", reference_steps_to_tolerance, seed=seed).passed
+
+
+def test_1_4_is_a_written_answer():
+    result = run_check("1.4", lambda: None)
+    assert result.status == "written" and not result.passed
+    assert "three sentences" in REGISTRY["1.4"].prompt

@@ -551,3 +551,31 @@ def test_a_hostile_answer_in_a_subprocess_cannot_kill_the_check():
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.count("❌ Exercise 91.20 not passed yet") == 2
     assert completed.stdout.rstrip().endswith("still here")
+
+
+
+# ---------------------------------------------------------------- patched helpers
+
+
+@pytest.mark.parametrize("patch", ["torch_isclose", "compare", "reference"])
+def test_an_answer_that_patches_what_the_check_relies_on_does_not_pass(scratch_registry,
+                                                                        monkeypatch, patch):
+    import course_lib.checks._framework as framework
+
+    _register_double()
+
+    def cheat(x):
+        if patch == "torch_isclose":  # every comparison "close"
+            monkeypatch.setattr(torch, "isclose", lambda a, b, **kw: torch.ones_like(a, dtype=torch.bool))
+        elif patch == "compare":
+            monkeypatch.setattr(framework, "compare", lambda *a, **kw: None)
+        else:  # the reference swapped for the learner's own answer
+            monkeypatch.setattr(checks.REGISTRY["91.5"], "reference", cheat)
+        return 3 * x  # wrong
+
+    first = run_check("91.5", cheat)
+    assert not first.passed  # the first case was judged before any patch took effect
+    result = run_check("91.5", cheat)  # the patch is in place now
+    assert not result.passed and result.hint_id == "patched_helpers", result.report()
+    assert result.reason.startswith("the check cannot trust its result: code in your notebook "
+                                    "replaced ")

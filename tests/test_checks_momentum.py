@@ -12,7 +12,7 @@ import torch
 
 from course_lib.checks import run_check
 from course_lib.checks import momentum as momentum_checks
-from course_lib.panels.momentum import quadratic_rate
+from course_lib.panels.momentum import heavy_ball_optimum, quadratic_rate
 
 # --------------------------------------------------------------------------------------------
 # learner-style implementations
@@ -258,50 +258,71 @@ def test_3_2_beta_as_dampening_hint_explains_the_first_step():
 
 
 # --------------------------------------------------------------------------------------------
-# 3.3 optimal heavy ball
+# 3.3 the best momentum at a given learning rate
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("mu, L", [(0.01, 1.0), (1.0, 4.0), (0.5, 50.0), (1e-4, 2.0)])
-def test_3_3_reference_attains_the_closed_form_rate_and_is_a_local_optimum(mu, L):
-    lr, momentum = momentum_checks.reference_optimal_heavy_ball(mu, L)
-    sqrt_kappa = math.sqrt(L / mu)
-    best = quadratic_rate(lr, momentum, mu, L)
-    assert best == pytest.approx((sqrt_kappa - 1) / (sqrt_kappa + 1), rel=1e-6)
-    for d_lr, d_momentum in [(1.01, 1.0), (0.99, 1.0), (1.0, 1.01), (1.0, 0.99)]:
-        assert quadratic_rate(lr * d_lr, min(momentum * d_momentum, 0.999999), mu, L) > best
+@pytest.mark.parametrize("seed", range(4))
+def test_3_3_reference_beats_every_momentum_on_a_grid(seed):
+    rng = torch.Generator().manual_seed(seed)
+    for _ in range(25):
+        mu = 10 ** (-3 + 3 * torch.rand((), generator=rng).item())
+        L = mu * 10 ** (0.3 + 2.7 * torch.rand((), generator=rng).item())
+        lr = (0.05 + 3.9 * torch.rand((), generator=rng).item()) / L
+        if lr * mu > 1:
+            continue
+        best = momentum_checks.reference_optimal_momentum(lr, mu, L)
+        rate = quadratic_rate(lr, best, mu, L)
+        assert rate == pytest.approx(math.sqrt(best), abs=1e-6)
+        grid = [k / 2000 for k in range(2000)]
+        assert rate <= min(quadratic_rate(lr, b, mu, L) for b in grid) + 1e-9
+
+
+def test_3_3_at_polyaks_lr_it_is_polyaks_momentum():
+    for mu, L in [(0.01, 1.0), (1.0, 4.0), (0.5, 50.0)]:
+        lr, momentum = heavy_ball_optimum(mu, L)
+        assert momentum_checks.reference_optimal_momentum(lr, mu, L) == pytest.approx(momentum)
+
+
+def _torch_heavy_ball_error(lr, momentum, mu, L, steps=300):
+    """‖θ‖ after ``steps`` of torch.optim.SGD(momentum) on ½(μθ₁² + Lθ₂²) from (1, 1)."""
+    theta = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([theta], lr=lr, momentum=momentum)
+    h = torch.tensor([mu, L], dtype=torch.float64)
+    for _ in range(steps):
+        optimizer.zero_grad()
+        (0.5 * h * theta ** 2).sum().backward()
+        optimizer.step()
+    return theta.detach().norm().item()
+
+
+@pytest.mark.parametrize("lr", [1.0, 3.5])
+def test_3_3_reference_is_fastest_in_a_torch_run(lr):
+    best = momentum_checks.reference_optimal_momentum(lr, 0.01, 1.0)
+    error = _torch_heavy_ball_error(lr, best, 0.01, 1.0)
+    for other in (0.8 * best, 0.9 * best, min(0.999, 1.1 * best), min(0.999, 1.2 * best)):
+        assert error < _torch_heavy_ball_error(lr, other, 0.01, 1.0)
 
 
 def test_3_3_passes_and_fails():
-    def learner(mu, L):
-        kappa = L / mu
-        return 4 / (math.sqrt(L) + math.sqrt(mu)) ** 2, ((kappa**0.5 - 1) / (kappa**0.5 + 1)) ** 2
+    def learner(lr, mu, L):
+        # both extreme curvatures inside the complex band (1 − √β)² ≤ ηh ≤ (1 + √β)²
+        return max(1 - math.sqrt(lr * mu), math.sqrt(lr * L) - 1) ** 2
 
     assert run_check("3.3", learner).passed
-    result = run_check("3.3", lambda mu, L: (1 / L, 0.9))
+    result = run_check("3.3", lambda lr, mu, L: 0.5)
     assert not result.passed and result.hint_id is None and "Expected:" in result.report()
-
-
-def _sqrt_kappa(mu, L):
-    return math.sqrt(L / mu)
 
 
 @pytest.mark.parametrize(
     "wrong, hint_id",
     [
-        (lambda mu, L: (2 / (L + mu), ((_sqrt_kappa(mu, L) - 1) / (_sqrt_kappa(mu, L) + 1)) ** 2),
-         "gd_lr"),
-        (lambda mu, L: (4 / (L**0.5 + mu**0.5) ** 2,
-                        (_sqrt_kappa(mu, L) - 1) / (_sqrt_kappa(mu, L) + 1)), "beta_not_squared"),
-        (lambda mu, L: (4 / (L**0.5 + mu**0.5),
-                        ((_sqrt_kappa(mu, L) - 1) / (_sqrt_kappa(mu, L) + 1)) ** 2),
-         "lr_not_squared"),
-        (lambda mu, L: (4 / (L**0.5 + mu**0.5) ** 2, ((L / mu - 1) / (L / mu + 1)) ** 2),
-         "kappa_without_sqrt"),
-        (lambda mu, L: (4 / (L + mu), ((_sqrt_kappa(mu, L) - 1) / (_sqrt_kappa(mu, L) + 1)) ** 2),
-         "lr_without_sqrt"),
-        (lambda mu, L: (((_sqrt_kappa(mu, L) - 1) / (_sqrt_kappa(mu, L) + 1)) ** 2,
-                        4 / (L**0.5 + mu**0.5) ** 2), "outputs_swapped"),
+        (lambda lr, mu, L: ((math.sqrt(L / mu) - 1) / (math.sqrt(L / mu) + 1)) ** 2,
+         "polyak_beta"),
+        (lambda lr, mu, L: (1 - math.sqrt(lr * mu)) ** 2, "flat_side_only"),
+        (lambda lr, mu, L: (1 - math.sqrt(lr * L)) ** 2, "steep_side_only"),
+        (lambda lr, mu, L: max(1 - math.sqrt(lr * mu), math.sqrt(lr * L) - 1), "not_squared"),
+        (lambda lr, mu, L: max(1 - lr * mu, lr * L - 1) ** 2, "without_square_roots"),
     ],
 )
 def test_3_3_wrong_formula_gets_its_hint(wrong, hint_id):
@@ -340,3 +361,182 @@ def test_3_4_passes_and_fails():
 def test_3_4_wrong_gap_gets_its_hint(wrong, hint_id):
     result = run_check("3.4", wrong)
     assert not result.passed and result.hint_id == hint_id, result.report()
+
+
+# --------------------------------------------------------------------------------------------
+# the holes of issue 7 §3: aliasing, mutated inputs, a buffer at momentum 0
+# --------------------------------------------------------------------------------------------
+
+
+def aliasing_momentum_step(param, grad, state, *, lr, momentum, dampening=0.0):
+    # the lecture's own warning: the buffer *is* the caller's gradient tensor
+    if momentum != 0:
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = grad
+        else:
+            state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - dampening)
+        grad = state["momentum_buffer"]
+    param.sub_(lr * grad)
+
+
+def aliasing_a_view(param, grad, state, *, lr, momentum, dampening=0.0):
+    if momentum != 0:
+        if "momentum_buffer" not in state:
+            state["momentum_buffer"] = grad.view_as(grad)  # a view shares grad's memory
+        else:
+            state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - dampening)
+        grad = state["momentum_buffer"]
+    param.sub_(lr * grad)
+
+
+def buffer_at_momentum_zero(param, grad, state, *, lr, momentum, dampening=0.0):
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = grad.clone()
+    else:
+        state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - dampening)
+    param.sub_(lr * state["momentum_buffer"])
+
+
+def _zero_grad_reuse_run(step_fn, gradients, lr=0.1, momentum=0.9):
+    """The training loop the aliasing breaks: one .grad tensor that zero_grad(set_to_none=False)
+    zeroes and backward() refills, as torch does; returns the buffer after the last step."""
+    param, state = torch.zeros(3, dtype=torch.float64), {}
+    grad = torch.zeros(3, dtype=torch.float64)
+    for g in gradients:
+        grad.zero_()          # optimizer.zero_grad(set_to_none=False)
+        grad.add_(g)          # loss.backward() accumulates into the zeroed .grad
+        step_fn(param, grad, state, lr=lr, momentum=momentum)
+    return state["momentum_buffer"]
+
+
+def test_aliasing_really_corrupts_a_training_loop():
+    g = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
+    good = _zero_grad_reuse_run(correct_momentum_step, [g] * 3)
+    bad = _zero_grad_reuse_run(aliasing_momentum_step, [g] * 3)
+    torch.testing.assert_close(good, 2.71 * g)   # 1 + 0.9 + 0.81
+    torch.testing.assert_close(bad, 1.8 * g)     # the issue's numbers
+
+
+@pytest.mark.parametrize("wrong", [aliasing_momentum_step, aliasing_a_view])
+def test_3_1_buffer_that_aliases_grad_fails_with_the_clone_hint(wrong):
+    result = run_check("3.1", wrong)
+    assert not result.passed
+    assert result.hint_id == "aliased_input", result.report()
+    assert "clone" in result.hint and "grad" in result.reason
+
+
+def test_3_1_buffer_kept_at_momentum_zero_fails_with_its_hint():
+    result = run_check("3.1", buffer_at_momentum_zero)
+    assert not result.passed
+    assert result.hint_id == "buffer_at_momentum_0", result.report()
+    assert "momentum 0" in result.failing_case
+
+
+def test_3_4_gap_written_into_grad_fails():
+    result = run_check("3.4", lambda grad, *, lr, beta: grad.mul_(-lr * beta))
+    assert not result.passed and result.hint_id == "changed_input", result.report()
+
+
+@pytest.mark.parametrize("exercise_id, wrong", [
+    ("3.2", lambda lr, beta: (lr * (1 - beta), beta, 0.0, "extra")),
+    ("3.3", lambda lr, mu, L: None),
+])
+def test_3_2_3_3_odd_returns_fail(exercise_id, wrong):
+    assert not run_check(exercise_id, wrong).passed
+
+
+# --------------------------------------------------------------------------------------------
+# 3.5 velocity form vs torch's after a step drop (predict, then measure)
+# --------------------------------------------------------------------------------------------
+
+
+def _keras_and_torch_steps(lr_before, lr_after, momentum, switch, total, grads):
+    """A learner-independent replay: Keras' SGD formula by hand and torch.optim.SGD with a
+    MultiStepLR, on the gradients ``grads``; returns the two lists of steps."""
+    param = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([param], lr=lr_before, momentum=momentum)
+    schedule = torch.optim.lr_scheduler.MultiStepLR(optimizer, [switch],
+                                                    gamma=lr_after / lr_before)
+    velocity, keras, ours = 0.0, [], []
+    for t in range(total):
+        lr = optimizer.param_groups[0]["lr"]
+        before = param.item()
+        param.grad = torch.tensor([grads[t]], dtype=torch.float64)
+        optimizer.step()
+        schedule.step()
+        ours.append(param.item() - before)
+        velocity = momentum * velocity - lr * grads[t]
+        keras.append(velocity)
+    return keras, ours
+
+
+def test_3_5_forms_agree_at_constant_lr_and_not_after_a_drop():
+    grads = torch.randn(60, generator=torch.Generator().manual_seed(0)).tolist()
+    keras, ours = _keras_and_torch_steps(0.1, 0.1, 0.9, 30, 60, grads)
+    assert keras == pytest.approx(ours, rel=1e-12, abs=1e-15)
+    keras, ours = _keras_and_torch_steps(0.1, 0.01, 0.9, 30, 60, grads)
+    assert keras[:30] == pytest.approx(ours[:30], rel=1e-12, abs=1e-15)
+    assert keras[30:] != pytest.approx(ours[30:], rel=0.05)
+
+
+@pytest.mark.parametrize("lr_before, lr_after, momentum, tol", [
+    (0.1, 0.01, 0.9, 0.01), (1.0, 0.5, 0.5, 1e-3), (0.02, 0.002, 0.99, 0.05)])
+def test_3_5_measurement_equals_the_closed_form(lr_before, lr_after, momentum, tol):
+    measured = momentum_checks.measure_steps_until_forms_agree(lr_before, lr_after, momentum, tol)
+    assert measured == momentum_checks.predicted_steps_until_forms_agree(
+        lr_before, lr_after, momentum, tol)
+
+
+@pytest.mark.parametrize("seed", [None, 0, 1, 2, "grader"])
+def test_3_5_theory_passes_under_seeds(seed):
+    assert run_check("3.5", momentum_checks.predicted_steps_until_forms_agree, seed=seed).passed
+
+
+def test_3_5_learner_solution_passes_unrounded():
+    def steps_until_forms_agree(lr_before, lr_after, momentum, tol):
+        return math.log(tol / (lr_before / lr_after - 1)) / math.log(momentum)  # not rounded
+
+    assert run_check("3.5", steps_until_forms_agree).passed
+
+
+@pytest.mark.parametrize("wrong, hint_id", [
+    (lambda lr_before, lr_after, momentum, tol: 0, "agree_at_once"),
+    (lambda lr_before, lr_after, momentum, tol: math.log(tol) / math.log(momentum),
+     "without_lr_ratio"),
+    (lambda lr_before, lr_after, momentum, tol: 1 / (1 - momentum), "memory_length"),
+    (lambda lr_before, lr_after, momentum, tol: 1000, "prediction_off"),
+])
+def test_3_5_wrong_prediction_gets_its_hint(wrong, hint_id):
+    result = run_check("3.5", wrong)
+    assert not result.passed and result.hint_id == hint_id, result.report()
+
+
+def test_3_6_is_a_written_answer():
+    from course_lib.checks import REGISTRY
+    assert run_check("3.6", print).status == "written"
+    assert "flat direction" in REGISTRY["3.6"].prompt
+
+
+# --------------------------------------------------------------------------------------------
+# seeds
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exercise_id", ["3.1", "3.2", "3.3", "3.4", "3.5"])
+def test_two_seeds_give_different_cases_and_keep_the_edge_cases(exercise_id):
+    from course_lib.checks import REGISTRY, discover
+    discover()
+    checker = REGISTRY[exercise_id]
+    first, second = checker.make_cases(31), checker.make_cases(32)
+    values = [[repr(sorted((k, repr(v)) for k, v in c.inputs.items())) for c in cases]
+              for cases in (first, second)]
+    assert values[0] != values[1]
+    assert {c.description for c in checker.make_cases(None)} & {c.description for c in first}
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_references_pass_under_many_seeds(seed):
+    assert run_check("3.1", correct_momentum_step, seed=seed).passed
+    assert run_check("3.2", momentum_checks.reference_ema_to_torch, seed=seed).passed
+    assert run_check("3.3", momentum_checks.reference_optimal_momentum, seed=seed).passed
+    assert run_check("3.4", momentum_checks.reference_dampened_first_step_gap, seed=seed).passed

@@ -305,3 +305,175 @@ def test_44_hints(learner, hint_id):
     result = run_check("4.4", learner)
     assert not result.passed
     assert result.hint_id == hint_id, result.report()
+
+
+# --------------------------------------------------------------------------------------------
+# the holes of issue 7 §3 and issue 8's slip: aliasing, one grad_fn call, abs() of real roots
+# --------------------------------------------------------------------------------------------
+
+
+def _learner_aliasing(param, grad, state, *, lr, momentum):
+    buffer = state.get("momentum_buffer")
+    if buffer is None:
+        buffer = state["momentum_buffer"] = grad      # no clone: the buffer is grad itself
+    else:
+        buffer.mul_(momentum).add_(grad)
+    param.sub_(lr * (grad + momentum * buffer))
+
+
+def test_41_buffer_that_aliases_grad_fails_with_the_clone_hint():
+    result = run_check("4.1", _learner_aliasing)
+    assert not result.passed and result.hint_id == "aliased_input", result.report()
+    assert "clone" in result.hint
+
+
+def _learner_two_calls(theta, velocity, grad_fn, *, lr, momentum):
+    g_here = grad_fn(theta)                              # computed "for reference", unused
+    g_ahead = grad_fn(theta + momentum * velocity)
+    del g_here
+    velocity.mul_(momentum).sub_(lr * g_ahead)
+    theta.add_(velocity)
+
+
+def _learner_three_calls_right_values(theta, velocity, grad_fn, *, lr, momentum):
+    for _ in range(3):                                   # same answer, three gradient evaluations
+        g = grad_fn(theta + momentum * velocity)
+    velocity.mul_(momentum).sub_(lr * g)
+    theta.add_(velocity)
+
+
+def _learner_no_call(theta, velocity, grad_fn, *, lr, momentum):
+    x = theta + momentum * velocity
+    g = grad_fn.field.a * x + grad_fn.field.c * torch.sin(x)  # reads the field's coefficients
+    velocity.mul_(momentum).sub_(lr * g)
+    theta.add_(velocity)
+
+
+def test_42_two_gradient_calls_fail_with_their_hint():
+    result = run_check("4.2", _learner_two_calls)
+    assert not result.passed and result.hint_id == "two_gradient_calls", result.report()
+    assert result.reason.startswith("calls of grad_fn in step 1")
+    assert result.expected == "1" and result.received == "2"
+
+
+@pytest.mark.parametrize("learner", [_learner_three_calls_right_values, _learner_no_call])
+def test_42_any_other_number_of_calls_fails(learner):
+    result = run_check("4.2", learner)
+    assert not result.passed and "calls of grad_fn" in result.reason, result.report()
+
+
+def test_42_counting_wrapper_passes_calls_through():
+    field = checks.TestGradient(a=2.0, c=0.5)
+    counted = checks.CountingGradient(field)
+    x = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    torch.testing.assert_close(counted(x), field(x))
+    assert counted.calls == 1 and repr(counted) == repr(field)
+
+
+def _learner_rate_no_abs(lr, momentum, curvature):
+    shrink = 1 - lr * curvature
+    trace, det = (1 + momentum) * shrink, momentum * shrink
+    disc = trace ** 2 - 4 * det
+    if disc >= 0:
+        return max((trace + disc ** 0.5) / 2, (trace - disc ** 0.5) / 2)  # forgot abs()
+    return abs(complex(trace, (-disc) ** 0.5) / 2)
+
+
+def test_44_missing_abs_on_real_roots_gets_its_hint():
+    result = run_check("4.4", _learner_rate_no_abs)
+    assert not result.passed and result.hint_id == "real_roots_without_abs", result.report()
+    assert "abs()" in result.hint
+
+
+def test_43_mapping_that_changes_theta_fails():
+    def in_place_mapping(theta, velocity, *, lr, momentum):
+        theta.add_(momentum * velocity)   # the look-ahead point, computed into theta itself
+        return theta, -velocity / lr
+
+    result = run_check("4.3", in_place_mapping)
+    assert not result.passed and result.hint_id in {"changed_input", "aliased_input"}, \
+        result.report()
+
+
+# --------------------------------------------------------------------------------------------
+# 4.5 Nesterov's divergence lr (predict, then measure) and 4.6
+# --------------------------------------------------------------------------------------------
+
+
+def _torch_nesterov_loss_ratio(lr, momentum, curvatures, steps=3000):
+    """A plain torch.optim.SGD(nesterov=True) loop on ½Σhθ²: final loss / first loss."""
+    theta = torch.ones(len(curvatures), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([theta], lr=lr, momentum=momentum, nesterov=True)
+    h = torch.tensor(curvatures, dtype=torch.float64)
+    first = (0.5 * h * theta.detach() ** 2).sum().item()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        (0.5 * h * theta ** 2).sum().backward()
+        optimizer.step()
+    return (0.5 * h * theta.detach() ** 2).sum().item() / first
+
+
+@pytest.mark.parametrize("momentum", [0.5, 0.9])
+def test_45_theory_is_where_a_plain_torch_loop_diverges(momentum):
+    limit = checks.predicted_nesterov_divergence_lr(0.02, 1.0, momentum)
+    assert _torch_nesterov_loss_ratio(0.97 * limit, momentum, [0.02, 1.0]) < 1.0
+    assert not _torch_nesterov_loss_ratio(1.03 * limit, momentum, [0.02, 1.0]) < 1e3
+    # heavy ball at the same lr still converges: Nesterov is the less robust one here
+    assert checks.predicted_nesterov_divergence_lr(0.02, 1.0, momentum) < 2 * (1 + momentum)
+
+
+@pytest.mark.parametrize("seed", [None, 0, 1, "grader"])
+def test_45_measurement_equals_the_theory_and_the_theory_passes(seed):
+    from course_lib.checks import REGISTRY
+    for case in REGISTRY["4.5"].make_cases(seed):
+        assert checks.measure_nesterov_divergence_lr(**case.inputs) == pytest.approx(
+            checks.predicted_nesterov_divergence_lr(**case.inputs), rel=0.03)
+    assert run_check("4.5", checks.predicted_nesterov_divergence_lr, seed=seed).passed
+
+
+def test_45_solution_from_the_44_matrix_passes():
+    def nesterov_divergence_lr(mu, L, momentum):
+        # p(r) = r² − (1+β)s·r + βs with s = 1 − ηL; a root at −1: 1 + (1+2β)s = 0
+        return (1 + 1 / (1 + 2 * momentum)) / L
+
+    assert run_check("4.5", nesterov_divergence_lr).passed
+
+
+@pytest.mark.parametrize("learner, hint_id", [
+    (lambda mu, L, momentum: 2 * (1 + momentum) / L, "heavy_ball_limit"),
+    (lambda mu, L, momentum: 2 / L, "gradient_descent_limit"),
+    (lambda mu, L, momentum: 2 * (1 + momentum) / ((1 + 2 * momentum) * mu), "smallest_curvature"),
+    (lambda mu, L, momentum: 1 / L, "one_over_L"),
+    (lambda mu, L, momentum: 0.05, "prediction_off"),
+])
+def test_45_hints(learner, hint_id):
+    result = run_check("4.5", learner)
+    assert not result.passed and result.hint_id == hint_id, result.report()
+
+
+def test_46_is_a_written_answer():
+    assert run_check("4.6", print).status == "written"
+
+
+# --------------------------------------------------------------------------------------------
+# seeds
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("exercise_id", ["4.1", "4.2", "4.3", "4.4", "4.5"])
+def test_two_seeds_give_different_cases_and_keep_the_edge_cases(exercise_id):
+    from course_lib.checks import REGISTRY
+    checker = REGISTRY[exercise_id]
+    first, second = checker.make_cases(41), checker.make_cases(42)
+    values = [[repr(sorted((k, repr(v)) for k, v in c.inputs.items())) for c in cases]
+              for cases in (first, second)]
+    assert values[0] != values[1]
+    assert {c.description for c in checker.make_cases(None)} & {c.description for c in first}
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_references_pass_under_many_seeds(seed):
+    assert run_check("4.1", checks.reference_nesterov_step, seed=seed).passed
+    assert run_check("4.2", checks.reference_sutskever_nesterov_step, seed=seed).passed
+    assert run_check("4.3", checks.reference_sutskever_to_torch, seed=seed).passed
+    assert run_check("4.4", checks.reference_nesterov_rate, seed=seed).passed

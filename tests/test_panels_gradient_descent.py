@@ -66,7 +66,7 @@ def assert_figure_has_line(fig, xs, ys):
     [
         (0.05, 1.0, "slow"),
         (0.02, 4.0, "slow"),
-        (0.3, 1.0, "stable"),
+        (0.3, 1.0, "monotone"),
         (0.25, 4.0, "one step"),
         (1.0, 1.0, "one step"),
         (1.5, 1.0, "oscillating"),
@@ -178,7 +178,7 @@ def test_parabola_panel_draws_torch_iterates_on_the_curve(parabola, lr, curvatur
 
 @pytest.mark.parametrize(
     ("lr", "words"),
-    [(0.05, "slow"), (0.5, "stable"), (1.5, "oscillating"), (2.0, "borderline"), (3.0, "divergent")],
+    [(0.05, "slow"), (0.5, "monotone"), (1.5, "oscillating"), (2.0, "borderline"), (3.0, "divergent")],
 )
 def test_parabola_panel_names_the_regime_on_the_plot(parabola, lr, words):
     parabola.update(lr=lr, curvature=1.0, steps=20)

@@ -1,10 +1,11 @@
 """Exercise checks: ``check("3.1", momentum_step)`` in a notebook, ``run_check`` for graders.
 
 One checker per exercise, registered by id in a topic module of this package
-(:func:`register` for a function, :func:`register_prediction` for a derived number checked
-against a measurement, :func:`register_written` for a written answer, :func:`register_outcome`
-for a training run that must reach a target) (``gradient_descent.py`` holds 1.1-1.3, ``momentum.py`` 3.x, ...). Every module here
-whose name does not start with ``_`` is imported on first use, so adding a topic module is all it
+(``gradient_descent.py`` holds 1.x, ``momentum.py`` 3.x, ``welcome.py`` the practice exercise
+0.1 of 00_welcome): :func:`register` for a function, :func:`register_prediction` for a derived
+number checked against a measurement, :func:`register_written` for a written answer,
+:func:`register_outcome` for a training run that must reach a target. Every module here whose
+name does not start with ``_`` is imported on first use, so adding a topic module is all it
 takes to add checks. How to write one: ``CONTRIBUTING.md``, "Writing a checker".
 """
 

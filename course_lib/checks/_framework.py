@@ -276,8 +276,9 @@ class in_place:
             for tensor in _tensors(other_value):
                 if tensor.dtype == torch.bool or tensor.numel() == 0:
                     continue
-                saved = tensor.clone()
-                tensor.add_(1)
+                saved = tensor.detach().clone()
+                with torch.no_grad():  # an input that requires grad may be changed here too
+                    tensor.add_(1)
                 try:
                     for name in self.observed:
                         for key, value in _flatten(name, inputs[name]):
@@ -285,7 +286,8 @@ class in_place:
                                     value, snapshot[key]):
                                 return key + suffix, other
                 finally:
-                    tensor.copy_(saved)
+                    with torch.no_grad():
+                        tensor.copy_(saved)
         return None
 
 
@@ -484,12 +486,22 @@ def _validate_id(exercise_id: str) -> None:
         raise ValueError(f"exercise id must look like '3.1', got {exercise_id!r}")
 
 
+# What each checker was registered with, to notice learner code that swaps a reference out.
+_REGISTERED: dict[str, tuple[Any, ...]] = {}
+
+
+def _fingerprint(checker: Checker) -> tuple[Any, ...]:
+    return (checker, checker.reference, checker.call, checker.mistakes, checker.cases,
+            checker.run, checker.kind, checker.rtol, checker.atol, checker.target)
+
+
 def _add(checker: Checker) -> None:
     existing = REGISTRY.get(checker.exercise_id)
     if existing is not None and existing.module != checker.module:
         raise ValueError(f"exercise {checker.exercise_id} is registered twice: in "
                          f"{existing.module} and in {checker.module}")
     REGISTRY[checker.exercise_id] = checker
+    _REGISTERED[checker.exercise_id] = _fingerprint(checker)
 
 
 def _unique_mistakes(exercise_id: str, mistakes: Iterable[KnownMistake]) -> tuple[KnownMistake, ...]:
@@ -672,7 +684,49 @@ def run_checker(checker: Checker, learner_fn: Any, *,
         if failure is not None:
             failure.n_cases = len(cases)
             return failure
+    replaced = _replaced_helpers(checker)
+    if replaced:
+        return CheckResult(exercise_id, False, len(cases), "error", hint_id="patched_helpers",
+                           reason="the check cannot trust its result: code in your notebook "
+                                  f"replaced {', '.join(replaced)}",
+                           details=["Write the answer with your own code; do not replace "
+                                    "functions of torch or course_lib. Restart the kernel "
+                                    "(Kernel → Restart) and run your cells again."])
     return CheckResult(exercise_id, True, len(cases), "passed")
+
+
+# The functions a verdict depends on, as they were when the framework was imported. A learner's
+# function that swaps one of them (torch.isclose returning True, a patched compare) would pass
+# anything; run_checker refuses to call such a run a pass. (A sandboxed grader is the real
+# defence; this catches the simple cases in a learner's own kernel.)
+def _watched() -> dict[str, Any]:
+    module = sys.modules[__name__]
+    watched = {f"torch.{name}": getattr(torch, name)
+               for name in ("isclose", "isnan", "equal", "stack", "clone")}
+    watched.update({f"torch.Tensor.{name}": getattr(torch.Tensor, name)
+                    for name in ("__eq__", "__ne__", "all", "any", "clone", "detach", "item",
+                                 "tolist", "copy_", "add_", "sum")})
+    watched.update({f"math.{name}": getattr(math, name) for name in ("isnan", "isinf",
+                                                                     "isfinite")})
+    watched.update({f"course_lib.checks.{name}": getattr(module, name)
+                    for name in ("compare", "diagnose", "_compare_tensor", "_compare_float",
+                                 "_compare_int", "_as_number", "_identical", "_same",
+                                 "_first_changed", "_matching_mistake", "_diagnose_prediction",
+                                 "_diagnose_outcome", "_clone", "_flatten")})
+    return watched
+
+
+
+def _replaced_helpers(checker: Checker) -> list[str]:
+    """The watched functions (and this checker's registration) that are not the originals."""
+    now = _watched()
+    replaced = [name for name, original in _ORIGINALS.items() if now.get(name) is not original]
+    registered = _REGISTERED.get(checker.exercise_id)
+    current = REGISTRY.get(checker.exercise_id)
+    if registered is not None and (current is None or any(
+            a is not b for a, b in zip(_fingerprint(current), registered))):
+        replaced.append(f"the registered checker of exercise {checker.exercise_id}")
+    return replaced
 
 
 def _as_function(checker: Checker, learner_fn: Any,
@@ -1130,3 +1184,7 @@ def _short(value: Any, max_items: int = 6) -> str:
         return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+# Taken last, when every function of this module exists (see _watched).
+_ORIGINALS = _watched()

@@ -1,14 +1,21 @@
-r"""Checkers for notebook 01, gradient descent: exercises 1.1, 1.2 and 1.3.
+r"""Checkers for notebook 01, gradient descent: exercises 1.1 to 1.4.
 
 1.1 ``gd_step(param, grad, lr)``: one gradient-descent step in place,
-    :math:`\theta \leftarrow \theta - \gamma\, g` (``course_lib.optim.sgd_update`` with
-    ``momentum=0``).
-1.2 ``largest_stable_lr(hessian)``: on :math:`f(\theta) = \tfrac12 \theta^\top H \theta` gradient
-    descent converges from every start exactly when :math:`0 < \gamma < 2/\lambda_{\max}(H)`.
+    :math:`\theta \leftarrow \theta - \eta\, g` (``course_lib.optim.sgd_update`` with
+    ``momentum=0``). The one "write the update" exercise of the notebook.
+1.2 *predict, then measure* ``largest_stable_lr(x, y)``: the largest learning rate at which
+    full-batch gradient descent on ``mse_loss(x @ w, y)`` converges. The learner derives it (the
+    Hessian is :math:`\frac2n X^\top X`, so :math:`\eta < n/\lambda_{\max}(X^\top X)`); the check
+    runs ``torch.optim.SGD`` over a grid of learning rates and finds the limit (``_measure``).
 1.3 ``steps_to_tolerance(hessian, lr, tol)``: the error contracts by at most
-    :math:`\rho = \max_i |1 - \gamma \lambda_i|` per step (and by exactly :math:`\rho` from the
+    :math:`\rho = \max_i |1 - \eta \lambda_i|` per step (and by exactly :math:`\rho` from the
     worst start), so the number of steps until :math:`\lVert\theta_k\rVert \le
     \text{tol}\,\lVert\theta_0\rVert` is :math:`k = \lceil \ln(\text{tol}) / \ln\rho \rceil`.
+1.4 written answer: why the steepest direction sets the largest stable learning rate while the
+    flattest one sets the number of steps, and what that means as κ grows.
+
+Notation (docs/notation.md): η learning rate (``lr``), μ and L the smallest and largest
+curvature, κ = L/μ.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ import math
 
 import torch
 
-from ._framework import Case, KnownMistake, in_place, register
+from ._framework import Case, KnownMistake, in_place, register, register_prediction, register_written
+from ._measure import measured_largest_stable_lr_sgd
 
 # --------------------------------------------------------------------------------------------
 # 1.1 gd_step
@@ -80,60 +88,96 @@ def gd_step_cases(rng: torch.Generator):
 
 
 # --------------------------------------------------------------------------------------------
-# 1.2 largest stable learning rate
+# 1.2 largest stable learning rate of least squares: predict, then measure
 # --------------------------------------------------------------------------------------------
 
 
-def reference_largest_stable_lr(hessian: torch.Tensor) -> float:
-    """2 / λ_max(H): GD on ½θᵀHθ multiplies each eigen-coordinate by (1 − lr·λᵢ) per step."""
-    eigenvalues = torch.linalg.eigvalsh(hessian.double())
-    return 2.0 / eigenvalues.max().item()
+def measure_largest_stable_lr(x: torch.Tensor, y: torch.Tensor) -> float:
+    """The truth for 1.2: full-batch ``torch.optim.SGD`` on ``mse_loss(x @ w, y)`` run over a
+    grid of learning rates (``_measure``); the largest one that does not diverge."""
+    return measured_largest_stable_lr_sgd(x, y, batch_size=len(x))
 
 
-def _lr_from_lambda_min(hessian):
-    return 2.0 / torch.linalg.eigvalsh(hessian.double()).min().item()
+def predicted_largest_stable_lr(x: torch.Tensor, y: torch.Tensor) -> float:
+    r"""The theory's answer: the loss :math:`\frac1n\lVert Xw - y\rVert^2` has Hessian
+    :math:`H = \frac2n X^\top X`, so GD is stable exactly for
+    :math:`\eta < 2/\lambda_{\max}(H) = n/\lambda_{\max}(X^\top X)` (``y`` plays no part)."""
+    x = x.double()
+    return len(x) / torch.linalg.eigvalsh(x.T @ x).max().item()
 
 
-def _lr_one_over_L(hessian):
-    return 1.0 / torch.linalg.eigvalsh(hessian.double()).max().item()
+def _gram_eigenvalues(x):
+    x = x.double()
+    return torch.linalg.eigvalsh(x.T @ x)
 
 
-def _lr_from_diagonal(hessian):
-    return 2.0 / hessian.double().diagonal().max().item()
+def _lr_forgot_the_two(x, y):
+    return 2 * len(x) / _gram_eigenvalues(x).max().item()
 
 
-def _lr_upside_down(hessian):
-    return torch.linalg.eigvalsh(hessian.double()).max().item() / 2.0
+def _lr_sum_not_mean(x, y):
+    return 1.0 / _gram_eigenvalues(x).max().item()
 
 
-@register(
+def _lr_one_over_L(x, y):
+    return len(x) / (2 * _gram_eigenvalues(x).max().item())
+
+
+def _lr_lambda_min(x, y):
+    return len(x) / _gram_eigenvalues(x).min().item()
+
+
+def _lr_from_diagonal(x, y):
+    x = x.double()
+    return len(x) / (x * x).sum(0).max().item()
+
+
+LARGEST_STABLE_LR_MISTAKES = [
+    KnownMistake("forgot_the_two", _lr_forgot_the_two,
+                 "Your limit is twice too large: mse_loss is the mean of (x·w − y)² without a ½, "
+                 "so its Hessian is (2/n)·XᵀX, not (1/n)·XᵀX."),
+    KnownMistake("sum_not_mean", _lr_sum_not_mean,
+                 "Your limit is n times too small: mse_loss averages over the n samples (the "
+                 "mean, not the sum), so the Hessian is (2/n)·XᵀX."),
+    KnownMistake("one_over_L", _lr_one_over_L,
+                 "1/L is the classic *safe* step (it never overshoots along the steepest "
+                 "direction), but gradient descent stays stable up to twice that: it diverges "
+                 "only when |1 − η·L| > 1."),
+    KnownMistake("lambda_min", _lr_lambda_min,
+                 "You used the smallest eigenvalue. The steepest direction (the largest "
+                 "eigenvalue L of the Hessian) is the first to oscillate out of control."),
+    KnownMistake("diagonal", _lr_from_diagonal,
+                 "You used the largest diagonal entry of XᵀX. It equals the largest eigenvalue "
+                 "only when the features are uncorrelated; use the eigenvalues "
+                 "(torch.linalg.eigvalsh)."),
+]
+
+
+@register_prediction(
     "1.2",
-    reference=reference_largest_stable_lr,
-    mistakes=[
-        KnownMistake("lambda_min", _lr_from_lambda_min,
-                     "You used the smallest eigenvalue. The steepest direction (largest "
-                     "eigenvalue L) is the first to oscillate out of control: lr < 2/λ_max."),
-        KnownMistake("one_over_L", _lr_one_over_L,
-                     "1/L is the classic *safe* step (it never overshoots the minimum), but GD "
-                     "stays stable up to twice that: |1 − lr·L| < 1 gives lr < 2/L."),
-        KnownMistake("diagonal", _lr_from_diagonal,
-                     "You used the largest diagonal entry of H. That equals λ_max only when H is "
-                     "diagonal; use the eigenvalues (torch.linalg.eigvalsh)."),
-        KnownMistake("inverted", _lr_upside_down,
-                     "The limit is 2 divided by λ_max, not λ_max divided by 2."),
-    ],
+    measure=measure_largest_stable_lr,
+    rtol=0.05,
+    explain=("Find the Hessian of this loss first: mse_loss(x @ w, y) = (1/n)·‖Xw − y‖² is a "
+             "quadratic in w, so gradient descent multiplies each eigen-direction of its Hessian "
+             "by (1 − η·λ) per step. Which direction breaks first, and at what η?"),
+    mistakes=LARGEST_STABLE_LR_MISTAKES,
 )
 def largest_stable_lr_cases(rng: torch.Generator):
-    yield Case("1x1 Hessian [[4.]]", hessian=torch.tensor([[4.0]], dtype=torch.float64))
-    yield Case("diagonal 2x2, condition number 10",
-               hessian=torch.diag(torch.tensor([1.0, 10.0], dtype=torch.float64)))
-    for size, condition_number in [(2, 3.0), (2, 50.0), (3, 10.0), (5, 1000.0)]:
-        yield Case(f"rotated {size}x{size} Hessian, condition number {condition_number:g}",
-                   hessian=_random_spd(size, condition_number, rng, torch.float64))
-    yield Case("rotated 3x3 float32 Hessian", rtol=1e-5,
-               hessian=_random_spd(3, 20.0, rng, torch.float32))
-    yield Case("large curvature (λ_max = 1e4)",
-               hessian=1e4 * _random_spd(2, 4.0, rng, torch.float64))
+    x = torch.tensor([[1.0, 0.0], [0.0, 3.0], [1.0, 1.0]], dtype=torch.float64)
+    yield Case("3 samples, 2 features, no intercept", x=x,
+               y=torch.tensor([1.0, -1.0, 0.5], dtype=torch.float64))
+    yield Case("1 feature: the model y ≈ w·x", x=torch.tensor([[1.0], [2.0], [-0.5], [1.5]],
+                                                             dtype=torch.float64),
+               y=torch.tensor([2.0, 4.1, -1.0, 2.9], dtype=torch.float64))
+    for n, d, intercept in [(40, 3, True), (200, 5, True), (25, 2, False)]:
+        scales = 10 ** (2 * torch.rand(d, generator=rng, dtype=torch.float64) - 1)
+        x = (torch.randn(n, d, generator=rng, dtype=torch.float64) + 0.5) * scales
+        if intercept:
+            x[:, 0] = 1.0
+        y = x @ torch.randn(d, generator=rng, dtype=torch.float64) \
+            + 0.1 * torch.randn(n, generator=rng, dtype=torch.float64)
+        yield Case(f"{n} samples, {d} correlated features" + (" (the first is a column of "
+                   "ones: an intercept)" if intercept else ""), x=x, y=y)
 
 
 # --------------------------------------------------------------------------------------------
@@ -147,7 +191,7 @@ def contraction_factor(hessian: torch.Tensor, lr: float) -> float:
     return (1.0 - lr * eigenvalues).abs().max().item()
 
 
-def reference_steps_to_tolerance(hessian: torch.Tensor, lr: float, tol: float) -> float:
+def reference_steps_to_tolerance(hessian: torch.Tensor, lr: float, tol: float) -> float | int:
     """Smallest k with ρᵏ ≤ tol: ⌈ln tol / ln ρ⌉; 0 when tol ≥ 1; math.inf when ρ ≥ 1."""
     if tol >= 1.0:
         return 0
@@ -222,6 +266,23 @@ def steps_to_tolerance_cases(rng: torch.Generator):
         produced += 1
         yield Case(f"rotated {size}x{size} Hessian, lr = {lr * lam_max:.2f}/L, tol = {tol:.1e}",
                    hessian=hessian, lr=lr, tol=tol)
+
+
+# --------------------------------------------------------------------------------------------
+# 1.4 written answer
+# --------------------------------------------------------------------------------------------
+
+register_written(
+    "1.4",
+    prompt="In three sentences: on a quadratic with curvatures from μ to L, why does the "
+           "steepest direction decide the largest stable learning rate while the flattest "
+           "decides how many steps gradient descent needs, and what happens to the number of "
+           "steps when κ = L/μ grows ten times?",
+    rubric="Each eigen-direction is multiplied by (1 − η·λ) per step. The steepest (λ = L) is "
+           "the first where |1 − ηL| exceeds 1, so η < 2/L; at any such η the flattest shrinks "
+           "only by 1 − ημ ≥ 1 − 2/κ per step, so it needs about (κ/2)·ln(1/tol) steps even at "
+           "the best η = 2/(μ + L). Ten times larger κ: about ten times more steps.",
+)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,26 +1,38 @@
-r"""Checkers for notebook 03, momentum: exercises 3.1 to 3.4.
+r"""Checkers for notebook 03, momentum: exercises 3.1 to 3.6.
 
 3.1 ``momentum_step(param, grad, state, *, lr, momentum, dampening=0.0)``: one step of
     ``torch.optim.SGD`` with momentum, in place (``course_lib.optim.sgd_update``):
 
     .. math::
 
-        b_t = \begin{cases} g_t & t = 1 \\ \mu\, b_{t-1} + (1-\tau)\, g_t & t > 1 \end{cases},
-        \qquad \theta_t = \theta_{t-1} - \gamma\, b_t
+        b_t = \begin{cases} g_t & t = 1 \\ \beta\, b_{t-1} + (1-\tau)\, g_t & t > 1 \end{cases},
+        \qquad \theta_t = \theta_{t-1} - \eta\, b_t
 
-    with :math:`\gamma` = ``lr``, :math:`\mu` = ``momentum``, :math:`\tau` = ``dampening``,
-    :math:`b` = ``state["momentum_buffer"]``.
+    with :math:`\eta` = ``lr``, :math:`\beta` = ``momentum``, :math:`\tau` = ``dampening``,
+    :math:`b` = ``state["momentum_buffer"]``; at ``momentum = 0`` torch keeps no buffer. The one
+    "write the update" exercise of the notebook.
 3.2 ``ema_to_torch(lr, beta) -> (lr, momentum, dampening)``: the EMA form
     :math:`m_t = \beta m_{t-1} + (1-\beta) g_t,\ m_0 = 0,\ \theta \leftarrow \theta - \alpha m_t`
     equals torch's SGD with ``lr = α(1−β)``, ``momentum = β``, ``dampening = 0`` at every step,
-    because :math:`m_t = (1-\beta) b_t`.
-3.3 ``optimal_heavy_ball(mu, L) -> (lr, momentum)``: Polyak's optimum for a quadratic with
-    curvatures in :math:`[\mu, L]`: :math:`\eta^* = 4/(\sqrt L + \sqrt\mu)^2`,
-    :math:`\beta^* = ((\sqrt\kappa - 1)/(\sqrt\kappa + 1))^2`, :math:`\kappa = L/\mu`.
+    because :math:`m_t = (1-\beta) b_t` (and, with a schedule, at ``lr_t = α_t(1−β)``).
+3.3 ``optimal_momentum(lr, mu, L) -> momentum``: at a *given* learning rate, the momentum that
+    makes heavy ball fastest on a quadratic with curvatures in :math:`[\mu, L]`:
+    :math:`\beta^*(\eta) = \max(1 - \sqrt{\eta\mu}, \sqrt{\eta L} - 1)^2` (at Polyak's
+    :math:`\eta^* = 4/(\sqrt L + \sqrt\mu)^2` it is his :math:`((\sqrt\kappa-1)/(\sqrt\kappa+1))^2`;
+    the lecture gives Polyak's pair, the exercise asks for the general case).
 3.4 ``dampened_first_step_gap(grad, *, lr, beta)``: where the tempting conversion
     ``SGD(lr=α, momentum=β, dampening=β)`` leaves the EMA form: torch skips dampening on step 1
     (:math:`b_1 = g_1`, the EMA has :math:`m_1 = (1-\beta) g_1`), so after one step from the same
     point :math:`\theta^{\text{torch}}_1 - \theta^{\text{EMA}}_1 = -\alpha\beta\, g_1`.
+3.5 *predict, then measure* ``steps_until_forms_agree(lr_before, lr_after, momentum, tol)``:
+    Keras' / Sutskever's velocity form (:math:`v \leftarrow \beta v - \eta_t g`,
+    :math:`\theta \leftarrow \theta + v`) and torch's form take the same steps at a constant lr,
+    but not after a step schedule drops :math:`\eta_1 \to \eta_2`: the velocity still carries the
+    old lr. With a constant gradient and both in their steady state, the k-th step after the drop
+    differs by the factor :math:`1 + (\eta_1/\eta_2 - 1)\beta^k`, so they agree within ``tol``
+    after :math:`k = \lceil \ln(\text{tol}/(\eta_1/\eta_2 - 1)) / \ln\beta \rceil` steps. The check
+    runs ``torch.optim.SGD`` and the velocity form and counts.
+3.6 written answer: why momentum helps in the flat direction (and not by damping the steep one).
 """
 
 from __future__ import annotations
@@ -29,7 +41,8 @@ import math
 
 import torch
 
-from ._framework import Case, KnownMistake, in_place, register
+from ._framework import (Case, KnownMistake, in_place, register, register_prediction,
+                         register_written)
 
 # --------------------------------------------------------------------------------------------
 # 3.1 momentum_step, torch's convention
@@ -69,7 +82,7 @@ def _dampening_on_first_step(param, grad, state, *, lr, momentum, dampening=0.0)
 
 
 def _dampening_ignored(param, grad, state, *, lr, momentum, dampening=0.0):
-    # b ← μb + g whatever the dampening
+    # b ← βb + g whatever the dampening
     if "momentum_buffer" not in state:
         state["momentum_buffer"] = grad.clone()
     else:
@@ -83,6 +96,15 @@ def _buffer_restarted_every_step(param, grad, state, *, lr, momentum, dampening=
     param.sub_(lr * grad)
 
 
+def _buffer_kept_at_momentum_zero(param, grad, state, *, lr, momentum, dampening=0.0):
+    # torch's update without its `if momentum != 0` guard: a buffer b = 0·b + g at momentum 0
+    if "momentum_buffer" not in state:
+        state["momentum_buffer"] = grad.clone()
+    else:
+        state["momentum_buffer"].mul_(momentum).add_(grad, alpha=1 - dampening)
+    param.sub_(lr * state["momentum_buffer"])
+
+
 def _momentum_ascent(param, grad, state, *, lr, momentum, dampening=0.0):
     if "momentum_buffer" not in state:
         state["momentum_buffer"] = grad.clone()
@@ -93,14 +115,19 @@ def _momentum_ascent(param, grad, state, *, lr, momentum, dampening=0.0):
 
 MOMENTUM_STEP_MISTAKES = [
     KnownMistake(
+        "buffer_at_momentum_0", _buffer_kept_at_momentum_zero,
+        "With momentum = 0 torch keeps no momentum_buffer at all: it takes the plain step "
+        "θ ← θ − η·g and leaves the state empty (`if momentum != 0:` around the buffer code). "
+        "Keeping one costs a tensor per parameter and changes what state_dict() saves."),
+    KnownMistake(
         "ema_form", _ema_form_from_zeros,
         "This is the EMA (moving-average) form m ← βm + (1−β)g with m₀ = 0. torch's buffer is a "
-        "discounted *sum*: b ← μ·b + (1−τ)·g, with b₁ = g₁; the (1−β) factor does not belong "
+        "discounted *sum*: b ← β·b + (1−τ)·g, with b₁ = g₁; the (1−β) factor does not belong "
         "there (only `dampening` scales the new gradient)."),
     KnownMistake(
         "ema_factor", _ema_form_after_first_step,
         "From step 2 on you scaled the gradient by (1 − momentum). torch uses (1 − dampening): "
-        "b ← μ·b + (1−τ)·g, so with dampening = 0 the gradient is added unscaled."),
+        "b ← β·b + (1−τ)·g, so with dampening = 0 the gradient is added unscaled."),
     KnownMistake(
         "dampened_first_step", _dampening_on_first_step,
         "Your first buffer is (1 − dampening)·g₁. torch skips dampening on step 1: the buffer "
@@ -109,7 +136,7 @@ MOMENTUM_STEP_MISTAKES = [
     KnownMistake(
         "dampening_ignored", _dampening_ignored,
         "You added the gradient unscaled from step 2 on. With dampening τ torch adds (1−τ)·g: "
-        "b ← μ·b + (1−τ)·g (only step 1 is undamped)."),
+        "b ← β·b + (1−τ)·g (only step 1 is undamped)."),
     KnownMistake(
         "buffer_restarted", _buffer_restarted_every_step,
         "Your buffer starts over on every call. Create state['momentum_buffer'] only when it is "
@@ -241,82 +268,90 @@ def ema_to_torch_cases(rng: torch.Generator):
 
 
 # --------------------------------------------------------------------------------------------
-# 3.3 optimal heavy ball on a quadratic
+# 3.3 the best momentum at a given learning rate, on a quadratic
 # --------------------------------------------------------------------------------------------
 
 
-def reference_optimal_heavy_ball(mu: float, L: float) -> tuple[float, float]:
-    """Polyak's optimum ``(lr, momentum)``: see ``course_lib.panels.momentum.heavy_ball_optimum``."""
+def reference_optimal_momentum(lr: float, mu: float, L: float) -> float:
+    r"""The β that minimises heavy ball's worst rate over curvatures :math:`[\mu, L]` at this lr.
+
+    On curvature :math:`h` the error follows :math:`r^2 - (1+\beta-\eta h)\,r + \beta = 0`; the
+    roots are complex, of modulus :math:`\sqrt\beta`, exactly when
+    :math:`(1-\sqrt\beta)^2 \le \eta h \le (1+\sqrt\beta)^2`, and outside that band the larger
+    root is bigger than the band's :math:`\sqrt\beta` would be. The smallest β whose band holds
+    both :math:`\eta\mu` and :math:`\eta L` is the best:
+    :math:`\beta^*(\eta) = \max(1 - \sqrt{\eta\mu},\ \sqrt{\eta L} - 1)^2`, rate
+    :math:`\sqrt{\beta^*}`. At Polyak's :math:`\eta^* = 4/(\sqrt L+\sqrt\mu)^2` the two
+    sides are equal and :math:`\beta^*` is Polyak's :math:`((\sqrt\kappa-1)/(\sqrt\kappa+1))^2`.
+    Valid for :math:`\eta\mu \le 1` and :math:`\eta L < 4`.
+    """
+    return max(1.0 - math.sqrt(lr * mu), math.sqrt(lr * L) - 1.0) ** 2
+
+
+def _momentum_polyak(lr, mu, L):
     from course_lib.panels.momentum import heavy_ball_optimum
 
-    return heavy_ball_optimum(mu, L)
+    return heavy_ball_optimum(mu, L)[1]
 
 
-def _hb_with_gd_lr(mu, L):
-    kappa = L / mu
-    return 2.0 / (L + mu), ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
+def _momentum_flat_side_only(lr, mu, L):
+    return (1.0 - math.sqrt(lr * mu)) ** 2
 
 
-def _hb_beta_not_squared(mu, L):
-    kappa = L / mu
-    return 4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2, (math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)
+def _momentum_steep_side_only(lr, mu, L):
+    return (math.sqrt(lr * L) - 1.0) ** 2
 
 
-def _hb_lr_not_squared(mu, L):
-    kappa = L / mu
-    return 4.0 / (math.sqrt(L) + math.sqrt(mu)), ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
+def _momentum_not_squared(lr, mu, L):
+    return max(1.0 - math.sqrt(lr * mu), math.sqrt(lr * L) - 1.0)
 
 
-def _hb_kappa_without_sqrt(mu, L):
-    kappa = L / mu
-    return 4.0 / (math.sqrt(L) + math.sqrt(mu)) ** 2, ((kappa - 1) / (kappa + 1)) ** 2
+def _momentum_without_square_roots(lr, mu, L):
+    return max(1.0 - lr * mu, lr * L - 1.0) ** 2
 
 
-def _hb_lr_without_sqrt(mu, L):
-    kappa = L / mu
-    return 4.0 / (L + mu), ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
-
-
-def _hb_outputs_swapped(mu, L):
-    lr, momentum = reference_optimal_heavy_ball(mu, L)
-    return momentum, lr
-
-
-OPTIMAL_HEAVY_BALL_MISTAKES = [
+OPTIMAL_MOMENTUM_MISTAKES = [
     KnownMistake(
-        "gd_lr", _hb_with_gd_lr,
-        "2/(L + μ) is plain gradient descent's best learning rate. With momentum the optimum "
-        "is larger: lr* = 4/(√L + √μ)²."),
+        "polyak_beta", _momentum_polyak,
+        "That is Polyak's β*, the best momentum at *his* learning rate 4/(√L + √μ)². At the lr "
+        "you are given, put both extreme curvatures inside the band where the roots are complex, "
+        "(1 − √β)² ≤ η·h ≤ (1 + √β)², with the smallest β that does it."),
     KnownMistake(
-        "beta_not_squared", _hb_beta_not_squared,
-        "(√κ − 1)/(√κ + 1) is the *rate* √β*, not β*. Square it: β* = ((√κ − 1)/(√κ + 1))²."),
+        "flat_side_only", _momentum_flat_side_only,
+        "You only looked after the flat direction (critical damping at h = μ). At this lr the "
+        "steep direction needs more: η·L ≤ (1 + √β)², so √β ≥ √(ηL) − 1; take the larger of "
+        "the two requirements."),
     KnownMistake(
-        "lr_not_squared", _hb_lr_not_squared,
-        "Square the denominator: lr* = 4/(√L + √μ)². (Check the units: lr must be 1/curvature.)"),
+        "steep_side_only", _momentum_steep_side_only,
+        "You only looked at the steep direction. The flat one needs η·μ ≥ (1 − √β)², so "
+        "√β ≥ 1 − √(ημ); take the larger of the two requirements."),
     KnownMistake(
-        "kappa_without_sqrt", _hb_kappa_without_sqrt,
-        "Momentum's gain is that κ turns into √κ: β* = ((√κ − 1)/(√κ + 1))², with square roots "
-        "inside, κ = L/μ."),
+        "not_squared", _momentum_not_squared,
+        "That is the rate √β, not β: square it."),
     KnownMistake(
-        "lr_without_sqrt", _hb_lr_without_sqrt,
-        "The denominator is (√L + √μ)², not L + μ: lr* = 4/(√L + √μ)²."),
-    KnownMistake(
-        "outputs_swapped", _hb_outputs_swapped,
-        "Return (lr, momentum) in that order, as SGD(lr=..., momentum=...) takes them."),
+        "without_square_roots", _momentum_without_square_roots,
+        "The band edges are (1 ± √β)² in units of η·h, so the conditions involve √(ηh): "
+        "√β ≥ 1 − √(ημ) and √β ≥ √(ηL) − 1."),
 ]
 
 
-@register("3.3", reference=reference_optimal_heavy_ball, mistakes=OPTIMAL_HEAVY_BALL_MISTAKES)
-def optimal_heavy_ball_cases(rng: torch.Generator):
-    yield Case("mu = 0.01, L = 1 (condition number 100)", mu=0.01, L=1.0)
-    yield Case("mu = 1, L = 4 (condition number 4)", mu=1.0, L=4.0)
-    yield Case("mu = 0.5, L = 50 (L is not 1)", mu=0.5, L=50.0)
-    yield Case("mu = L = 2: a perfectly round bowl (beta* = 0, lr* = 1/L)", mu=2.0, L=2.0)
-    yield Case("condition number 1e6", mu=1e-6, L=1.0)
+@register("3.3", reference=reference_optimal_momentum, mistakes=OPTIMAL_MOMENTUM_MISTAKES)
+def optimal_momentum_cases(rng: torch.Generator):
+    yield Case("small lr = 1/L, mu = 0.01, L = 1: the flat direction decides",
+               lr=1.0, mu=0.01, L=1.0)
+    yield Case("large lr = 3.5/L, mu = 0.01, L = 1: the steep direction decides",
+               lr=3.5, mu=0.01, L=1.0)
+    yield Case("Polyak's lr 4/(√L + √μ)² for mu = 0.01, L = 1: both sides agree",
+               lr=4 / (1 + 0.1) ** 2, mu=0.01, L=1.0)
+    yield Case("lr = 0.2, mu = 0.5, L = 50 (L is not 1)", lr=0.2, mu=0.5, L=50.0)
+    yield Case("lr·L = 1 on a round bowl, mu = L = 2: no momentum needed", lr=0.5, mu=2.0, L=2.0)
     for _ in range(5):
-        mu = 10 ** float(torch.empty(()).uniform_(-3, 1, generator=rng))
-        kappa = 10 ** float(torch.empty(()).uniform_(0.3, 4, generator=rng))
-        yield Case(f"mu = {mu:.4g}, L = {mu * kappa:.4g}", mu=mu, L=mu * kappa)
+        mu = float(f"{10 ** (-3 + 3 * torch.rand((), generator=rng).item()):.3g}")
+        L = float(f"{mu * 10 ** (0.3 + 2.7 * torch.rand((), generator=rng).item()):.3g}")
+        lr = float(f"{(0.05 + 3.9 * torch.rand((), generator=rng).item()) / L:.3g}")
+        if lr * mu > 1:
+            lr = float(f"{1 / mu:.3g}") * 0.99
+        yield Case(f"lr = {lr:g}, mu = {mu:g}, L = {L:g}", lr=lr, mu=mu, L=L)
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,3 +418,112 @@ def dampened_first_step_gap_cases(rng: torch.Generator):
             yield Case(f"{'x'.join(map(str, shape))} {str(dtype)[6:]} gradient, lr = {lr:.3g}, "
                        f"beta = {beta:.3g}",
                        grad=torch.randn(shape, generator=rng, dtype=dtype), lr=lr, beta=beta)
+
+
+# --------------------------------------------------------------------------------------------
+# 3.5 velocity form vs torch's form under a step schedule: predict, then measure
+# --------------------------------------------------------------------------------------------
+
+
+def measure_steps_until_forms_agree(lr_before, lr_after, momentum, tol) -> int:
+    """The truth for 3.5, by running both optimizers on the loss f(θ) = θ (gradient 1).
+
+    torch: ``torch.optim.SGD(lr=lr_before, momentum=β)`` with ``StepLR`` dropping the lr to
+    ``lr_after`` after a warm-up long enough for the buffer's steady state (β^warm < e^-40).
+    Velocity form (Keras' ``SGD(momentum=β)``, Sutskever et al.): ``v ← β·v − lr_t·g``,
+    ``θ ← θ + v`` with the same ``lr_t`` each step. Returns k: the first step after the drop at
+    which the two steps agree within a relative ``tol``.
+    """
+    warm = math.ceil(40 / (1 - momentum))
+    param = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([param], lr=lr_before, momentum=momentum)
+    schedule = torch.optim.lr_scheduler.StepLR(optimizer, step_size=warm,
+                                               gamma=lr_after / lr_before)
+    velocity = 0.0
+    max_steps = warm + 100_000
+    for step in range(1, max_steps + 1):
+        lr = optimizer.param_groups[0]["lr"]
+        before = param.item()
+        optimizer.zero_grad()
+        param.sum().backward()           # ∇f = 1
+        optimizer.step()
+        schedule.step()
+        torch_step = param.item() - before
+        velocity = momentum * velocity - lr * 1.0
+        if step > warm and abs(velocity / torch_step - 1) <= tol:
+            return step - warm
+    raise RuntimeError(f"the two forms did not agree within {tol} in {max_steps - warm} steps")
+
+
+def predicted_steps_until_forms_agree(lr_before, lr_after, momentum, tol) -> int:
+    """k = ⌈ln(tol / (η₁/η₂ − 1)) / ln β⌉: the velocity still holds β^k of the old lr's steps."""
+    return max(1, math.ceil(math.log(tol / (lr_before / lr_after - 1)) / math.log(momentum)))
+
+
+# The wrong formulas return floats: a learner may round or not, and the match has a tolerance.
+def _agree_at_once(lr_before, lr_after, momentum, tol):
+    return 0.0
+
+
+def _agree_without_lr_ratio(lr_before, lr_after, momentum, tol):
+    return math.log(tol) / math.log(momentum)
+
+
+def _agree_memory_length(lr_before, lr_after, momentum, tol):
+    return 1 / (1 - momentum)
+
+
+@register_prediction(
+    "3.5",
+    measure=measure_steps_until_forms_agree,
+    rtol=0.05,
+    atol=1.0,
+    explain=("Write both steps k updates after the drop, with a constant gradient g and both "
+             "buffers in their steady state: torch's is −η₂·b with b = g/(1−β); the velocity "
+             "still remembers the steps taken at η₁. Their ratio is 1 + (something)·β^k."),
+    mistakes=[
+        KnownMistake("agree_at_once", _agree_at_once,
+                     "They agree at a constant learning rate (v = −η·b), but not after the drop: "
+                     "torch multiplies its whole buffer by the new lr at once, while the velocity "
+                     "form's v still holds the steps it took at the old lr, fading like β^k."),
+        KnownMistake("without_lr_ratio", _agree_without_lr_ratio,
+                     "β^k ≤ tol is how long the old gradients take to fade, but the gap is "
+                     "(η₁/η₂ − 1)·β^k: the larger the drop, the longer the velocity's old, large "
+                     "steps dominate."),
+        KnownMistake("memory_length", _agree_memory_length,
+                     "1/(1 − β) is the buffer's memory length, a rule of thumb; the gap "
+                     "(η₁/η₂ − 1)·β^k reaches tol only after ln(tol/(η₁/η₂ − 1))/ln β steps."),
+    ],
+)
+def steps_until_forms_agree_cases(rng: torch.Generator):
+    yield Case("lr 0.1 → 0.01 (a 10× step decay), momentum 0.9, tol 1 %",
+               lr_before=0.1, lr_after=0.01, momentum=0.9, tol=0.01)
+    yield Case("lr 0.5 → 0.25 (halved), momentum 0.5, tol 0.1 %",
+               lr_before=0.5, lr_after=0.25, momentum=0.5, tol=0.001)
+    yield Case("lr 0.01 → 0.001, momentum 0.99, tol 1 %",
+               lr_before=0.01, lr_after=0.001, momentum=0.99, tol=0.01)
+    for _ in range(3):
+        lr_before = float(f"{10 ** (-3 + 2.5 * torch.rand((), generator=rng).item()):.3g}")
+        drop = float(f"{10 ** (0.3 + 1.7 * torch.rand((), generator=rng).item()):.3g}")
+        momentum = round(0.5 + 0.49 * torch.rand((), generator=rng).item(), 3)
+        tol = float(f"{10 ** (-4 + 2.5 * torch.rand((), generator=rng).item()):.2g}")
+        yield Case(f"lr {lr_before:g} → {lr_before / drop:.4g} (÷{drop:g}), momentum "
+                   f"{momentum:g}, tol {tol:g}", lr_before=lr_before, lr_after=lr_before / drop,
+                   momentum=momentum, tol=tol)
+
+
+# --------------------------------------------------------------------------------------------
+# 3.6 written answer
+# --------------------------------------------------------------------------------------------
+
+register_written(
+    "3.6",
+    prompt="In three sentences: on an ill-conditioned quadratic, why does momentum help in the "
+           "flat direction, and what does it do to the steep one?",
+    rubric="In a flat direction the gradient barely changes from step to step, so the buffer "
+           "sums it: the step grows towards η·g/(1−β), 1/(1−β) times plain SGD's (10× at "
+           "β = 0.9). The stability limit rises only by a factor (1+β) (η < 2(1+β)/L), so at "
+           "the best settings the flat direction converges like 1 − 1/√κ instead of 1 − 1/κ. "
+           "The steep direction is not damped: it rings, shrinking only by about √β per step, "
+           "slower than GD would shrink it at the same lr.",
+)

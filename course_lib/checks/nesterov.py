@@ -1,24 +1,36 @@
-r"""Checkers for notebook 04, Nesterov momentum: exercises 4.1 to 4.4.
+r"""Checkers for notebook 04, Nesterov momentum: exercises 4.1 to 4.6.
 
 4.1 ``nesterov_step(param, grad, state, *, lr, momentum)``: torch's Nesterov step, in place,
 
-    .. math::  b \leftarrow \mu b + g \;(b_1 = g_1), \qquad \theta \leftarrow \theta - \eta\,(g + \mu b)
+    .. math::  b \leftarrow \beta b + g \;(b_1 = g_1), \qquad \theta \leftarrow \theta - \eta\,(g + \beta b)
 
     (``course_lib.optim.sgd_update(..., nesterov=True)``; :math:`b` = ``state["momentum_buffer"]``).
+    The one "write the update" exercise of the notebook.
 4.2 ``sutskever_nesterov_step(theta, velocity, grad_fn, *, lr, momentum)``: the look-ahead form of
     Sutskever et al. (2013), in place,
 
-    .. math::  v \leftarrow \mu v - \eta\, \nabla f(\theta + \mu v), \qquad \theta \leftarrow \theta + v.
+    .. math::  v \leftarrow \beta v - \eta\, \nabla f(\theta + \beta v), \qquad \theta \leftarrow \theta + v,
+
+    calling ``grad_fn`` exactly once per step (the checker counts the calls: a gradient is the
+    expensive part of a step, and a second call hides which point the step really used).
 4.3 ``sutskever_to_torch(theta, velocity, *, lr, momentum) -> (param, momentum_buffer)``: the change
-    of variables :math:`\text{param} = \theta + \mu v`, :math:`b = -v/\eta` under which torch's
-    ``SGD(nesterov=True)`` retraces Sutskever's iterates. The checker runs torch from the learner's
-    mapping and compares the whole trajectory, not just the formula.
+    of variables :math:`\text{param} = \theta + \beta v`, :math:`b = -v/\eta` under which torch's
+    ``SGD(nesterov=True)`` retraces Sutskever's iterates (at a constant lr). The checker runs
+    torch from the learner's mapping and compares the whole trajectory, not just the formula.
 4.4 ``nesterov_rate(lr, momentum, curvature) -> float``: the spectral radius of Nesterov's 2x2
     iteration matrix on a 1-D quadratic of curvature :math:`h`
     (``course_lib.panels.nesterov.nesterov_rate``).
+4.5 *predict, then measure* ``nesterov_divergence_lr(mu, L, momentum)``: the smallest learning
+    rate at which ``torch.optim.SGD(nesterov=True)`` diverges on a quadratic with curvatures
+    :math:`\mu \dots L`: :math:`2(1+\beta)/((1+2\beta)L)`, where a root of 4.4's matrix reaches
+    :math:`-1` (heavy ball's limit is :math:`2(1+\beta)/L`). The check runs torch on a grid of
+    learning rates (``_measure``).
+4.6 written answer: why Nesterov's guarantee holds on every smooth strongly convex function while
+    heavy ball's tuned rate does not, and what Nesterov pays for it at large learning rates.
 
-Symbols and argument names: :math:`\eta` = ``lr``, :math:`\mu` = ``momentum``, :math:`h` =
-``curvature``, :math:`v` = ``velocity``.
+Symbols and argument names (docs/notation.md): :math:`\eta` = ``lr``, :math:`\beta` =
+``momentum``, :math:`h` = ``curvature``, :math:`v` = ``velocity``, :math:`\mu, L` the smallest and
+largest curvature.
 """
 
 from __future__ import annotations
@@ -28,7 +40,9 @@ import math
 
 import torch
 
-from ._framework import Case, KnownMistake, Observation, in_place, register
+from ._framework import (Case, KnownMistake, Observation, in_place, register,
+                         register_prediction, register_written)
+from ._measure import measured_largest_stable_lr_momentum
 
 # --------------------------------------------------------------------------------------------
 # 4.1 nesterov_step (torch's form)
@@ -43,7 +57,7 @@ def reference_nesterov_step(param, grad, state, *, lr, momentum) -> None:
 
 
 def _buffer_update(grad, state, momentum):
-    # The correct buffer: b₁ = g₁, then b ← μb + g. Shared by the mistakes that get it right.
+    # The correct buffer: b₁ = g₁, then b ← βb + g. Shared by the mistakes that get it right.
     buffer = state.get("momentum_buffer")
     if buffer is None:
         buffer = grad.clone()
@@ -67,7 +81,7 @@ def _nag_zero_buffer_first_step(param, grad, state, *, lr, momentum):
 
 
 def _nag_velocity_buffer(param, grad, state, *, lr, momentum):
-    # The look-ahead form's velocity v = μv − ηg stored as the buffer: param moves exactly as
+    # The look-ahead form's velocity v = βv − ηg stored as the buffer: param moves exactly as
     # torch's, but the buffer holds −η·b.
     velocity = state.setdefault("momentum_buffer", torch.zeros_like(param))
     velocity.mul_(momentum).sub_(lr * grad)
@@ -98,27 +112,27 @@ def _nag_ema_buffer(param, grad, state, *, lr, momentum):
         KnownMistake(
             "heavy_ball_step", _nag_heavy_ball_step,
             "That is the heavy-ball step θ ← θ − η·b. Nesterov in torch's form steps along "
-            "g + μ·b: the current gradient plus the (already updated) buffer times μ."),
+            "g + β·b: the current gradient plus the (already updated) buffer times β."),
         KnownMistake(
             "zero_buffer_first_step", _nag_zero_buffer_first_step,
             "On the first step torch sets the buffer to the gradient itself, b₁ = g₁; yours "
-            "stayed at zero. (Starting from zeros is fine only if you then do b ← μ·0 + g "
+            "stayed at zero. (Starting from zeros is fine only if you then do b ← β·0 + g "
             "on that same step.)"),
         KnownMistake(
             "velocity_as_buffer", _nag_velocity_buffer,
             "Your param moves correctly, but momentum_buffer holds the look-ahead form's "
-            "velocity v = μv − η·g. torch's buffer has no learning rate in it: b ← μb + g "
-            "(b = −v/η), and the step is θ ← θ − η(g + μb)."),
+            "velocity v = βv − η·g. torch's buffer has no learning rate in it: b ← βb + g "
+            "(b = −v/η), and the step is θ ← θ − η(g + βb)."),
         KnownMistake(
             "lookahead_formula", _nag_lookahead_velocity_step,
-            "You applied the look-ahead formula v ← μv − η·g, θ ← θ + v with the gradient at "
+            "You applied the look-ahead formula v ← βv − η·g, θ ← θ + v with the gradient at "
             "the current point: that is heavy ball. Here the gradient you are given *is* the "
             "look-ahead gradient (torch's param is the look-ahead point), so the step is "
-            "b ← μb + g, θ ← θ − η(g + μb)."),
+            "b ← βb + g, θ ← θ − η(g + βb)."),
         KnownMistake(
             "ema_buffer", _nag_ema_buffer,
-            "Your buffer is an exponential moving average, μb + (1 − μ)g. torch adds the "
-            "whole gradient: b ← μb + g (dampening is 0, as Nesterov requires)."),
+            "Your buffer is an exponential moving average, βb + (1 − β)g. torch adds the "
+            "whole gradient: b ← βb + g (dampening is 0, as Nesterov requires)."),
     ],
 )
 def nesterov_step_cases(rng: torch.Generator):
@@ -165,7 +179,8 @@ class TestGradient:
     """A gradient field ``∇f(x) = a·x + c·sin(x)`` (elementwise, so any shape works).
 
     Nonlinear on purpose: on a quadratic a gradient taken at the wrong point can still be
-    a linear function of the right one, which hides mistakes. ``calls`` counts evaluations.
+    a linear function of the right one, which hides mistakes. The 4.2 checker wraps it in a
+    :class:`CountingGradient` to count the calls of each step.
     """
 
     __test__ = False  # not a pytest test class despite the name
@@ -178,6 +193,43 @@ class TestGradient:
 
     def __repr__(self) -> str:
         return f"∇f(x) = {self.a:g}·x + {self.c:g}·sin(x)"
+
+
+class CountingGradient:
+    """Wraps a gradient field and counts how often it is called (one wrapper per step)."""
+
+    __test__ = False
+
+    def __init__(self, field):
+        self.field = field
+        self.calls = 0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return self.field(x)
+
+    def __repr__(self) -> str:
+        return repr(self.field)
+
+
+class in_place_counting_calls(in_place):
+    """``in_place(..., steps_over="grad_fn")`` that also observes how many times each step
+    called ``grad_fn``, first of all the values of that step: Sutskever's step evaluates the
+    gradient exactly once, at the look-ahead point."""
+
+    def __call__(self, fn, inputs) -> Observation:
+        inputs = dict(inputs)
+        counters = [CountingGradient(field) for field in inputs[self.steps_over]]
+        inputs[self.steps_over] = counters
+        observation = super().__call__(fn, inputs)
+        values = {}
+        for step, counter in enumerate(counters, start=1):
+            values[f"calls of grad_fn in step {step}"] = counter.calls
+            values.update((key, value) for key, value in observation.values.items()
+                          if key.endswith(f" after step {step}"))
+        values.update(observation.values)  # anything not tied to a step keeps its place
+        observation.values = values
+        return observation
 
 
 def reference_sutskever_nesterov_step(theta, velocity, grad_fn, *, lr, momentum) -> None:
@@ -200,6 +252,12 @@ def _sutskever_velocity_plus(theta, velocity, grad_fn, *, lr, momentum):
     theta.add_(velocity)
 
 
+def _sutskever_two_calls(theta, velocity, grad_fn, *, lr, momentum):
+    grad_fn(theta)  # "just to look": a second, wasted gradient evaluation
+    velocity.mul_(momentum).sub_(lr * grad_fn(theta + momentum * velocity))
+    theta.add_(velocity)
+
+
 def _sutskever_theta_minus_v(theta, velocity, grad_fn, *, lr, momentum):
     velocity.mul_(momentum).sub_(lr * grad_fn(theta + momentum * velocity))
     theta.sub_(velocity)
@@ -208,20 +266,25 @@ def _sutskever_theta_minus_v(theta, velocity, grad_fn, *, lr, momentum):
 @register(
     "4.2",
     reference=reference_sutskever_nesterov_step,
-    call=in_place("theta", "velocity", steps_over="grad_fn"),
+    call=in_place_counting_calls("theta", "velocity", steps_over="grad_fn"),
     mistakes=[
         KnownMistake(
             "gradient_at_theta", _sutskever_grad_at_theta,
             "You evaluated the gradient at θ. Nesterov's whole idea is to evaluate it at the "
-            "look-ahead point θ + μv, where momentum is about to carry you: "
+            "look-ahead point θ + βv, where momentum is about to carry you: "
             "grad_fn(theta + momentum * velocity). (At θ it is heavy ball.)"),
+        KnownMistake(
+            "two_gradient_calls", _sutskever_two_calls,
+            "Call grad_fn exactly once per step, at the look-ahead point θ + βv. Each call is a "
+            "full forward and backward pass in a real model: one step of Nesterov costs one "
+            "gradient, like plain SGD."),
         KnownMistake(
             "velocity_sign", _sutskever_velocity_plus,
             "Sign of v: in this form the velocity is a *displacement*, so it gets −η·∇f "
-            "(v ← μv − η∇f(θ + μv)) and is then added, θ ← θ + v. Yours climbs uphill."),
+            "(v ← βv − η∇f(θ + βv)) and is then added, θ ← θ + v. Yours climbs uphill."),
         KnownMistake(
             "theta_minus_v", _sutskever_theta_minus_v,
-            "Sign of v: the velocity already contains the minus sign (v ← μv − η∇f), so the "
+            "Sign of v: the velocity already contains the minus sign (v ← βv − η∇f), so the "
             "parameter update adds it: θ ← θ + v, not θ − v."),
     ],
 )
@@ -249,6 +312,21 @@ def sutskever_step_cases(rng: torch.Generator):
     yield Case(f"at the minimum at rest: nothing moves; {field}",
                theta=torch.zeros(3, dtype=torch.float64), velocity=torch.zeros(3, dtype=torch.float64),
                grad_fn=[field] * 2, lr=0.1, momentum=0.9)
+    for _ in range(2):
+        random_field = _random_field(rng)
+        lr = round(0.01 + 0.2 * torch.rand((), generator=rng).item(), 4)
+        momentum = round(0.3 + 0.69 * torch.rand((), generator=rng).item(), 3)
+        yield Case(f"three steps, shape (5,), lr={lr:g}, momentum={momentum:g}; {random_field}",
+                   theta=torch.randn(5, generator=rng, dtype=torch.float64),
+                   velocity=0.3 * torch.randn(5, generator=rng, dtype=torch.float64),
+                   grad_fn=[random_field] * 3, lr=lr, momentum=momentum)
+
+
+def _random_field(rng: torch.Generator) -> TestGradient:
+    """A TestGradient with coefficients drawn from ``rng`` (rounded, so the case text is exact)."""
+    a = round(0.5 + 3.0 * torch.rand((), generator=rng).item(), 3)
+    c = round(-1.0 + 2.0 * torch.rand((), generator=rng).item(), 3)
+    return TestGradient(a=a, c=c)
 
 
 # --------------------------------------------------------------------------------------------
@@ -321,19 +399,19 @@ def _map_lookahead_sign(theta, velocity, *, lr, momentum):
     mistakes=[
         KnownMistake(
             "forgot_lookahead_point", _map_forgot_lookahead,
-            "torch's param is not θ but the look-ahead point θ + μv: torch evaluates its "
-            "gradient at param, and Sutskever evaluates it at θ + μv."),
+            "torch's param is not θ but the look-ahead point θ + βv: torch evaluates its "
+            "gradient at param, and Sutskever evaluates it at θ + βv."),
         KnownMistake(
             "lookahead_sign", _map_lookahead_sign,
-            "The look-ahead point is θ + μv (where momentum carries θ next), not θ − μv."),
+            "The look-ahead point is θ + βv (where momentum carries θ next), not θ − βv."),
         KnownMistake(
             "buffer_sign", _map_buffer_sign,
             "Sign of the buffer: v is a displacement (it points downhill, v ≈ −η·g), while "
             "torch's buffer accumulates gradients (b ≈ g). So b = −v/η."),
         KnownMistake(
             "buffer_without_lr", _map_buffer_without_lr,
-            "torch's buffer has no learning rate in it (b ← μb + g), while v does "
-            "(v ← μv − η·g): divide by it, b = −v/η."),
+            "torch's buffer has no learning rate in it (b ← βb + g), while v does "
+            "(v ← βv − η·g): divide by it, b = −v/η."),
     ],
 )
 def sutskever_to_torch_cases(rng: torch.Generator):
@@ -355,6 +433,11 @@ def sutskever_to_torch_cases(rng: torch.Generator):
                theta=torch.randn(3, generator=rng, dtype=torch.float32),
                velocity=0.3 * torch.randn(3, generator=rng, dtype=torch.float32),
                grad_fn=field, steps=5, lr=0.1, momentum=0.9)
+    random_field = _random_field(rng)
+    yield Case(f"shape (4,), lr=0.1, momentum=0.8, 6 torch steps; {random_field}",
+               theta=torch.randn(4, generator=rng, dtype=torch.float64),
+               velocity=0.3 * torch.randn(4, generator=rng, dtype=torch.float64),
+               grad_fn=random_field, steps=6, lr=0.1, momentum=0.8)
     yield Case(f"large learning rate lr=2, momentum=0.3, shape (5,), 4 torch steps; {field}",
                theta=torch.randn(5, generator=rng, dtype=torch.float64),
                velocity=torch.randn(5, generator=rng, dtype=torch.float64), grad_fn=field,
@@ -383,7 +466,7 @@ def _rate_heavy_ball(lr, momentum, curvature):
 
 
 def _rate_dropped_previous_gradient(lr, momentum, curvature):
-    # Keeps −μη·g_t of the look-ahead correction but drops +μη·g_{t−1}.
+    # Keeps −βη·g_t of the look-ahead correction but drops +βη·g_{t−1}.
     return _largest_root_modulus((1.0 + momentum) * (1.0 - lr * curvature), momentum)
 
 
@@ -392,6 +475,17 @@ def _rate_real_part(lr, momentum, curvature):
     trace, det = (1.0 + momentum) * shrink, momentum * shrink
     root = cmath.sqrt(trace * trace - 4.0 * det)
     return max(abs(((trace + root) / 2.0).real), abs(((trace - root) / 2.0).real))
+
+
+def _rate_real_roots_without_abs(lr, momentum, curvature):
+    # the larger root, not the larger |root|, when the roots are real; the modulus when complex
+    shrink = 1.0 - lr * curvature
+    trace, det = (1.0 + momentum) * shrink, momentum * shrink
+    discriminant = trace * trace - 4.0 * det
+    if discriminant < 0:
+        return math.sqrt(det)
+    root = math.sqrt(discriminant)
+    return max((trace + root) / 2.0, (trace - root) / 2.0)
 
 
 def _rate_complex_formula_everywhere(lr, momentum, curvature):
@@ -404,22 +498,27 @@ def _rate_complex_formula_everywhere(lr, momentum, curvature):
     mistakes=[
         KnownMistake(
             "heavy_ball_matrix", _rate_heavy_ball,
-            "That is heavy ball's rate (matrix [[1 + μ − ηh, −μ], [1, 0]]). You forgot the "
-            "look-ahead term −μη(g_t − g_{t−1}): Nesterov's recurrence is "
-            "θ_{t+1} = (1 + μ)(1 − ηh)θ_t − μ(1 − ηh)θ_{t−1}."),
+            "That is heavy ball's rate (matrix [[1 + β − ηh, −β], [1, 0]]). You forgot the "
+            "look-ahead term −βη(g_t − g_{t−1}): Nesterov's recurrence is "
+            "θ_{t+1} = (1 + β)(1 − ηh)θ_t − β(1 − ηh)θ_{t−1}."),
         KnownMistake(
             "dropped_previous_gradient", _rate_dropped_previous_gradient,
-            "Close: the top-left entry (1 + μ)(1 − ηh) is right, but the look-ahead term "
-            "−μη(g_t − g_{t−1}) also brings +μηh·θ_{t−1}, so the top-right entry is "
-            "−μ(1 − ηh), not −μ."),
+            "Close: the top-left entry (1 + β)(1 − ηh) is right, but the look-ahead term "
+            "−βη(g_t − g_{t−1}) also brings +βηh·θ_{t−1}, so the top-right entry is "
+            "−β(1 − ηh), not −β."),
         KnownMistake(
             "real_part_only", _rate_real_part,
-            "When the roots are complex the rate is their modulus |r| = √(μ(1 − ηh)), not their "
+            "When the roots are complex the rate is their modulus |r| = √(β(1 − ηh)), not their "
             "real part: use abs() of the complex roots (cmath.sqrt, or numpy.linalg.eigvals)."),
         KnownMistake(
+            "real_roots_without_abs", _rate_real_roots_without_abs,
+            "With real roots you took the larger root, not the larger |root|. For ηh > 1 the "
+            "roots have opposite signs and the negative one is the larger in size: the error "
+            "flips sign every step and shrinks (or grows) by |r|. Take abs() of both roots."),
+        KnownMistake(
             "complex_formula_everywhere", _rate_complex_formula_everywhere,
-            "√(μ(1 − ηh)) is the rate only while the roots are complex. When the discriminant "
-            "(1 + μ)²(1 − ηh)² − 4μ(1 − ηh) is positive the roots are real: take the larger "
+            "√(β(1 − ηh)) is the rate only while the roots are complex. When the discriminant "
+            "(1 + β)²(1 − ηh)² − 4β(1 − ηh) is positive the roots are real: take the larger "
             "|root|."),
     ],
 )
@@ -442,3 +541,87 @@ def nesterov_rate_cases(rng: torch.Generator):
         curvature = float(f"{10 ** (-1 + 2 * torch.rand((), generator=rng).item()):.3g}")
         yield Case(f"random: lr={lr:g}, momentum={momentum:g}, h={curvature:g}",
                    lr=lr, momentum=momentum, curvature=curvature)
+
+
+# --------------------------------------------------------------------------------------------
+# 4.5 Nesterov's divergence learning rate: predict, then measure
+# --------------------------------------------------------------------------------------------
+
+
+def measure_nesterov_divergence_lr(mu, L, momentum) -> float:
+    """The truth for 4.5: ``torch.optim.SGD(nesterov=True)`` on ½(μθ₁² + Lθ₂²) run over a grid
+    of learning rates (``_measure``); the lr where it starts to diverge."""
+    return measured_largest_stable_lr_momentum(
+        torch.tensor([mu, L], dtype=torch.float64), momentum, nesterov=True)
+
+
+def predicted_nesterov_divergence_lr(mu, L, momentum) -> float:
+    """2(1+β)/((1+2β)L): where p(−1) = 1 + (1+2β)(1 − ηL) of 4.4's matrix reaches 0."""
+    return 2 * (1 + momentum) / ((1 + 2 * momentum) * L)
+
+
+def _div_heavy_ball(mu, L, momentum):
+    return 2 * (1 + momentum) / L
+
+
+def _div_gradient_descent(mu, L, momentum):
+    return 2 / L
+
+
+def _div_smallest_curvature(mu, L, momentum):
+    return 2 * (1 + momentum) / ((1 + 2 * momentum) * mu)
+
+
+def _div_one_over_L(mu, L, momentum):
+    return 1 / L
+
+
+@register_prediction(
+    "4.5",
+    measure=measure_nesterov_divergence_lr,
+    rtol=0.05,
+    explain=("Use your 4.4 matrix on the steepest direction (h = L): as η grows, one root of "
+             "r² − tr·r + det leaves the unit circle through r = −1. Solve p(−1) = 0 for η."),
+    mistakes=[
+        KnownMistake("heavy_ball_limit", _div_heavy_ball,
+                     "2(1+β)/L is heavy ball's limit. Nesterov's look-ahead multiplies both "
+                     "entries by (1 − ηh), which makes it diverge (1 + 2β) times earlier: "
+                     "it is *less* robust to a large lr than heavy ball."),
+        KnownMistake("gradient_descent_limit", _div_gradient_descent,
+                     "2/L is plain gradient descent's limit; with momentum β the root reaches "
+                     "−1 at another η. Solve p(−1) = 0 for your 4.4 matrix."),
+        KnownMistake("smallest_curvature", _div_smallest_curvature,
+                     "You used μ. The steepest direction (curvature L) is the first to diverge."),
+        KnownMistake("one_over_L", _div_one_over_L,
+                     "1/L is the usual *choice* of lr for Nesterov (its guarantee), not where it "
+                     "diverges."),
+    ],
+)
+def nesterov_divergence_lr_cases(rng: torch.Generator):
+    yield Case("κ = 50: μ = 0.02, L = 1, momentum 0.9", mu=0.02, L=1.0, momentum=0.9)
+    yield Case("κ = 50 with L = 10: μ = 0.2, momentum 0.5", mu=0.2, L=10.0, momentum=0.5)
+    yield Case("momentum 0: plain gradient descent, μ = 1, L = 4", mu=1.0, L=4.0, momentum=0.0)
+    for _ in range(3):
+        L = float(f"{10 ** (-1 + 2 * torch.rand((), generator=rng).item()):.3g}")
+        kappa = float(f"{10 ** (0.5 + 2 * torch.rand((), generator=rng).item()):.3g}")
+        momentum = round(0.3 + 0.69 * torch.rand((), generator=rng).item(), 3)
+        yield Case(f"μ = {L / kappa:.4g}, L = {L:g} (κ = {kappa:g}), momentum {momentum:g}",
+                   mu=L / kappa, L=L, momentum=momentum)
+
+
+# --------------------------------------------------------------------------------------------
+# 4.6 written answer
+# --------------------------------------------------------------------------------------------
+
+register_written(
+    "4.6",
+    prompt="In three sentences: what does Nesterov's method guarantee that heavy ball tuned by "
+           "Polyak's quadratic formula does not, and what does Nesterov give up in exchange "
+           "(compare your 4.5 answer with heavy ball's limit)?",
+    rubric="Nesterov with η = 1/L and β = (√κ−1)/(√κ+1) converges at rate about 1 − 1/√κ on "
+           "every L-smooth, μ-strongly convex function (and O(1/t²) without strong convexity); "
+           "heavy ball's optimal (η, β) are derived for quadratics only and can fail elsewhere "
+           "(Lessard, Recht & Packard's κ = 25 piecewise quadratic: a 3-cycle). In exchange "
+           "Nesterov diverges at a (1+2β) times smaller lr than heavy ball, 2(1+β)/((1+2β)L) vs "
+           "2(1+β)/L, so it is less robust to a too-large learning rate.",
+)

@@ -1,6 +1,7 @@
 r"""Stochastic gradient descent: plain, with momentum, dampening and Nesterov momentum.
 
-One update of one tensor, in torch's convention (the one ``torch.optim.SGD`` computes):
+One update of one tensor, in torch's convention (the one ``torch.optim.SGD`` computes), written
+in the course's notation (docs/notation.md):
 
 .. math::
 
@@ -10,26 +11,37 @@ One update of one tensor, in torch's convention (the one ``torch.optim.SGD`` com
     g_t &\leftarrow g_t + \lambda\,\theta_{t-1}
         \quad (\text{L2 weight decay, when } \lambda \neq 0) \\
     b_t &\leftarrow \begin{cases} g_t & t = 1 \\
-                                 \mu\, b_{t-1} + (1-\tau)\, g_t & t > 1 \end{cases}
-        \quad (\text{when } \mu \neq 0) \\
-    d_t &\leftarrow \begin{cases} g_t + \mu\, b_t & \textit{nesterov} \\
+                                 \beta\, b_{t-1} + (1-\tau)\, g_t & t > 1 \end{cases}
+        \quad (\text{when } \beta \neq 0) \\
+    d_t &\leftarrow \begin{cases} g_t + \beta\, b_t & \textit{nesterov} \\
                                  b_t & \text{otherwise} \end{cases} \\
-    \theta_t &\leftarrow \theta_{t-1} - \gamma\, d_t
+    \theta_t &\leftarrow \theta_{t-1} - \eta\, d_t
     \end{aligned}
 
-Symbols to arguments: :math:`\gamma` = ``lr``, :math:`\mu` = ``momentum``,
+Symbols to arguments: :math:`\eta` = ``lr``, :math:`\beta` = ``momentum``,
 :math:`\tau` = ``dampening``, :math:`\lambda` = ``weight_decay``, :math:`b` =
-``state["momentum_buffer"]``.
+``state["momentum_buffer"]``. (torch's docs write :math:`\gamma` for the learning rate and
+:math:`\mu` for the momentum; the course keeps :math:`\mu` for the smallest curvature.)
 
 Where papers differ from torch:
 
 * Many texts write momentum as an exponential moving average, :math:`m_t = \beta m_{t-1} +
-  (1-\beta) g_t`. torch sums instead, :math:`b_t = \mu b_{t-1} + g_t` (``dampening=0``), so the
-  same ``lr`` gives a step about :math:`1/(1-\mu)` times larger than the EMA form.
+  (1-\beta) g_t`, :math:`\theta_t = \theta_{t-1} - \alpha_t m_t`. torch sums instead,
+  :math:`b_t = \beta b_{t-1} + g_t` (``dampening=0``), so the same ``lr`` gives a step about
+  :math:`1/(1-\beta)` times larger; ``lr`` :math:`= \alpha_t (1-\beta)` makes the two equal at
+  every step, under any learning-rate schedule.
+* Polyak's, Sutskever et al.'s and Keras' *velocity* form puts the learning rate inside the
+  buffer, :math:`v_t = \beta v_{t-1} - \eta_t g_t`, :math:`\theta_t = \theta_{t-1} + v_t`. It
+  equals torch's form (with :math:`v = -\eta b`) only while :math:`\eta` is constant: after a
+  schedule changes :math:`\eta`, torch rescales the old gradients in the buffer by the new
+  :math:`\eta`, the velocity form keeps them at the old one.
 * The buffer starts as the first gradient, :math:`b_1 = g_1`, not :math:`(1-\tau) g_1`:
   dampening is skipped on step 1.
-* Nesterov (Sutskever et al., 2013) evaluates the gradient at a look-ahead point; torch uses the
-  equivalent reformulation :math:`d_t = g_t + \mu b_t` on the un-shifted parameters.
+* Nesterov (Sutskever et al., 2013) evaluates the gradient at a look-ahead point
+  :math:`\theta + \beta v`. torch's :math:`d_t = g_t + \beta b_t` is the same algorithm with
+  the parameters stored *at* the look-ahead point: ``param`` :math:`= \theta + \beta v` and
+  ``momentum_buffer`` :math:`= -v/\eta`, so the ordinary gradient of ``param`` is the paper's
+  look-ahead gradient (notebook 04, section 4).
 """
 
 from __future__ import annotations
@@ -66,9 +78,9 @@ def sgd_update(
 
         \begin{aligned}
         g &\leftarrow \nabla f(\theta) + \lambda\theta \\
-        b &\leftarrow g \text{ on the first step, else } \mu b + (1-\tau) g \\
-        d &\leftarrow g + \mu b \text{ (nesterov) or } b \\
-        \theta &\leftarrow \theta - \gamma d
+        b &\leftarrow g \text{ on the first step, else } \beta b + (1-\tau) g \\
+        d &\leftarrow g + \beta b \text{ (nesterov) or } b \\
+        \theta &\leftarrow \theta - \eta d
         \end{aligned}
 
     Args:
@@ -76,11 +88,12 @@ def sgd_update(
         grad: its gradient :math:`\nabla f(\theta)` (not modified).
         state: this parameter's state dict; ``"momentum_buffer"`` (:math:`b`) is added on the
             first step when ``momentum != 0``.
-        lr: step size :math:`\gamma`.
-        momentum: momentum factor :math:`\mu` (0 gives plain SGD and keeps no state).
+        lr: step size :math:`\eta` (torch's docs: :math:`\gamma`).
+        momentum: momentum factor :math:`\beta` (torch's docs: :math:`\mu`; 0 gives plain SGD
+            and keeps no state).
         dampening: :math:`\tau`, scales the new gradient by :math:`1-\tau` from step 2 on.
         weight_decay: L2 coefficient :math:`\lambda`, added to the gradient.
-        nesterov: use :math:`d = g + \mu b` instead of :math:`d = b`.
+        nesterov: use :math:`d = g + \beta b` instead of :math:`d = b`.
         maximize: ascend instead of descend (use :math:`-\nabla f`).
     """
     # g = -∇f when maximizing (a new tensor: the caller's .grad is never changed)
@@ -98,17 +111,17 @@ def sgd_update(
             buffer = grad.detach().clone()
             state["momentum_buffer"] = buffer
         else:
-            # b ← μb + (1 − τ)g
+            # b ← βb + (1 − τ)g
             buffer.mul_(momentum).add_(grad, alpha=1 - dampening)
 
         if nesterov:
-            # d = g + μb
+            # d = g + βb
             grad = grad.add(buffer, alpha=momentum)
         else:
             # d = b
             grad = buffer
 
-    # θ ← θ − γd
+    # θ ← θ − ηd
     param.add_(grad, alpha=-lr)
 
 
@@ -120,8 +133,8 @@ class SGD(CourseOptimizer):
 
     Args:
         params: iterable of parameters or of param-group dicts.
-        lr: learning rate :math:`\gamma` (default 1e-3).
-        momentum: momentum factor :math:`\mu` (default 0).
+        lr: learning rate :math:`\eta` (default 1e-3).
+        momentum: momentum factor :math:`\beta` (default 0).
         dampening: dampening :math:`\tau` for momentum (default 0).
         weight_decay: L2 penalty :math:`\lambda` (default 0).
         nesterov: enable Nesterov momentum (needs ``momentum > 0`` and ``dampening == 0``).

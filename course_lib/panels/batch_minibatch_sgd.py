@@ -1,9 +1,9 @@
 r"""Notebook 02 (batch vs mini-batch vs SGD): the batch-size panel.
 
 One update of (mini-batch) SGD with batch size :math:`B` (``batch_size``) and learning rate
-:math:`\gamma` (``lr``) on the toy regression task (``course_lib.toy_regression``) is
+:math:`\eta` (``lr``) on the toy regression task (``course_lib.toy_regression``) is
 
-.. math::  \theta \leftarrow \theta - \gamma\,\frac1B\sum_{i\in\mathcal B}\nabla\ell_i(\theta).
+.. math::  \theta \leftarrow \theta - \eta\,\frac1B\sum_{i\in\mathcal B}\nabla\ell_i(\theta).
 
 The panel trains the 1-20-1 tanh MLP for a fixed number of updates with the chosen :math:`B`
 and, for reference, with the full batch :math:`B = N`, and shows

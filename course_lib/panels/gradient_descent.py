@@ -47,6 +47,7 @@ from course_lib.widgets import SliderPanel, float_slider, int_slider, landscape_
 __all__ = [
     "gd_factor",
     "gd_regime",
+    "gd_is_stable",
     "gd_rate",
     "gd_optimal_lr",
     "gd_optimal_rate",
@@ -59,137 +60,40 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------
-# Theory (closed forms the panels write on the plots and the tests check against torch)
+# Theory: the closed forms live in course_lib.theory.gradient_descent; imported here so that
+# ``panels.gradient_descent.gd_rate`` and friends keep working.
 # --------------------------------------------------------------------------------------------
 
-
-def _check_lr(lr: float) -> None:
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid learning rate: {lr} (must be > 0)")
-
-
-def _check_curvature(curvature: float, name: str = "curvature L") -> None:
-    if not (math.isfinite(curvature) and curvature > 0):
-        raise ValueError(f"Invalid {name}: {curvature} (must be > 0)")
-
-
-def gd_factor(lr: float, curvature: float) -> float:
-    r"""The per-step factor :math:`1 - \eta L` of GD on :math:`\tfrac12 L x^2`
-    (:math:`\eta` = ``lr``, :math:`L` = ``curvature``): :math:`x_{k+1} = (1 - \eta L) x_k`."""
-    _check_lr(lr)
-    _check_curvature(curvature)
-    return 1.0 - lr * curvature
-
-
-def gd_regime(lr: float, curvature: float) -> str:
-    r"""Name the behaviour of GD on :math:`\tfrac12 L x^2` from :math:`\eta L` (``lr * curvature``).
-
-    ``"slow"`` (:math:`\eta L < 0.1`: each step removes less than 10 % of the distance),
-    ``"stable"`` (:math:`0.1 \le \eta L < 1`, monotone), ``"one step"`` (:math:`\eta L = 1`),
-    ``"oscillating"`` (:math:`1 < \eta L < 2`: overshoots, sign flips, still converges),
-    ``"borderline"`` (:math:`\eta L = 2`: bounces between :math:`\pm x_0` forever),
-    ``"divergent"`` (:math:`\eta L > 2`).
-    """
-    step = lr * curvature
-    _check_lr(lr)
-    _check_curvature(curvature)
-    if math.isclose(step, 1.0, rel_tol=1e-9):
-        return "one step"
-    if math.isclose(step, 2.0, rel_tol=1e-9):
-        return "borderline"
-    if step < 0.1:
-        return "slow"
-    if step < 1.0:
-        return "stable"
-    if step < 2.0:
-        return "oscillating"
-    return "divergent"
-
+from course_lib.theory.gradient_descent import (  # noqa: E402
+    _check_curvature,
+    _check_lr,
+    curvatures_at_minimum,
+    gd_factor,
+    gd_is_stable,
+    gd_optimal_lr,
+    gd_optimal_rate,
+    gd_rate,
+    gd_regime,
+    steps_to_tolerance,
+)
 
 _REGIME_TEXT = {
-    "slow": "slow: ηL < 0.1, each step removes < 10% of the distance",
-    "stable": "stable: ηL < 1, monotone convergence",
+    "slow": "slow: ηL < 0.1, converges but each step removes < 10% of the distance",
+    "monotone": "monotone: ηL < 1, converges without overshooting",
     "one step": "ηL = 1: lands on the minimum in one step",
-    "oscillating": "oscillating: 1/L < η < 2/L, overshoots but converges",
+    "oscillating": "oscillating: 1/L < η < 2/L, overshoots but still converges",
     "borderline": "borderline: η = 2/L, bounces between ±x₀ forever",
     "divergent": "divergent: η > 2/L, |1 − ηL| > 1",
 }
 
 _REGIME_COLOUR = {
     "slow": "#8a6d00",
-    "stable": "#1b7f3b",
+    "monotone": "#1b7f3b",
     "one step": "#1b7f3b",
     "oscillating": "#b35900",
     "borderline": "#b00020",
     "divergent": "#b00020",
 }
-
-
-def gd_rate(lr: float, curvatures) -> float:
-    r"""The convergence factor :math:`\rho = \max_i |1 - \eta\lambda_i|` of GD on a quadratic
-    whose Hessian has eigenvalues :math:`\lambda_i` (``curvatures``); :math:`\eta` = ``lr``.
-
-    The error along eigendirection :math:`i` is multiplied by :math:`1 - \eta\lambda_i` every
-    step, so after :math:`k` steps the distance to the minimum is at most :math:`\rho^k` times
-    the start's. Only the extreme eigenvalues matter: :math:`\max(|1-\eta\mu|, |1-\eta L|)`.
-    """
-    _check_lr(lr)
-    values = np.asarray(curvatures, dtype=float).ravel()
-    if values.size == 0:
-        raise ValueError("curvatures must hold at least one Hessian eigenvalue")
-    return float(np.max(np.abs(1.0 - lr * values)))
-
-
-def gd_optimal_lr(mu: float, L: float) -> float:
-    r"""The best fixed learning rate :math:`\eta^* = 2/(L + \mu)` on a quadratic with smallest and
-    largest curvature :math:`\mu` (``mu``) and :math:`L` (``L``): it makes
-    :math:`|1 - \eta\mu| = |1 - \eta L|`, so neither end of the spectrum lags."""
-    _check_curvature(mu, "smallest curvature mu")
-    _check_curvature(L, "largest curvature L")
-    if L < mu:
-        raise ValueError(f"Invalid curvatures: L = {L} must be >= mu = {mu}")
-    return 2.0 / (L + mu)
-
-
-def gd_optimal_rate(mu: float, L: float) -> float:
-    r"""The rate at :math:`\eta^*`: :math:`\rho^* = (L - \mu)/(L + \mu) = (\kappa - 1)/(\kappa + 1)`."""
-    gd_optimal_lr(mu, L)  # validates
-    return (L - mu) / (L + mu)
-
-
-def steps_to_tolerance(rate: float, tol: float) -> int | float:
-    r"""The smallest :math:`k` with :math:`\rho^k \le \mathrm{tol}`:
-    :math:`\lceil \log \mathrm{tol} / \log \rho \rceil` (``rate`` = :math:`\rho`).
-
-    ``1`` when ``rate == 0`` (the first step lands on the minimum), ``math.inf`` when
-    ``rate >= 1`` (never).
-    """
-    if not 0.0 < tol < 1.0:
-        raise ValueError(f"Invalid tolerance: {tol} (must be in (0, 1))")
-    if not rate >= 0.0:
-        raise ValueError(f"Invalid rate: {rate} (must be >= 0)")
-    if rate >= 1.0:
-        return math.inf
-    if rate == 0.0:
-        return 1
-    # the ratio of logs can land a hair above an integer from rounding; nudge before ceil
-    return max(1, math.ceil(math.log(tol) / math.log(rate) - 1e-9))
-
-
-def curvatures_at_minimum(landscape) -> tuple[float, float] | None:
-    r""":math:`(\mu, L)`: the smallest and largest Hessian eigenvalue at the landscape's first
-    minimum, by autograd; ``None`` when the landscape has no minimum (the saddle).
-
-    Near a minimum every smooth function looks like its quadratic model, so :math:`2/L` there is
-    the largest learning rate that can settle into it.
-    """
-    minima = getattr(landscape, "minima", None)
-    if minima is None or len(minima) == 0:
-        return None
-    point = minima[0].detach().to(torch.float64)
-    hessian = torch.autograd.functional.hessian(lambda xy: landscape(xy), point)
-    eigenvalues = torch.linalg.eigvalsh(0.5 * (hessian + hessian.T))
-    return float(eigenvalues[0]), float(eigenvalues[-1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,7 +226,7 @@ class ParabolaFigure:
 
 def parabola_panel(lr: float = 0.3, curvature: float = 1.0, steps: int = 20, *, play: bool = True) -> SliderPanel:
     r"""GD on :math:`\tfrac12 L x^2` from :math:`x_0 = 1`: sliders for :math:`\eta` (log scale),
-    :math:`L` and the number of steps; the regime (slow, stable, oscillating, divergent) is
+    :math:`L` and the number of steps; the regime (slow, monotone, oscillating: all three converge; divergent) is
     named on the plot and the distance plot carries the closed form :math:`|1-\eta L|^k`."""
     figure = ParabolaFigure(lr, curvature)
 

@@ -1,46 +1,33 @@
-"""Notebook 03 (momentum): the heavy-ball theory on a quadratic, and the lr/β slider panel.
+r"""Notebook 03 (momentum): the lr/β slider panel, heavy ball against plain GD.
 
-The theory, in torch's convention with ``dampening = 0`` (which is Polyak's heavy ball exactly):
+The theory (the 2x2 matrix :math:`M(h)` per eigendirection, rates, Polyak's optimum, the
+stability limit :math:`2(1+\beta)/L`) lives in :mod:`course_lib.theory.momentum`; the names are
+imported here too so that older code (``panels.momentum.heavy_ball_rate``) keeps working.
 
-.. math::
-
-    b_t = \\beta\\, b_{t-1} + g_t \\quad (b_0 = g_0), \\qquad
-    \\theta_{t+1} = \\theta_t - \\eta\\, b_t, \\qquad g_t = \\nabla f(\\theta_t)
-
-(counting from the start :math:`\\theta_0`; torch's docs count from 1 and write :math:`b_1 = g_1`).
-
-On a quadratic, each Hessian eigendirection with curvature :math:`h` evolves on its own. Writing
-:math:`\\eta b_{t-1} = \\theta_{t-1} - \\theta_t` turns the two lines into one second-order
-recurrence,
-
-.. math::
-
-    \\theta_{t+1} = (1 + \\beta - \\eta h)\\, \\theta_t - \\beta\\, \\theta_{t-1},
-    \\qquad
-    \\begin{pmatrix}\\theta_{t+1}\\\\ \\theta_t\\end{pmatrix}
-    = \\underbrace{\\begin{pmatrix}1 + \\beta - \\eta h & -\\beta\\\\ 1 & 0\\end{pmatrix}}_{M(h)}
-      \\begin{pmatrix}\\theta_t\\\\ \\theta_{t-1}\\end{pmatrix},
-
-(torch's first step, where the buffer is the first gradient, is this recurrence with the previous
-point equal to the start, :math:`\\theta_{-1} = \\theta_0`: the ball starts at rest). The error
-shrinks per step by the spectral radius :math:`\\rho(M(h))`, the largest :math:`|r|` over the
-roots of :math:`r^2 - (1 + \\beta - \\eta h) r + \\beta = 0`.
-
-Symbols and argument names: :math:`\\eta` = ``lr``, :math:`\\beta` = ``momentum`` (torch's docs
-call it :math:`\\mu`; here :math:`\\mu` is the smallest curvature, as in the optimisation
-literature), :math:`h` = ``curvature``, :math:`\\mu, L` = ``mu``, ``L`` (smallest and largest
-Hessian eigenvalue), :math:`\\kappa = L/\\mu`.
+Symbols: docs/notation.md (:math:`\eta` = ``lr``, :math:`\beta` = ``momentum``, which torch's
+docs call :math:`\mu`; :math:`\mu, L` the extreme curvatures).
 """
 
 from __future__ import annotations
 
-import cmath
-import math
 from functools import lru_cache
 
 import numpy as np
 
-from .gradient_descent import gd_optimal_lr, gd_optimal_rate  # plain GD, for comparison
+# The closed forms live in course_lib.theory.momentum; imported here so that the old names
+# (``panels.momentum.heavy_ball_rate`` ...) keep working for the checkers.
+from course_lib.theory.gradient_descent import gd_optimal_lr, gd_optimal_rate  # plain GD, for comparison
+from course_lib.theory.momentum import (
+    _check_curvatures,
+    _check_lr_momentum,
+    heavy_ball_matrix,
+    heavy_ball_optimal_rate,
+    heavy_ball_optimum,
+    heavy_ball_rate,
+    heavy_ball_stable_lr,
+    largest_root_modulus,
+    quadratic_rate,
+)
 
 __all__ = [
     "heavy_ball_matrix",
@@ -57,98 +44,6 @@ __all__ = [
     "panel_caption",
     "momentum_panel",
 ]
-
-
-def _check_curvatures(mu: float, L: float) -> None:
-    if not (math.isfinite(mu) and mu > 0):
-        raise ValueError(f"Invalid smallest curvature mu: {mu} (must be > 0)")
-    if not (math.isfinite(L) and L >= mu):
-        raise ValueError(f"Invalid largest curvature L: {L} (must be >= mu = {mu})")
-
-
-def _check_lr_momentum(lr: float, momentum: float) -> None:
-    if not (math.isfinite(lr) and lr > 0):
-        raise ValueError(f"Invalid learning rate: {lr}")
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"Invalid momentum value: {momentum} (must be in [0, 1))")
-
-
-def heavy_ball_matrix(lr: float, momentum: float, curvature: float) -> np.ndarray:
-    """The 2x2 matrix :math:`M(h) = [[1 + \\beta - \\eta h, -\\beta], [1, 0]]` that maps
-    :math:`(\\theta_t, \\theta_{t-1})` to :math:`(\\theta_{t+1}, \\theta_t)` along an eigendirection
-    of curvature :math:`h` (= ``curvature``), with :math:`\\eta` = ``lr``, :math:`\\beta` = ``momentum``."""
-    _check_lr_momentum(lr, momentum)
-    return np.array([[1.0 + momentum - lr * curvature, -momentum], [1.0, 0.0]])
-
-
-def heavy_ball_rate(lr: float, momentum: float, curvature: float) -> float:
-    """Spectral radius :math:`\\rho(M(h))`: the factor by which heavy ball shrinks the error per
-    step along a direction of curvature :math:`h`.
-
-    The roots of :math:`r^2 - (1 + \\beta - \\eta h) r + \\beta = 0` are
-    :math:`r = \\tfrac12\\big(c \\pm \\sqrt{c^2 - 4\\beta}\\big)` with :math:`c = 1 + \\beta - \\eta h`.
-    When :math:`c^2 < 4\\beta` they are complex conjugates with :math:`|r| = \\sqrt\\beta`: the
-    error spirals in, and the rate does not depend on :math:`\\eta` or :math:`h` at all.
-    A rate >= 1 means that direction does not converge (> 1: it diverges).
-    """
-    _check_lr_momentum(lr, momentum)
-    return largest_root_modulus(1.0 + momentum - lr * curvature, momentum)
-
-
-def largest_root_modulus(c: float, d: float) -> float:
-    """The larger modulus of the two (possibly complex) roots of :math:`r^2 - c\\,r + d = 0`:
-    the spectral radius of a 2x2 iteration matrix with trace :math:`c` and determinant :math:`d`."""
-    root = cmath.sqrt(c * c - 4.0 * d)
-    return max(abs((c + root) / 2.0), abs((c - root) / 2.0))
-
-
-def quadratic_rate(lr: float, momentum: float, mu: float, L: float) -> float:
-    """Worst rate over all curvatures in :math:`[\\mu, L]`: :math:`\\max(\\rho(M(\\mu)), \\rho(M(L)))`.
-
-    The worst direction is always one of the two extremes: :math:`\\rho` equals
-    :math:`\\sqrt\\beta` in the middle band where the roots are complex and grows towards the ends.
-    ``momentum=0`` gives plain gradient descent, :math:`\\max(|1 - \\eta\\mu|, |1 - \\eta L|)`.
-    """
-    _check_curvatures(mu, L)
-    return max(heavy_ball_rate(lr, momentum, mu), heavy_ball_rate(lr, momentum, L))
-
-
-def heavy_ball_optimum(mu: float, L: float) -> tuple[float, float]:
-    """Polyak's optimal heavy-ball step for a quadratic with curvatures in :math:`[\\mu, L]`:
-
-    .. math::
-
-        \\eta^* = \\frac{4}{(\\sqrt L + \\sqrt\\mu)^2}, \\qquad
-        \\beta^* = \\left(\\frac{\\sqrt\\kappa - 1}{\\sqrt\\kappa + 1}\\right)^2, \\qquad \\kappa = L/\\mu.
-
-    Returned as ``(lr, momentum)``, ready for ``SGD(lr=..., momentum=...)`` (dampening 0). At this
-    point both extreme directions sit exactly where their roots turn complex, so every direction
-    converges at the same rate :math:`\\sqrt{\\beta^*}`.
-    """
-    _check_curvatures(mu, L)
-    sqrt_mu, sqrt_L = math.sqrt(mu), math.sqrt(L)
-    lr = 4.0 / (sqrt_L + sqrt_mu) ** 2
-    momentum = ((sqrt_L - sqrt_mu) / (sqrt_L + sqrt_mu)) ** 2
-    return lr, momentum
-
-
-def heavy_ball_optimal_rate(mu: float, L: float) -> float:
-    """:math:`\\rho^* = (\\sqrt\\kappa - 1)/(\\sqrt\\kappa + 1)`, the rate at :func:`heavy_ball_optimum`."""
-    _check_curvatures(mu, L)
-    sqrt_kappa = math.sqrt(L / mu)
-    return (sqrt_kappa - 1.0) / (sqrt_kappa + 1.0)
-
-
-def heavy_ball_stable_lr(momentum: float, L: float) -> float:
-    """Largest stable heavy-ball learning rate on curvatures up to ``L``: :math:`2(1 + \\beta)/L`.
-
-    (At :math:`\\eta L = 2(1 + \\beta)` a root of :math:`r^2 - (1 + \\beta - \\eta L) r + \\beta` reaches
-    -1.) Momentum raises plain gradient descent's limit :math:`2/L` by the factor :math:`1 + \\beta`.
-    """
-    _check_lr_momentum(1.0, momentum)
-    if not L > 0:
-        raise ValueError(f"Invalid largest curvature L: {L} (must be > 0)")
-    return 2.0 * (1.0 + momentum) / L
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,10 +76,38 @@ def heavy_ball_vs_gd(landscape: str, lr: float, momentum: float, steps: int = 15
 
     _check_lr_momentum(lr, momentum)
     surface = panel_landscape(landscape)
-    return [
+    runs = [
         run(surface, SGD, steps=steps, label=f"heavy ball (β={momentum:.3g})", lr=lr, momentum=momentum),
         run(surface, SGD, steps=steps, label="plain GD", lr=lr),
     ]
+    if landscape == "quadratic":  # the closed form says which run diverges, however slowly
+        diverges = [quadratic_rate(lr, beta, surface.mu, surface.L) > 1.0 for beta in (momentum, 0.0)]
+    else:
+        diverges = [trajectory.diverged for trajectory in runs]
+    return [stop_outside_window(surface, t) if d else t for t, d in zip(runs, diverges)]
+
+
+def stop_outside_window(surface, trajectory):
+    """For a run that diverges: ``trajectory`` cut after its first point outside the plot window (``surface.xlim``,
+    ``surface.ylim``, widened by half its size), marked diverging with the step it left.
+
+    A diverging run grows geometrically; drawn in full, its first huge steps would be straight
+    lines across the whole contour and hide the run that converges. Cut at the window's edge,
+    the path shows where it went and the message says that it left.
+    """
+    import dataclasses
+
+    (x_low, x_high), (y_low, y_high) = surface.xlim, surface.ylim
+    x_pad, y_pad = 0.5 * (x_high - x_low), 0.5 * (y_high - y_low)
+    path = trajectory.path
+    outside = ((path[:, 0] < x_low - x_pad) | (path[:, 0] > x_high + x_pad)
+               | (path[:, 1] < y_low - y_pad) | (path[:, 1] > y_high + y_pad))
+    if not outside.any():
+        return trajectory
+    step = int(np.argmax(outside))
+    return dataclasses.replace(
+        trajectory, path=path[: step + 1], losses=trajectory.losses[: step + 1], diverged=True,
+        diverged_at=step, message=f"diverges: left the plot at step {step}")
 
 
 def panel_caption(values: dict, trajectories: list) -> str:
@@ -201,9 +124,12 @@ def panel_caption(values: dict, trajectories: list) -> str:
     lr_star, momentum_star = heavy_ball_optimum(mu, L)
     rate = quadratic_rate(values["lr"], values["momentum"], mu, L)
     yours = f"rate {rate:.3f}" + (" (diverges)" if rate >= 1.0 else "")
+    gd_rate = quadratic_rate(values["lr"], 0.0, mu, L)
+    gd_note = f"plain GD at this lr: rate {gd_rate:.3f}" + (
+        f" (diverges: lr > 2/L = {2 / L:.3g})" if gd_rate >= 1.0 else "")
     return (f"optimal heavy ball: lr={lr_star:.3g}, β={momentum_star:.3g}, rate "
-            f"{heavy_ball_optimal_rate(mu, L):.3f} (best GD {gd_optimal_rate(mu, L):.3f})   |   "
-            f"your lr, β: {yours}")
+            f"{heavy_ball_optimal_rate(mu, L):.3f} (best GD {gd_optimal_rate(mu, L):.3f})\n"
+            f"your lr, β: {yours}   |   {gd_note}")
 
 
 def momentum_panel(landscape: str = "quadratic", lr: float = 1.0, momentum: float = 0.5,
@@ -241,8 +167,8 @@ def momentum_panel(landscape: str = "quadratic", lr: float = 1.0, momentum: floa
     button = widgets.Button(description="optimal lr, β (quadratic)", button_style="info",
                             layout=widgets.Layout(width="auto"))
     button.on_click(jump_to_optimum)
-    # room at the top for the caption line, above the axes' titles
-    panel.fig.subplots_adjust(top=0.84)
+    # room at the top for the two caption lines, above the axes' titles
+    panel.fig.subplots_adjust(top=0.80)
     panel.jump_to_optimum = jump_to_optimum
     panel.optimum_button = button
     panel.add_control(button)

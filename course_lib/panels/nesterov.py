@@ -1,45 +1,24 @@
-r"""Notebook 04 (Nesterov): NAG's theory on a quadratic, and the momentum-vs-Nesterov panel.
+r"""Notebook 04 (Nesterov): the momentum-vs-Nesterov panel.
 
-torch's Nesterov step (``SGD(momentum=μ, nesterov=True)``, ``dampening = 0``):
+Heavy ball and torch's Nesterov (``SGD(momentum=β, nesterov=True)``) with the same
+:math:`\eta` and :math:`\beta`, on one contour. The theory (the matrices :math:`M(h)`,
+:math:`N(h)`, rates, stability limits, Nesterov's guarantee) lives in
+:mod:`course_lib.theory.nesterov` and :mod:`course_lib.theory.momentum`; the names are imported
+here too so that older code (``panels.nesterov.nesterov_rate``) keeps working.
 
-.. math::
-
-    b_t = \mu\, b_{t-1} + g_t \quad (b_1 = g_1), \qquad
-    \theta_{t+1} = \theta_t - \eta\,(g_t + \mu\, b_t).
-
-Eliminating :math:`b` gives heavy ball plus a brake on the change of the gradient,
-
-.. math::
-
-    \theta_{t+1} = \theta_t + \mu(\theta_t - \theta_{t-1}) - \eta g_t
-                   - \mu\eta\,(g_t - g_{t-1}).
-
-On a quadratic each Hessian eigendirection with curvature :math:`h` has :math:`g_t = h\theta_t`
-(minimiser at 0), so
-
-.. math::
-
-    \theta_{t+1} = (1 + \mu)(1 - \eta h)\,\theta_t - \mu(1 - \eta h)\,\theta_{t-1},
-    \qquad
-    N(h) = \begin{pmatrix}(1 + \mu)(1 - \eta h) & -\mu(1 - \eta h)\\ 1 & 0\end{pmatrix},
-
-against heavy ball's :math:`M(h) = [[1 + \mu - \eta h, -\mu], [1, 0]]`
-(:mod:`course_lib.panels.momentum`). The error shrinks per step by the spectral radius
-:math:`\rho(N(h))`, the largest :math:`|r|` over the roots of
-:math:`r^2 - (1 + \mu)(1 - \eta h)\, r + \mu(1 - \eta h) = 0`.
-
-Symbols and argument names: :math:`\eta` = ``lr``, :math:`\mu` = ``momentum`` (torch's docs'
-symbol; notebook 03 writes it :math:`\beta`), :math:`h` = ``curvature``.
+Symbols: docs/notation.md (:math:`\eta` = ``lr``, :math:`\beta` = ``momentum``, which torch's
+docs call :math:`\mu`).
 """
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 
-import numpy as np
-
-# Heavy ball is the yardstick; its theory lives with notebook 03.
-from .momentum import _check_lr_momentum, heavy_ball_stable_lr, largest_root_modulus
+# The closed forms live in course_lib.theory; imported here so that the old names
+# (``panels.nesterov.nesterov_rate`` ...) keep working for the checkers.
+from course_lib.theory.momentum import _check_lr_momentum, heavy_ball_stable_lr, largest_root_modulus  # noqa: F401
+from course_lib.theory.nesterov import nesterov_matrix, nesterov_rate, nesterov_stable_lr
 
 __all__ = [
     "nesterov_matrix",
@@ -54,49 +33,6 @@ __all__ = [
 ]
 
 
-def nesterov_matrix(lr: float, momentum: float, curvature: float) -> np.ndarray:
-    r"""The 2x2 matrix :math:`N(h)` that maps :math:`(\theta_t, \theta_{t-1})` to
-    :math:`(\theta_{t+1}, \theta_t)` for torch's Nesterov step along a direction of curvature
-    :math:`h` (= ``curvature``), with :math:`\eta` = ``lr``, :math:`\mu` = ``momentum``:
-
-    .. math::
-
-        N(h) = \begin{pmatrix}(1 + \mu)(1 - \eta h) & -\mu(1 - \eta h)\\ 1 & 0\end{pmatrix}.
-    """
-    _check_lr_momentum(lr, momentum)
-    shrink = 1.0 - lr * curvature  # what one plain GD step does to this direction
-    return np.array([[(1.0 + momentum) * shrink, -momentum * shrink], [1.0, 0.0]])
-
-
-def nesterov_rate(lr: float, momentum: float, curvature: float) -> float:
-    r"""Spectral radius :math:`\rho(N(h))`: the factor by which Nesterov shrinks the error per
-    step along a direction of curvature :math:`h`.
-
-    With :math:`s = 1 - \eta h` the roots of :math:`r^2 - (1+\mu)s\,r + \mu s = 0` are
-    :math:`r = \tfrac12\big((1+\mu)s \pm \sqrt{(1+\mu)^2 s^2 - 4\mu s}\big)`. When they are
-    complex, :math:`|r| = \sqrt{\mu s}`, smaller than heavy ball's :math:`\sqrt\mu`: the
-    look-ahead damps the spiral. A rate >= 1 means that direction does not converge.
-    """
-    _check_lr_momentum(lr, momentum)
-    shrink = 1.0 - lr * curvature
-    return largest_root_modulus((1.0 + momentum) * shrink, momentum * shrink)
-
-
-def nesterov_stable_lr(momentum: float, curvature: float) -> float:
-    r"""Largest stable Nesterov lr along curvature :math:`h`:
-    :math:`\eta < 2(1 + \mu)/((1 + 2\mu)\, h)`.
-
-    (Setting :math:`r = -1` in :math:`r^2 - (1+\mu)s\,r + \mu s` gives :math:`1 + (1 + 2\mu)s = 0`,
-    i.e. :math:`s = 1 - \eta h = -1/(1+2\mu)`.) For :math:`\mu = 0.9` that is
-    :math:`1.36/h`, against heavy ball's :math:`3.8/h`: the brake that damps overshoot also
-    amplifies a step that is already too long.
-    """
-    _check_lr_momentum(1.0, momentum)
-    if not curvature > 0:
-        raise ValueError(f"Invalid curvature: {curvature} (must be > 0)")
-    return 2.0 * (1.0 + momentum) / ((1.0 + 2.0 * momentum) * curvature)
-
-
 # --------------------------------------------------------------------------------------------
 # The panel: heavy ball and Nesterov with the same (lr, momentum), on the same landscape.
 # --------------------------------------------------------------------------------------------
@@ -109,6 +45,9 @@ PANEL_LANDSCAPES = {
     "beale": {},
     "himmelblau": {},
 }
+
+#: The lr slider reaches 10**LR_SLIDER_MAX_EXP = 4.
+LR_SLIDER_MAX_EXP = math.log10(4.0)
 
 #: A learning rate at which both methods converge on each landscape: what to try after both diverged.
 SUGGESTED_LR = {"quadratic": 1.0, "rosenbrock": 1e-3, "beale": 3e-3, "himmelblau": 3e-3}
@@ -166,12 +105,13 @@ def momentum_vs_nesterov_panel(
         lambda landscape, lr, momentum: momentum_vs_nesterov(landscape, lr, momentum, steps),
         {
             "landscape": landscape_picker(landscape, names=list(PANEL_LANDSCAPES)),
-            "lr": lr_slider(lr, min_exp=-4.0, max_exp=0.5),
-            "momentum": float_slider(momentum, 0.05, 0.99, 0.01, "momentum μ"),
+            # up to lr = 4, past heavy ball's limit 2(1+β)/L = 3.8 at β = 0.9 on the quadratic (L = 1)
+            "lr": lr_slider(lr, min_exp=-4.0, max_exp=LR_SLIDER_MAX_EXP),
+            "momentum": float_slider(momentum, 0.05, 0.99, 0.01, "momentum β"),
         },
         landscape=lambda landscape, **_: _landscape(landscape),
         caption=panel_caption,
         play=True,
-        title="Heavy ball vs Nesterov: same lr, same μ, same start",
+        title="Heavy ball vs Nesterov: same lr, same β, same start",
     )
 

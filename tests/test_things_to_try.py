@@ -1,0 +1,267 @@
+"""Every "Things to try" suggestion under a panel in notebooks 01-04 does what the text promises.
+
+Each test sets the sliders the notebook names through ``panel.update(...)``, the same call the
+sliders make, and asserts the outcome the text describes. The texts point here; when a panel or
+a suggestion changes, the matching test must change with it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+
+from course_lib.theory import gradient_descent as gd_theory
+from course_lib.theory import momentum as hb_theory
+from course_lib.theory import nesterov as nag_theory
+
+
+def visible_texts(fig):
+    return [t.get_text() for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text()]
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 01
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def parabola():
+    from course_lib.panels import gradient_descent as gd
+
+    panel = gd.parabola_panel()
+    yield panel
+    matplotlib.pyplot.close(panel.fig)
+
+
+def test_01_parabola_oscillating_still_converges(parabola):
+    (monotone,) = parabola.update(lr=0.5, curvature=1.0, steps=20)
+    assert parabola.figure.regime_text.get_text().startswith("monotone")
+    assert np.all(monotone.path[:, 0] > 0)                      # approaches from one side
+    (zigzag,) = parabola.update(lr=1.5, curvature=1.0, steps=20)
+    assert parabola.figure.regime_text.get_text().startswith("oscillating")
+    signs = np.sign(zigzag.path[:, 0])
+    assert np.all(signs[1:] == -signs[:-1])                       # crosses the minimum every step
+    assert abs(zigzag.path[-1, 0]) < 1e-5 and not zigzag.diverged
+
+
+def test_01_parabola_one_step(parabola):
+    (trajectory,) = parabola.update(lr=1.0, curvature=1.0, steps=20)
+    assert trajectory.path[1, 0] == 0.0
+    assert parabola.figure.regime_text.get_text().startswith("ηL = 1")
+
+
+def test_01_parabola_above_two_over_L_diverges(parabola):
+    (trajectory,) = parabola.update(lr=2.2, curvature=1.0, steps=20)
+    assert np.all(np.diff(np.abs(trajectory.path[:, 0])) > 0)     # the zig-zag grows
+    assert any("diverg" in text for text in visible_texts(parabola.fig))
+
+
+def test_01_parabola_steeper_curve_moves_the_limit(parabola):
+    (fine,) = parabola.update(lr=0.6, curvature=1.0, steps=60)
+    assert not fine.diverged and abs(fine.path[-1, 0]) < 1e-6
+    (trajectory,) = parabola.update(lr=0.6, curvature=4.0, steps=60)
+    assert trajectory.diverged and gd_theory.gd_regime(0.6, 4.0) == "divergent"
+    assert "2/L = 0.5" in parabola.figure.factor_text.get_text()
+
+
+def test_01_parabola_small_lr_is_slow(parabola):
+    (trajectory,) = parabola.update(lr=0.05, curvature=1.0, steps=20)
+    assert parabola.figure.regime_text.get_text().startswith("slow")
+    np.testing.assert_allclose(trajectory.path[1:, 0] / trajectory.path[:-1, 0], 0.95, rtol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def lr_condition():
+    from course_lib.panels import gradient_descent as gd
+
+    panel = gd.lr_condition_panel()
+    yield panel
+    matplotlib.pyplot.close(panel.fig)
+
+
+def test_01_2d_past_two_over_L_leaves_along_the_steep_axis(lr_condition):
+    mine, best = lr_condition.update(lr=2.2, condition_number=10.0, landscape="quadratic")
+    assert mine.diverged and not best.diverged
+    x, y = mine.path[-1]
+    assert abs(x) > 1e3 and abs(y) < 1.5                          # blew up along x only
+    assert any("diverged at step" in text for text in visible_texts(lr_condition.fig))
+
+
+def test_01_2d_small_lr_crawls_along_the_flat_axis(lr_condition):
+    mine, _ = lr_condition.update(lr=0.1, condition_number=10.0, landscape="quadratic", steps=100)
+    x, y = mine.path[-1]
+    x0, y0 = mine.path[0]
+    assert abs(x) < 1e-3 * abs(x0)                                 # x settled long ago
+    assert abs(y) > abs(y0) / 3                                    # y still over a third of the way
+
+
+def test_01_2d_raising_kappa_slows_the_rate(lr_condition):
+    counts = {}
+    for kappa in (10.0, 100.0):
+        lr_condition.update(lr=0.5, condition_number=kappa, landscape="quadratic")
+        rate = gd_theory.gd_rate(0.5, [1.0, 1.0 / kappa])
+        counts[kappa] = gd_theory.steps_to_tolerance(rate, 0.1)
+        assert f"≈ {counts[kappa]} steps per 10× closer" in lr_condition.caption_artist.get_text()
+    assert 8 <= counts[100.0] / counts[10.0] <= 12
+
+
+def test_01_2d_rosenbrock_caption_uses_the_hessian_at_the_minimum(lr_condition):
+    lr_condition.update(landscape="rosenbrock", lr=1e-3)
+    caption = lr_condition.caption_artist.get_text()
+    assert "Hessian at the minimum" in caption and "2/L = 0.002" in caption
+    lr_condition.update(landscape="quadratic")
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 02 (each slider move trains the network for 1000 updates)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def batch_panel():
+    from course_lib.panels.batch_minibatch_sgd import batch_size_panel
+
+    panel = batch_size_panel()
+    yield panel
+    matplotlib.pyplot.close(panel.fig)
+
+
+def _samples_to(run, loss):
+    reached = np.flatnonzero(run.losses <= loss)
+    return run.samples_seen[reached[0]]
+
+
+def test_02_smaller_batches_track_per_update_and_save_samples(batch_panel):
+    samples = {}
+    for batch_size in (1000, 100, 10, 1):
+        runs = batch_panel.update(batch_size=batch_size, lr=0.1)
+        full, chosen = runs[0], runs[-1]
+        samples[batch_size] = _samples_to(chosen, 0.05)
+        if batch_size == 100:
+            assert chosen.losses[-1] < 1.1 * full.losses[-1]     # close to the grey curve
+        if batch_size == 1:
+            assert chosen.losses[-1] > 1.5 * full.losses[-1]     # ends above it
+    assert samples[1000] > samples[100] > samples[10] > samples[1]
+
+
+def test_02_batch_size_one_diverges_before_the_full_batch(batch_panel):
+    full, single = batch_panel.update(batch_size=1, lr=0.2)
+    assert single.diverged_at is not None and full.diverged_at is None
+    assert full.losses[-1] < full.losses[0]
+
+
+def test_02_smaller_step_ends_closer_to_the_noise_floor(batch_panel):
+    smaller = batch_panel.update(batch_size=1, lr=0.05)[-1].losses[-1]
+    larger = batch_panel.update(batch_size=1, lr=0.1)[-1].losses[-1]
+    assert smaller < larger
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 03
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def momentum():
+    from course_lib.panels.momentum import momentum_panel
+
+    panel = momentum_panel()
+    yield panel
+    matplotlib.pyplot.close(panel.fig)
+
+
+def test_03_beta_zero_is_gd(momentum):
+    heavy, plain = momentum.update(landscape="quadratic", lr=1.0, momentum=0.0)
+    np.testing.assert_array_equal(heavy.path, plain.path)
+
+
+def test_03_momentum_beats_gd_at_lr_one(momentum):
+    for beta in (0.5, 0.9):
+        heavy, plain = momentum.update(landscape="quadratic", lr=1.0, momentum=beta)
+        assert heavy.final_loss < 1e-2 * plain.final_loss
+
+
+def test_03_high_beta_small_lr_spirals_at_sqrt_beta(momentum):
+    momentum.update(landscape="quadratic", lr=0.05, momentum=0.99)
+    surface = momentum.landscape
+    for h in (surface.mu, surface.L):
+        assert hb_theory.heavy_ball_regime(0.05, 0.99, h) == "ringing"
+    assert f"your lr, β: rate {math.sqrt(0.99):.3f}" in momentum.caption_artist.get_text()
+
+
+def test_03_past_the_heavy_ball_limit_it_diverges_on_the_plot(momentum):
+    assert math.isclose(hb_theory.heavy_ball_stable_lr(0.5, 1.0), 3.0)
+    heavy, _ = momentum.update(landscape="quadratic", lr=3.1, momentum=0.5)
+    assert heavy.diverged
+    assert any("heavy ball" in text and "diverge" in text for text in visible_texts(momentum.fig))
+    heavy, _ = momentum.update(landscape="quadratic", lr=2.9, momentum=0.5)
+    assert not heavy.diverged
+
+
+def test_03_button_heavy_ball_converges_where_gd_diverges(momentum):
+    heavy, plain = momentum.jump_to_optimum()
+    assert heavy.final_loss < 1e-20 and not heavy.diverged
+    assert plain.diverged and len(plain.path) < 10                 # stopped at the plot's edge
+    assert "diverges" in momentum.caption_artist.get_text()
+    assert any("plain GD" in text and "diverges" in text for text in visible_texts(momentum.fig))
+
+
+def test_03_rosenbrock_beta_09_beats_099_and_gd(momentum):
+    heavy_09, plain = momentum.update(landscape="rosenbrock", lr=1e-3, momentum=0.9)
+    heavy_099, _ = momentum.update(landscape="rosenbrock", lr=1e-3, momentum=0.99)
+    assert heavy_09.final_loss < 0.1 * plain.final_loss
+    assert heavy_099.final_loss > heavy_09.final_loss
+    momentum.update(landscape="quadratic", lr=1.0, momentum=0.5)
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 04
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nesterov():
+    from course_lib.panels.nesterov import momentum_vs_nesterov_panel
+
+    panel = momentum_vs_nesterov_panel(landscape="quadratic", lr=1.0, momentum=0.9)
+    yield panel
+    matplotlib.pyplot.close(panel.fig)
+
+
+def test_04_high_momentum_nesterov_stays_calm(nesterov):
+    heavy, nag = nesterov.update(landscape="quadratic", lr=1.0, momentum=0.5)
+    assert 0.5 < nag.final_loss / heavy.final_loss < 2             # together at β = 0.5
+    heavy, nag = nesterov.update(landscape="quadratic", lr=1.0, momentum=0.95)
+    assert nag.final_loss < 1e-2 * heavy.final_loss                # far lower at β = 0.95
+
+
+def test_04_lr_slider_reaches_heavy_balls_limit(nesterov):
+    assert nesterov.sliders["lr"].max >= math.log10(3.8)
+    limit_nag = nag_theory.nesterov_stable_lr(0.9, 1.0)
+    limit_hb = hb_theory.heavy_ball_stable_lr(0.9, 1.0)
+    assert math.isclose(limit_hb, 3.8)
+    heavy, nag = nesterov.update(landscape="quadratic", lr=1.1 * limit_nag, momentum=0.9)
+    assert nag.diverged and not heavy.diverged
+    assert any("Nesterov" in text and "diverged" in text for text in visible_texts(nesterov.fig))
+    heavy, nag = nesterov.update(landscape="quadratic", lr=0.97 * limit_hb, momentum=0.9)
+    assert not heavy.diverged and heavy.final_loss < heavy.losses[0]
+    assert nesterov.sliders["lr"].value == pytest.approx(0.97 * limit_hb, rel=0.06)  # the slider shows it
+    heavy, _ = nesterov.update(landscape="quadratic", lr=1.03 * limit_hb, momentum=0.9)
+    assert heavy.diverged
+
+
+@pytest.mark.parametrize("beta", [0.97, 0.99])
+def test_04_rosenbrock_high_momentum_nesterov_ends_far_lower(nesterov, beta):
+    heavy, nag = nesterov.update(landscape="rosenbrock", lr=5e-4, momentum=beta)
+    assert not nag.diverged and nag.final_loss < 0.2 * heavy.final_loss
+
+
+def test_04_rosenbrock_longer_step_nesterov_diverges(nesterov):
+    heavy, nag = nesterov.update(landscape="rosenbrock", lr=1e-3, momentum=0.99)
+    assert nag.diverged and not heavy.diverged
