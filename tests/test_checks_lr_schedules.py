@@ -208,3 +208,12 @@ def test_9_3_changing_the_batches_is_caught():
 def test_9_4_is_a_written_answer():
     assert REGISTRY["9.4"].kind == "written"
     assert run_check("9.4", None).status == "written"
+
+
+def test_the_grader_scan_allows_torch_optim_where_the_contract_needs_it():
+    from course_lib.grade import scan
+
+    assert checks09._GRADER_DEFAULT_FORBIDDEN == scan.DEFAULT_FORBIDDEN
+    assert "torch.optim" not in scan.forbidden_for(REGISTRY["9.3"])
+    assert "torch.optim" not in scan.forbidden_for(REGISTRY["10.1"])
+    assert "torch.nn.utils.clip_grad" in scan.forbidden_for(REGISTRY["11.2"])

@@ -23,6 +23,7 @@ from course_lib.digits import load_digits_split
 from course_lib.toy_regression import single_threaded
 
 from ._framework import Budget, Case, KnownMistake, register_outcome, register_prediction, register_written
+from .lr_schedules import _GRADER_DEFAULT_FORBIDDEN
 
 # --------------------------------------------------------------------------------------------
 # 10.1 outcome-graded: reach 0.93 validation accuracy in 5 epochs
@@ -75,7 +76,7 @@ def reference_make_optimizer(params, *, steps_per_epoch, epochs):
     return optimizer, scheduler
 
 
-register_outcome(
+_outcome_10_1 = register_outcome(
     "10.1",
     run=train_digits,
     target=TARGET_ACCURACY,
@@ -87,6 +88,10 @@ register_outcome(
             "small here. Read a better lr off the notebook's sensitivity curves, and let a "
             "schedule (warmup then decay, or one-cycle) use a large lr safely.",
 )
+
+# The answer to 10.1 *is* a torch.optim optimizer (and scheduler): only the course's own code is
+# off limits to the grader's scan.
+_outcome_10_1.forbidden_imports = _GRADER_DEFAULT_FORBIDDEN
 
 # --------------------------------------------------------------------------------------------
 # 10.2 predict, then measure: the largest stable lr of full-batch GD on least squares

@@ -16,7 +16,8 @@ import torch
 
 from course_lib.toy_regression import single_threaded
 
-from ._framework import Case, KnownMistake, Observation, register, register_prediction, register_written
+from ._framework import REGISTRY, Case, KnownMistake, Observation, register, register_prediction, register_written
+from .lr_schedules import _GRADER_DEFAULT_FORBIDDEN
 
 # --------------------------------------------------------------------------------------------
 # 11.1 predict, then measure: activation scale through depth
@@ -204,6 +205,9 @@ def clip_cases(rng):
                    grads=grads([(int(torch.randint(1, 6, (), generator=rng)), 3), (7,), ()], scale),
                    max_norm=float(0.1 + torch.rand((), generator=rng)))
 
+
+# 11.2 asks for clip_grad_norm_ itself: calling torch's is flagged by the grader's scan too.
+REGISTRY["11.2"].forbidden_imports = _GRADER_DEFAULT_FORBIDDEN + ("torch.optim", "torch.nn.utils.clip_grad")
 
 # --------------------------------------------------------------------------------------------
 # 11.3 written answer

@@ -22,7 +22,13 @@ from torch import nn
 from course_lib import lr_schedules, toy_regression
 from course_lib.theory import schedules as closed
 
-from ._framework import Case, KnownMistake, Observation, register, register_prediction, register_written
+from ._framework import (REGISTRY, Case, KnownMistake, Observation, register, register_prediction,
+                         register_written)
+
+# course_lib.grade.scan.DEFAULT_FORBIDDEN (without torch.optim), kept here so that the checkers
+# do not import the grader; tests/test_checks_lr_schedules.py keeps the two equal.
+_GRADER_DEFAULT_FORBIDDEN = ("course_lib.optim", "course_lib.theory", "course_lib.checks",
+                             "course_lib.grade", "course_lib.exercises", "course_lib.notebook_runner")
 
 # --------------------------------------------------------------------------------------------
 # 9.1 linear warmup, then cosine
@@ -358,6 +364,9 @@ def lr_range_test_cases(rng):
         yield Case(f"{steps} drawn batches (data seed {seed}), lr from 1e-4 to 30", hidden=8,
                    model_seed=seed, batches=batches(seed, steps), lr_min=1e-4, lr_max=30.0)
 
+
+# The grader's scan flags imports an answer may not use; 9.3's contract *is* torch.optim.SGD.
+REGISTRY["9.3"].forbidden_imports = _GRADER_DEFAULT_FORBIDDEN
 
 # --------------------------------------------------------------------------------------------
 # 9.4 written answer
