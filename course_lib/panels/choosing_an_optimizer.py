@@ -1,0 +1,96 @@
+r"""Notebook 10 (choosing an optimizer): the optimizer race.
+
+Two optimizers, each with its own learning rate, train notebook 10's digits network (64-32-10,
+ReLU, torch's default init) for 5 epochs of batch 64 on three seeds
+(:func:`course_lib.optimizer_race.train_race`). The panel draws the full training loss (left)
+and the validation accuracy (right) against epochs: the median over the seeds as a line, the
+range between the best and the worst seed as a band. Runs are cached, so going back to a
+setting costs nothing; a new setting trains three networks at once (a fraction of a second).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib import pyplot as plt
+
+from course_lib import optimizer_race as race
+from course_lib.digits import load_digits_split
+from course_lib.widgets import SliderPanel, lr_slider
+
+__all__ = ["RaceFigure", "race_panel", "EPOCHS", "SEEDS"]
+
+EPOCHS = 5
+SEEDS = (0, 1, 2)
+COLORS = ("C0", "C3")
+
+
+class RaceFigure:
+    """Training loss | validation accuracy against epochs, median line and min–max band per run."""
+
+    def __init__(self, figsize=(10.0, 3.6), dpi=80):
+        self.fig, (self.ax_loss, self.ax_acc) = plt.subplots(1, 2, figsize=figsize, dpi=dpi)
+        self.lines, self.bands = {}, {}
+        for ax, ylabel in ((self.ax_loss, "training loss (full data)"), (self.ax_acc, "validation accuracy")):
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(ylabel)
+            self.lines[ax] = [ax.plot([], [], color=c, lw=2)[0] for c in COLORS]
+            self.bands[ax] = [None, None]
+        self.ax_loss.set_yscale("log")
+        self.ax_acc.set_ylim(0, 1)
+        self.fig.tight_layout()
+
+    def show(self, runs) -> "RaceFigure":
+        for ax, values_of in ((self.ax_loss, lambda r: r.train_loss), (self.ax_acc, lambda r: r.val_accuracy)):
+            for k, run in enumerate(runs):
+                values = np.where(np.isfinite(values_of(run)), values_of(run), np.nan)
+                epochs = run.epochs_at
+                self.lines[ax][k].set_data(epochs, np.nanmedian(values, axis=0))
+                self.lines[ax][k].set_label(f"{run.name}, lr {run.lr:.3g}")
+                if self.bands[ax][k] is not None:
+                    self.bands[ax][k].remove()
+                self.bands[ax][k] = ax.fill_between(epochs, np.nanmin(values, axis=0), np.nanmax(values, axis=0),
+                                                    color=COLORS[k], alpha=0.2, lw=0)
+            ax.set_xlim(0, EPOCHS)
+            ax.legend(loc="best", fontsize=8)
+        losses = np.concatenate([r.train_loss[np.isfinite(r.train_loss)] for r in runs])
+        self.ax_loss.set_ylim(max(losses.min(), 1e-3) / 1.5, min(losses.max(), 50) * 1.5)
+        return self
+
+
+def race_panel(*, first: str = "Adam", first_lr: float | None = None, second: str = "SGD+momentum",
+               second_lr: float = 0.1) -> SliderPanel:
+    """Two optimizer pickers and two lr sliders; ``first_lr=None`` starts at torch's default."""
+    data = load_digits_split()
+
+    @lru_cache(maxsize=64)
+    def train(name: str, lr: float):
+        return race.train_race(name, lr, seeds=SEEDS, x_train=data.x_train, y_train=data.y_train,
+                               x_val=data.x_val, y_val=data.y_val, epochs=EPOCHS, eval_every=5)
+
+    def compute(first, first_lr, second, second_lr):
+        return [train(first, float(first_lr)), train(second, float(second_lr))]
+
+    def caption(values, runs):
+        parts = []
+        for run in runs:
+            accuracy = run.val_accuracy[:, -1]
+            parts.append(f"{run.name} at lr {run.lr:.3g}: validation accuracy {np.median(accuracy):.3f} "
+                         f"(seeds {accuracy.min():.3f}–{accuracy.max():.3f})")
+        return "; ".join(parts)
+
+    def picker(value, description):
+        return widgets.Dropdown(options=list(race.OPTIMIZERS), value=value, description=description,
+                                style={"description_width": "initial"})
+
+    sliders = {
+        "first": picker(first, "optimizer 1"),
+        "first_lr": lr_slider(race.default_lr(first) if first_lr is None else first_lr, min_exp=-4.0,
+                              max_exp=0.5, description="lr 1", step=0.25),
+        "second": picker(second, "optimizer 2"),
+        "second_lr": lr_slider(second_lr, min_exp=-4.0, max_exp=0.5, description="lr 2", step=0.25),
+    }
+    return SliderPanel(compute, sliders, figure=RaceFigure(), caption=caption, caption_lines=1,
+                       title="Optimizer race on the digits: 5 epochs, 3 seeds (line: median, band: best to worst)")

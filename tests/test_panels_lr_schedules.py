@@ -1,0 +1,113 @@
+"""The schedule explorer of notebook 09, through panel.update: lr curves equal torch's schedulers
+built independently here, the loss curve equals a plain torch loop, and each "Things to try"
+promise holds."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from course_lib import toy_regression as tr
+from course_lib.panels import lr_schedules as panel_module
+from course_lib.panels.lr_schedules import STEPS, schedule_panel, schedule_settings
+
+
+@pytest.fixture(scope="module")
+def panel():
+    return schedule_panel()
+
+
+def torch_schedule(name, s, optimizer):
+    sched = torch.optim.lr_scheduler
+    if name == "constant":
+        return sched.LambdaLR(optimizer, lambda t: 1.0)
+    if name == "step":
+        return sched.StepLR(optimizer, s["step_size"], s["gamma"])
+    if name == "exponential":
+        return sched.ExponentialLR(optimizer, s["gamma"])
+    if name == "cosine":
+        return sched.CosineAnnealingLR(optimizer, s["T_max"], s["eta_min"])
+    if name == "warmup_cosine":
+        return sched.SequentialLR(optimizer, [sched.LinearLR(optimizer, s["start_factor"], total_iters=s["warmup_steps"]),
+                                              sched.CosineAnnealingLR(optimizer, s["total_steps"] - s["warmup_steps"], s["eta_min"])],
+                                  milestones=[s["warmup_steps"]])
+    if name == "one_cycle":
+        return sched.OneCycleLR(optimizer, s["max_lr"], total_steps=s["total_steps"], pct_start=s["pct_start"],
+                               cycle_momentum=False)  # the panel keeps β = 0.9 fixed
+    if name == "cyclic":
+        return sched.CyclicLR(optimizer, s["base_lr"], s["max_lr"], s["step_size_up"], s["step_size_down"],
+                              cycle_momentum=False)
+    raise AssertionError(name)
+
+
+def textbook_run(name, settings, steps=STEPS, seed=0):
+    """Train with torch's own scheduler the way a tutorial does; return the lrs and final loss."""
+    x, y = tr.make_data(seed=seed)
+    model = tr.make_mlp(seed=seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=settings["base_lr"], momentum=0.9)
+    scheduler = torch_schedule(name, settings, optimizer)
+    lrs = []
+    batches = tr.minibatch_indices(1000, 32, epochs=20, seed=seed, drop_last=True)
+    for _, batch in zip(range(steps), batches):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.zero_grad()
+        nn.functional.mse_loss(model(x[batch]), y[batch]).backward()
+        optimizer.step()
+        scheduler.step()
+    return np.array(lrs), tr.full_data_loss(model, x, y)
+
+
+@pytest.mark.parametrize("name", panel_module.SCHEDULE_CHOICES)
+def test_lr_curve_and_torch_dots_equal_an_independent_torch_scheduler(panel, name):
+    panel.update(schedule=name, lr=0.1, final_fraction=0.05, warmup_fraction=0.2)
+    settings = schedule_settings(name, lr=0.1, final_fraction=0.05, warmup_fraction=0.2)
+    expected, final_loss = textbook_run(name, settings)
+    steps, ours = panel.figure.ours_line.get_data()
+    np.testing.assert_allclose(ours, expected, rtol=1e-12, atol=1e-15)
+    dot_steps, dots = panel.figure.torch_dots.get_data()
+    np.testing.assert_allclose(dots, expected[np.asarray(dot_steps, dtype=int)], rtol=1e-12, atol=1e-15)
+    assert panel.figure.scheduled_line.get_data()[1][-1] == pytest.approx(final_loss, rel=1e-4)
+    assert "largest |course_lib − torch| = " in panel.caption_artist.get_text()
+
+
+def _final(panel, **values):
+    ours, theirs, scheduled, constant = panel.update(**values)
+    return scheduled, constant
+
+
+def test_things_to_try_warmup_rescues_a_peak_lr_that_diverges_without_it(panel):
+    # "At peak lr 0.4 a constant lr, step, exponential and cosine all diverge in the first
+    #  steps; warmup+cosine and one-cycle reach the noise floor (below 0.011)."
+    for name in ("step", "exponential", "cosine"):
+        scheduled, constant = _final(panel, schedule=name, lr=0.4, final_fraction=0.01, warmup_fraction=0.1)
+        assert panel_module.diverged(scheduled) and panel_module.diverged(constant)
+    for name in ("warmup_cosine", "one_cycle"):
+        scheduled, _ = _final(panel, schedule=name, lr=0.4, final_fraction=0.01, warmup_fraction=0.1)
+        assert not panel_module.diverged(scheduled) and scheduled.losses[-1] < 0.011
+    assert "diverged" in panel.figure.diverged_text.get_text()
+
+
+def test_things_to_try_decay_removes_the_bounce_of_a_constant_lr(panel):
+    # "At lr 0.1 the constant run ends well above the noise floor; cosine decay ends within 10 % of it."
+    scheduled, constant = _final(panel, schedule="cosine", lr=0.1, final_fraction=0.01, warmup_fraction=0.1)
+    assert constant.losses[-1] > 1.5 * panel_module.NOISE_FLOOR
+    assert scheduled.losses[-1] < 1.1 * panel_module.NOISE_FLOOR
+
+
+def test_things_to_try_exponential_decay_to_a_thousandth_stalls(panel):
+    # "exponential with final share 0.001 at lr 0.05: the lr is gone halfway; it ends above cosine's loss."
+    exponential, _ = _final(panel, schedule="exponential", lr=0.05, final_fraction=0.001, warmup_fraction=0.1)
+    cosine, _ = _final(panel, schedule="cosine", lr=0.05, final_fraction=0.001, warmup_fraction=0.1)
+    assert exponential.lrs[STEPS // 2] < 0.05 * 0.05
+    assert exponential.losses[-1] > cosine.losses[-1]
+
+
+def test_bad_values_are_reported_not_raised(panel):
+    assert panel.update(final_fraction=0.0) == []
+    assert "final_fraction" in panel.error
+    panel.update(final_fraction=0.01)
+    assert panel.error == ""
+    with pytest.raises(ValueError, match="unknown schedule"):
+        schedule_settings("triangle", lr=0.1, final_fraction=0.1, warmup_fraction=0.1)
