@@ -12,7 +12,7 @@ import torch
 
 from course_lib.checks import run_check
 from course_lib.checks import momentum as momentum_checks
-from course_lib.panels.momentum import heavy_ball_optimum, quadratic_rate
+from course_lib.theory.momentum import heavy_ball_optimum, quadratic_rate
 
 # --------------------------------------------------------------------------------------------
 # learner-style implementations
@@ -186,75 +186,127 @@ def test_3_1_every_known_mistake_is_wrong_on_some_case():
 
 
 # --------------------------------------------------------------------------------------------
-# 3.2 EMA -> torch
+# 3.2 bias-corrected EMA -> torch's per-step learning rates
 # --------------------------------------------------------------------------------------------
 
 
-def _ema_path(gradients, lr, beta):
+def _ema_path(gradients, lr, beta, *, bias_corrected=False):
+    """The EMA form written out by hand: m_t = β m_{t−1} + (1−β) g_t, m_0 = 0, θ ← θ − α m_t
+    (or − α m_t/(1 − β^t) with the bias correction)."""
     theta, m, path = torch.zeros_like(gradients[0]), torch.zeros_like(gradients[0]), []
-    for g in gradients:
+    for t, g in enumerate(gradients, start=1):
         m = beta * m + (1 - beta) * g
-        theta = theta - lr * m
+        step = m / (1 - beta ** t) if bias_corrected else m
+        theta = theta - lr * step
         path.append(theta)
     return torch.stack(path)
 
 
-def _torch_path(gradients, lr, momentum, dampening):
+def _torch_path(gradients, lr, momentum, dampening, *, lrs=None):
+    """torch.optim.SGD fed the gradients ``gradients``; with ``lrs``, the group's lr is set to
+    lrs[t−1] before step t (torch reads it at every step)."""
     theta = torch.zeros_like(gradients[0], requires_grad=True)
     optimizer = torch.optim.SGD([theta], lr=lr, momentum=momentum, dampening=dampening,
                                 foreach=False)
     path = []
-    for g in gradients:
+    for t, g in enumerate(gradients, start=1):
+        if lrs is not None:
+            optimizer.param_groups[0]["lr"] = lrs[t - 1]
         theta.grad = g.clone()
         optimizer.step()
         path.append(theta.detach().clone())
     return torch.stack(path)
 
 
-@pytest.mark.parametrize("lr, beta", [(0.1, 0.9), (0.01, 0.99), (1.0, 0.0), (0.3, 0.5)])
-def test_3_2_reference_makes_torch_follow_the_ema_path_at_every_step(lr, beta):
-    gradients = torch.randn(25, 3, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
-    torch_lr, momentum, dampening = momentum_checks.reference_ema_to_torch(lr, beta)
-    torch.testing.assert_close(_torch_path(gradients, torch_lr, momentum, dampening),
-                               _ema_path(gradients, lr, beta), rtol=1e-10, atol=1e-14)
+def correct_bias_corrected_ema_lrs(lr, beta, steps):
+    # a learner's answer, written independently of the reference
+    lrs = []
+    for t in range(steps):
+        lrs.append(lr * (1 - beta) / (1 - beta ** (t + 1)))
+    return lrs
 
 
-def test_3_2_dampening_mapping_differs_from_the_first_step():
-    gradients = torch.randn(5, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+@pytest.mark.parametrize("lr, beta, steps", [(0.1, 0.9, 25), (0.01, 0.99, 40), (1.0, 0.0, 5),
+                                             (0.3, 0.5, 12), (0.2, 0.9, 1)])
+def test_3_2_reference_makes_torch_follow_the_bias_corrected_ema_path(lr, beta, steps):
+    gradients = torch.randn(steps, 3, generator=torch.Generator().manual_seed(2),
+                            dtype=torch.float64)
+    lrs = momentum_checks.reference_bias_corrected_ema_lrs(lr, beta, steps)
+    assert len(lrs) == steps
+    torch.testing.assert_close(_torch_path(gradients, lrs[0], beta, 0.0, lrs=lrs),
+                               _ema_path(gradients, lr, beta, bias_corrected=True),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_3_2_reference_works_as_a_lambda_lr_schedule():
+    # the way a learner would use it: LambdaLR multiplies the base lr (lrs[0]) by a factor
+    lr, beta, steps = 0.05, 0.9, 30
+    gradients = torch.randn(steps, 4, generator=torch.Generator().manual_seed(5),
+                            dtype=torch.float64)
+    lrs = momentum_checks.reference_bias_corrected_ema_lrs(lr, beta, steps)
+    theta = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([theta], lr=lrs[0], momentum=beta)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda k: lrs[min(k, steps - 1)] / lrs[0])
+    path = []
+    for g in gradients:
+        theta.grad = g.clone()
+        optimizer.step()
+        schedule.step()
+        path.append(theta.detach().clone())
+    torch.testing.assert_close(torch.stack(path),
+                               _ema_path(gradients, lr, beta, bias_corrected=True),
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_3_2_constant_conversion_misses_the_bias_correction():
+    # the lecture's lr = α(1−β) follows the *uncorrected* EMA, not the corrected one
+    gradients = torch.randn(10, 3, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     lr, beta = 0.1, 0.9
-    dampened = _torch_path(gradients, lr, beta, beta)
-    ema = _ema_path(gradients, lr, beta)
-    assert not torch.allclose(dampened[0], ema[0])
-    torch.testing.assert_close(dampened[0] / ema[0], torch.full((3,), 1 / (1 - beta),
-                                                                dtype=torch.float64))
+    plain = _torch_path(gradients, lr * (1 - beta), beta, 0.0)
+    torch.testing.assert_close(plain, _ema_path(gradients, lr, beta), rtol=1e-12, atol=1e-15)
+    assert not torch.allclose(plain, _ema_path(gradients, lr, beta, bias_corrected=True))
 
 
 def test_3_2_passes_and_fails():
-    assert run_check("3.2", lambda lr, beta: (lr * (1 - beta), beta, 0)).passed
-    result = run_check("3.2", lambda lr, beta: None)
+    assert run_check("3.2", correct_bias_corrected_ema_lrs).passed
+    assert run_check("3.2", lambda lr, beta, steps: tuple(correct_bias_corrected_ema_lrs(
+        lr, beta, steps))).passed
+    result = run_check("3.2", lambda lr, beta, steps: None)
     assert not result.passed and result.hint_id == "returned_none"
-    assert run_check("3.2", lambda lr, beta: (_ for _ in ()).throw(NotImplementedError)).status \
-        == "not_attempted"
+    assert run_check("3.2", lambda lr, beta, steps: (_ for _ in ()).throw(
+        NotImplementedError)).status == "not_attempted"
+    # one lr too few (range(1, steps))
+    assert not run_check("3.2", lambda lr, beta, steps: [
+        lr * (1 - beta) / (1 - beta ** t) for t in range(1, steps)]).passed
+
+
+def _off_by_one_numpy(lr, beta, steps):
+    import numpy as np
+    t = np.arange(1, steps + 1, dtype=np.float64)
+    with np.errstate(divide="ignore"):
+        return list(lr * (1 - beta) / (1 - beta ** (t - 1)))
 
 
 @pytest.mark.parametrize(
     "wrong, hint_id",
     [
-        (lambda lr, beta: (lr, beta, 0.0), "lr_unchanged"),
-        (lambda lr, beta: (lr, beta, beta), "beta_as_dampening"),
-        (lambda lr, beta: ((1 - beta) * lr, beta, beta), "beta_as_dampening_scaled_lr"),
-        (lambda lr, beta: (lr / (1 - beta), beta, 0.0), "lr_divided"),
-        (lambda lr, beta: (lr * (1 - beta), 1 - beta, 0.0), "one_minus_beta_as_momentum"),
+        (lambda lr, beta, steps: [lr * (1 - beta)] * steps, "no_bias_correction"),
+        (lambda lr, beta, steps: [lr for _ in range(steps)], "alpha_unchanged"),
+        (_off_by_one_numpy, "exponent_off_by_one"),
+        (lambda lr, beta, steps: [lr * (1 - beta) * (1 - beta ** t) for t in range(1, steps + 1)],
+         "correction_multiplied"),
+        (lambda lr, beta, steps: [lr / (1 - beta ** t) for t in range(1, steps + 1)],
+         "dampening_style"),
     ],
 )
-def test_3_2_wrong_conversion_gets_its_hint(wrong, hint_id):
+def test_3_2_wrong_lrs_get_their_hint(wrong, hint_id):
     result = run_check("3.2", wrong)
     assert not result.passed and result.hint_id == hint_id, result.report()
 
 
-def test_3_2_beta_as_dampening_hint_explains_the_first_step():
-    hint = run_check("3.2", lambda lr, beta: (lr, beta, beta)).hint
-    assert "step 1" in hint and "b₁ = g₁" in hint
+def test_3_2_every_known_mistake_is_wrong_on_some_case():
+    for mistake in momentum_checks.BIAS_CORRECTED_LRS_MISTAKES:
+        assert not run_check("3.2", mistake.wrong_function).passed, mistake.hint_id
 
 
 # --------------------------------------------------------------------------------------------
@@ -331,36 +383,61 @@ def test_3_3_wrong_formula_gets_its_hint(wrong, hint_id):
 
 
 # --------------------------------------------------------------------------------------------
-# 3.4 the first-step gap of the dampening conversion
+# 3.4 the gap the dampening conversion leaves after t steps
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lr, beta", [(0.1, 0.9), (0.5, 0.0), (0.02, 0.99)])
-def test_3_4_reference_equals_torch_minus_ema_after_one_step(lr, beta):
-    gradient = torch.randn(1, 4, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
-    gap = _torch_path(gradient, lr, beta, beta)[0] - _ema_path(gradient, lr, beta)[0]
-    torch.testing.assert_close(momentum_checks.reference_dampened_first_step_gap(
-        gradient[0], lr=lr, beta=beta), gap, rtol=1e-12, atol=1e-15)
+def simulated_dampened_gap(grads, *, lr, beta):
+    # a learner's answer that runs both forms by hand
+    b = m = theta_torch = theta_ema = None
+    for t, g in enumerate(grads, start=1):
+        if t == 1:
+            b, m = g.clone(), (1 - beta) * g
+            theta_torch, theta_ema = -lr * b, -lr * m
+        else:
+            b = beta * b + (1 - beta) * g
+            m = beta * m + (1 - beta) * g
+            theta_torch, theta_ema = theta_torch - lr * b, theta_ema - lr * m
+    return theta_torch - theta_ema
+
+
+@pytest.mark.parametrize("lr, beta, steps", [(0.1, 0.9, 1), (0.1, 0.9, 7), (0.5, 0.0, 4),
+                                             (0.02, 0.99, 60)])
+def test_3_4_reference_equals_torch_minus_ema_after_t_steps(lr, beta, steps):
+    gradients = torch.randn(steps, 4, generator=torch.Generator().manual_seed(4),
+                            dtype=torch.float64)
+    gap = _torch_path(gradients, lr, beta, beta)[-1] - _ema_path(gradients, lr, beta)[-1]
+    torch.testing.assert_close(momentum_checks.reference_dampened_gap(
+        list(gradients), lr=lr, beta=beta), gap, rtol=1e-12, atol=1e-15)
 
 
 def test_3_4_passes_and_fails():
-    assert run_check("3.4", lambda grad, *, lr, beta: -lr * beta * grad).passed
-    result = run_check("3.4", lambda grad, *, lr, beta: grad * 0.5)
+    assert run_check("3.4", simulated_dampened_gap).passed
+    assert run_check("3.4", lambda grads, *, lr, beta:
+                     -lr * sum(beta ** k for k in range(1, len(grads) + 1)) * grads[0]).passed
+    result = run_check("3.4", lambda grads, *, lr, beta: grads[0] * 0.5)
     assert not result.passed and result.hint_id is None
 
 
 @pytest.mark.parametrize(
     "wrong, hint_id",
     [
-        (lambda grad, *, lr, beta: grad - grad, "no_gap"),
-        (lambda grad, *, lr, beta: lr * beta * grad, "sign"),
-        (lambda grad, *, lr, beta: -beta * grad, "without_lr"),
-        (lambda grad, *, lr, beta: -lr * (1 - beta) * grad, "one_minus_beta"),
+        (lambda grads, *, lr, beta: -lr * beta / (1 - beta) * grads[0], "limit_at_finite_t"),
+        (lambda grads, *, lr, beta: -lr * beta * grads[0], "first_step_only"),
+        (lambda grads, *, lr, beta: -simulated_dampened_gap(grads, lr=lr, beta=beta), "sign"),
+        (lambda grads, *, lr, beta: -lr * beta * (1 - beta ** len(grads)) / (1 - beta)
+         * torch.stack(grads).sum(0), "all_gradients"),
+        (lambda grads, *, lr, beta: -lr * beta * torch.stack(grads).sum(0), "every_step_gap"),
     ],
 )
 def test_3_4_wrong_gap_gets_its_hint(wrong, hint_id):
     result = run_check("3.4", wrong)
     assert not result.passed and result.hint_id == hint_id, result.report()
+
+
+def test_3_4_every_known_mistake_is_wrong_on_some_case():
+    for mistake in momentum_checks.DAMPENED_GAP_MISTAKES:
+        assert not run_check("3.4", mistake.wrong_function).passed, mistake.hint_id
 
 
 # --------------------------------------------------------------------------------------------
@@ -433,12 +510,21 @@ def test_3_1_buffer_kept_at_momentum_zero_fails_with_its_hint():
 
 
 def test_3_4_gap_written_into_grad_fails():
-    result = run_check("3.4", lambda grad, *, lr, beta: grad.mul_(-lr * beta))
+    def in_first_gradient(grads, *, lr, beta):
+        return grads[0].mul_(-lr * beta * (1 - beta ** len(grads)) / (1 - beta))
+    result = run_check("3.4", in_first_gradient)
     assert not result.passed and result.hint_id == "changed_input", result.report()
 
 
+def test_3_4_returning_a_view_of_the_first_gradient_is_not_an_answer():
+    # gap == g₁ itself never holds for lr > 0, and the returned tensor must not be a view
+    # of the caller's gradient
+    assert not run_check("3.4", lambda grads, *, lr, beta: grads[0]).passed
+
+
 @pytest.mark.parametrize("exercise_id, wrong", [
-    ("3.2", lambda lr, beta: (lr * (1 - beta), beta, 0.0, "extra")),
+    ("3.2", lambda lr, beta, steps: (lr * (1 - beta), beta, 0.0, "extra")),
+    ("3.2", lambda lr, beta, steps: lr * (1 - beta)),
     ("3.3", lambda lr, mu, L: None),
 ])
 def test_3_2_3_3_odd_returns_fail(exercise_id, wrong):
@@ -537,6 +623,6 @@ def test_two_seeds_give_different_cases_and_keep_the_edge_cases(exercise_id):
 @pytest.mark.parametrize("seed", range(15))
 def test_references_pass_under_many_seeds(seed):
     assert run_check("3.1", correct_momentum_step, seed=seed).passed
-    assert run_check("3.2", momentum_checks.reference_ema_to_torch, seed=seed).passed
+    assert run_check("3.2", correct_bias_corrected_ema_lrs, seed=seed).passed
     assert run_check("3.3", momentum_checks.reference_optimal_momentum, seed=seed).passed
-    assert run_check("3.4", momentum_checks.reference_dampened_first_step_gap, seed=seed).passed
+    assert run_check("3.4", simulated_dampened_gap, seed=seed).passed

@@ -12,7 +12,7 @@ import torch
 
 from course_lib.checks import run_check
 from course_lib.checks import nesterov as checks
-from course_lib.panels.nesterov import nesterov_matrix
+from course_lib.theory.nesterov import nesterov_matrix
 
 # --------------------------------------------------------------------------------------------
 # The references are right (against torch, not against stored numbers)

@@ -150,10 +150,31 @@ def test_02_smaller_batches_track_per_update_and_save_samples(batch_panel):
     assert samples[1000] > samples[100] > samples[10] > samples[1]
 
 
-def test_02_batch_size_one_diverges_before_the_full_batch(batch_panel):
-    full, single = batch_panel.update(batch_size=1, lr=0.2)
-    assert single.diverged_at is not None and full.diverged_at is None
-    assert full.losses[-1] < full.losses[0]
+def _lr_notch(exponent: float) -> float:
+    """The lr slider's value at 10**exponent (it is log-spaced: 0.05 per notch in the exponent),
+    as the slider itself rounds it."""
+    return 10 ** exponent
+
+
+@pytest.mark.parametrize("exponent, single_diverges, full_diverges", [
+    (-0.8, False, False),   # η ≈ 0.16: both converge
+    (-0.75, True, False),   # η ≈ 0.18: single-sample SGD diverges, the full batch converges
+    (-0.7, True, False),    # η ≈ 0.20
+    (-0.6, True, False),    # η ≈ 0.25: the full batch still converges
+    (-0.55, True, True),    # η ≈ 0.28: now the full batch diverges too
+])
+def test_02_batch_size_one_diverges_before_the_full_batch(batch_panel, exponent, single_diverges,
+                                                           full_diverges):
+    lr = _lr_notch(exponent)
+    batch_panel.sliders["lr"].value = lr          # a value the slider really offers
+    assert batch_panel.sliders["lr"].value == pytest.approx(lr)
+    full, single = batch_panel.update(batch_size=1, lr=lr)
+    assert (single.diverged_at is not None) == single_diverges
+    assert (full.diverged_at is not None) == full_diverges
+    if not full_diverges:
+        assert full.losses[-1] < full.losses[0]
+    if not single_diverges:
+        assert single.losses[-1] < single.losses[0]
 
 
 def test_02_smaller_step_ends_closer_to_the_noise_floor(batch_panel):

@@ -11,19 +11,22 @@ r"""Checkers for notebook 03, momentum: exercises 3.1 to 3.6.
     with :math:`\eta` = ``lr``, :math:`\beta` = ``momentum``, :math:`\tau` = ``dampening``,
     :math:`b` = ``state["momentum_buffer"]``; at ``momentum = 0`` torch keeps no buffer. The one
     "write the update" exercise of the notebook.
-3.2 ``ema_to_torch(lr, beta) -> (lr, momentum, dampening)``: the EMA form
-    :math:`m_t = \beta m_{t-1} + (1-\beta) g_t,\ m_0 = 0,\ \theta \leftarrow \theta - \alpha m_t`
-    equals torch's SGD with ``lr = α(1−β)``, ``momentum = β``, ``dampening = 0`` at every step,
-    because :math:`m_t = (1-\beta) b_t` (and, with a schedule, at ``lr_t = α_t(1−β)``).
+3.2 ``bias_corrected_ema_lrs(lr, beta, steps) -> list[float]``: the *bias-corrected* EMA form
+    :math:`m_t = \beta m_{t-1} + (1-\beta) g_t,\ m_0 = 0,\ \hat m_t = m_t/(1-\beta^t),\
+    \theta \leftarrow \theta - \alpha \hat m_t` (Adam's first moment) equals torch's
+    ``SGD(momentum=β, dampening=0)`` only with a learning rate that changes every step:
+    :math:`\text{lr}_t = \alpha(1-\beta)/(1-\beta^t)`, because :math:`m_t = (1-\beta) b_t`. The
+    lecture teaches the uncorrected case (``lr = α(1−β)``); this asks for the synthesis.
 3.3 ``optimal_momentum(lr, mu, L) -> momentum``: at a *given* learning rate, the momentum that
     makes heavy ball fastest on a quadratic with curvatures in :math:`[\mu, L]`:
     :math:`\beta^*(\eta) = \max(1 - \sqrt{\eta\mu}, \sqrt{\eta L} - 1)^2` (at Polyak's
     :math:`\eta^* = 4/(\sqrt L + \sqrt\mu)^2` it is his :math:`((\sqrt\kappa-1)/(\sqrt\kappa+1))^2`;
     the lecture gives Polyak's pair, the exercise asks for the general case).
-3.4 ``dampened_first_step_gap(grad, *, lr, beta)``: where the tempting conversion
+3.4 ``dampened_gap(grads, *, lr, beta)``: where the tempting conversion
     ``SGD(lr=α, momentum=β, dampening=β)`` leaves the EMA form: torch skips dampening on step 1
-    (:math:`b_1 = g_1`, the EMA has :math:`m_1 = (1-\beta) g_1`), so after one step from the same
-    point :math:`\theta^{\text{torch}}_1 - \theta^{\text{EMA}}_1 = -\alpha\beta\, g_1`.
+    (:math:`b_1 = g_1`, the EMA has :math:`m_1 = (1-\beta) g_1`), the buffers then differ by
+    :math:`\beta^k g_1`, and after the t gradients ``grads`` (the same sequence fed to both)
+    :math:`\theta^{\text{torch}}_t - \theta^{\text{EMA}}_t = -\alpha\beta\, g_1 (1-\beta^t)/(1-\beta)`.
 3.5 *predict, then measure* ``steps_until_forms_agree(lr_before, lr_after, momentum, tol)``:
     Keras' / Sutskever's velocity form (:math:`v \leftarrow \beta v - \eta_t g`,
     :math:`\theta \leftarrow \theta + v`) and torch's form take the same steps at a constant lr,
@@ -198,73 +201,84 @@ def momentum_step_cases(rng: torch.Generator):
 
 
 # --------------------------------------------------------------------------------------------
-# 3.2 EMA form -> torch form
+# 3.2 bias-corrected EMA form -> torch's per-step learning rates
 # --------------------------------------------------------------------------------------------
 
 
-def reference_ema_to_torch(lr: float, beta: float) -> tuple[float, float, float]:
-    """EMA form (α = ``lr``, β = ``beta``) as torch's (``lr``, ``momentum``, ``dampening``).
+def reference_bias_corrected_ema_lrs(lr: float, beta: float, steps: int) -> list[float]:
+    """torch's lr for steps 1..``steps`` that makes ``SGD(momentum=β, dampening=0)`` follow the
+    bias-corrected EMA form with step α = ``lr``.
 
-    :math:`m_t = (1-\\beta) b_t` at every step (both start from nothing), so
-    :math:`\\alpha m_t = \\alpha(1-\\beta) b_t`: ``lr = α(1−β)``, ``momentum = β``, ``dampening = 0``.
+    The EMA :math:`m_t = \\beta m_{t-1} + (1-\\beta) g_t` (:math:`m_0 = 0`) is :math:`(1-\\beta)`
+    times torch's buffer :math:`b_t = \\beta b_{t-1} + g_t` (:math:`b_1 = g_1`) at every step, so
+    :math:`\\alpha \\hat m_t = \\alpha m_t/(1-\\beta^t) = \\alpha(1-\\beta)/(1-\\beta^t)\\, b_t`:
+    torch's lr at step t is :math:`\\alpha(1-\\beta)/(1-\\beta^t)` (α itself at t = 1, and
+    α(1−β), the constant conversion of the lecture, for large t).
     """
-    return lr * (1.0 - beta), beta, 0.0
+    return [lr * (1.0 - beta) / (1.0 - beta ** t) for t in range(1, steps + 1)]
 
 
-def _ema_lr_unchanged(lr, beta):
-    return lr, beta, 0.0
+def _lrs_no_bias_correction(lr, beta, steps):
+    return [lr * (1.0 - beta)] * steps
 
 
-def _ema_beta_as_dampening(lr, beta):
-    return lr, beta, beta
+def _lrs_alpha_unchanged(lr, beta, steps):
+    return [lr] * steps
 
 
-def _ema_beta_as_dampening_scaled_lr(lr, beta):
-    return lr * (1.0 - beta), beta, beta
+def _lrs_exponent_off_by_one(lr, beta, steps):
+    # β^(t−1): at t = 1 the denominator is 0 (a learner using numpy or torch gets inf there).
+    return [lr * (1.0 - beta) / (1.0 - beta ** (t - 1)) if beta ** (t - 1) != 1.0 else math.inf
+            for t in range(1, steps + 1)]
 
 
-def _ema_lr_divided(lr, beta):
-    return lr / (1.0 - beta), beta, 0.0
+def _lrs_correction_multiplied(lr, beta, steps):
+    return [lr * (1.0 - beta) * (1.0 - beta ** t) for t in range(1, steps + 1)]
 
 
-def _ema_one_minus_beta_as_momentum(lr, beta):
-    return lr * (1.0 - beta), 1.0 - beta, 0.0
+def _lrs_dampening_style(lr, beta, steps):
+    return [lr / (1.0 - beta ** t) for t in range(1, steps + 1)]
 
 
-EMA_TO_TORCH_MISTAKES = [
+BIAS_CORRECTED_LRS_MISTAKES = [
     KnownMistake(
-        "lr_unchanged", _ema_lr_unchanged,
-        "You kept the learning rate. torch's buffer is a sum, b = m/(1−β), so the same lr takes "
-        "1/(1−β) times larger steps: multiply lr by (1 − β)."),
+        "no_bias_correction", _lrs_no_bias_correction,
+        "α(1−β) at every step is the conversion of the *uncorrected* EMA (the lecture's). The "
+        "bias correction divides m_t by a factor that depends on t, so torch's lr must change "
+        "from step to step: write α·m̂_t in terms of torch's buffer b_t."),
     KnownMistake(
-        "beta_as_dampening", _ema_beta_as_dampening,
-        "dampening = β makes torch's update line look like the EMA, but torch skips dampening "
-        "on step 1 (b₁ = g₁, while the EMA has m₁ = (1−β)g₁), so the first step is 1/(1−β) "
-        "times too large and the whole path shifts. Use dampening = 0 and lr·(1−β)."),
+        "alpha_unchanged", _lrs_alpha_unchanged,
+        "You kept α at every step. It is right on step 1 only: torch's buffer is a sum of the "
+        "gradients, the EMA an average, and the bias correction fades with t. Relate m̂_t to "
+        "b_t (compare the two unrolled sums)."),
     KnownMistake(
-        "beta_as_dampening_scaled_lr", _ema_beta_as_dampening_scaled_lr,
-        "With lr·(1−β) you need dampening = 0: the (1−β) is already in the learning rate, and "
-        "dampening = β would apply it a second time (from step 2 on)."),
+        "exponent_off_by_one", _lrs_exponent_off_by_one,
+        "Your exponent is one behind: after step t (counting from 1) the EMA has seen t "
+        "gradients, and m_t's weights sum to 1 − β^t, not 1 − β^(t−1) (which is 0 at t = 1)."),
     KnownMistake(
-        "lr_divided", _ema_lr_divided,
-        "That is the conversion the other way round (torch -> EMA). Going from EMA to torch, "
-        "the torch lr is smaller: lr·(1 − β)."),
+        "correction_multiplied", _lrs_correction_multiplied,
+        "You multiplied by (1 − β^t). The bias correction *divides*: m̂_t = m_t / (1 − β^t), "
+        "which makes the early steps larger, not smaller."),
     KnownMistake(
-        "one_minus_beta_as_momentum", _ema_one_minus_beta_as_momentum,
-        "torch's momentum is the factor on the old buffer, the same β as in the EMA, not 1 − β."),
+        "dampening_style", _lrs_dampening_style,
+        "α/(1 − β^t) would be right if torch's buffer already were the EMA m_t (as "
+        "dampening = β suggests). With dampening = 0 it is a plain sum, b_t = m_t/(1 − β): "
+        "you are missing a factor."),
 ]
 
 
-@register("3.2", reference=reference_ema_to_torch, mistakes=EMA_TO_TORCH_MISTAKES)
-def ema_to_torch_cases(rng: torch.Generator):
-    yield Case("EMA lr = 0.1, beta = 0.9", lr=0.1, beta=0.9)
-    yield Case("EMA lr = 0.01, beta = 0.99", lr=0.01, beta=0.99)
-    yield Case("EMA lr = 1.0, beta = 0.5", lr=1.0, beta=0.5)
-    yield Case("beta = 0: no momentum at all", lr=0.3, beta=0.0)
+@register("3.2", reference=reference_bias_corrected_ema_lrs, mistakes=BIAS_CORRECTED_LRS_MISTAKES)
+def bias_corrected_ema_lrs_cases(rng: torch.Generator):
+    yield Case("EMA lr = 0.1, beta = 0.9, 5 steps", lr=0.1, beta=0.9, steps=5)
+    yield Case("one step (steps = 1)", lr=0.05, beta=0.9, steps=1)
+    yield Case("beta = 0: no momentum, no correction", lr=0.3, beta=0.0, steps=4)
+    yield Case("EMA lr = 0.001, beta = 0.99, 40 steps", lr=0.001, beta=0.99, steps=40)
     for _ in range(6):
         lr = 10 ** float(torch.empty(()).uniform_(-4, 0, generator=rng))
         beta = float(torch.empty(()).uniform_(0.05, 0.999, generator=rng))
-        yield Case(f"EMA lr = {lr:.4g}, beta = {beta:.4g}", lr=lr, beta=beta)
+        steps = int(torch.randint(2, 31, (), generator=rng))
+        yield Case(f"EMA lr = {lr:.4g}, beta = {beta:.4g}, {steps} steps",
+                   lr=lr, beta=beta, steps=steps)
 
 
 # --------------------------------------------------------------------------------------------
@@ -289,7 +303,7 @@ def reference_optimal_momentum(lr: float, mu: float, L: float) -> float:
 
 
 def _momentum_polyak(lr, mu, L):
-    from course_lib.panels.momentum import heavy_ball_optimum
+    from course_lib.theory.momentum import heavy_ball_optimum
 
     return heavy_ball_optimum(mu, L)[1]
 
@@ -355,69 +369,94 @@ def optimal_momentum_cases(rng: torch.Generator):
 
 
 # --------------------------------------------------------------------------------------------
-# 3.4 where the dampening conversion leaves the EMA form: the first step
+# 3.4 where the dampening conversion leaves the EMA form: the gap after t steps
 # --------------------------------------------------------------------------------------------
 
 
-def reference_dampened_first_step_gap(grad, *, lr, beta):
-    """θ₁(torch SGD(lr=α, momentum=β, dampening=β)) − θ₁(EMA α, β), from the same θ₀.
+def reference_dampened_gap(grads, *, lr, beta):
+    """θ_t(torch SGD(lr=α, momentum=β, dampening=β)) − θ_t(EMA α, β) after the t = len(grads)
+    gradients ``grads`` (the same sequence fed to both, from the same θ₀).
 
-    torch: b₁ = g₁ (no dampening on step 1), θ₁ = θ₀ − α g₁. EMA: m₁ = (1−β) g₁,
-    θ₁ = θ₀ − α(1−β) g₁. Gap: −α β g₁.
+    torch: b₁ = g₁ (no dampening on step 1), then b_k = β b_{k−1} + (1−β) g_k; EMA: m₁ = (1−β) g₁,
+    then the same line. The buffers differ by d₁ = β g₁, then d_k = β d_{k−1} = β^k g₁: only g₁
+    matters. The parameters differ by −α Σ_{k≤t} β^k g₁ = −α β (1−β^t)/(1−β) g₁.
     """
-    return -lr * beta * grad
+    steps = len(grads)
+    return -lr * beta * (1.0 - beta ** steps) / (1.0 - beta) * grads[0]
 
 
-def _gap_zero(grad, *, lr, beta):
-    return torch.zeros_like(grad)
+def _gap_limit(grads, *, lr, beta):
+    return -lr * beta / (1.0 - beta) * grads[0]
 
 
-def _gap_sign(grad, *, lr, beta):
-    return lr * beta * grad
+def _gap_first_step_only(grads, *, lr, beta):
+    return -lr * beta * grads[0]
 
 
-def _gap_without_lr(grad, *, lr, beta):
-    return -beta * grad
+def _gap_sign(grads, *, lr, beta):
+    return -reference_dampened_gap(grads, lr=lr, beta=beta)
 
 
-def _gap_one_minus_beta(grad, *, lr, beta):
-    return -lr * (1 - beta) * grad
+def _gap_all_gradients(grads, *, lr, beta):
+    return -lr * beta * (1.0 - beta ** len(grads)) / (1.0 - beta) * sum(grads)
+
+
+def _gap_every_step(grads, *, lr, beta):
+    return -lr * beta * sum(grads)
 
 
 DAMPENED_GAP_MISTAKES = [
     KnownMistake(
-        "no_gap", _gap_zero,
-        "Zero would be right if torch dampened the first step too. It does not: torch's first "
-        "buffer is b₁ = g₁, the EMA's is m₁ = (1 − β)·g₁."),
+        "limit_at_finite_t", _gap_limit,
+        "−αβ/(1−β)·g₁ is where the gap ends up after infinitely many steps. After t steps the "
+        "buffers' difference β^k·g₁ has been added only for k = 1..t: sum that finite "
+        "geometric series."),
+    KnownMistake(
+        "first_step_only", _gap_first_step_only,
+        "−αβ·g₁ is the gap after step 1 only. From step 2 on the update lines agree, but "
+        "torch's buffer still carries the extra βg₁ (times β each step), and it keeps moving "
+        "the parameters: add those later steps."),
     KnownMistake(
         "sign", _gap_sign,
-        "Right size, wrong sign: torch's first step (lr·g) is the *larger* one, so "
-        "θ_torch − θ_EMA = −lr·g + lr·(1−β)·g = −lr·β·g."),
+        "Right size, wrong sign: torch's first step (α·g₁) is the *larger* one, and θ moves "
+        "against the gradient, so θ_torch − θ_EMA points along −g₁."),
     KnownMistake(
-        "without_lr", _gap_without_lr,
-        "That is the gap in the buffers (b₁ − m₁ = β·g). The parameters move by lr times the "
-        "buffer: multiply by −lr."),
+        "all_gradients", _gap_all_gradients,
+        "Only g₁ matters: from step 2 on both buffers add the same (1−β)·g_k, so the later "
+        "gradients cancel in the difference. Follow d_k = b_k − m_k."),
     KnownMistake(
-        "one_minus_beta", _gap_one_minus_beta,
-        "−lr·(1−β)·g is the EMA's whole first step. The gap is torch's step minus the EMA's: "
-        "−lr·g − (−lr·(1−β)·g) = −lr·β·g."),
+        "every_step_gap", _gap_every_step,
+        "Only step 1 is treated differently; later steps do not each open a new gap. The later "
+        "gradients cancel in b_k − m_k; the first one's share fades like β^k."),
 ]
 
 
-@register("3.4", reference=reference_dampened_first_step_gap, mistakes=DAMPENED_GAP_MISTAKES)
-def dampened_first_step_gap_cases(rng: torch.Generator):
-    yield Case("lr = 0.1, beta = 0.9, gradient of shape (3,)",
-               grad=torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64), lr=0.1, beta=0.9)
+@register("3.4", reference=reference_dampened_gap, mistakes=DAMPENED_GAP_MISTAKES)
+def dampened_gap_cases(rng: torch.Generator):
+    yield Case("lr = 0.1, beta = 0.9, 5 gradients of shape (3,)",
+               grads=[torch.randn(3, generator=rng, dtype=torch.float64) for _ in range(5)],
+               lr=0.1, beta=0.9)
+    yield Case("one step: lr = 0.2, beta = 0.5",
+               grads=[torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)], lr=0.2, beta=0.5)
     yield Case("beta = 0: the two forms agree, no gap",
-               grad=torch.randn(4, generator=rng, dtype=torch.float64), lr=0.5, beta=0.0)
-    yield Case("zero gradient", grad=torch.zeros(2, dtype=torch.float64), lr=0.1, beta=0.9)
+               grads=[torch.randn(4, generator=rng, dtype=torch.float64) for _ in range(3)],
+               lr=0.5, beta=0.0)
+    yield Case("zero first gradient, nonzero later ones",
+               grads=[torch.zeros(2, dtype=torch.float64)]
+               + [torch.randn(2, generator=rng, dtype=torch.float64) for _ in range(4)],
+               lr=0.1, beta=0.9)
+    yield Case("beta = 0.99, 30 steps: far from the limit",
+               grads=[torch.randn(2, generator=rng, dtype=torch.float64) for _ in range(30)],
+               lr=0.01, beta=0.99)
     for dtype in (torch.float32, torch.float64):
         for shape in [(5,), (2, 3)]:
-            lr = 10 ** float(torch.empty(()).uniform_(-3, 0, generator=rng))
-            beta = float(torch.empty(()).uniform_(0.1, 0.999, generator=rng))
-            yield Case(f"{'x'.join(map(str, shape))} {str(dtype)[6:]} gradient, lr = {lr:.3g}, "
-                       f"beta = {beta:.3g}",
-                       grad=torch.randn(shape, generator=rng, dtype=dtype), lr=lr, beta=beta)
+            lr = 10 ** float(torch.empty(()).uniform_(-3, -1, generator=rng))
+            beta = float(torch.empty(()).uniform_(0.1, 0.99, generator=rng))
+            steps = int(torch.randint(2, 16, (), generator=rng))
+            yield Case(f"{steps} {'x'.join(map(str, shape))} {str(dtype)[6:]} gradients, "
+                       f"lr = {lr:.3g}, beta = {beta:.3g}",
+                       grads=[torch.randn(shape, generator=rng, dtype=dtype)
+                              for _ in range(steps)], lr=lr, beta=beta)
 
 
 # --------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ r"""Checkers for notebook 04, Nesterov momentum: exercises 4.1 to 4.6.
     torch from the learner's mapping and compares the whole trajectory, not just the formula.
 4.4 ``nesterov_rate(lr, momentum, curvature) -> float``: the spectral radius of Nesterov's 2x2
     iteration matrix on a 1-D quadratic of curvature :math:`h`
-    (``course_lib.panels.nesterov.nesterov_rate``).
+    (``course_lib.theory.nesterov.nesterov_rate``).
 4.5 *predict, then measure* ``nesterov_divergence_lr(mu, L, momentum)``: the smallest learning
     rate at which ``torch.optim.SGD(nesterov=True)`` diverges on a quadratic with curvatures
     :math:`\mu \dots L`: :math:`2(1+\beta)/((1+2\beta)L)`, where a root of 4.4's matrix reaches
@@ -450,8 +450,8 @@ def sutskever_to_torch_cases(rng: torch.Generator):
 
 
 def reference_nesterov_rate(lr, momentum, curvature) -> float:
-    """ρ(N(h)), from :func:`course_lib.panels.nesterov.nesterov_rate`."""
-    from course_lib.panels.nesterov import nesterov_rate
+    """ρ(N(h)), from :func:`course_lib.theory.nesterov.nesterov_rate`."""
+    from course_lib.theory.nesterov import nesterov_rate
 
     return nesterov_rate(lr, momentum, curvature)
 
@@ -584,9 +584,10 @@ def _div_one_over_L(mu, L, momentum):
              "r² − tr·r + det leaves the unit circle through r = −1. Solve p(−1) = 0 for η."),
     mistakes=[
         KnownMistake("heavy_ball_limit", _div_heavy_ball,
-                     "2(1+β)/L is heavy ball's limit. Nesterov's look-ahead multiplies both "
-                     "entries by (1 − ηh), which makes it diverge (1 + 2β) times earlier: "
-                     "it is *less* robust to a large lr than heavy ball."),
+                     "2(1+β)/L is heavy ball's limit, from M(h). Nesterov's look-ahead "
+                     "multiplies both entries of the first row by (1 − ηh): solve p(−1) = 0 "
+                     "with the trace and determinant of your 4.4 matrix N(h) instead. Nesterov "
+                     "diverges earlier: it is *less* robust to a large lr than heavy ball."),
         KnownMistake("gradient_descent_limit", _div_gradient_descent,
                      "2/L is plain gradient descent's limit; with momentum β the root reaches "
                      "−1 at another η. Solve p(−1) = 0 for your 4.4 matrix."),
