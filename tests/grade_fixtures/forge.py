@@ -114,9 +114,10 @@ GRAD_MUL_34 = '''def dampened_first_step_gap(grad, *, lr, beta):
     return grad.mul_(-lr * beta)  # right value, but it overwrites the caller's gradient
 '''
 
-MUTATED_HESSIAN_12 = '''def largest_stable_lr(hessian):
-    hessian.mul_(0.5)  # "normalise" the caller's Hessian in place
-    return 1.0 / torch.linalg.eigvalsh(hessian).max().item()
+MUTATED_HESSIAN_12 = '''def largest_stable_lr(x, y):
+    # the Hessian (2/n)·XᵀX built by scaling the caller's x in place: right value, changed input
+    x.mul_((2 / len(x)) ** 0.5)
+    return 2 / torch.linalg.eigvalsh(x.T @ x).max().item()
 '''
 
 FORGERIES_31 = {
