@@ -255,6 +255,8 @@ def findings(source: str, exercise_id: str = "3.1") -> list[str]:
     ("import shutil\nshutil.rmtree('../solutions')\n", "outside its folder"),
     ("from pathlib import Path\nPath('/work/x').unlink()\n", "outside its folder"),
     ("exec('print(1)')\n", "exec"),
+    ("import course_lib.optimizer_race as race\nrace.train_digits_net = print\n", "replaces"),
+    ("from course_lib import digits\ndel digits.load_digits_split\n", "replaces"),
 ])
 def test_scan_flags_reaching_into_the_harness(source, expected):
     assert any(expected in what for what in findings(source)), findings(source)
