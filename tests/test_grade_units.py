@@ -94,6 +94,38 @@ def call_through_harness(fn, **inputs):
     return decoder.decode(reply["returned"])
 
 
+class _CustomBlock(torch.nn.Module):
+    """A module the wire cannot rebuild: a tied embedding, attention, a gain vector."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(7, 4)
+        self.attention = torch.nn.MultiheadAttention(4, 2, batch_first=True)
+        self.gain = torch.nn.Parameter(torch.ones(4))
+        self.head = torch.nn.Linear(4, 7, bias=False)
+        self.head.weight = self.embed.weight
+
+
+@pytest.mark.parametrize("make_model", [
+    lambda: torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.LayerNorm(5), torch.nn.ReLU(),
+                                torch.nn.Linear(5, 1)),
+    _CustomBlock,
+])
+def test_parameters_a_function_returns_are_the_callers_own(make_model):
+    """8.3's decay_groups returns the model's parameters: they must come back as the very
+    Parameters of the grader's model (standard layers and shells of other modules alike)."""
+    model = make_model()
+
+    def groups(model):
+        params = [p for _, p in model.named_parameters()]
+        return [{"params": [p for p in params if p.dim() >= 2]},
+                {"params": [p for p in params if p.dim() < 2]}]
+
+    returned = call_through_harness(groups, model=model)
+    got = [id(p) for group in returned for p in group["params"]]
+    assert sorted(got) == sorted(id(p) for p in model.parameters())
+
+
 def test_a_call_mirrors_in_place_changes_and_aliasing_onto_the_callers_objects():
     """The learner stores grad itself as the buffer: the caller's state must alias its grad."""
     param, grad, state = torch.ones(3), torch.full((3,), 2.0), {}
