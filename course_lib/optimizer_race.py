@@ -41,6 +41,7 @@ __all__ = [
     "lr_sweep",
     "tuned_lr",
     "seconds_per_step",
+    "train_digits_net",
 ]
 
 # name -> (torch class, the keyword arguments that make it this variant). Everything not named
@@ -323,3 +324,44 @@ def seconds_per_step(name: str, *, x: Tensor, y: Tensor, steps: int = 60, batch_
     finally:
         torch.set_num_threads(threads)
     return float(np.median(times))
+
+
+def train_digits_net(make_optimizer, *, seed: int, budget, batch_size: int = 64) -> dict[str, Tensor]:
+    """Train notebook 10's digits network with the optimizer ``make_optimizer`` builds.
+
+    The training half of exercise 10.1's check: a fresh :func:`make_net` from ``seed``,
+    ``make_optimizer(net.parameters(), steps_per_epoch=..., epochs=budget.epochs)`` must return
+    ``(optimizer, scheduler or None)``; ``budget.epochs`` epochs of mini-batches of
+    ``batch_size`` in an order drawn from ``seed``, ``scheduler.step()`` after every
+    ``optimizer.step()``. Returns the trained parameters (``state_dict``, detached copies):
+    plain tensors, so whoever scores them (the checker, or a grader in another process) loads
+    them into its own fresh network and measures the validation accuracy itself.
+    """
+    from course_lib.digits import load_digits_split  # the module stays light to import
+
+    data = load_digits_split()
+    net = make_net(seed=seed)
+    steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
+    made = make_optimizer(net.parameters(), steps_per_epoch=steps_per_epoch, epochs=budget.epochs)
+    if not (isinstance(made, tuple) and len(made) == 2):
+        raise TypeError("make_optimizer must return (optimizer, scheduler or None), "
+                        f"got {type(made).__name__}")
+    optimizer, scheduler = made
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"the first item must be a torch.optim optimizer, got {type(optimizer).__name__}")
+    generator = torch.Generator().manual_seed(seed)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(budget.epochs):
+            order = torch.randperm(len(data.x_train), generator=generator)
+            for first in range(0, len(order), batch_size):
+                batch = order[first:first + batch_size]
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(net(data.x_train[batch]), data.y_train[batch]).backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+    finally:
+        torch.set_num_threads(threads)
+    return {name: value.detach().clone() for name, value in net.state_dict().items()}

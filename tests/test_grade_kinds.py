@@ -159,3 +159,55 @@ def test_wrong_answers_of_every_kind_get_their_hints(kinds, tmp_path):
     assert results["95.2"].status == "failed" and results["95.2"].message == "no written answer"
     assert results["95.3"].status == "failed" and results["95.3"].hint_id == "target_missed"
     assert results["95.4"].status == "failed"
+
+
+# --------------------------------------------------------------------------------------------
+# The course's own outcome-graded exercise, 10.1: the learner's make_optimizer returns a
+# torch.optim optimizer, which cannot travel as data. Its checker is registered as train +
+# score: the training half runs in the child, the validation accuracy is computed here from
+# the trained parameters the child sends back.
+# --------------------------------------------------------------------------------------------
+
+ONE_CYCLE_10_1 = '''def make_optimizer(params, *, steps_per_epoch, epochs):
+    optimizer = torch.optim.Adam(params, lr=0.03)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.03,
+                                                    total_steps=steps_per_epoch * epochs)
+    return optimizer, scheduler
+'''
+TORCH_DEFAULT_10_1 = '''def make_optimizer(params, *, steps_per_epoch, epochs):
+    return torch.optim.SGD(params, lr=1e-3), None
+'''
+
+
+def _grade_10_1(tmp_path: Path, answer: str | None) -> judge.ExerciseResult:
+    stub = ('def make_optimizer(params, *, steps_per_epoch, epochs):\n'
+            '    raise NotImplementedError("Exercise 10.1: replace this line with your code")\n')
+
+    def notebook(source):
+        return {"cells": [_cell("setup", "code", "import torch\n\nfrom course_lib.checks import check"),
+                          _cell("answer", "code", source, ["answer"]),
+                          _cell("check", "code", 'check("10.1", make_optimizer)', ["check"])],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+    course_path = tmp_path / "exercises" / "10_outcome.ipynb"
+    course_path.parent.mkdir(exist_ok=True)
+    course_path.write_text(json.dumps(notebook(stub)), encoding="utf-8")
+    course = load_course(course_path)
+    rebuilt = rebuild(course, json.dumps(notebook(answer or stub)).encode())
+    sandbox = Sandbox(Path(tempfile.mkdtemp(dir=tmp_path)))
+    [result] = judge.grade_notebook(rebuilt, sandbox, seed="kinds/ann", timeout=60)
+    return result
+
+
+def test_outcome_exercise_10_1_trains_in_the_child_and_is_scored_here(tmp_path):
+    from course_lib.checks import REGISTRY, discover
+
+    discover()
+    assert REGISTRY["10.1"].train is not None and REGISTRY["10.1"].score is not None
+    good = _grade_10_1(tmp_path, ONE_CYCLE_10_1)
+    assert good.status == "passed", good.message
+    slow = _grade_10_1(tmp_path, TORCH_DEFAULT_10_1)
+    assert slow.status == "failed" and slow.hint_id == "target_missed", slow.message
+    assert "validation accuracy" in slow.message
+    blank = _grade_10_1(tmp_path, None)
+    assert blank.status == "failed" and "not attempted" in blank.message

@@ -135,6 +135,28 @@ def test_one_row_per_exercise_of_each_submitted_notebook(graded):
             assert got == exercise_ids
 
 
+def test_written_answers_are_exported_never_scored_and_never_scanned(graded):
+    rows = {(r["student"], r["notebook"], r["exercise"]): r for r in graded["rows"]}
+    names = sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
+    exported = (graded["out"] / "written" / "good_all.md").read_text(encoding="utf-8")
+    count = 0
+    for name in names:
+        for exercise in forge.written_ids(name):
+            count += 1
+            for student in ("good_all", "blank_all"):
+                row = rows[(student, name, exercise)]
+                assert (row["score"], row["max_score"]) == ("0", "0"), row
+                assert "flagged for review" not in row["message"], row
+            assert rows[("good_all", name, exercise)]["status"] == "flagged"
+            assert rows[("blank_all", name, exercise)]["message"] == "no written answer"
+            assert f"{name}, exercise {exercise}" in exported
+    assert count >= 11  # one written answer per notebook at least
+    quoted = rows[("written_quotes_code", forge.MOMENTUM, "3.6")]
+    assert quoted["status"] == "flagged" and "_getframe" not in quoted["message"]
+    assert "os._exit(0)" in (graded["out"] / "written" / "written_quotes_code.md").read_text(
+        encoding="utf-8")
+
+
 def test_almost_right_answers_get_the_checkers_hint(graded):
     by_key = {(r["student"], r["exercise"]): r for r in graded["rows"]}
     assert "aliased_input" in by_key[("almost_aliasing", "3.1")]["message"]

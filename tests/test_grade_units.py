@@ -94,6 +94,38 @@ def call_through_harness(fn, **inputs):
     return decoder.decode(reply["returned"])
 
 
+class _CustomBlock(torch.nn.Module):
+    """A module the wire cannot rebuild: a tied embedding, attention, a gain vector."""
+
+    def __init__(self):
+        super().__init__()
+        self.embed = torch.nn.Embedding(7, 4)
+        self.attention = torch.nn.MultiheadAttention(4, 2, batch_first=True)
+        self.gain = torch.nn.Parameter(torch.ones(4))
+        self.head = torch.nn.Linear(4, 7, bias=False)
+        self.head.weight = self.embed.weight
+
+
+@pytest.mark.parametrize("make_model", [
+    lambda: torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.LayerNorm(5), torch.nn.ReLU(),
+                                torch.nn.Linear(5, 1)),
+    _CustomBlock,
+])
+def test_parameters_a_function_returns_are_the_callers_own(make_model):
+    """8.3's decay_groups returns the model's parameters: they must come back as the very
+    Parameters of the grader's model (standard layers and shells of other modules alike)."""
+    model = make_model()
+
+    def groups(model):
+        params = [p for _, p in model.named_parameters()]
+        return [{"params": [p for p in params if p.dim() >= 2]},
+                {"params": [p for p in params if p.dim() < 2]}]
+
+    returned = call_through_harness(groups, model=model)
+    got = [id(p) for group in returned for p in group["params"]]
+    assert sorted(got) == sorted(id(p) for p in model.parameters())
+
+
 def test_a_call_mirrors_in_place_changes_and_aliasing_onto_the_callers_objects():
     """The learner stores grad itself as the buffer: the caller's state must alias its grad."""
     param, grad, state = torch.ones(3), torch.full((3,), 2.0), {}
@@ -255,6 +287,8 @@ def findings(source: str, exercise_id: str = "3.1") -> list[str]:
     ("import shutil\nshutil.rmtree('../solutions')\n", "outside its folder"),
     ("from pathlib import Path\nPath('/work/x').unlink()\n", "outside its folder"),
     ("exec('print(1)')\n", "exec"),
+    ("import course_lib.optimizer_race as race\nrace.train_digits_net = print\n", "replaces"),
+    ("from course_lib import digits\ndel digits.load_digits_split\n", "replaces"),
 ])
 def test_scan_flags_reaching_into_the_harness(source, expected):
     assert any(expected in what for what in findings(source)), findings(source)
@@ -268,13 +302,42 @@ def test_scan_reads_code_not_comments_or_docstrings():
     assert findings(source) == []
 
 
-def test_scan_flags_calling_the_reference_the_checker_uses():
-    assert any("heavy_ball_optimum" in f for f in findings(
-        "from course_lib.panels.momentum import heavy_ball_optimum\n"
-        "def optimal_heavy_ball(mu, L):\n    return heavy_ball_optimum(mu, L)\n", "3.3"))
-    assert any("updates_to_reach" in f for f in findings(
-        "def updates_to_reach(model, x, y, **kw):\n"
-        "    return tr.updates_to_reach(model, x, y, **kw)\n", "2.3"))
+def _exercises_whose_reference_calls_course_code() -> list[tuple[str, str, str]]:
+    from course_lib.checks import REGISTRY, discover
+
+    discover()
+    return sorted((eid, module, name) for eid, checker in REGISTRY.items()
+                  for module, name in scan.reference_names(checker))
+
+
+def test_scan_finds_the_course_functions_the_references_call():
+    # read off the registry, not hard-coded: 2.3's reference trains with toy_regression's own
+    # updates_to_reach; 3.3's (the best β at a given lr) is a closed form and calls nothing
+    from course_lib.checks import REGISTRY
+
+    found = _exercises_whose_reference_calls_course_code()
+    assert ("2.3", "course_lib.toy_regression", "updates_to_reach") in found
+    assert scan.reference_names(REGISTRY["3.3"]) == set()
+    assert not any(module.startswith("course_lib.checks") for _, module, _ in found)
+
+
+@pytest.mark.parametrize("exercise_id, module, name", _exercises_whose_reference_calls_course_code())
+def test_scan_flags_calling_the_reference_the_checker_uses(exercise_id, module, name):
+    alias = module.rsplit(".", 1)[-1]
+    by_import = findings(f"from {module} import {name}\n"
+                         f"def answer(*args, **kwargs):\n    return {name}(*args, **kwargs)\n",
+                         exercise_id)
+    assert any(name in f for f in by_import), by_import
+    # through a module alias the notebook imported (02's `tr.updates_to_reach`)
+    by_alias = findings(f"def answer(*args, **kwargs):\n"
+                        f"    return {alias}.{name}(*args, **kwargs)\n", exercise_id)
+    assert any(f"own {alias}.{name}" in f for f in by_alias), by_alias
+
+
+def test_scan_lets_a_learner_use_a_name_of_their_own():
+    # a learner's own function that happens to share the reference helper's name is theirs
+    assert not any("updates_to_reach" in f for f in findings(
+        "def updates_to_reach(model, x, y, **kw):\n    return 3\n", "2.3"))
 
 
 def test_exercises_that_train_a_model_may_use_torch_optim():
@@ -349,6 +412,89 @@ def test_without_bubblewrap_a_small_class_is_graded_the_same(tmp_path):
     with open(tmp_path / "out" / "gradebook.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     statuses = {(r["student"], r["exercise"]): r["status"] for r in rows}
-    assert {s for (who, _), s in statuses.items() if who == "ann"} == {"passed"}
+    written = set(forge.written_ids(forge.NESTEROV))
+    assert written, "notebook 04 has a written answer (4.6)"
+    # written answers are exported, not scored: `flagged` (max score 0) when answered
+    assert {s for (who, e), s in statuses.items() if who == "ann" and e not in written} \
+        == {"passed"}
+    assert {s for (who, e), s in statuses.items() if who == "ann" and e in written} == {"flagged"}
     assert {s for (who, _), s in statuses.items() if who == "bob"} == {"failed"}
     assert statuses[("cat", "")] == "invalid"
+
+
+# --------------------------------------------------------------------------------------------
+# the sandbox's course copy, for every notebook of the course
+# --------------------------------------------------------------------------------------------
+
+_IMPORT_EVERY_COPY = r'''
+import importlib, json, sys
+report = {}
+for copy, modules in json.loads(sys.argv[1]).items():
+    sys.path.insert(0, copy)
+    failed = []
+    for statement in modules:
+        try:
+            exec(statement, {})
+        except Exception as error:
+            failed.append(f"{statement}: {type(error).__name__}: {error}")
+    import course_lib.checks
+    stand_in = course_lib.checks.__file__.startswith(copy) and \
+        course_lib.checks.check("1.1", None) is None and "def check" in open(course_lib.checks.__file__).read() \
+        and "REGISTRY" not in vars(course_lib.checks)
+    report[copy] = {"failed": failed, "stand_in": stand_in}
+    sys.path.remove(copy)
+    for name in [m for m in sys.modules if m == "course_lib" or m.startswith("course_lib.")]:
+        del sys.modules[name]
+print(json.dumps(report))
+'''
+
+
+def _course_lib_imports(sources: list[str]) -> set[str]:
+    """The import statements of ``sources`` that name course_lib, as they are written."""
+    import ast
+
+    statements = set()
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in ast.walk(tree):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            if any(n == "course_lib" or n.startswith("course_lib.") for n in names):
+                statements.add(ast.unparse(node))
+    return statements
+
+
+def test_every_notebooks_course_copy_holds_what_it_imports_and_nothing_it_must_not(tmp_path):
+    """The read-only course copy a notebook's child gets: every course_lib module its cells
+    import (and outcome training halves its checkers run there) imports from the copy alone,
+    with `python -I`; the checkers, the grader and the solutions are not in it."""
+    from course_lib.checks import discover
+    from course_lib.grade.judge import train_modules
+    from course_lib.grade.sandbox import build_course_copy
+
+    discover()
+    plan = {}
+    for path in sorted((ROOT / "exercises").glob("*.ipynb")):
+        course = load_course(path)
+        sources = [c.source for c in course.cells if c.cell_type == "code" and not c.is_answer]
+        sources += train_modules(course)
+        imported = sorted(_course_lib_imports(sources))
+        copy = tmp_path / path.stem / "course"
+        build_course_copy(copy, sources)
+        files = {p.relative_to(copy).as_posix() for p in copy.rglob("*.py")}
+        assert "course_lib/checks/__init__.py" in files
+        assert not [f for f in files if f.startswith(("course_lib/checks/", "course_lib/grade/"))
+                    and f != "course_lib/checks/__init__.py"], files
+        assert not any("solutions" in f or f.endswith(".ipynb") for f in files)
+        plan[str(copy)] = imported
+    assert any("import course_lib.optimizer_race" in modules for modules in plan.values()), \
+        "10.1's training half (course_lib.optimizer_race) must be in notebook 10's copy"
+    run = subprocess.run([sys.executable, "-I", "-c", _IMPORT_EVERY_COPY, json.dumps(plan)],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for copy, outcome in json.loads(run.stdout).items():
+        assert outcome["failed"] == [], (copy, outcome["failed"])
+        assert outcome["stand_in"], copy

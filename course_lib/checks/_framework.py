@@ -447,6 +447,10 @@ class Checker:
     higher_is_better: bool = True
     n_seeds: int = 1
     time_limit_s: float | None = None
+    # outcome-graded, split in two (``run`` is then their composition): ``train`` runs the
+    # learner's code and returns plain data (tensors), ``score`` turns that data into the metric
+    train: Callable[..., Any] | None = None
+    score: Callable[..., Any] | None = None
 
     def make_cases(self, seed: int | str | None = None) -> list[Case]:
         """The cases, drawn from a generator seeded by the exercise id (same every run).
@@ -575,11 +579,14 @@ def register_written(exercise_id: str, *, prompt: str, rubric: str | None = None
     return checker
 
 
-def register_outcome(exercise_id: str, *, run: Callable[..., Any], target: float,
-                     budget: Budget | dict[str, Any], reference: Callable[..., Any] | None = None,
+def register_outcome(exercise_id: str, *, run: Callable[..., Any] | None = None,
+                     target: float, budget: Budget | dict[str, Any],
+                     reference: Callable[..., Any] | None = None,
                      metric: str = "validation accuracy", higher_is_better: bool = True,
                      n_seeds: int = 1, explain: str | None = None,
-                     time_limit_s: float | None = None) -> Checker:
+                     time_limit_s: float | None = None,
+                     train: Callable[..., Any] | None = None,
+                     score: Callable[..., Any] | None = None) -> Checker:
     """Register an *outcome-graded* exercise: the learner's training function must reach
     ``target`` within ``budget``.
 
@@ -591,8 +598,21 @@ def register_outcome(exercise_id: str, *, run: Callable[..., Any], target: float
     is a training function that reaches the target (the tests prove the target is reachable);
     ``explain`` is the hint for a run that falls short. Each run is stopped after
     ``time_limit_s`` (default: 3 x budget.seconds, or 60 s).
+
+    Instead of ``run``, a harness may come in two halves, so that a grader can run the
+    learner's code somewhere else (a sandbox) and still compute the metric itself:
+    ``train(learner_fn, *, seed, budget) -> data`` calls the learner's function under the
+    budget and returns plain data only (numbers, tensors, lists/dicts of them: e.g. the trained
+    model's ``state_dict``); ``score(data, *, seed, budget) -> float`` computes the metric from
+    that data (e.g. loads it into a fresh copy of the course's model and evaluates it on the
+    validation split). ``train`` must live outside ``course_lib.checks`` (in a module the
+    sandbox may import); ``run`` is then ``score(train(...))``.
     """
     _validate_id(exercise_id)
+    if (run is None) == (train is None and score is None) or (train is None) != (score is None):
+        raise TypeError(f"exercise {exercise_id}: give either run=, or both train= and score=")
+    if run is None:
+        run = _TrainThenScore(train, score)
     if isinstance(budget, dict):
         budget = Budget(**budget)
     if not isinstance(budget, Budget):
@@ -607,10 +627,20 @@ def register_outcome(exercise_id: str, *, run: Callable[..., Any], target: float
     checker = Checker(exercise_id, None, reference, None, (), _caller_module(), kind=OUTCOME,
                       explain=explain, run=run, target=float(target), budget=budget,
                       metric=metric, higher_is_better=higher_is_better, n_seeds=n_seeds,
-                      time_limit_s=time_limit_s)
+                      time_limit_s=time_limit_s, train=train, score=score)
     checker.call = _GuardInputs(_outcome_call(checker))
     _add(checker)
     return checker
+
+
+class _TrainThenScore:
+    """``run`` of an outcome-graded exercise registered as ``train`` and ``score``."""
+
+    def __init__(self, train: Callable[..., Any], score: Callable[..., Any]):
+        self.train, self.score = train, score
+
+    def __call__(self, fn: Callable[..., Any], *, seed: int, budget: Budget) -> Any:
+        return self.score(self.train(fn, seed=seed, budget=budget), seed=seed, budget=budget)
 
 
 class _outcome_call:

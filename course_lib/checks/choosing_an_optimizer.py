@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
 from course_lib import optimizer_race
 from course_lib.digits import load_digits_split
@@ -34,38 +33,34 @@ BUDGET = Budget(epochs=5, seconds=20)
 BATCH_SIZE = 64
 
 
-def train_digits(make_optimizer, *, seed: int, budget: Budget) -> float:
-    """The harness: fresh network from ``seed``, ``budget.epochs`` epochs, validation accuracy.
+def score_digits_net(state, *, seed: int, budget: Budget) -> float:
+    """The scoring half: the validation accuracy of the trained parameters ``state``.
 
-    The learner's function only receives the parameters and the run's length; the data, the
-    batches (a generator seeded with ``seed``) and the validation set stay on this side.
+    ``state`` is what :func:`course_lib.optimizer_race.train_digits_net` returned (in a grader,
+    it comes from the sandbox as plain tensors): it is loaded into a fresh copy of the course's
+    own network and evaluated here, on the validation split, so nothing but the parameters is
+    taken from the learner's run.
     """
-    data = load_digits_split()
     net = optimizer_race.make_net(seed=seed)
-    steps_per_epoch = math.ceil(len(data.x_train) / BATCH_SIZE)
-    made = make_optimizer(net.parameters(), steps_per_epoch=steps_per_epoch, epochs=budget.epochs)
-    if not (isinstance(made, tuple) and len(made) == 2):
-        raise TypeError(f"make_optimizer must return (optimizer, scheduler or None), got {type(made).__name__}")
-    optimizer, scheduler = made
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"the first item must be a torch.optim optimizer, got {type(optimizer).__name__}")
-    generator = torch.Generator().manual_seed(seed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        for _ in range(budget.epochs):
-            order = torch.randperm(len(data.x_train), generator=generator)
-            for first in range(0, len(order), BATCH_SIZE):
-                batch = order[first:first + BATCH_SIZE]
-                optimizer.zero_grad()
-                nn.functional.cross_entropy(net(data.x_train[batch]), data.y_train[batch]).backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-        with torch.no_grad():
-            return float((net(data.x_val).argmax(1) == data.y_val).float().mean())
-    finally:
-        torch.set_num_threads(threads)
+    expected = net.state_dict()
+    if not isinstance(state, dict) or set(state) != set(expected):
+        raise TypeError("the training run must return the network's state_dict "
+                        f"(keys {sorted(expected)}), got {type(state).__name__}")
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor) or value.shape != expected[name].shape:
+            raise TypeError(f"parameter {name!r} of the trained network is not a tensor of shape "
+                            f"{tuple(expected[name].shape)}")
+    net.load_state_dict({name: value.to(expected[name].dtype) for name, value in state.items()})
+    data = load_digits_split()
+    with torch.no_grad():
+        return float((net(data.x_val).argmax(1) == data.y_val).float().mean())
+
+
+def train_digits(make_optimizer, *, seed: int, budget: Budget) -> float:
+    """The whole harness (as a notebook runs it): train, then score (the halves above)."""
+    return score_digits_net(optimizer_race.train_digits_net(make_optimizer, seed=seed, budget=budget,
+                                                            batch_size=BATCH_SIZE),
+                            seed=seed, budget=budget)
 
 
 def reference_make_optimizer(params, *, steps_per_epoch, epochs):
@@ -78,7 +73,8 @@ def reference_make_optimizer(params, *, steps_per_epoch, epochs):
 
 _outcome_10_1 = register_outcome(
     "10.1",
-    run=train_digits,
+    train=optimizer_race.train_digits_net,
+    score=score_digits_net,
     target=TARGET_ACCURACY,
     budget=BUDGET,
     reference=reference_make_optimizer,

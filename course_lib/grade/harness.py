@@ -18,6 +18,7 @@ run. This file imports only the standard library, torch and ``wire``.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import linecache
 import os
@@ -61,6 +62,8 @@ class Harness:
                 reply = self.eval_expression(str(message["expr"]))
             elif op == "call":
                 reply = self.call(message)
+            elif op == "train":
+                reply = self.train(message)
             else:
                 reply = {"kind": "protocol_error", "message": f"unknown op {op!r}"}
             self.wire.send(self.reply_fd, reply)
@@ -117,6 +120,31 @@ class Harness:
         except BaseException as error:  # noqa: BLE001 - a value that cannot be sent
             return {"kind": "unsendable", "message": f"{type(error).__name__}: {error}"[:300]}
         return {"kind": "result", "inputs": after, "returned": returned_node, **encoder.tables()}
+
+    def train(self, message: dict) -> dict:
+        """Run an outcome-graded exercise's training half on the learner's function.
+
+        ``train`` is a function of a course module the sandbox holds (never a checker):
+        ``train(learner_fn, seed=..., budget=...)`` trains and returns plain data (e.g. the
+        model's parameters), which goes back as data; the grader computes the metric itself.
+        """
+        function = self.handles.get(message.get("handle"))
+        module_name, name = str(message.get("module", "")), str(message.get("function", ""))
+        if function is None or not module_name.startswith("course_lib."):
+            return {"kind": "protocol_error", "message": "unknown function handle or module"}
+        try:
+            module = importlib.import_module(module_name)
+            train = getattr(module, name)
+            budget = types.SimpleNamespace(**dict(message.get("budget") or {}))
+            returned = train(function, seed=int(message["seed"]), budget=budget)
+        except BaseException as error:  # noqa: BLE001 - the learner's errors are data too
+            return {"kind": "raised", **_describe(error)}
+        encoder = self.wire.Encoder(on_callable=self._handle)
+        try:
+            returned_node = encoder.encode(returned)
+        except BaseException as error:  # noqa: BLE001
+            return {"kind": "unsendable", "message": f"{type(error).__name__}: {error}"[:300]}
+        return {"kind": "result", "returned": returned_node, **encoder.tables()}
 
     # ----------------------------------------------------------------------------------------
     def _handle(self, function) -> dict:

@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from course_lib.checks import REGISTRY, discover, run_checker
-from course_lib.checks._framework import FUNCTION, OUTCOME, PREDICTION, WRITTEN, CheckResult
+from course_lib.checks._framework import (FUNCTION, OUTCOME, PREDICTION, WRITTEN, CheckResult,
+                                          _GuardInputs, _outcome_call)
 
 from . import wire
 from .rebuild import CourseCell, Rebuilt
@@ -233,6 +234,40 @@ class Session:
         except wire.WireError as error:
             return "raised", TypeError(f"what your function returned cannot be graded: {error}")
 
+    def train(self, train: Any, learner: "RemoteFunction", *, seed: int, budget: Any) -> Any:
+        """An outcome-graded exercise's training half, run in the child on the learner's
+        function; returns the data it produced (decoded here, never unpickled)."""
+        if self.fatal is not None:
+            raise RuntimeError(self.fatal.reason)
+        if self.child is None:
+            raise RuntimeError("the process running your code had already ended")
+        message = {"op": "train", "module": train.__module__, "function": train.__qualname__,
+                   "handle": learner.handle, "seed": int(seed),
+                   "budget": dataclasses.asdict(budget) if budget is not None else {}}
+        try:
+            self._send(message)
+            reply = self._receive()
+        except Fatal as fatal:
+            self.fatal = fatal
+            raise RuntimeError(fatal.reason) from None
+        except BaseException:  # the framework's own time limit fired while we waited
+            self.drop_child()
+            self.fatal = Fatal("timeout", "stopped: it ran past the per-case time limit")
+            raise
+        kind = reply.get("kind")
+        if kind == "raised":
+            self.last_error_where = reply.get("where")
+            raise _exception_for(reply)
+        if kind == "unsendable":
+            raise TypeError(f"what the training run returned cannot be graded: "
+                            f"{reply.get('message')}")
+        if kind != "result":
+            raise RuntimeError(f"the sandbox answered {kind!r}: {reply.get('message', '')}")
+        try:
+            return wire.Decoder(reply).decode(reply["returned"])
+        except wire.WireError as error:
+            raise TypeError(f"what the training run returned cannot be graded: {error}") from None
+
     def _register_callback(self, function: Any) -> dict[str, Any]:
         handle = len(self.callbacks) + 1
         self.callbacks[handle] = function
@@ -284,6 +319,40 @@ def _digest(inputs: dict[str, Any]) -> str | None:
     except Exception:  # noqa: BLE001 - inputs that do not travel are simply not memoized
         return None
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def trained_in_child(checker, session: Session):
+    """An outcome-graded checker registered as ``train`` + ``score``, with its training half
+    run in the sandboxed child (the learner's function, the training loop, under the step's
+    time limit) and its scoring half here, on the data the child sends back.
+
+    A checker with only ``run`` keeps it: it runs here and calls the learner's function in the
+    child through the wire (its inputs and outputs must travel as data).
+    """
+    if checker.kind != OUTCOME or checker.train is None or checker.score is None:
+        return checker
+
+    def run(learner, *, seed, budget):
+        if not isinstance(learner, RemoteFunction):
+            raise TypeError("check() needs your training function")
+        data = session.train(checker.train, learner, seed=seed, budget=budget)
+        return checker.score(data, seed=seed, budget=budget)
+
+    remote = dataclasses.replace(checker, run=run)
+    remote.call = _GuardInputs(_outcome_call(remote))
+    return remote
+
+
+def train_modules(course) -> list[str]:
+    """``import`` lines for the modules of the notebook's outcome checkers' training halves
+    (the child imports them from its course copy)."""
+    lines = []
+    for cell in course.cells:
+        for exercise_id, _ in cell.checks if cell.is_check else ():
+            train = getattr(REGISTRY.get(exercise_id), "train", None)
+            if train is not None:
+                lines.append(f"import {train.__module__}")
+    return lines
 
 
 def memoized(checker):
@@ -413,7 +482,8 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
     run = cells_to_run(rebuilt)
     # the sandbox gets the course_lib modules the *course's* cells import, whatever the answers do
     course_dir, harness_dir = sandbox.course_copy(course.name, [
-        c.source for c in course.cells if c.cell_type == "code" and not c.is_answer])
+        c.source for c in course.cells if c.cell_type == "code" and not c.is_answer]
+        + train_modules(course))
     session = Session(sandbox, course_dir, harness_dir, timeout)
     try:
         for cell in course.cells:
@@ -503,7 +573,7 @@ def _judge_exercise(session: Session, exercise_id: str, expr: str, *, seed: str,
         return ExerciseResult(exercise_id, "error", 0.0, max_score,
                               _clean(f"`{expr}` is not available: {type(error).__name__}: "
                                      f"{error} ({why})"))
-    result = run_checker(memoized(checker), learner, seed=seed)
+    result = run_checker(trained_in_child(memoized(checker), session), learner, seed=seed)
     if session.fatal is not None:
         status, reason = session.fatal.status, session.fatal.reason
         message = f"your function {reason}" if status == "timeout" else reason

@@ -14,8 +14,9 @@ What is flagged, each with its line:
   ``.checks``, the grader) and, for exercises that write an update or derive a formula,
   ``torch.optim``; a checker may declare its own list as ``forbidden_imports``;
 - calling the function the checker's reference calls (``toy_regression.updates_to_reach``
-  for 2.3, ``heavy_ball_optimum`` for 3.3), by import, attribute or a name the notebook
-  happens to have imported;
+  for 2.3, ``panels.nesterov.nesterov_rate`` for 4.4: read from the reference's source), by
+  import, attribute or a name the notebook happens to have imported;
+- replacing or deleting an attribute of a course module (``race.train_digits_net = ...``);
 - interpreter internals: ``sys._getframe``, ``inspect``, frame attributes (``f_back``,
   ``f_locals``...), ``gc``, ``ctypes``, ``sys.modules``, ``sys.settrace``; assigning
   ``__class__``; defining ``__torch_function__`` / ``__torch_dispatch__``; ``builtins`` /
@@ -221,6 +222,10 @@ class _Scanner(ast.NodeVisitor):
             # any `something.updates_to_reach`: the module may go by a notebook's alias (tr)
             base = self._dotted(node.value) or "..."
             self.flag(node, f"calls the course's own {base}.{node.attr}")
+        if dotted is not None and dotted.startswith("course_lib.") \
+                and isinstance(node.ctx, (ast.Store, ast.Del)):
+            # e.g. replacing the training half an outcome check runs in the sandbox
+            self.flag(node, f"replaces {dotted}, part of the course's code")
         if node.attr == "__class__" and isinstance(node.ctx, ast.Store):
             self.flag(node, "assigns __class__")
         if node.attr in ("__torch_function__", "__torch_dispatch__") \

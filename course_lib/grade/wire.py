@@ -21,7 +21,8 @@ Node forms (JSON)::
     {"list": [...], "c": j, "same": k?}   a list;  {"tuple": [...]}: a tuple
     {"ref": j}                            the container numbered j again (shared or cyclic)
     {"complex": [re, im]}, {"ndarray": i} (a numpy array, tensor i), {"generator": i}
-    {"module": {...}}                     a torch.nn module of a known type, see MODULE_TYPES
+    {"module": {...}}                     a torch.nn module of a known type, see MODULE_TYPES;
+                                          any other module as a "shell" (its tree, no forward)
     {"callable": h, "name": "..."}        a function that stays on the side that sent it
     {"opaque": "TypeName"}                anything else: compared as a value it never equals
 """
@@ -265,19 +266,24 @@ class Encoder:
 
     def _module(self, module: nn.Module, depth: int) -> dict:
         kind = type(module).__name__
-        if type(module).__module__.split(".")[0] != "torch" or kind not in MODULE_TYPES:
-            return {"opaque": f"{type(module).__module__}.{kind}"}
+        # Any other module (a checker's own nn.Module subclass, MultiheadAttention, RMSNorm)
+        # travels as a *shell*: a plain nn.Module holding the same tree of children,
+        # parameters and buffers, without a forward. Code that walks a model's parameters
+        # (8.3's AdamW groups) works on it; calling it raises.
+        shell = type(module).__module__.split(".")[0] != "torch" or kind not in MODULE_TYPES
         key = id(module)
         if key in self._container_index:
             return {"ref": self._container_index[key]}
         index = len(self.container_objects)
         self._container_index[key] = index
         self.container_objects.append(module)
-        args = {name: _plain_arg(getattr(module, name)) for name in MODULE_TYPES[kind]}
-        if kind in _HAS_BIAS_ARG:
+        args = {} if shell else {name: _plain_arg(getattr(module, name))
+                                 for name in MODULE_TYPES[kind]}
+        if kind in _HAS_BIAS_ARG and not shell:
             args["bias"] = module.bias is not None
         spec = {
             "type": kind, "args": args, "training": bool(module.training),
+            **({"shell": f"{type(module).__module__}.{kind}"[:120]} if shell else {}),
             "params": [[name, None if p is None else {"t": self._tensor(p)}]
                        for name, p in module._parameters.items()],
             "buffers": [[name, None if b is None else {"t": self._tensor(b)}]
@@ -471,10 +477,12 @@ class Decoder:
                 raise WireError("a module changed its kind")
         else:
             kind = spec.get("type")
-            if kind not in MODULE_TYPES:
-                return Opaque(f"module {kind}")
             args = dict(spec.get("args", {}))
-            if kind in ("Sequential", "ModuleList"):
+            if spec.get("shell"):
+                module = nn.Module()  # the tree only (see Encoder._module)
+            elif kind not in MODULE_TYPES:
+                return Opaque(f"module {kind}")
+            elif kind in ("Sequential", "ModuleList"):
                 module = getattr(nn, kind)()
             else:
                 module = getattr(nn, kind)(**{k: tuple(v) if isinstance(v, list) else v
@@ -491,7 +499,12 @@ class Decoder:
                     continue
                 tensor = self.decode(ref, depth + 1)
                 current = module._parameters.get(str(name))
-                if current is None or current.untyped_storage().data_ptr() \
+                if isinstance(tensor, nn.Parameter):
+                    # the very Parameter the table holds: a function that returns the model's
+                    # parameters (AdamW groups, 8.3) hands back objects the sender knows, and
+                    # tied weights stay one Parameter
+                    module._parameters[str(name)] = tensor
+                elif current is None or current.untyped_storage().data_ptr() \
                         != tensor.untyped_storage().data_ptr():
                     module._parameters[str(name)] = nn.Parameter(
                         tensor.detach(), requires_grad=tensor.requires_grad or current is None

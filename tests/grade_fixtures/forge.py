@@ -55,6 +55,29 @@ def with_answer(name: str, exercise_id: str, source: str, *, base: str = "soluti
     return dump(notebook)
 
 
+def with_written(name: str, exercise_id: str, text: str, *, base: str = "solutions") -> bytes:
+    """The ``base`` notebook with the written answer (markdown) of ``exercise_id`` set to ``text``."""
+    notebook = load(base, name)
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown" and \
+                str(cell["metadata"].get("exercise_id")) == exercise_id:
+            cell["source"] = text.splitlines(keepends=True)
+            return dump(notebook)
+    raise KeyError(exercise_id)
+
+
+# A written answer that quotes code the scan would flag in a code cell: it is markdown, read by
+# the instructor, never run and never scanned.
+WRITTEN_WITH_CODE_36 = """Momentum keeps a running sum; as code it would be
+
+```python
+import os, sys
+frame = sys._getframe(1)
+os._exit(0)
+```
+"""
+
+
 def fake_pass_outputs(notebook: dict) -> dict:
     """Every check cell shows a stored "passed" line, as if it had been run and passed."""
     notebook = copy.deepcopy(notebook)
@@ -91,9 +114,10 @@ GRAD_MUL_34 = '''def dampened_first_step_gap(grad, *, lr, beta):
     return grad.mul_(-lr * beta)  # right value, but it overwrites the caller's gradient
 '''
 
-MUTATED_HESSIAN_12 = '''def largest_stable_lr(hessian):
-    hessian.mul_(0.5)  # "normalise" the caller's Hessian in place
-    return 1.0 / torch.linalg.eigvalsh(hessian).max().item()
+MUTATED_HESSIAN_12 = '''def largest_stable_lr(x, y):
+    # the Hessian (2/n)·XᵀX built by scaling the caller's x in place: right value, changed input
+    x.mul_((2 / len(x)) ** 0.5)
+    return 2 / torch.linalg.eigvalsh(x.T @ x).max().item()
 '''
 
 FORGERIES_31 = {
@@ -245,6 +269,7 @@ def submissions() -> dict[str, dict[str, bytes]]:
     subs["almost_aliasing"] = {MOMENTUM: with_answer(MOMENTUM, "3.1", ALIASING_31)}
     subs["almost_grad_mul"] = {MOMENTUM: with_answer(MOMENTUM, "3.4", GRAD_MUL_34)}
     subs["almost_mutated_hessian"] = {GD: with_answer(GD, "1.2", MUTATED_HESSIAN_12)}
+    subs["written_quotes_code"] = {MOMENTUM: with_written(MOMENTUM, "3.6", WRITTEN_WITH_CODE_36)}
     # hostile
     for student, source in HOSTILE_32.items():
         subs[student] = {MOMENTUM: with_answer(MOMENTUM, "3.2", source)}
@@ -300,6 +325,8 @@ def expected() -> dict[tuple[str, str, str], set[str]]:
     rules[("almost_aliasing", MOMENTUM, "*")] = {PASSED}
     rules[("almost_grad_mul", MOMENTUM, "3.4")] = {FAILED}
     rules[("almost_grad_mul", MOMENTUM, "*")] = {PASSED}
+    rules[("written_quotes_code", MOMENTUM, "3.6")] = {FLAGGED}
+    rules[("written_quotes_code", MOMENTUM, "*")] = {PASSED}
     rules[("almost_mutated_hessian", GD, "1.2")] = {FAILED}
     rules[("almost_mutated_hessian", GD, "*")] = {PASSED}
     hostile = {
@@ -327,4 +354,20 @@ def expected() -> dict[tuple[str, str, str], set[str]]:
                  "03_momentum.ipynb", "04_nesterov.ipynb", "99_unknown.ipynb", "notes.txt"):
         rules[("garbage", name, "")] = {INVALID}
     rules[("garbage_no_cells", NESTEROV, "")] = {INVALID}
+    # Written answers (markdown answer cells) are exported for the instructor and never scored:
+    # docs/grading.md gives them the status `flagged` with max score 0 when there is an answer,
+    # `failed` (max score 0) when the course's placeholder is still there.
+    for (student, name, exercise), statuses in list(rules.items()):
+        if exercise != "*":
+            continue
+        for written in written_ids(name):
+            rules.setdefault((student, name, written),
+                             {FLAGGED} if statuses == {PASSED} else {FAILED})
     return rules
+
+
+def written_ids(name: str) -> list[str]:
+    """Exercise ids of the written answers of exercises/<name> (from its cells' metadata)."""
+    return [str(cell["metadata"]["exercise_id"]) for cell in load("exercises", name)["cells"]
+            if cell["cell_type"] == "markdown" and "answer" in cell["metadata"].get("tags", [])
+            and "exercise_id" in cell["metadata"]]
