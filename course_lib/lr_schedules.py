@@ -40,6 +40,7 @@ __all__ = [
     "toy_batches",
     "ScheduledRun",
     "train_with_schedule",
+    "train_many_schedules_sgd",
 ]
 
 
@@ -83,9 +84,13 @@ def torch_lrs(name: str, steps: int, *, base_lr: float, **settings) -> list[floa
     optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
     scheduler = torch_scheduler(name, optimizer, **settings)
     lrs = []
-    for _ in range(steps):
+    for t in range(steps):
         lrs.append(float(optimizer.param_groups[0]["lr"]))
-        optimizer.step()      # no gradient: nothing moves, but torch sees the right order
+        if t == 0:
+            # No gradient: nothing moves, but torch sees the right order and does not warn.
+            # Once is enough (torch checks only before the first scheduler.step(), and no
+            # scheduler reads the parameters), and the step's bookkeeping was half the time here.
+            optimizer.step()
         scheduler.step()
     return lrs
 
@@ -227,3 +232,94 @@ def train_with_schedule(lrs, *, momentum: float = 0.0, batch_size: int = 32, see
                 if not math.isfinite(losses[-1]) or losses[-1] > 1e6 * losses[0]:
                     break
     return ScheduledRun(label, np.array(updates), np.array(losses), lrs)
+
+
+def train_many_schedules_sgd(lr_rows, *, momentum: float = 0.0, batch_size: int = 32, seed: int = 0,
+                             eval_every: int = 5, labels=None) -> list[ScheduledRun]:
+    r""":func:`train_with_schedule` with torch's SGD for K lr sequences at once, without autograd.
+
+    The fast path of the schedule explorer. The mini-batches and the initial model depend only
+    on ``seed``, never on the schedule, so K runs that differ only in their lrs are K copies of
+    notebook 02's 1-20-1 MLP stacked along a leading axis and stepped together, each at its own
+    lr :math:`\eta^{(k)}_t`. The gradients are written out (one tanh layer, so backprop is four
+    lines) and the arithmetic is float64 numpy: no autograd graph, no per-op torch dispatch.
+
+    Model :math:`\hat y = w_2^\top \tanh(w_1 x + b_1) + b_2`; batch loss
+    :math:`L_B = \frac1B\sum_i (\hat y_i - y_i)^2`; with :math:`r_i = 2(\hat y_i - y_i)/B`,
+    :math:`h_i = \tanh(w_1 x_i + b_1)` and :math:`\delta_i = r_i\, w_2 \odot (1 - h_i^2)`:
+
+    .. math::  \nabla_{w_2} = \sum_i r_i h_i,\quad \nabla_{b_2} = \sum_i r_i,\quad
+               \nabla_{w_1} = \sum_i \delta_i x_i,\quad \nabla_{b_1} = \sum_i \delta_i.
+
+    Update exactly as ``torch.optim.SGD(momentum=β)`` (no dampening): :math:`v_1 = g_1`, then
+    :math:`v_t = \beta v_{t-1} + g_t`, and :math:`\theta_{t} = \theta_{t-1} - \eta_t v_t`.
+    Each run stops (its record ends) where :func:`train_with_schedule` would stop it: at the first
+    evaluation whose loss is inf/NaN or above :math:`10^6` times the initial loss. The results
+    equal :func:`train_with_schedule`'s up to float32-vs-float64 rounding (tested).
+    """
+    rows = [np.asarray(r, dtype=float) for r in lr_rows]
+    if not rows or any(r.ndim != 1 or len(r) == 0 or not np.all(r >= 0) for r in rows):
+        raise ValueError("lr_rows must be one or more non-empty 1-D sequences of learning rates >= 0")
+    steps = len(rows[0])
+    if any(len(r) != steps for r in rows):
+        raise ValueError("every lr sequence in lr_rows must have the same length")
+    labels = [""] * len(rows) if labels is None else list(labels)
+    if len(labels) != len(rows):
+        raise ValueError(f"got {len(labels)} labels for {len(rows)} lr sequences")
+    lrs = np.stack(rows)                                       # (K, T)
+    x, y, batches, params = _toy_task_float64(seed, batch_size, steps)
+    hidden = len(params[0])
+    # All parameters of model k in one row theta[k] = (w1, b1, w2, b2): one momentum update and
+    # one parameter update per step for every model; w1, b1, w2, b2 are views into it.
+    theta = np.repeat(np.concatenate([params[0], params[1], params[2], [params[3]]])[None], len(rows), axis=0)
+    w1, b1, w2, b2 = (theta[:, :hidden], theta[:, hidden:2 * hidden], theta[:, 2 * hidden:3 * hidden],
+                      theta[:, 3 * hidden])
+    velocity = None
+
+    def full_loss():
+        out = np.tanh(x[None, :, None] * w1[:, None, :] + b1[:, None, :]) @ w2[:, :, None]
+        return np.mean((out[:, :, 0] + b2[:, None] - y[None]) ** 2, axis=1)   # (K,)
+
+    evals = [(0, full_loss())]
+    with np.errstate(all="ignore"):      # a diverging run overflows to inf/NaN; it is cut below
+        for t in range(steps):
+            xb, yb = x[batches[t]], y[batches[t]]                               # (B,)
+            h = np.tanh(xb[None, :, None] * w1[:, None, :] + b1[:, None, :])    # (K,B,H)
+            r = 2.0 * ((h @ w2[:, :, None])[:, :, 0] + b2[:, None] - yb[None]) / len(xb)  # (K,B)
+            delta = r[:, :, None] * w2[:, None, :] * (1.0 - h * h)              # (K,B,H)
+            grad = np.concatenate([np.einsum("kbh,b->kh", delta, xb), delta.sum(axis=1),
+                                   np.einsum("kb,kbh->kh", r, h), r.sum(axis=1)[:, None]], axis=1)
+            velocity = grad if velocity is None else momentum * velocity + grad
+            theta -= lrs[:, t, None] * velocity          # in place: w1, b1, w2, b2 follow
+            if (t + 1) % eval_every == 0 or t + 1 == steps:
+                evals.append((t + 1, full_loss()))
+    updates = np.array([u for u, _ in evals])
+    losses = np.stack([l for _, l in evals], axis=1)           # (K, evaluations)
+    runs = []
+    for k in range(len(rows)):
+        bad = ~np.isfinite(losses[k]) | (losses[k] > 1e6 * losses[k, 0])
+        bad[0] = False                   # like train_with_schedule: the initial loss is never checked
+        end = int(np.argmax(bad)) + 1 if bad.any() else len(updates)
+        runs.append(ScheduledRun(labels[k], updates[:end].copy(), losses[k, :end].copy(), rows[k]))
+    return runs
+
+
+_TOY_TASK_CACHE: dict = {}
+
+
+def _toy_task_float64(seed: int, batch_size: int, steps: int):
+    """(x, y, batch index rows, (w1, b1, w2, b2)) of train_with_schedule's task, as float64 numpy."""
+    key = (seed, batch_size, steps)
+    if key not in _TOY_TASK_CACHE:
+        x, y = tr.make_data(seed=seed)
+        model = tr.make_mlp(seed=seed)
+        n = len(x)
+        epochs = math.ceil(steps / tr.updates_per_epoch(n, batch_size, drop_last=True))
+        batches = tr.minibatch_indices(n, batch_size, epochs=epochs, seed=seed, drop_last=True)
+        rows = np.stack([b.numpy() for _, b in zip(range(steps), batches)])
+        first, last = model[0], model[2]
+        params = tuple(p.detach().double().numpy().reshape(shape) for p, shape in
+                       ((first.weight, -1), (first.bias, -1), (last.weight, -1), (last.bias, ())))
+        _TOY_TASK_CACHE.clear()          # one task at a time: the panel uses one seed
+        _TOY_TASK_CACHE[key] = (x.double().numpy()[:, 0], y.double().numpy()[:, 0], rows, params)
+    return _TOY_TASK_CACHE[key]

@@ -111,3 +111,78 @@ def test_bad_values_are_reported_not_raised(panel):
     assert panel.error == ""
     with pytest.raises(ValueError, match="unknown schedule"):
         schedule_settings("triangle", lr=0.1, final_fraction=0.1, warmup_fraction=0.1)
+
+
+# The panel trains through the stacked, autograd-free fast path; it must be the same training as
+# the straightforward torch loop (train_with_schedule: torch.optim.SGD, autograd, float32).
+FAST_PATH_SETTINGS = [
+    ("warmup_cosine", 0.2, 0.01, 0.1),
+    ("cosine", 0.1, 0.01, 0.3),
+    ("step", 0.05, 0.05, 0.2),
+    ("one_cycle", 0.4, 0.01, 0.3),
+    ("cyclic", 0.3, 0.1, 0.4),
+    ("constant", 0.02, 0.5, 0.2),
+]
+
+
+def _lrs(name, lr, f, w):
+    return panel_module.schedule_lrs(name, schedule_settings(name, lr=lr, final_fraction=f, warmup_fraction=w))[0]
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_fast_path_equals_the_torch_training_loop_for_several_schedules_at_once(seed):
+    from course_lib import lr_schedules as ls
+    rows = [_lrs(*setting) for setting in FAST_PATH_SETTINGS]
+    rows_before = [row.copy() for row in rows]
+    fast = ls.train_many_schedules_sgd(rows, momentum=0.9, batch_size=32, seed=seed, eval_every=10,
+                                       labels=[s[0] for s in FAST_PATH_SETTINGS])
+    for row, before in zip(rows, rows_before):
+        np.testing.assert_array_equal(row, before)          # the caller's lrs are not touched
+    for setting, row, run in zip(FAST_PATH_SETTINGS, rows, fast):
+        reference = ls.train_with_schedule(row, momentum=0.9, batch_size=32, seed=seed, eval_every=10)
+        assert run.label == setting[0]
+        np.testing.assert_array_equal(run.updates, reference.updates)
+        np.testing.assert_allclose(run.losses, reference.losses, rtol=1e-4)   # float64 vs torch's float32
+        assert not panel_module.diverged(run)
+
+
+def test_fast_path_stops_a_diverging_run_where_the_torch_loop_does_and_leaves_the_others_alone():
+    from course_lib import lr_schedules as ls
+    diverging, calm = np.full(STEPS, 1.0), _lrs("cosine", 0.1, 0.01, 0.1)
+    fast_diverging, fast_calm = ls.train_many_schedules_sgd([diverging, calm], momentum=0.9, eval_every=10)
+    reference = ls.train_with_schedule(diverging, momentum=0.9, eval_every=10)
+    np.testing.assert_array_equal(fast_diverging.updates, reference.updates)
+    assert panel_module.diverged(fast_diverging) and panel_module.diverged(reference)
+    alone, = ls.train_many_schedules_sgd([calm], momentum=0.9, eval_every=10)
+    np.testing.assert_allclose(fast_calm.losses, alone.losses, rtol=1e-12)
+
+
+def test_fast_path_momentum_and_eval_every_are_honoured():
+    from course_lib import lr_schedules as ls
+    row = _lrs("warmup_cosine", 0.1, 0.01, 0.1)[:100]
+    for momentum, every in [(0.0, 7), (0.5, 25)]:
+        fast, = ls.train_many_schedules_sgd([row], momentum=momentum, eval_every=every)
+        reference = ls.train_with_schedule(row, momentum=momentum, eval_every=every)
+        np.testing.assert_array_equal(fast.updates, reference.updates)
+        np.testing.assert_allclose(fast.losses, reference.losses, rtol=1e-4)
+
+
+def test_fast_path_rejects_bad_lr_rows():
+    from course_lib import lr_schedules as ls
+    with pytest.raises(ValueError, match="same length"):
+        ls.train_many_schedules_sgd([np.full(10, 0.1), np.full(11, 0.1)])
+    with pytest.raises(ValueError, match=">= 0"):
+        ls.train_many_schedules_sgd([np.full(10, -0.1)])
+    with pytest.raises(ValueError, match="labels"):
+        ls.train_many_schedules_sgd([np.full(10, 0.1)], labels=["a", "b"])
+
+
+def test_panel_moves_equal_the_torch_loop_also_when_runs_come_from_its_cache(panel):
+    from course_lib import lr_schedules as ls
+    for name, lr, f, w in [("cosine", 0.1, 0.01, 0.1), ("step", 0.1, 0.05, 0.2), ("cosine", 0.1, 0.01, 0.1)]:
+        scheduled, constant = _final(panel, schedule=name, lr=lr, final_fraction=f, warmup_fraction=w)
+        reference = ls.train_with_schedule(_lrs(name, lr, f, w), momentum=0.9, eval_every=10)
+        np.testing.assert_allclose(scheduled.losses, reference.losses, rtol=1e-4)
+        assert scheduled.label == name and constant.label == "constant lr"
+        reference = ls.train_with_schedule(np.full(STEPS, lr), momentum=0.9, eval_every=10)
+        np.testing.assert_allclose(constant.losses, reference.losses, rtol=1e-4)

@@ -7,7 +7,9 @@ Pick a schedule and its settings; the panel draws
   settings (:func:`course_lib.lr_schedules.torch_lrs`, dots every few steps): they coincide,
   and the caption prints the largest gap;
 * right: the full-data loss of notebook 02's 1-20-1 MLP trained with SGD (momentum 0.9, batch
-  32) under that schedule, next to a constant lr at the same peak value.
+  32) under that schedule, next to a constant lr at the same peak value. Both runs are trained
+  together by :func:`course_lib.lr_schedules.train_many_schedules_sgd` (the same SGD, stacked and
+  without autograd, so a slider move stays fast) and kept for when a value comes back.
 
 The sliders share one meaning across schedules: ``lr`` is the peak lr (``base_lr``, or
 ``max_lr`` for one-cycle and cyclic), ``final_fraction`` the share of it left at the end
@@ -18,8 +20,6 @@ of 4 cycles).
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 import ipywidgets as widgets
 import numpy as np
@@ -129,17 +129,31 @@ def schedule_panel(*, schedule: str = "warmup_cosine", lr: float = 0.2, final_fr
                    warmup_fraction: float = 0.1, seed: int = 0) -> SliderPanel:
     """The schedule explorer: a schedule picker and three sliders (see the module docstring)."""
 
-    @lru_cache(maxsize=64)
-    def train(lrs: tuple, label: str):
-        return ls.train_with_schedule(np.array(lrs), momentum=MOMENTUM, batch_size=BATCH_SIZE,
-                                      seed=seed, eval_every=EVAL_EVERY, label=label)
+    # Every move re-trains: the schedule's run and the constant-lr run go through the stacked,
+    # autograd-free trainer together (one pass for both, ~10x faster than two torch loops;
+    # equal to train_with_schedule up to float32 rounding, see tests/test_panels_lr_schedules.py).
+    # Runs already seen are kept, so going back to a value (or keeping lr while changing the
+    # schedule) costs nothing.
+    cache: dict[tuple, ls.ScheduledRun] = {}
+
+    def train(*lr_rows: np.ndarray) -> list:
+        keys = [tuple(row.tolist()) for row in lr_rows]
+        missing = list(dict.fromkeys(k for k in keys if k not in cache))
+        if missing:
+            if len(cache) + len(missing) > 128:
+                cache.clear()
+            runs = ls.train_many_schedules_sgd([np.array(k) for k in missing], momentum=MOMENTUM,
+                                               batch_size=BATCH_SIZE, seed=seed, eval_every=EVAL_EVERY)
+            cache.update(zip(missing, runs))
+        return [cache[k] for k in keys]
 
     def compute(schedule, lr, final_fraction, warmup_fraction):
         settings = schedule_settings(schedule, lr=float(lr), final_fraction=float(final_fraction),
                                      warmup_fraction=float(warmup_fraction))
         ours, theirs = schedule_lrs(schedule, settings)
-        scheduled = train(tuple(ours.tolist()), schedule)
-        constant = train(tuple([float(lr)] * STEPS), "constant lr")
+        scheduled, constant = train(ours, np.full(STEPS, float(lr)))
+        scheduled = ls.ScheduledRun(schedule, scheduled.updates, scheduled.losses, scheduled.lrs)
+        constant = ls.ScheduledRun("constant lr", constant.updates, constant.losses, constant.lrs)
         return [ours, theirs, scheduled, constant]
 
     def caption(values, results):
