@@ -91,7 +91,7 @@ def fake_pass_outputs(notebook: dict) -> dict:
 
 
 # --------------------------------------------------------------------------------------------
-# Answers for exercise 3.1 (momentum_step), 3.2 (ema_to_torch), 3.4 (dampened_first_step_gap)
+# Answers for exercise 3.1 (momentum_step), 3.2 (bias_corrected_ema_lrs), 3.4 (dampened_gap)
 # --------------------------------------------------------------------------------------------
 
 STUB_31 = '''def momentum_step(param, grad, state, *, lr, momentum, dampening=0.0):
@@ -110,8 +110,9 @@ ALIASING_31 = '''def momentum_step(param, grad, state, *, lr, momentum, dampenin
     param.sub_(lr * buf)
 '''
 
-GRAD_MUL_34 = '''def dampened_first_step_gap(grad, *, lr, beta):
-    return grad.mul_(-lr * beta)  # right value, but it overwrites the caller's gradient
+GRAD_MUL_34 = '''def dampened_gap(grads, *, lr, beta):
+    # right value, but it overwrites the caller's first gradient
+    return grads[0].mul_(-lr * beta * (1 - beta ** len(grads)) / (1 - beta))
 '''
 
 MUTATED_HESSIAN_12 = '''def largest_stable_lr(x, y):
@@ -189,8 +190,8 @@ LYING_FLOAT_32 = '''class Yes(float):
         return True
     __hash__ = float.__hash__
 
-def ema_to_torch(lr, beta):
-    return (Yes(0.0), Yes(0.0), Yes(0.0))
+def bias_corrected_ema_lrs(lr, beta, steps):
+    return [Yes(0.0)] * steps
 '''
 
 # --------------------------------------------------------------------------------------------
@@ -198,32 +199,32 @@ def ema_to_torch(lr, beta):
 # --------------------------------------------------------------------------------------------
 
 HOSTILE_32 = {
-    "hostile_infinite_loop": "def ema_to_torch(lr, beta):\n    while True:\n        pass\n",
+    "hostile_infinite_loop": "def bias_corrected_ema_lrs(lr, beta, steps):\n    while True:\n        pass\n",
     "hostile_alarm_off": '''import signal
 
-def ema_to_torch(lr, beta):
+def bias_corrected_ema_lrs(lr, beta, steps):
     while True:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, signal.SIG_IGN)
 ''',
-    "hostile_catch_base": '''def ema_to_torch(lr, beta):
+    "hostile_catch_base": '''def bias_corrected_ema_lrs(lr, beta, steps):
     while True:
         try:
             sum(range(10_000))
         except BaseException:
             pass
 ''',
-    "hostile_os_exit": "import os\n\ndef ema_to_torch(lr, beta):\n    os._exit(3)\n",
-    "hostile_sys_exit": "import sys\n\ndef ema_to_torch(lr, beta):\n    sys.exit(0)\n",
-    "hostile_keyboard_interrupt": "def ema_to_torch(lr, beta):\n    raise KeyboardInterrupt\n",
-    "hostile_memory": "def ema_to_torch(lr, beta):\n    block = torch.ones(2**31)  # 8 GB\n"
-                      "    return (lr, beta, float(block.sum()))\n",
-    "hostile_huge_output": "def ema_to_torch(lr, beta):\n    for _ in range(200):\n"
-                           "        print('x' * 1_000_000)\n    return (lr, beta, beta)\n",
+    "hostile_os_exit": "import os\n\ndef bias_corrected_ema_lrs(lr, beta, steps):\n    os._exit(3)\n",
+    "hostile_sys_exit": "import sys\n\ndef bias_corrected_ema_lrs(lr, beta, steps):\n    sys.exit(0)\n",
+    "hostile_keyboard_interrupt": "def bias_corrected_ema_lrs(lr, beta, steps):\n    raise KeyboardInterrupt\n",
+    "hostile_memory": "def bias_corrected_ema_lrs(lr, beta, steps):\n    block = torch.ones(2**31)  # 8 GB\n"
+                      "    return [float(block.sum())] * steps\n",
+    "hostile_huge_output": "def bias_corrected_ema_lrs(lr, beta, steps):\n    for _ in range(200):\n"
+                           "        print('x' * 1_000_000)\n    return [lr] * steps\n",
     # many files, each under the file-size limit, in its own folder: the scratch space fills
-    "hostile_fill_disk": "def ema_to_torch(lr, beta):\n    for n in range(1000):\n"
+    "hostile_fill_disk": "def bias_corrected_ema_lrs(lr, beta, steps):\n    for n in range(1000):\n"
                          "        with open(f'block{n}.bin', 'wb') as handle:\n"
-                         "            handle.write(bytes(32 * 2**20))\n    return (lr, beta, beta)\n",
+                         "            handle.write(bytes(32 * 2**20))\n    return [lr] * steps\n",
     # a loop at the top level of the answer cell: the cell itself never finishes
     "hostile_toplevel_loop": "while True:\n    pass\n",
     # os._exit at the top level of the cell: the process dies while the cell runs
@@ -233,12 +234,12 @@ def ema_to_torch(lr, beta):
 
 def deletion_answer(targets: list[Path]) -> str:
     """An answer that deletes course files (by absolute path) and then answers 3.2 right."""
-    lines = ["import os, shutil", "", "def ema_to_torch(lr, beta):"]
+    lines = ["import os, shutil", "", "def bias_corrected_ema_lrs(lr, beta, steps):"]
     for target in targets:
         call = "shutil.rmtree" if target.is_dir() else "os.remove"
         lines += ["    try:", f"        {call}({str(target)!r})", "    except OSError:",
                   "        pass"]
-    lines += ["    return (lr / (1 - beta), beta, beta)", ""]
+    lines += ["    return [lr * (1 - beta) / (1 - beta ** t) for t in range(1, steps + 1)]", ""]
     return "\n".join(lines)
 
 
