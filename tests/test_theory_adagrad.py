@@ -13,20 +13,7 @@ import torch
 from course_lib import landscapes, optim
 from course_lib.theory import adagrad as theory
 from course_lib.trajectories import run
-
-
-def _changes(optimizer_cls, stream, **hyper):
-    """Per-step parameter changes of an optimizer fed a fixed gradient stream (T, n)."""
-    stream = torch.as_tensor(np.asarray(stream, dtype=np.float64))
-    theta = torch.zeros(stream.shape[1:], dtype=torch.float64, requires_grad=True)
-    opt = optimizer_cls([theta], **hyper)
-    changes = []
-    for g in stream:
-        before = theta.detach().clone()
-        theta.grad = g.clone()
-        opt.step()
-        changes.append((theta.detach() - before).numpy())
-    return np.array(changes)
+from optimizer_streams import parameter_changes
 
 
 @pytest.mark.parametrize("hyper", [
@@ -41,7 +28,7 @@ def test_effective_lr_curve_equals_course_lib_and_torch(hyper):
     curve = theory.adagrad_effective_lr_curve(stream, **hyper)
     expected = -curve * stream
     for cls, extra in ((optim.Adagrad, {}), (torch.optim.Adagrad, {"foreach": False})):
-        np.testing.assert_allclose(_changes(cls, stream, **hyper, **extra), expected,
+        np.testing.assert_allclose(parameter_changes(cls, stream, **hyper, **extra), expected,
                                    rtol=1e-12, atol=1e-15)
 
 
@@ -55,7 +42,7 @@ def test_step_size_counts_from_one():
 def test_eps_sits_outside_the_root():
     # s = 0.01, eps = 0.1: outside gives 1/(0.1 + 0.1) = 5, inside 1/sqrt(0.11) = 3.015
     assert math.isclose(theory.adagrad_effective_lr(1.0, 0.01, eps=0.1), 5.0)
-    measured = -_changes(torch.optim.Adagrad, [[0.1]], lr=1.0, eps=0.1, foreach=False)[0, 0] / 0.1
+    measured = -parameter_changes(torch.optim.Adagrad, [[0.1]], lr=1.0, eps=0.1, foreach=False)[0, 0] / 0.1
     assert math.isclose(measured, 5.0, rel_tol=1e-12)
 
 

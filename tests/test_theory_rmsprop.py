@@ -13,19 +13,7 @@ import torch
 
 from course_lib import optim
 from course_lib.theory import rmsprop as theory
-
-
-def _changes(optimizer_cls, stream, **hyper):
-    stream = torch.as_tensor(np.asarray(stream, dtype=np.float64))
-    theta = torch.zeros(stream.shape[1:], dtype=torch.float64, requires_grad=True)
-    opt = optimizer_cls([theta], **hyper)
-    changes = []
-    for g in stream:
-        before = theta.detach().clone()
-        theta.grad = g.clone()
-        opt.step()
-        changes.append((theta.detach() - before).numpy())
-    return np.array(changes)
+from optimizer_streams import parameter_changes
 
 
 def _stream(seed=0, steps=30, n=3):
@@ -45,14 +33,14 @@ def test_effective_lr_curve_equals_course_lib_and_torch(hyper):
     stream = _stream()
     expected = -theory.rmsprop_effective_lr_curve(stream, **hyper) * stream
     for cls, extra in BOTH:
-        np.testing.assert_allclose(_changes(cls, stream, **hyper, **extra), expected,
+        np.testing.assert_allclose(parameter_changes(cls, stream, **hyper, **extra), expected,
                                    rtol=1e-10, atol=1e-14)
 
 
 def test_no_bias_correction_and_eps_outside_the_root():
     # one step of g: v = (1 − α)g², so the step is lr·g/(√(1−α)|g| + ε), not lr·sign(g)
     g, lr, alpha, eps = 0.5, 0.01, 0.99, 0.01
-    step = _changes(torch.optim.RMSprop, [[g]], lr=lr, alpha=alpha, eps=eps, foreach=False)[0, 0]
+    step = parameter_changes(torch.optim.RMSprop, [[g]], lr=lr, alpha=alpha, eps=eps, foreach=False)[0, 0]
     assert math.isclose(step, -lr * g / (math.sqrt(1 - alpha) * g + eps), rel_tol=1e-12)
     assert not math.isclose(step, -lr * g / math.sqrt((1 - alpha) * g * g + eps), rel_tol=1e-3)
     assert abs(step) > 5 * lr  # ten times the bias-corrected step lr·g/|g| would be lr
@@ -68,7 +56,7 @@ def test_momentum_buffer_sums_normalised_gradients():
         buffer = beta * buffer + row          # b ← βb + g/D
         expected.append(-lr * buffer)         # θ ← θ − ηb
     for cls, extra in BOTH:
-        got = _changes(cls, stream, lr=lr, alpha=alpha, eps=eps, momentum=beta, **extra)
+        got = parameter_changes(cls, stream, lr=lr, alpha=alpha, eps=eps, momentum=beta, **extra)
         np.testing.assert_allclose(got, np.array(expected), rtol=1e-10, atol=1e-14)
 
 
@@ -86,7 +74,7 @@ def test_constant_gradient_formulas():
 
 
 def test_centered_steps_grow_on_a_steady_slope():
-    steps = _changes(torch.optim.RMSprop, np.full((200, 1), 1.0), lr=1e-3, alpha=0.9, eps=1e-8,
+    steps = parameter_changes(torch.optim.RMSprop, np.full((200, 1), 1.0), lr=1e-3, alpha=0.9, eps=1e-8,
                      centered=True, foreach=False)
     assert abs(steps[-1, 0]) > 100 * abs(steps[0, 0])
 
@@ -108,7 +96,7 @@ def test_adadelta_update_curve_equals_course_lib_and_torch(hyper):
     stream = _stream(2)
     expected = theory.adadelta_update_curve(stream, **hyper)
     for cls, extra in ((optim.Adadelta, {}), (torch.optim.Adadelta, {"foreach": False})):
-        np.testing.assert_allclose(_changes(cls, stream, **hyper, **extra), expected,
+        np.testing.assert_allclose(parameter_changes(cls, stream, **hyper, **extra), expected,
                                    rtol=1e-10, atol=1e-15)
 
 
@@ -126,7 +114,7 @@ def _adadelta_eps_outside(stream, *, lr=1.0, rho=0.9, eps=1e-6):
 
 def test_adadelta_erratum_with_eps_outside_the_roots_is_not_torch():
     stream = _stream(3)
-    torch_changes = _changes(torch.optim.Adadelta, stream, foreach=False)
+    torch_changes = parameter_changes(torch.optim.Adadelta, stream, foreach=False)
     erratum = _adadelta_eps_outside(stream)
     # outside the roots the first step is ε/√v·g ≈ 1e-6·sign(g)/√(1−ρ): about 300× smaller
     assert np.all(np.abs(torch_changes[0]) > 100 * np.abs(erratum[0]))
@@ -135,9 +123,9 @@ def test_adadelta_erratum_with_eps_outside_the_roots_is_not_torch():
 
 def test_adadelta_first_step_and_lr_default():
     g = 0.8
-    step = _changes(torch.optim.Adadelta, [[g]], foreach=False)[0, 0]  # torch's defaults
+    step = parameter_changes(torch.optim.Adadelta, [[g]], foreach=False)[0, 0]  # torch's defaults
     assert math.isclose(step, theory.adadelta_first_step(g), rel_tol=1e-12)
     assert torch.optim.Adadelta([torch.zeros(1, requires_grad=True)]).defaults["lr"] == 1.0
     assert optim.Adadelta([torch.zeros(1, requires_grad=True)]).defaults["lr"] == 1.0
-    halved = _changes(torch.optim.Adadelta, [[g]] * 5, lr=0.5, foreach=False)
+    halved = parameter_changes(torch.optim.Adadelta, [[g]] * 5, lr=0.5, foreach=False)
     np.testing.assert_allclose(halved, 0.5 * theory.adadelta_update_curve([[g]] * 5), rtol=1e-12)
