@@ -65,11 +65,19 @@ def _moments(param, grad, state, beta1, beta2, amsgrad, *, sum_form=False):
     return state["step"], state["exp_avg"], state["exp_avg_sq"]
 
 
+def _amsgrad_denominator_v(state, v, amsgrad):
+    """The v the denominator uses, done right: with AMSGrad the running max of the raw v (kept in
+    ``state['max_exp_avg_sq']``), otherwise v itself. Shared by the wrong implementations whose
+    mistake lies elsewhere."""
+    if not amsgrad:
+        return v
+    torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+    return state["max_exp_avg_sq"]
+
+
 def _eps_inside_root(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
     t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
-    if amsgrad:
-        torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        v = state["max_exp_avg_sq"]
+    v = _amsgrad_denominator_v(state, v, amsgrad)
     param.sub_(lr * (m / (1 - beta1**t)) / torch.sqrt(v / (1 - beta2**t) + eps))
 
 
@@ -77,42 +85,32 @@ def _eps_before_correction(param, grad, state, *, lr, beta1, beta2, eps, amsgrad
     # ε added to the raw √v, then the whole denominator corrected (the paper's "efficient form"
     # with ε unchanged): (√v + ε)/√(1 − β₂ᵗ)
     t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
-    if amsgrad:
-        torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        v = state["max_exp_avg_sq"]
+    v = _amsgrad_denominator_v(state, v, amsgrad)
     param.sub_(lr / (1 - beta1**t) * m / ((v.sqrt() + eps) / (1 - beta2**t) ** 0.5))
 
 
 def _no_bias_correction(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
     t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
-    if amsgrad:
-        torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        v = state["max_exp_avg_sq"]
+    v = _amsgrad_denominator_v(state, v, amsgrad)
     param.sub_(lr * m / (v.sqrt() + eps))
 
 
 def _only_first_moment_corrected(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
     t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
-    if amsgrad:
-        torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        v = state["max_exp_avg_sq"]
+    v = _amsgrad_denominator_v(state, v, amsgrad)
     param.sub_(lr * (m / (1 - beta1**t)) / (v.sqrt() + eps))
 
 
 def _only_second_moment_corrected(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
     t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
-    if amsgrad:
-        torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        v = state["max_exp_avg_sq"]
+    v = _amsgrad_denominator_v(state, v, amsgrad)
     param.sub_(lr * m / ((v / (1 - beta2**t)).sqrt() + eps))
 
 
 def _sum_form_first_moment(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
     # SGD's momentum buffer m ← β₁m + g instead of the average m ← β₁m + (1 − β₁)g
     t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad, sum_form=True)
-    if amsgrad:
-        torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        v = state["max_exp_avg_sq"]
+    v = _amsgrad_denominator_v(state, v, amsgrad)
     param.sub_(lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps))
 
 
@@ -159,9 +157,7 @@ def _amsgrad_max_aliases_v(param, grad, state, *, lr, beta1, beta2, eps, amsgrad
 
 def _ascent(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
     t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
-    if amsgrad:
-        torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
-        v = state["max_exp_avg_sq"]
+    v = _amsgrad_denominator_v(state, v, amsgrad)
     param.add_(lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps))
 
 
