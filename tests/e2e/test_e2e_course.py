@@ -49,13 +49,16 @@ def browser():
 
 
 @pytest.fixture
-def page(browser):
+def page(browser, lab):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     context.add_init_script(RECORDER)
     page = context.new_page()
     page.set_default_timeout(120_000)
     yield page
     context.close()
+    # As a learner closing a notebook's tab and its kernel: without this, every lecture's kernel
+    # (torch loaded, ~0.5 GB each) stays alive for the rest of the session.
+    lab.shut_down_kernels()
 
 
 def widget_errors(page) -> list[str]:
@@ -122,6 +125,18 @@ def move(nb: NotebookPage, index: int, control, kind: str) -> bool:
     return wait_for_change(nb, index, before)
 
 
+def panel_diagnosis(nb: NotebookPage, panel) -> str:
+    """What a failed move leaves behind: the panel's own status line and the kernel's state."""
+    status = " | ".join(t.strip() for t in panel.locator(".widget-html").all_inner_texts() if t.strip())
+    kernel = nb.page.evaluate("() => { const s = window.__courseLab.notebook().sessionContext;"
+                              " return s.session && s.session.kernel ? s.session.kernel.status : 'none'; }")
+    frames = panel.locator(".course-figure-view").get_attribute("data-frames")
+    log = Path(nb.lab.log_path).read_text(errors="replace").splitlines() if nb.lab.log_path else []
+    kernel_news = [line for line in log if "Kernel" in line and ("restart" in line or "died" in line)]
+    return (f"panel text: {status or '(none)'}; kernel: {kernel}; frames drawn: {frames}; "
+            f"server log on kernels: {kernel_news[-3:] or 'nothing'}")
+
+
 # Dropdowns last: a checkbox may only matter on the first landscape (01's "best η*" compares
 # with the optimal rate of the quadratic), and the landscape picker leaves it.
 CONTROL_KINDS = {"slider": ".widget-slider", "checkbox": ".widget-checkbox",
@@ -185,7 +200,9 @@ def test_lecture_notebook_runs_and_every_panel_responds(lab, page, notebook):
         panel.screenshot(path=str(SHOTS / f"{stem}_panel{index}_initial.png"))
         moved = []
         for kind, name, control in controls_of(panel):
-            assert move(nb, index, control, kind), f"{notebook} panel {index}: moving {kind} {name!r} did not change the figure"
+            assert move(nb, index, control, kind), (
+                f"{notebook} panel {index}: moving {kind} {name!r} did not change the figure; "
+                f"{panel_diagnosis(nb, panel)}")
             moved.append(name)
         assert moved, f"{notebook} panel {index} has no controls"
         if panel.locator(".widget-play").count():
