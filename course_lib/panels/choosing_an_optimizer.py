@@ -113,7 +113,12 @@ class RaceFigure:
 
 def race_panel(*, first: str = "Adam", first_lr: float | None = None, second: str = "SGD+momentum",
                second_lr: float = 0.1) -> SliderPanel:
-    """Two optimizer pickers and two lr sliders; ``first_lr=None`` starts at torch's default."""
+    """Two optimizer pickers and two lr sliders; ``first_lr=None`` starts at torch's default.
+
+    Runs are trained at the :data:`LR_GRID` notch nearest each lr (the browser's slider only
+    produces notches; a value given in code between two notches uses the nearer one, and the
+    legend and caption print the lr that was trained).
+    """
     # While the panel is built only the two settings it first shows are trained; afterwards a
     # miss trains the optimizer's whole lr grid (see RaceCache).
     cache = RaceCache(load_digits_split(), whole_grid=False)
