@@ -149,9 +149,11 @@ class BatchedMLP:
 def _losses(outputs: Tensor, targets: Tensor, task: str) -> Tensor:
     """Mean loss per network: ``(S,)`` from outputs ``(S, B, k)`` and targets ``(S, B[, k])``."""
     if task == "classification":
-        s, b, k = outputs.shape
-        return nn.functional.cross_entropy(outputs.reshape(s * b, k), targets.reshape(s * b),
-                                           reduction="none").reshape(s, b).mean(dim=1)
+        # Classes on dim 1, as cross_entropy takes them for (N, C, d) inputs: the same numbers as
+        # flattening to (S·B, C), but torch's log-softmax over a non-last dim is vectorised
+        # across the samples and runs about 8 times faster on CPU for 10 classes (this is most
+        # of the time of evaluating 57 networks on the full training set).
+        return nn.functional.cross_entropy(outputs.transpose(1, 2), targets, reduction="none").mean(dim=1)
     return ((outputs - targets) ** 2).mean(dim=(1, 2))
 
 

@@ -68,3 +68,56 @@ def test_things_to_try_rmsprop_at_ten_times_its_default_splits_the_seeds(panel):
     runs = panel.update(first="RMSprop", first_lr=0.1)
     accuracy = runs[0].val_accuracy[:, -1]
     assert accuracy.max() - accuracy.min() > 0.3
+
+
+# The stacked lr grid behind the panel (one batched run per optimizer) against the plain route.
+
+from course_lib.panels.choosing_an_optimizer import LR_GRID, LR_MAX_EXP, LR_MIN_EXP, LR_STEP, grid_index  # noqa: E402
+
+
+def test_the_lr_grid_is_every_notch_of_the_sliders(panel):
+    for key in ("first_lr", "second_lr"):
+        slider = panel.sliders[key]
+        assert (slider.min, slider.max, slider.step) == (LR_MIN_EXP, LR_MAX_EXP, LR_STEP)
+        notches = [10 ** (slider.min + k * slider.step)
+                   for k in range(round((slider.max - slider.min) / slider.step) + 1)]
+        assert list(LR_GRID) == notches
+    # every notch (and a value the browser's arithmetic left an ulp off) finds itself
+    for k, lr in enumerate(LR_GRID):
+        assert grid_index(lr) == grid_index(lr * (1 + 1e-12)) == grid_index(lr * (1 - 1e-12)) == k
+    assert LR_GRID[grid_index(0.01)] == 0.01 and LR_GRID[grid_index(0.001)] == 0.001
+    with pytest.raises(ValueError, match="learning rate"):
+        grid_index(0.0)
+
+
+def test_a_new_optimizer_trains_its_whole_lr_grid_once_then_lr_moves_only_look_up():
+    panel = race_panel(first="Adam", first_lr=0.001, second="SGD+momentum", second_lr=0.1)
+    cache = panel.race_cache
+    # building the panel trains only the two settings it shows (3 networks each)
+    assert cache.trainings == [("Adam", 3), ("SGD+momentum", 3)]
+    panel.update(first="Nesterov", first_lr=0.01)
+    assert cache.trainings[2:] == [("Nesterov", len(LR_GRID) * 3)]
+    for lr in (1e-4, 10 ** -2.75, 0.1, 10 ** 0.5):
+        runs = panel.update(first_lr=lr)
+        assert runs[0].lr == LR_GRID[grid_index(lr)] and runs[0].name == "Nesterov"
+    panel.update(first_lr=0.01, second_lr=0.01)     # SGD+momentum's grid, less the lr built with
+    assert cache.trainings[3:] == [("SGD+momentum", (len(LR_GRID) - 1) * 3)]
+    assert len(cache.trainings) == 4
+
+
+@pytest.mark.parametrize("name, lr", [("Adam", 10 ** -2.5), ("SGD", 0.1), ("RMSprop", 0.1),
+                                      ("AdamW", 10 ** -3.25), ("Adagrad", 10 ** 0.25)])
+def test_the_stacked_grid_gives_what_one_setting_trained_alone_gives(name, lr):
+    data = load_digits_split()
+    panel = race_panel()
+    runs = panel.update(first=name, first_lr=lr)
+    trained, networks = panel.race_cache.trainings[-1]
+    assert trained == name and networks >= (len(LR_GRID) - 1) * 3     # it came from the stacked grid
+    alone = race.train_race(name, lr, seeds=(0, 1, 2), x_train=data.x_train, y_train=data.y_train,
+                            x_val=data.x_val, y_val=data.y_val, epochs=EPOCHS, eval_every=5)
+    got = runs[0]
+    assert got.lr == lr and got.seeds == alone.seeds
+    np.testing.assert_array_equal(got.steps_at, alone.steps_at)
+    for field in ("train_loss", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(getattr(got, field), getattr(alone, field), rtol=1e-6, atol=1e-7,
+                                   equal_nan=True, err_msg=f"{name} at lr {lr:.3g}: {field}")
