@@ -404,12 +404,18 @@ class FigureView(anywidget.AnyWidget):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._backgrounds: dict[str, str] = {}
+        self.live = False  # True once a browser has drawn this view with this kernel behind it
+        self.on_live: list = []  # callables run once, when the view first goes live
         self.on_msg(self._on_frontend_msg)
 
     def _on_frontend_msg(self, _widget, content, _buffers) -> None:
         # The front end asks "are you there?" when it draws; a saved copy gets no answer.
         if isinstance(content, dict) and content.get("type") == "ping":
             self.send({"type": "pong"})
+            if not self.live:
+                self.live = True
+                for callback in self.on_live:
+                    callback()
 
     def show(self, fig: Figure, trajectories=()) -> dict:
         """Send ``fig``'s scene; returns it (tests read it)."""

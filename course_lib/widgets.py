@@ -256,6 +256,13 @@ class SliderPanel:
         :class:`course_lib.figure_view.FigureView`; ``"png"``: re-render the whole figure as
         a PNG on every change (slow; for figures the browser view cannot draw, chosen
         automatically for 3-D and polar axes).
+    prefetch:
+        ``prefetch(values)``, for panels whose ``compute`` trains networks: called with the
+        current slider values once the panel is live in a browser (its view's first message
+        from the page), and again after every redraw a learner's move caused, so it can hand
+        the settings a learner may pick next to :mod:`course_lib.background` (nearest first).
+        Never called by :meth:`update` from code, so running a notebook top to bottom (nbval,
+        ``make run-notebook``) does exactly what it did without it.
     """
 
     def __init__(
@@ -271,6 +278,7 @@ class SliderPanel:
         play_interval_ms: int = 40,
         title: str = "",
         render: str = "browser",
+        prefetch: Callable[[dict], None] | None = None,
     ):
         if not callable(compute):
             raise ValueError(f"compute must be callable, got {type(compute).__name__}")
@@ -285,7 +293,10 @@ class SliderPanel:
                 )
         if render not in ("browser", "png"):
             raise ValueError(f"render must be 'browser' or 'png', got {render!r}")
+        if prefetch is not None and not callable(prefetch):
+            raise ValueError(f"prefetch must be callable or None, got {type(prefetch).__name__}")
         self.compute = compute
+        self.prefetch = prefetch
         self.sliders = dict(sliders)
         self.title = title
         self._pending_update = False  # a value from the browser waits for its redraw
@@ -358,6 +369,8 @@ class SliderPanel:
         if self.view is not None:
             rows.append(self.view)
         self.widget = widgets.VBox(rows)
+        if self.view is not None and prefetch is not None:
+            self.view.on_live.append(self._prefetch_safely)
 
         self.update()
 
@@ -471,6 +484,7 @@ class SliderPanel:
             self._pending_update = False
             self._pending_step = None
             self.update()
+            self._prefetch_safely()
         elif self._pending_step is not None:
             # The browser already shows this step (Play and the step slider are linked to the
             # view there); only the matplotlib model follows, so nothing is sent back.
@@ -540,6 +554,18 @@ class SliderPanel:
         if self._timer is not None:
             self._timer.cancel()
         self._timer = loop.call_later(COALESCE_S, self._flush_safely)
+
+    def _prefetch_safely(self) -> None:
+        """Tell ``prefetch`` the current values; its failure must never break the panel."""
+        if self.prefetch is None:
+            return
+        try:
+            self.prefetch(dict(self.values))
+        except Exception as error:  # the panel still works, only without training ahead
+            import warnings
+
+            warnings.warn(f"SliderPanel: prefetch failed ({error!r}); slider moves train on demand",
+                          RuntimeWarning, stacklevel=2)
 
     def _flush_safely(self) -> None:
         self._timer = None

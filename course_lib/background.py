@@ -1,0 +1,226 @@
+"""Background training for slider panels: one low-priority worker process, jobs in a wanted order.
+
+Two panels (02's batch-size panel and 10's optimizer race) train networks for every new slider
+setting, 0.1-1 s of CPU each: too slow to answer a slider within the course's target (median
+≤ 50 ms, p95 ≤ 150 ms in the kernel). Their slider values form small grids, so the answer is to
+train the grid *before* the learner asks: once a panel is live in a browser, it hands its
+remaining grid points to :class:`BackgroundTrainer`, and a slider move that finds its run
+trained is a cache lookup plus the redraw.
+
+Why a separate process and not a thread: torch releases Python's interpreter lock around every
+operation and both threads would fight for it at each of the thousands of small operations a
+training run makes; a kernel thread training in the background made a 150 ms slider move take
+seconds. A process shares nothing: it runs at a low CPU priority (``os.nice(10)``) with one
+torch thread, so the operating system gives the kernel the CPU whenever it needs it, and the
+kernel's own code is unchanged. (Niceness 19 starved the worker whenever anything else ran,
+the browser included; at 10 it still gets a fair share of an otherwise busy machine.)
+
+Why it never runs during ``make run-notebook`` or nbval: panels start it only when their
+browser view reports that it is on screen (the view's first "ping"), which needs JupyterLab.
+
+A job is a module-level function and its arguments (sent with ``pickle``); the result comes back
+the same way. Jobs go to the worker one at a time, so :meth:`want` can reorder what is still
+waiting (the learner's latest setting first) and :meth:`wait_for` knows whether the job a
+kernel needs is the one being computed (then waiting beats training it again in the kernel).
+
+Example::
+
+    trainer = BackgroundTrainer()
+    trainer.want([(("Adam",), race.lr_sweep, ("Adam", grid), {...})])
+    trainer.wait_for(("Adam",), timeout=5.0)   # the result, or None if not there in time
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import pickle
+import struct
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
+
+__all__ = ["BackgroundTrainer", "Job", "shared_trainer"]
+
+# (key, function, positional arguments, keyword arguments); the key names the result.
+Job = tuple[Hashable, Callable[..., Any], tuple, dict]
+
+_HEADER = struct.Struct("!Q")  # every message: its length, then the pickle
+
+
+def _send(stream, obj) -> None:
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _receive(stream):
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        raise EOFError("the other side closed the pipe")
+    (size,) = _HEADER.unpack(header)
+    data = stream.read(size)
+    if len(data) < size:
+        raise EOFError("the other side closed the pipe mid-message")
+    return pickle.loads(data)
+
+
+class BackgroundTrainer:
+    """Runs jobs in one niced worker process, in the order last given to :meth:`want`.
+
+    Results stay in :attr:`results` (key → value). A job that raises is recorded in
+    :attr:`errors` (key → message) and never retried: the kernel then trains that setting
+    itself when a learner asks for it, exactly as without a background trainer.
+    """
+
+    def __init__(self, *, nice: int = 10):
+        self.nice = nice
+        self.results: dict[Hashable, Any] = {}
+        self.errors: dict[Hashable, str] = {}
+        self._wanted: list[Job] = []
+        self._running: Hashable | None = None
+        self._process: subprocess.Popen | None = None
+        self._changed = threading.Condition()
+        self._reader: threading.Thread | None = None
+        self.on_result: list[Callable[[Hashable, Any], None]] = []
+
+    # -- what the panels call -------------------------------------------------------------------
+
+    def want(self, jobs: Iterable[Job]) -> None:
+        """Compute these jobs next, in this order (replaces what was waiting; done ones skipped)."""
+        with self._changed:
+            self._wanted = [job for job in jobs if job[0] not in self.results
+                            and job[0] not in self.errors and job[0] != self._running]
+            if self._running is None:
+                self._send_next()
+
+    def status(self, key: Hashable) -> str:
+        """"done", "running", "waiting", "failed" or "unknown" for the job named ``key``."""
+        with self._changed:
+            if key in self.results:
+                return "done"
+            if key in self.errors:
+                return "failed"
+            if key == self._running:
+                return "running"
+            if any(job[0] == key for job in self._wanted):
+                return "waiting"
+            return "unknown"
+
+    def wait_for(self, key: Hashable, timeout: float) -> Any | None:
+        """The result of ``key`` if it is done, or running and done within ``timeout`` s; else None.
+
+        A job still waiting in line is not waited for: the kernel is better off training it.
+        """
+        with self._changed:
+            self._changed.wait_for(lambda: key in self.results or key != self._running, timeout)
+            return self.results.get(key)
+
+    def wait_all(self, timeout: float | None = None) -> bool:
+        """Block until nothing is running or waiting (tests, benchmarks); False on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._running is None and not self._wanted, timeout)
+
+    def close(self) -> None:
+        """Stop the worker (what is running is dropped); results already in stay."""
+        with self._changed:
+            self._wanted = []
+            process, self._process = self._process, None
+            self._running = None
+            self._changed.notify_all()
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    def _ensure_process(self) -> subprocess.Popen:
+        if self._process is None or self._process.poll() is not None:
+            env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "course_lib.background", str(self.nice)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+            self._reader = threading.Thread(target=self._read_results, args=(self._process,),
+                                            daemon=True, name="course background results")
+            self._reader.start()
+        return self._process
+
+    def _send_next(self) -> None:
+        # called with self._changed held
+        while self._wanted:
+            key, function, args, kwargs = self._wanted.pop(0)
+            try:
+                process = self._ensure_process()
+                self._running = key
+                _send(process.stdin, (key, function, args, kwargs))
+                return
+            except (OSError, pickle.PicklingError, AttributeError, TypeError) as error:
+                self.errors[key] = f"could not start the background job: {error!r}"
+                self._running = None
+        self._changed.notify_all()
+
+    def _read_results(self, process: subprocess.Popen) -> None:
+        while True:
+            try:
+                key, ok, value = _receive(process.stdout)
+            except (EOFError, OSError, pickle.UnpicklingError):
+                with self._changed:
+                    if self._process is process:  # the worker died: what it ran is lost
+                        if self._running is not None:
+                            self.errors[self._running] = "the background worker stopped"
+                        self._running = None
+                        self._process = None
+                        self._send_next()
+                    self._changed.notify_all()
+                return
+            with self._changed:
+                if ok:
+                    self.results[key] = value
+                else:
+                    self.errors[key] = value
+                if self._running == key:
+                    self._running = None
+                    self._send_next()
+                self._changed.notify_all()
+            if ok:
+                for callback in list(self.on_result):
+                    callback(key, value)
+
+
+_SHARED: BackgroundTrainer | None = None
+
+
+def shared_trainer() -> BackgroundTrainer:
+    """The kernel's one background trainer (two panels share one worker and its CPU share)."""
+    global _SHARED
+    if _SHARED is None:
+        _SHARED = BackgroundTrainer()
+        atexit.register(_SHARED.close)
+    return _SHARED
+
+
+def _worker(nice: int) -> None:
+    """The worker process: read a job, run it, send ``(key, ok, result or message)``; until EOF."""
+    if nice:
+        os.nice(nice)
+    import torch
+
+    torch.set_num_threads(1)
+    jobs, results = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # anything a job prints must not corrupt the result stream
+    while True:
+        try:
+            key, function, args, kwargs = _receive(jobs)
+        except EOFError:  # the kernel is gone (or closed us): nothing left to do
+            return
+        try:
+            _send(results, (key, True, function(*args, **kwargs)))
+        except Exception as error:  # reported to the kernel, which then trains this itself
+            _send(results, (key, False, f"{type(error).__name__}: {error}"))
+
+
+if __name__ == "__main__":
+    _worker(int(sys.argv[1]) if len(sys.argv) > 1 else 19)
