@@ -22,7 +22,10 @@ move costs the training runs plus a few milliseconds of matplotlib.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import atexit
+import time
+import threading
+import weakref
 
 import ipywidgets as widgets
 import numpy as np
@@ -33,8 +36,8 @@ from matplotlib.ticker import NullFormatter
 from course_lib import toy_regression as tr
 from course_lib.widgets import SliderPanel, lr_slider
 
-__all__ = ["NoiseCurve", "gradient_noise_curve", "BatchSizeFigure", "batch_size_panel",
-           "batch_size_slider"]
+__all__ = ["NoiseCurve", "gradient_noise_curve", "BatchSizeFigure", "GridRuns", "lr_grid",
+           "batch_size_panel", "batch_size_slider"]
 
 FIGSIZE = (11.0, 3.6)
 DPI = 80
@@ -92,8 +95,9 @@ class BatchSizeFigure:
     """
 
     def __init__(self, noise: NoiseCurve, *, noise_floor: float | None = None,
-                 figsize=FIGSIZE, dpi=DPI):
+                 figsize=FIGSIZE, dpi=DPI, after_show=None):
         self.noise = noise
+        self.after_show = after_show  # called at the end of every show (the panel's prefetch)
         self.fig, (self.ax_updates, self.ax_samples, self.ax_noise) = plt.subplots(
             1, 3, figsize=figsize, dpi=dpi)
         self.loss_lines = {}
@@ -158,6 +162,8 @@ class BatchSizeFigure:
         self.chosen_vline.set_xdata([batch_size, batch_size])
         self.noise_text.set_text(f"B = {batch_size}: {variance:.3g}"
                                  + (" (the full batch has no noise)" if variance == 0 else ""))
+        if self.after_show is not None:
+            self.after_show()
         return self
 
     @staticmethod
@@ -180,30 +186,205 @@ def batch_size_slider(value: int = 10, choices=tr.BATCH_SIZE_CHOICES) -> widgets
                                    continuous_update=True, style={"description_width": "initial"})
 
 
+# The lr slider's grid: 10^(−2 + 0.1k), k = 0 … 20, i.e. 0.01 … 1 in steps of ×1.26. Every value
+# the slider can take is on it, so each one is a cache hit once its batch size has been trained.
+LR_MIN_EXP, LR_MAX_EXP, LR_STEP = -2.0, 0.0, 0.1
+# Up to this batch size one stacked run of all 21 learning rates costs about as much as one
+# plain run (Python overhead dominates); above it the arithmetic does, so a miss trains the
+# asked-for learning rate alone and the stacked run is left to the background prefetch.
+STACK_AT_ONCE_UP_TO = 100
+# The prefetch thread pauses while the kernel computes and draws a move, at most this long.
+KERNEL_BUSY_MAX_S = 2.0
+# Runs off the grid (or of a large batch not stacked yet) kept, oldest dropped first.
+MAX_RUNS_ALONE = 64
+
+
+def lr_grid(min_exp: float = LR_MIN_EXP, max_exp: float = LR_MAX_EXP,
+            step: float = LR_STEP) -> list[float]:
+    """The values of ``lr_slider(min_exp=..., max_exp=..., step=...)``: 10^(min_exp + k·step)."""
+    count = round((max_exp - min_exp) / step)
+    return [10 ** (min_exp + k * step) for k in range(count + 1)]
+
+
+# Every GridRuns made, so that their prefetch threads are stopped before the interpreter
+# exits (a thread still inside torch while Python shuts down aborts the process).
+_ALL_GRID_RUNS: "weakref.WeakSet[GridRuns]" = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_prefetching() -> None:
+    for grid_runs in list(_ALL_GRID_RUNS):
+        grid_runs.stop()
+
+
+class GridRuns:
+    r"""The panel's training runs, cached; for one batch size all learning rates train at once.
+
+    The batches depend on the seed and :math:`B` only, never on :math:`\eta`, so
+    ``tr.train_learning_rates`` trains every learning rate of the slider's grid in one stacked
+    run (``tests/test_toy_regression.py`` checks it against separate ``tr.train`` calls); after
+    that, every move of the lr slider at that :math:`B` is a cache hit. A learning rate off the
+    grid (``panel.update(lr=0.2)``) is trained alone by ``tr.train``, exactly as a learner's call.
+
+    ``prefetch`` trains the batch sizes a learner has not visited yet in a background thread;
+    the panel starts it only when a learner moves a slider (never while a notebook is run
+    top to bottom, so ``make run-notebook`` and nbval stay deterministic and fast).
+    """
+
+    def __init__(self, x, y, *, updates: int, seed: int, grid: list[float]):
+        self.x, self.y, self.updates, self.seed = x, y, updates, seed
+        self.grid = list(grid)
+        self._log_grid = np.log10(self.grid)
+        self._by_batch: dict[int, list[tr.TrainingRun]] = {}
+        self._lock = threading.Lock()           # guards the dictionaries below
+        self._batch_locks: dict[int, threading.Lock] = {}
+        self._wanted: list[int] = []            # batch sizes the prefetch thread will train
+        self._thread: threading.Thread | None = None
+        self._training: int | None = None       # the batch size being trained stacked now
+        self._waiting_for: int | None = None    # the batch size the kernel waits for
+        self._kernel_busy_since: float | None = None  # when the kernel began its slider move
+        _ALL_GRID_RUNS.add(self)
+        self._alone: dict[tuple[int, float], tr.TrainingRun] = {}  # runs trained one at a time
+
+    def grid_index(self, lr: float) -> int | None:
+        """The position of ``lr`` on the grid, or None (float noise of the slider allowed)."""
+        if not lr > 0:
+            return None
+        k = int(np.argmin(np.abs(self._log_grid - np.log10(lr))))
+        return k if abs(self._log_grid[k] - np.log10(lr)) < 1e-9 else None
+
+    def cached(self, batch_size: int) -> bool:
+        return batch_size in self._by_batch
+
+    def run(self, batch_size: int, lr: float) -> tr.TrainingRun:
+        """The run for ``(batch_size, lr)``: from the stacked cache when it can be."""
+        k = self.grid_index(lr)
+        if k is None:
+            return self._train_alone(batch_size, lr)
+        runs = self._by_batch.get(batch_size)
+        if runs is not None:
+            return runs[k]
+        if (batch_size, self.grid[k]) in self._alone:  # e.g. the runs made when the panel was built
+            return self._alone[batch_size, self.grid[k]]
+        if batch_size <= STACK_AT_ONCE_UP_TO:
+            return self.train_grid(batch_size)[k]  # (waits for the prefetch thread if it began it)
+        return self._train_alone(batch_size, self.grid[k])
+
+    def train_grid(self, batch_size: int) -> list[tr.TrainingRun]:
+        """All learning rates of the grid at ``batch_size``, trained once (one thread at a time)."""
+        with self._lock:
+            lock = self._batch_locks.setdefault(batch_size, threading.Lock())
+        in_background = threading.current_thread() is self._thread
+        if not in_background:
+            self._waiting_for = batch_size
+        try:
+            with lock:  # the prefetch thread may be training this batch size now: wait for it
+                runs = self._by_batch.get(batch_size)
+                if runs is None:
+                    self._training = batch_size
+                    try:
+                        runs = tr.train_learning_rates(
+                            tr.make_mlp(seed=self.seed), self.x, self.y, batch_size=batch_size,
+                            lrs=self.grid, updates=self.updates, eval_every="log", seed=self.seed,
+                            between_updates=self._yield_to_kernel if in_background else None)
+                    finally:
+                        self._training = None
+                    self._by_batch[batch_size] = runs
+                return runs
+        finally:
+            if not in_background:
+                self._waiting_for = None
+
+    def kernel_busy(self, busy: bool = True) -> None:
+        """The kernel begins (True) or ends (False) a slider move: the prefetch pauses meanwhile."""
+        self._kernel_busy_since = time.monotonic() if busy else None
+
+    def _yield_to_kernel(self) -> None:
+        # Two threads share one interpreter lock, and torch releases it around every operation:
+        # training in both at once, each of the kernel's many small operations would wait for
+        # the other thread's turn (measured: a 150 ms run took 15 s). So the prefetch thread
+        # sleeps while the kernel computes and draws a move, unless the kernel is waiting for
+        # this very batch size (or the move has not ended within KERNEL_BUSY_MAX_S: a lost end).
+        while True:
+            since = self._kernel_busy_since
+            if (since is None or self._waiting_for == self._training
+                    or time.monotonic() - since > KERNEL_BUSY_MAX_S):
+                return
+            time.sleep(0.005)
+
+    def _train_alone(self, batch_size: int, lr: float) -> tr.TrainingRun:
+        run = self._alone.get((batch_size, lr))
+        if run is None:
+            run = tr.train(tr.make_mlp(seed=self.seed), self.x, self.y, batch_size=batch_size,
+                           lr=lr, updates=self.updates, eval_every="log", seed=self.seed)
+            if len(self._alone) >= MAX_RUNS_ALONE:
+                self._alone.pop(next(iter(self._alone)))  # the oldest
+            self._alone[batch_size, lr] = run
+        return run
+
+    # -- background prefetch -------------------------------------------------------------------
+
+    def prefetch(self, batch_sizes) -> None:
+        """Train ``batch_sizes`` not trained yet, in this order, in a daemon thread.
+
+        A later call reorders what is still waiting (the learner's latest batch size first).
+        """
+        with self._lock:
+            self._wanted = [b for b in dict.fromkeys(batch_sizes) if b not in self._by_batch]
+            if self._thread is None and self._wanted:
+                self._thread = threading.Thread(target=self._prefetch_loop, daemon=True,
+                                                name="batch-size panel prefetch")
+                self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the prefetch thread has nothing left to train (tests, benchmarks)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+
+    def stop(self) -> None:
+        """Drop what the prefetch thread has not begun, and wait for the batch size it trains."""
+        with self._lock:
+            self._wanted.clear()
+        self.wait()
+
+    def _prefetch_loop(self) -> None:
+        while True:
+            with self._lock:
+                if not self._wanted:
+                    self._thread = None  # under the lock: a later prefetch starts a new one
+                    return
+                batch_size = self._wanted.pop(0)
+            self.train_grid(batch_size)
+
+
 def batch_size_panel(*, batch_size: int = 10, lr: float = 0.1, updates: int = 1000,
                      n: int = 1000, seed: int = 0) -> SliderPanel:
     """Sliders for the batch size (log-spaced, 1 … ``n``) and lr; trains for ``updates`` steps.
 
-    The full-batch run is cached per lr, so moving the batch-size slider trains one model.
+    The lr slider's values are the grid ``lr_grid()``; for each batch size all of them are
+    trained at once (:class:`GridRuns`), so an lr move at a visited batch size draws at once.
+    Once a learner moves a slider, the batch sizes not visited yet train in the background.
     """
     x, y = tr.make_data(n=n, seed=seed)
     choices = tuple(b for b in tr.BATCH_SIZE_CHOICES if b < n) + (n,)
     noise = gradient_noise_curve(tr.make_mlp(seed=seed), x, y, sampled_batch_sizes=choices)
-
-    @lru_cache(maxsize=32)
-    def run(batch_size: int, lr: float) -> tr.TrainingRun:
-        return tr.train(tr.make_mlp(seed=seed), x, y, batch_size=batch_size, lr=lr,
-                        updates=updates, eval_every="log", seed=seed)
+    runs = GridRuns(x, y, updates=updates, seed=seed, grid=lr_grid())
 
     def compute(batch_size, lr):
         batch_size, lr = int(batch_size), float(lr)
         if batch_size > n:
             raise ValueError(f"batch size {batch_size} is larger than the data set (n = {n})")
-        full = run(n, lr)
-        return [full] if batch_size == n else [full, run(batch_size, lr)]
+        runs.kernel_busy()  # until the figure has been drawn (BatchSizeFigure.show's end)
+        try:
+            full = runs.run(n, lr)
+            return [full] if batch_size == n else [full, runs.run(batch_size, lr)]
+        except BaseException:
+            runs.kernel_busy(False)
+            raise
 
-    def caption(values, runs):
-        chosen = runs[-1]
+    def caption(values, trained):
+        chosen = trained[-1]
         per_epoch = tr.updates_per_epoch(n, chosen.batch_size)
 
         def final(run):
@@ -211,10 +392,27 @@ def batch_size_panel(*, batch_size: int = 10, lr: float = 0.1, updates: int = 10
 
         return (f"B = {chosen.batch_size}: {per_epoch} update{'s' * (per_epoch > 1)} per epoch, "
                 f"{updates} updates = {updates * chosen.batch_size / n:g} epochs; "
-                f"{final(chosen)} (full batch: {final(runs[0])})")
+                f"{final(chosen)} (full batch: {final(trained[0])})")
 
-    figure = BatchSizeFigure(noise, noise_floor=0.1**2)
-    return SliderPanel(compute, {"batch_size": batch_size_slider(batch_size, choices),
-                                 "lr": lr_slider(lr, min_exp=-2.0, max_exp=0.0)},
-                       figure=figure, caption=caption,
-                       title="Batch size: loss per update, loss per sample, gradient noise")
+    figure = BatchSizeFigure(noise, noise_floor=0.1**2, after_show=lambda: runs.kernel_busy(False))
+    sliders = {"batch_size": batch_size_slider(batch_size, choices),
+               "lr": lr_slider(lr, min_exp=LR_MIN_EXP, max_exp=LR_MAX_EXP, step=LR_STEP)}
+    panel = SliderPanel(compute, sliders, figure=figure, caption=caption,
+                        title="Batch size: loss per update, loss per sample, gradient noise")
+    panel.runs = runs
+
+    def learner_moved(change):
+        # A slider moved by a learner (or a benchmark), not by panel.update's write-back: from
+        # now on the batch sizes not trained yet train in the background.
+        if panel._syncing:
+            return
+        chosen = sliders["batch_size"].value
+        # The cheap small batches nearest the chosen one first (each about one plain run), then
+        # the full batch (every lr move needs it), then the other large ones.
+        order = sorted(choices, key=lambda b: (b > STACK_AT_ONCE_UP_TO, b != n,
+                                               abs(np.log(b) - np.log(chosen))))
+        runs.prefetch(order)
+
+    for slider in sliders.values():
+        slider.observe(learner_moved, names="value")
+    return panel
