@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -79,11 +78,6 @@ def _check_positive_int(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
-_single_threaded_lock = threading.Lock()
-_single_threaded_depth = 0
-_saved_threads = 1
-
-
 @contextlib.contextmanager
 def single_threaded():
     """Run torch on one thread inside the block, then restore the thread count.
@@ -91,21 +85,14 @@ def single_threaded():
     A 1-20-1 MLP's tensors are far too small to split across threads: on a busy 2-core machine
     the hand-offs between threads made each update about 10 times slower than one thread.
     """
-    # Thread-safe: the thread count is global to the process, and a panel may train in a
-    # background thread while the kernel trains in its own; the last block out restores it.
-    global _single_threaded_depth, _saved_threads
-    with _single_threaded_lock:
-        if _single_threaded_depth == 0:
-            _saved_threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-        _single_threaded_depth += 1
+    # torch.set_num_threads sets the calling thread's OpenMP thread count, so this works per
+    # thread: the batch-size panel's prefetch thread and the kernel each enter it themselves.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         yield
     finally:
-        with _single_threaded_lock:
-            _single_threaded_depth -= 1
-            if _single_threaded_depth == 0:
-                torch.set_num_threads(_saved_threads)
+        torch.set_num_threads(threads)
 
 
 def make_data(n: int = 1000, noise: float = 0.1, seed: int = 0) -> tuple[Tensor, Tensor]:
