@@ -408,7 +408,9 @@ def batch_size_panel(*, batch_size: int = 10, lr: float = 0.1, updates: int = 10
             return
         chosen = sliders["batch_size"].value
         # The cheap small batches nearest the chosen one first (each about one plain run), then
-        # the full batch (every lr move needs it), then the other large ones.
+        # the full batch (every lr move needs it as the grey reference), then the other large
+        # ones. With the back-to-back moves of benchmarks/slider_latency.py this order gave
+        # p95 207-226 ms, the full batch first 332 ms (docs/benchmarks.md).
         order = sorted(choices, key=lambda b: (b > STACK_AT_ONCE_UP_TO, b != n,
                                                abs(np.log(b) - np.log(chosen))))
         runs.prefetch(order)
