@@ -349,13 +349,18 @@ class GridRuns:
         self.wait()
 
     def _prefetch_loop(self) -> None:
-        while True:
-            with self._lock:
-                if not self._wanted:
-                    self._thread = None  # under the lock: a later prefetch starts a new one
-                    return
-                batch_size = self._wanted.pop(0)
-            self.train_grid(batch_size)
+        try:
+            while True:
+                with self._lock:
+                    if not self._wanted:
+                        self._thread = None  # under the lock: a later prefetch starts a new one
+                        return
+                    batch_size = self._wanted.pop(0)
+                self.train_grid(batch_size)
+        except BaseException:
+            with self._lock:  # a failed run: the kernel trains what it needs itself
+                self._thread = None
+            raise
 
 
 def batch_size_panel(*, batch_size: int = 10, lr: float = 0.1, updates: int = 1000,
