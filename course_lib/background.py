@@ -154,8 +154,11 @@ class BackgroundTrainer:
             key, function, args, kwargs = self._wanted.pop(0)
             try:
                 process = self._ensure_process()
+                # The job itself travels as bytes inside the message, so that a job the worker
+                # cannot unpickle (a function it cannot import) fails alone, by its key.
+                payload = pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
                 self._running = key
-                _send(process.stdin, (key, function, args, kwargs))
+                _send(process.stdin, (key, payload))
                 return
             except (OSError, pickle.PicklingError, AttributeError, TypeError) as error:
                 self.errors[key] = f"could not start the background job: {error!r}"
@@ -213,10 +216,11 @@ def _worker(nice: int) -> None:
     sys.stdout = sys.stderr  # anything a job prints must not corrupt the result stream
     while True:
         try:
-            key, function, args, kwargs = _receive(jobs)
+            key, payload = _receive(jobs)
         except EOFError:  # the kernel is gone (or closed us): nothing left to do
             return
         try:
+            function, args, kwargs = pickle.loads(payload)
             _send(results, (key, True, function(*args, **kwargs)))
         except Exception as error:  # reported to the kernel, which then trains this itself
             _send(results, (key, False, f"{type(error).__name__}: {error}"))

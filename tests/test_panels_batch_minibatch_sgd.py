@@ -143,3 +143,70 @@ def test_noise_curve_closed_form_is_zero_at_full_batch():
     assert curve.sampled[-1] == pytest.approx(0.0, abs=1e-10)
     figure = BatchSizeFigure(curve)
     assert len(figure.ax_noise.lines) == 5  # two closed forms, samples, marker, chosen-B line
+
+
+# -- the lr grid: every slider value trains all learning rates of its batch size at once -----
+
+def test_lr_slider_values_are_the_grid():
+    from course_lib.panels.batch_minibatch_sgd import lr_grid
+
+    grid = lr_grid()
+    assert grid[0] == pytest.approx(0.01) and grid[-1] == pytest.approx(1.0) and len(grid) == 41
+    np.testing.assert_allclose(np.diff(np.log10(grid)), 0.05)
+    panel = batch_size_panel(updates=20)
+    slider = panel.sliders["lr"]
+    positions = np.arange(slider.min, slider.max + slider.step / 2, slider.step)
+    np.testing.assert_allclose(slider.base ** positions, grid)
+    for k, lr in enumerate(grid):  # the slider's values, float noise included, find their place
+        assert panel.runs.grid_index(lr) == k
+        assert panel.runs.grid_index(lr * (1 + 1e-14)) == k
+    assert panel.runs.grid_index(0.2) is None and panel.runs.grid_index(0.05) is None
+
+
+def test_a_grid_lr_move_draws_the_stacked_run_equal_to_train(panel):
+    runs = panel.update(batch_size=20, lr=10**-1.5)
+    assert panel.runs.cached(20)  # one stacked run for all lrs at B = 20
+    x, y = tr.make_data()
+    for lr in (10**-1.5, 10**-0.5, 1.0):
+        chosen = panel.update(batch_size=20, lr=lr)[-1]
+        assert chosen is panel.runs._by_batch[20][panel.runs.grid_index(lr)]
+        alone = tr.train(tr.make_mlp(), x, y, batch_size=20, lr=lr, updates=UPDATES, eval_every="log")
+        assert chosen.diverged_at == alone.diverged_at
+        finite = np.isfinite(alone.losses) & (alone.losses < 1e3)
+        np.testing.assert_allclose(chosen.losses[finite], alone.losses[finite], rtol=2e-4)
+    assert runs[-1].lr == pytest.approx(10**-1.5)
+
+
+def test_an_lr_off_the_grid_is_trained_exactly_as_train_does(panel):
+    chosen = panel.update(batch_size=50, lr=0.2)[-1]
+    x, y = tr.make_data()
+    alone = tr.train(tr.make_mlp(), x, y, batch_size=50, lr=0.2, updates=UPDATES, eval_every="log")
+    np.testing.assert_array_equal(chosen.losses, alone.losses)
+    assert chosen.lr == 0.2
+
+
+def test_background_training_starts_only_when_the_panel_is_live_in_a_browser():
+    from course_lib.background import BackgroundTrainer
+
+    panel = batch_size_panel(updates=30)
+    trainer = BackgroundTrainer()
+    panel.runs.background = trainer          # a trainer of this test's own, not the kernel's
+    trainer.on_result.append(panel.runs._arrived)
+    try:
+        for values in (dict(batch_size=5), dict(lr=0.01), dict(batch_size=1000)):
+            panel.update(**values)
+        panel.sliders["batch_size"].value = 2  # code (a cell, nbval) moving a slider: no prefetch
+        assert trainer.status(panel.runs.job_key(200)) == "unknown" and not panel.runs.cached(200)
+        # The browser view's first message: the panel is on screen with its kernel behind it
+        panel.view._on_frontend_msg(panel.view, {"type": "ping"}, [])
+        assert trainer.wait_all(timeout=300)
+        assert trainer.errors == {}
+        assert all(panel.runs.cached(b) for b in tr.BATCH_SIZE_CHOICES)
+        # Every lr at every batch size is now a cache hit, equal to what train gives
+        x, y = tr.make_data()
+        run = panel.update(batch_size=500, lr=10**-0.7)[-1]
+        assert run is panel.runs._by_batch[500][panel.runs.grid_index(10**-0.7)]
+        alone = tr.train(tr.make_mlp(), x, y, batch_size=500, lr=10**-0.7, updates=30, eval_every="log")
+        np.testing.assert_allclose(run.losses, alone.losses, rtol=2e-4)
+    finally:
+        trainer.close()

@@ -195,3 +195,63 @@ def test_variance_is_zero_at_full_batch_and_falls_as_one_over_b_with_replacement
 def test_bad_input_raises_a_clear_value_error(call, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
         call()
+
+
+# -- train_learning_rates: every learning rate at once, equal to separate train calls ---------
+
+GRID_LRS = (0.01, 10**-1.5, 0.1, 10**-0.2, 1.0)  # slow, medium, the default, diverging ones
+
+
+@pytest.mark.parametrize("batch_size", [1, 7, 100, 1000])
+def test_train_learning_rates_equals_separate_train_runs(batch_size):
+    x, y = tr.make_data()
+    model = tr.make_mlp()
+    before = [p.detach().clone() for p in model.parameters()]
+    stacked = tr.train_learning_rates(model, x, y, batch_size=batch_size, lrs=GRID_LRS,
+                                      updates=300, eval_every="log")
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # not trained in place
+    assert len(stacked) == len(GRID_LRS)
+    diverged = 0
+    for lr, run in zip(GRID_LRS, stacked):
+        alone = tr.train(tr.make_mlp(), x, y, batch_size=batch_size, lr=lr, updates=300,
+                         eval_every="log")
+        assert run.lr == lr and run.batch_size == batch_size and run.label == alone.label
+        assert run.diverged_at == alone.diverged_at, f"lr {lr}"
+        np.testing.assert_array_equal(run.updates, alone.updates)
+        np.testing.assert_array_equal(run.samples_seen, alone.samples_seen)
+        np.testing.assert_array_equal(run.epochs, alone.epochs)
+        finite = np.isfinite(alone.losses) & (alone.losses < 1e3)  # a blow-up's last loss: inf or huge
+        np.testing.assert_allclose(run.losses[finite], alone.losses[finite], rtol=2e-4,
+                                   err_msg=f"lr {lr}")
+        diverged += alone.diverged_at is not None
+    assert 0 < diverged < len(GRID_LRS)  # both kinds of run are compared
+
+
+def test_train_learning_rates_gives_each_copy_its_own_step():
+    # Swapping the order of the learning rates swaps the runs: no copy uses another's lr.
+    x, y = tr.make_data(n=200)
+    forward = tr.train_learning_rates(tr.make_mlp(), x, y, batch_size=20, lrs=[0.02, 0.1],
+                                      updates=50, eval_every=5)
+    backward = tr.train_learning_rates(tr.make_mlp(), x, y, batch_size=20, lrs=[0.1, 0.02],
+                                       updates=50, eval_every=5)
+    np.testing.assert_allclose(forward[0].losses, backward[1].losses, rtol=1e-6)
+    np.testing.assert_allclose(forward[1].losses, backward[0].losses, rtol=1e-6)
+    assert not np.allclose(forward[0].losses, forward[1].losses)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x, y: tr.train_learning_rates(tr.make_mlp(), x, y, batch_size=10, lrs=[], updates=5),
+     "at least one learning rate"),
+    (lambda x, y: tr.train_learning_rates(tr.make_mlp(), x, y, batch_size=10, lrs=[0.1, -1.0],
+                                          updates=5), "Invalid learning rate"),
+    (lambda x, y: tr.train_learning_rates(nn.Sequential(nn.Linear(1, 5), nn.ReLU(), nn.Linear(5, 1)),
+                                          x, y, batch_size=10, lrs=[0.1], updates=5), "tanh MLP"),
+    (lambda x, y: tr.train_learning_rates(tr.make_mlp(), x, y, batch_size=10, lrs=[0.1]),
+     "exactly one budget"),
+    (lambda x, y: tr.train_learning_rates(tr.make_mlp(), x, y, batch_size=500, lrs=[0.1], updates=5),
+     "at most the number of samples"),
+])
+def test_train_learning_rates_bad_input(call, message):
+    x, y = tr.make_data(n=100)
+    with pytest.raises(ValueError, match=message):
+        call(x, y)

@@ -22,8 +22,6 @@ move costs the training runs plus a few milliseconds of matplotlib.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import ipywidgets as widgets
 import numpy as np
 import torch
@@ -31,10 +29,11 @@ from matplotlib import pyplot as plt
 from matplotlib.ticker import NullFormatter
 
 from course_lib import toy_regression as tr
+from course_lib.background import shared_trainer
 from course_lib.widgets import SliderPanel, lr_slider
 
-__all__ = ["NoiseCurve", "gradient_noise_curve", "BatchSizeFigure", "batch_size_panel",
-           "batch_size_slider"]
+__all__ = ["NoiseCurve", "gradient_noise_curve", "BatchSizeFigure", "GridRuns", "lr_grid",
+           "batch_size_panel", "batch_size_slider"]
 
 FIGSIZE = (11.0, 3.6)
 DPI = 80
@@ -180,30 +179,147 @@ def batch_size_slider(value: int = 10, choices=tr.BATCH_SIZE_CHOICES) -> widgets
                                    continuous_update=True, style={"description_width": "initial"})
 
 
+# The lr slider's grid: 10^(−2 + 0.05k), k = 0 … 40, i.e. 0.01 … 1 in steps of ×1.12 (the lr
+# slider's own notches). Every value the slider can take is on it, so each one is a cache hit
+# once its batch size has been trained.
+LR_MIN_EXP, LR_MAX_EXP, LR_STEP = -2.0, 0.0, 0.05
+# Up to this batch size one stacked run of all 41 learning rates costs about as much as one
+# plain run (Python overhead dominates); above it the arithmetic does, so a miss trains the
+# asked-for learning rate alone and the stacked run is left to the background trainer.
+STACK_AT_ONCE_UP_TO = 100
+# How long a move waits for the background worker's run of the batch size it needs, if the
+# worker is training it right now; past that the kernel trains it itself, at normal priority.
+WAIT_FOR_BACKGROUND_S = 0.3
+# Runs off the grid (or of a large batch not stacked yet) kept, oldest dropped first.
+MAX_RUNS_ALONE = 64
+
+
+def lr_grid(min_exp: float = LR_MIN_EXP, max_exp: float = LR_MAX_EXP,
+            step: float = LR_STEP) -> list[float]:
+    """The values of ``lr_slider(min_exp=..., max_exp=..., step=...)``: 10^(min_exp + k·step)."""
+    count = round((max_exp - min_exp) / step)
+    return [10 ** (min_exp + k * step) for k in range(count + 1)]
+
+
+def train_grid(x, y, *, batch_size: int, lrs, updates: int, seed: int) -> list[tr.TrainingRun]:
+    """Every lr of ``lrs`` at ``batch_size``, one stacked run (what a background job computes)."""
+    return tr.train_learning_rates(tr.make_mlp(seed=seed), x, y, batch_size=batch_size, lrs=lrs,
+                                   updates=updates, eval_every="log", seed=seed)
+
+
+class GridRuns:
+    r"""The panel's training runs, cached; for one batch size all learning rates train at once.
+
+    The batches depend on the seed and :math:`B` only, never on :math:`\eta`, so
+    ``tr.train_learning_rates`` trains every learning rate of the slider's grid in one stacked
+    run (``tests/test_toy_regression.py`` checks it against separate ``tr.train`` calls); after
+    that, every move of the lr slider at that :math:`B` is a cache hit. A learning rate off the
+    grid (``panel.update(lr=0.2)``) is trained alone by ``tr.train``, exactly as a learner's call.
+
+    With a ``background`` trainer (:class:`course_lib.background.BackgroundTrainer`),
+    :meth:`prefetch` has it train the batch sizes not trained yet, ahead of the learner; the
+    panel asks for that only once it is live in a browser, never while a notebook is run top to
+    bottom, so ``make run-notebook`` and nbval stay deterministic and fast.
+    """
+
+    def __init__(self, x, y, *, updates: int, seed: int, grid: list[float], background=None):
+        self.x, self.y, self.updates, self.seed = x, y, updates, seed
+        self.grid = list(grid)
+        self._log_grid = np.log10(self.grid)
+        self._by_batch: dict[int, list[tr.TrainingRun]] = {}
+        self._alone: dict[tuple[int, float], tr.TrainingRun] = {}  # runs trained one at a time
+        self.background = background
+        if background is not None:
+            background.on_result.append(self._arrived)
+
+    def grid_index(self, lr: float) -> int | None:
+        """The position of ``lr`` on the grid, or None (float noise of the slider allowed)."""
+        if not lr > 0:
+            return None
+        k = int(np.argmin(np.abs(self._log_grid - np.log10(lr))))
+        return k if abs(self._log_grid[k] - np.log10(lr)) < 1e-9 else None
+
+    def cached(self, batch_size: int) -> bool:
+        return batch_size in self._by_batch
+
+    def job_key(self, batch_size: int) -> tuple:
+        """What names the background job for ``batch_size`` (its data, seed and grid included)."""
+        return ("batch-size grid", batch_size, self.updates, self.seed, len(self.x), tuple(self.grid))
+
+    def run(self, batch_size: int, lr: float) -> tr.TrainingRun:
+        """The run for ``(batch_size, lr)``: from the stacked cache when it can be."""
+        k = self.grid_index(lr)
+        if k is None:
+            return self._train_alone(batch_size, lr)
+        if batch_size not in self._by_batch and self.background is not None:
+            runs = self.background.wait_for(self.job_key(batch_size), timeout=WAIT_FOR_BACKGROUND_S)
+            if runs is not None:
+                self._by_batch.setdefault(batch_size, runs)
+        runs = self._by_batch.get(batch_size)
+        if runs is not None:
+            return runs[k]
+        if (batch_size, self.grid[k]) in self._alone:  # e.g. the runs made when the panel was built
+            return self._alone[batch_size, self.grid[k]]
+        if batch_size <= STACK_AT_ONCE_UP_TO:
+            return self.train_grid(batch_size)[k]
+        return self._train_alone(batch_size, self.grid[k])
+
+    def train_grid(self, batch_size: int) -> list[tr.TrainingRun]:
+        """All learning rates of the grid at ``batch_size``, trained once, here in the kernel."""
+        if batch_size not in self._by_batch:
+            self._by_batch[batch_size] = train_grid(self.x, self.y, batch_size=batch_size, lrs=self.grid,
+                                                    updates=self.updates, seed=self.seed)
+        return self._by_batch[batch_size]
+
+    def _train_alone(self, batch_size: int, lr: float) -> tr.TrainingRun:
+        run = self._alone.get((batch_size, lr))
+        if run is None:
+            run = tr.train(tr.make_mlp(seed=self.seed), self.x, self.y, batch_size=batch_size,
+                           lr=lr, updates=self.updates, eval_every="log", seed=self.seed)
+            if len(self._alone) >= MAX_RUNS_ALONE:
+                self._alone.pop(next(iter(self._alone)))  # the oldest
+            self._alone[batch_size, lr] = run
+        return run
+
+    # -- background training ---------------------------------------------------------------------
+
+    def prefetch(self, batch_sizes) -> None:
+        """Have the background trainer train these batch sizes' grids, in this order."""
+        if self.background is None:
+            return
+        kwargs = dict(lrs=self.grid, updates=self.updates, seed=self.seed)
+        self.background.want([(self.job_key(b), train_grid, (self.x, self.y), {"batch_size": b, **kwargs})
+                              for b in dict.fromkeys(batch_sizes) if b not in self._by_batch])
+
+    def _arrived(self, key, runs) -> None:
+        # called from the background trainer's reader thread when any job is done
+        if isinstance(key, tuple) and key[:1] == ("batch-size grid",) and key == self.job_key(key[1]):
+            self._by_batch.setdefault(key[1], runs)
+
+
 def batch_size_panel(*, batch_size: int = 10, lr: float = 0.1, updates: int = 1000,
                      n: int = 1000, seed: int = 0) -> SliderPanel:
     """Sliders for the batch size (log-spaced, 1 … ``n``) and lr; trains for ``updates`` steps.
 
-    The full-batch run is cached per lr, so moving the batch-size slider trains one model.
+    The lr slider's values are the grid ``lr_grid()``; for each batch size all of them are
+    trained at once (:class:`GridRuns`), so an lr move at a visited batch size draws at once.
+    Once the panel is live in a browser, the batch sizes not visited yet train in a background
+    process (:mod:`course_lib.background`).
     """
     x, y = tr.make_data(n=n, seed=seed)
     choices = tuple(b for b in tr.BATCH_SIZE_CHOICES if b < n) + (n,)
     noise = gradient_noise_curve(tr.make_mlp(seed=seed), x, y, sampled_batch_sizes=choices)
-
-    @lru_cache(maxsize=32)
-    def run(batch_size: int, lr: float) -> tr.TrainingRun:
-        return tr.train(tr.make_mlp(seed=seed), x, y, batch_size=batch_size, lr=lr,
-                        updates=updates, eval_every="log", seed=seed)
+    runs = GridRuns(x, y, updates=updates, seed=seed, grid=lr_grid(), background=shared_trainer())
 
     def compute(batch_size, lr):
         batch_size, lr = int(batch_size), float(lr)
         if batch_size > n:
             raise ValueError(f"batch size {batch_size} is larger than the data set (n = {n})")
-        full = run(n, lr)
-        return [full] if batch_size == n else [full, run(batch_size, lr)]
+        full = runs.run(n, lr)
+        return [full] if batch_size == n else [full, runs.run(batch_size, lr)]
 
-    def caption(values, runs):
-        chosen = runs[-1]
+    def caption(values, trained):
+        chosen = trained[-1]
         per_epoch = tr.updates_per_epoch(n, chosen.batch_size)
 
         def final(run):
@@ -211,10 +327,18 @@ def batch_size_panel(*, batch_size: int = 10, lr: float = 0.1, updates: int = 10
 
         return (f"B = {chosen.batch_size}: {per_epoch} update{'s' * (per_epoch > 1)} per epoch, "
                 f"{updates} updates = {updates * chosen.batch_size / n:g} epochs; "
-                f"{final(chosen)} (full batch: {final(runs[0])})")
+                f"{final(chosen)} (full batch: {final(trained[0])})")
+
+    def prefetch(values):
+        # The batch size on screen and the full batch first (every lr move needs both), then the
+        # others, nearest the chosen batch size first.
+        chosen = int(values["batch_size"])
+        runs.prefetch(sorted(choices, key=lambda b: (b not in (chosen, n), abs(np.log(b) - np.log(chosen)))))
 
     figure = BatchSizeFigure(noise, noise_floor=0.1**2)
-    return SliderPanel(compute, {"batch_size": batch_size_slider(batch_size, choices),
-                                 "lr": lr_slider(lr, min_exp=-2.0, max_exp=0.0)},
-                       figure=figure, caption=caption,
-                       title="Batch size: loss per update, loss per sample, gradient noise")
+    sliders = {"batch_size": batch_size_slider(batch_size, choices),
+               "lr": lr_slider(lr, min_exp=LR_MIN_EXP, max_exp=LR_MAX_EXP, step=LR_STEP)}
+    panel = SliderPanel(compute, sliders, figure=figure, caption=caption, prefetch=prefetch,
+                        title="Batch size: loss per update, loss per sample, gradient noise")
+    panel.runs = runs
+    return panel

@@ -1,0 +1,137 @@
+"""The background trainer (course_lib.background) and how slider panels use it."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+from course_lib.background import BackgroundTrainer
+from course_lib.widgets import SliderPanel
+
+
+@pytest.fixture
+def trainer():
+    trainer = BackgroundTrainer()
+    yield trainer
+    trainer.close()
+
+
+def test_jobs_run_in_another_process_at_low_priority_and_in_order(trainer):
+    trainer.want([("pid", os.getpid, (), {}), ("nice", os.nice, (0,), {}),
+                  ("sum", math.fsum, ([0.1] * 10,), {})])
+    assert trainer.wait_all(timeout=120)
+    assert trainer.errors == {}
+    assert trainer.results["pid"] != os.getpid()
+    assert trainer.results["nice"] >= os.nice(0) + 10
+    assert trainer.results["sum"] == math.fsum([0.1] * 10)
+    assert trainer.status("sum") == "done" and trainer.status("other") == "unknown"
+
+
+def test_a_failing_job_is_reported_and_the_next_one_still_runs(trainer):
+    trainer.want([("bad", math.sqrt, (-1.0,), {}), ("good", math.sqrt, (4.0,), {})])
+    assert trainer.wait_all(timeout=120)
+    assert trainer.status("bad") == "failed" and "math domain error" in trainer.errors["bad"]
+    assert trainer.results["good"] == 2.0
+    assert trainer.wait_for("bad", timeout=0.1) is None
+
+
+def _only_here() -> int:  # this test module is not importable in the worker
+    return 1
+
+
+def test_a_job_that_cannot_be_sent_or_loaded_is_reported_not_raised(trainer):
+    trainer.want([("lambda", lambda: 1, (), {}), ("here", _only_here, (), {}),
+                  ("fine", abs, (-3,), {})])  # lambdas do not pickle
+    assert trainer.wait_all(timeout=120)
+    assert "could not start" in trainer.errors["lambda"]
+    assert "ModuleNotFoundError" in trainer.errors["here"]
+    assert trainer.results["fine"] == 3
+
+
+def test_want_reorders_what_waits_and_skips_what_is_done(trainer):
+    trainer.want([("a", abs, (-1,), {})])
+    assert trainer.wait_for("a", timeout=120) == 1
+    trainer.want([("a", abs, (-1,), {}), ("b", abs, (-2,), {})])   # "a" is not computed again
+    assert trainer.status("a") == "done"
+    assert trainer.wait_all(timeout=120) and trainer.results["b"] == 2
+
+
+def test_a_killed_worker_is_replaced_for_the_next_jobs(trainer):
+    trainer.want([("first", abs, (-1,), {})])
+    assert trainer.wait_all(timeout=120)
+    trainer._process.kill()
+    trainer._process.wait()
+    trainer.want([("second", abs, (-2,), {})])
+    assert trainer.wait_all(timeout=120) and trainer.results["second"] == 2
+
+
+def _tiny_panel(prefetch):
+    """A one-slider panel whose compute returns the slider's value."""
+    import ipywidgets as widgets
+
+    class Figure:
+        def __init__(self):
+            import matplotlib.pyplot as plt
+
+            self.fig, self.ax = plt.subplots()
+            (self.line,) = self.ax.plot([0, 1], [0, 1])
+
+        def show(self, runs):
+            self.line.set_ydata([0, runs[0]])
+            return self
+
+    return SliderPanel(lambda a: [a], {"a": widgets.FloatSlider(value=1.0, min=0, max=2)},
+                       figure=Figure(), prefetch=prefetch)
+
+
+def test_prefetch_is_called_when_the_view_goes_live_and_after_learner_moves_only():
+    calls = []
+    panel = _tiny_panel(lambda values: calls.append(dict(values)))
+    panel.update(a=0.5)
+    panel.sliders["a"].value = 1.5          # code moving a slider (a cell, nbval)
+    assert calls == []
+    panel.view._on_frontend_msg(panel.view, {"type": "ping"}, [])
+    assert calls == [{"a": 1.5}]
+    panel.view._on_frontend_msg(panel.view, {"type": "ping"}, [])   # a second page: once is enough
+    assert len(calls) == 1
+    panel._pending_update = True            # what a value from the browser leaves behind
+    panel.sliders["a"].value = 0.25
+    panel.flush()
+    assert calls[-1] == {"a": 0.25}
+
+
+def test_a_failing_prefetch_never_breaks_the_panel():
+    def broken(values):
+        raise RuntimeError("no worker")
+
+    panel = _tiny_panel(broken)
+    with pytest.warns(RuntimeWarning, match="prefetch failed"):
+        panel.view._on_frontend_msg(panel.view, {"type": "ping"}, [])
+    assert panel.update(a=0.75) == [0.75]
+    with pytest.raises(ValueError, match="prefetch must be callable"):
+        _tiny_panel("yes")
+
+
+def test_race_grids_trained_in_the_background_equal_the_kernels_own():
+    from course_lib.panels.choosing_an_optimizer import LR_GRID, RaceCache, race_panel
+
+    panel = race_panel()
+    trainer = BackgroundTrainer()
+    cache = panel.race_cache
+    cache.background = trainer                 # this test's own trainer, not the kernel's
+    trainer.on_result.append(cache._arrived)
+    try:
+        cache.prefetch(["AdamW", "SGD"])
+        assert trainer.wait_all(timeout=300) and trainer.errors == {}
+        assert cache.complete("AdamW") and cache.complete("SGD") and not cache.complete("RMSprop")
+        trained_here = len(cache.trainings)
+        run = panel.update(first="AdamW", first_lr=LR_GRID[3])[0]
+        assert len(cache.trainings) == trained_here   # a lookup, nothing trained in the kernel
+        own = RaceCache(cache.data, whole_grid=True).run("AdamW", LR_GRID[3])
+        np.testing.assert_array_equal(run.train_loss, own.train_loss)
+        np.testing.assert_array_equal(run.val_accuracy, own.val_accuracy)
+    finally:
+        trainer.close()
