@@ -179,6 +179,14 @@ class BackgroundTrainer:
                         self._send_next()
                     self._changed.notify_all()
                 return
+            if ok:  # the panels' caches first, so whoever is told "done" finds the runs there
+                for callback in list(self.on_result):
+                    try:
+                        callback(key, value)
+                    except Exception:  # one panel's bad callback must not stop the results of all
+                        import traceback
+
+                        traceback.print_exc()
             with self._changed:
                 if ok:
                     self.results[key] = value
@@ -188,9 +196,6 @@ class BackgroundTrainer:
                     self._running = None
                     self._send_next()
                 self._changed.notify_all()
-            if ok:
-                for callback in list(self.on_result):
-                    callback(key, value)
 
 
 _SHARED: BackgroundTrainer | None = None

@@ -135,3 +135,17 @@ def test_race_grids_trained_in_the_background_equal_the_kernels_own():
         np.testing.assert_array_equal(run.val_accuracy, own.val_accuracy)
     finally:
         trainer.close()
+
+
+def test_a_failing_result_callback_does_not_stop_later_results(trainer, capsys):
+    seen = []
+
+    def fussy(key, value):
+        if key == "first":
+            raise RuntimeError("a panel's callback broke")
+        seen.append(key)
+
+    trainer.on_result.append(fussy)
+    trainer.want([("first", abs, (-1,), {}), ("second", abs, (-2,), {})])
+    assert trainer.wait_all(timeout=120)
+    assert trainer.results == {"first": 1, "second": 2} and seen == ["second"]
