@@ -149,3 +149,29 @@ def test_a_failing_result_callback_does_not_stop_later_results(trainer, capsys):
     trainer.want([("first", abs, (-1,), {}), ("second", abs, (-2,), {})])
     assert trainer.wait_all(timeout=120)
     assert trainer.results == {"first": 1, "second": 2} and seen == ["second"]
+
+
+def test_a_live_race_panel_trains_only_the_setting_asked_for_and_leaves_the_grid_to_the_worker():
+    from course_lib.panels.choosing_an_optimizer import LR_GRID, race_panel
+    from course_lib.optimizer_race import OPTIMIZERS
+
+    panel = race_panel()
+    trainer = BackgroundTrainer()
+    cache = panel.race_cache
+    cache.background = trainer
+    trainer.on_result.append(cache._arrived)
+    try:
+        cache.prefetch(["SGD"])                   # live: the worker trains SGD's grid
+        assert trainer.wait_all(timeout=300)
+        built = len(cache.trainings)
+        panel.update(first="RMSprop", first_lr=LR_GRID[2])   # not trained by anyone yet
+        assert cache.trainings[built:] == [("RMSprop", 3)]   # 3 networks, not 19 × 3
+        cache.prefetch(list(OPTIMIZERS))
+        assert trainer.wait_all(timeout=300) and trainer.errors == {}
+        assert all(cache.complete(name) for name in OPTIMIZERS)
+        trained = len(cache.trainings)
+        for k in (0, 7, 18):
+            panel.update(first="RMSprop", first_lr=LR_GRID[k], second="Nesterov", second_lr=LR_GRID[k])
+        assert len(cache.trainings) == trained    # every later move is a lookup
+    finally:
+        trainer.close()

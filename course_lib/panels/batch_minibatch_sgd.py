@@ -187,9 +187,6 @@ LR_MIN_EXP, LR_MAX_EXP, LR_STEP = -2.0, 0.0, 0.05
 # plain run (Python overhead dominates); above it the arithmetic does, so a miss trains the
 # asked-for learning rate alone and the stacked run is left to the background trainer.
 STACK_AT_ONCE_UP_TO = 100
-# How long a move waits for the background worker's run of the batch size it needs, if the
-# worker is training it right now; past that the kernel trains it itself, at normal priority.
-WAIT_FOR_BACKGROUND_S = 0.3
 # Runs off the grid (or of a large batch not stacked yet) kept, oldest dropped first.
 MAX_RUNS_ALONE = 64
 
@@ -252,9 +249,9 @@ class GridRuns:
         if k is None:
             return self._train_alone(batch_size, lr)
         if batch_size not in self._by_batch and self.background is not None:
-            runs = self.background.wait_for(self.job_key(batch_size), timeout=WAIT_FOR_BACKGROUND_S)
-            if runs is not None:
-                self._by_batch.setdefault(batch_size, runs)
+            done = self.background.results.get(self.job_key(batch_size))  # e.g. for another panel
+            if done is not None:
+                self._by_batch.setdefault(batch_size, done)
         runs = self._by_batch.get(batch_size)
         if runs is not None:
             return runs[k]
