@@ -64,16 +64,19 @@ def test_a_notebook_outside_the_served_course_folders_is_refused(bench, capsys, 
 
 def test_table_gives_browser_median_and_max_kernel_median_panels_and_notes(bench):
     results = [
-        bench.Result("01_gradient_descent", browser_s=[8.0, 9.0, 12.5], kernel_s=[7.0, 6.0], panels=2),
-        bench.Result("07_adam", browser_s=[11.0, 13.0], kernel_s=[9.5], panels=3),
+        bench.Result("01_gradient_descent", browser_s=[8.0, 9.0, 12.5], kernel_s=[7.0, 6.0],
+                     open_s=[2.0, 3.0, 1.0], panels=2),
+        bench.Result("07_adam", browser_s=[11.0, 13.0], kernel_s=[9.5], open_s=[2.5, 2.5], panels=3),
         bench.Result("09_lr_schedules", kernel_s=[5.0], panels=0,
                      problems=["cell 4: ValueError: bad"]),
     ]
     lines = bench.format_table(results).splitlines()
-    assert lines[0].startswith("| notebook | Run All in browser: median s | max s | kernel only: median s | panels")
-    assert lines[2] == "| 01_gradient_descent | 9.0 | 12.5 | 6.5 | 2 | over 10 s (max only) |"
-    assert lines[3] == "| 07_adam | 12.0 | 13.0 | 9.5 | 3 | over 10 s |"
-    assert lines[4] == "| 09_lr_schedules | – | – | 5.0 | 0 | cell 4: ValueError: bad |"
+    assert lines[0] == ("| notebook | Run All in browser: median s | max s | kernel only: median s "
+                        "| open → kernel ready: median s | panels | note |")
+    assert lines[1].count("|") == lines[0].count("|")
+    assert lines[2] == "| 01_gradient_descent | 9.0 | 12.5 | 6.5 | 2.0 | 2 | over 10 s (max only) |"
+    assert lines[3] == "| 07_adam | 12.0 | 13.0 | 9.5 | 2.5 | 3 | over 10 s |"
+    assert lines[4] == "| 09_lr_schedules | – | – | 5.0 | – | 0 | cell 4: ValueError: bad |"
     assert bench.over_target(results) == ["07_adam"]
 
 
