@@ -78,6 +78,17 @@ def _check_positive_int(name: str, value) -> None:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
 
 
+def _check_data_and_batch(x, y, batch_size) -> int:
+    """The number of samples ``n``, after checking ``x``, ``y`` and ``1 <= batch_size <= n``."""
+    n = len(x)
+    if len(y) != n:
+        raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
+    _check_positive_int("batch_size", batch_size)
+    if batch_size > n:
+        raise ValueError(f"batch_size must be at most the number of samples n={n}, got {batch_size}")
+    return n
+
+
 @contextlib.contextmanager
 def single_threaded():
     """Run torch on one thread inside the block, then restore the thread count.
@@ -235,12 +246,7 @@ def train(
         target_loss: when given, stop at the first evaluation whose full-data loss is
             ``<= target_loss`` (the budget is then an upper limit).
     """
-    n = len(x)
-    if len(y) != n:
-        raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
-    _check_positive_int("batch_size", batch_size)
-    if batch_size > n:
-        raise ValueError(f"batch_size must be at most the number of samples n={n}, got {batch_size}")
+    n = _check_data_and_batch(x, y, batch_size)
     if not lr > 0.0:
         raise ValueError(f"Invalid learning rate: {lr}")
     total_updates = _total_updates(n, batch_size, epochs, updates, drop_last)
@@ -354,12 +360,7 @@ def train_learning_rates(
     Returns:
         one ``TrainingRun`` per learning rate, in the order of ``lrs``.
     """
-    n = len(x)
-    if len(y) != n:
-        raise ValueError(f"x and y must hold the same number of samples, got {len(x)} and {len(y)}")
-    _check_positive_int("batch_size", batch_size)
-    if batch_size > n:
-        raise ValueError(f"batch_size must be at most the number of samples n={n}, got {batch_size}")
+    n = _check_data_and_batch(x, y, batch_size)
     lrs = [float(lr) for lr in lrs]
     if not lrs:
         raise ValueError("lrs must hold at least one learning rate")
