@@ -4,6 +4,7 @@ with the effective learning rate η/(1−β) where the exercise says it does."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -157,15 +158,31 @@ def test_10_2_an_answer_that_patches_the_comparison_is_not_passed(monkeypatch):
 
 
 def test_10_2_an_answer_that_fakes_the_training_runs_does_not_pass(monkeypatch):
-    """Replacing optimizer_race.lr_sweep (made-up losses that put the crossing where the answer
-    is) does not reach the measurement, which bound the sweep when it was imported."""
+    """An answer right on its first call, which then replaces optimizer_race.lr_sweep by made-up
+    losses that cross SGD's at ``sgd_lr`` (where its later, wrong answers are), does not reach
+    the measurement: the checker bound the sweep when it was imported."""
+    from types import SimpleNamespace
+
     from course_lib import optimizer_race
 
+    def fake_sweep(name, lrs, *, registry, **kwargs):
+        if not registry[name][1].get("momentum"):
+            return [SimpleNamespace(final_train_loss=np.array([1.0]))]       # SGD's loss
+        sgd_lr = lrs[0] * 100                                               # the grid's start
+        return [SimpleNamespace(final_train_loss=np.array([2.0 if lr < sgd_lr else 0.5]))
+                for lr in lrs]
+
+    calls = []
+
     def faking(sgd_lr, momentum):
-        monkeypatch.setattr(optimizer_race, "lr_sweep", lambda *args, **kwargs: [])
+        calls.append(sgd_lr)
+        if len(calls) == 1:
+            monkeypatch.setattr(optimizer_race, "lr_sweep", fake_sweep)
+            return (1 - momentum) * sgd_lr
         return sgd_lr
     result = run_check("10.2", faking, seed="fresh cases, not in the cache")
-    assert not result.passed and result.hint_id == "momentum_ignored"
+    assert len(calls) == 2 and result.status == "failed"
+    assert result.failing_case == "SGD at lr 0.03, momentum 0.8"
 
 
 def test_10_3_is_a_written_answer():
