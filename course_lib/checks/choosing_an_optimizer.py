@@ -121,6 +121,12 @@ def _median_final_losses(momentum: float, lrs) -> list[float]:
 
 
 @functools.lru_cache(maxsize=64)
+def _sgd_loss(sgd_lr: float) -> float:
+    """Plain SGD's median final loss at ``sgd_lr`` (three fixed cases share lr 0.03)."""
+    return _median_final_losses(0.0, [sgd_lr])[0]
+
+
+@functools.lru_cache(maxsize=64)
 def measured_matching_lr(sgd_lr: float, momentum: float) -> float:
     r"""The lr at which ``SGD(momentum=momentum)`` ends notebook 10's 5-epoch budget at the same
     median training loss as plain SGD at ``sgd_lr``, measured by training both.
@@ -134,7 +140,7 @@ def measured_matching_lr(sgd_lr: float, momentum: float) -> float:
     sgd_lr, momentum = float(sgd_lr), float(momentum)
     if not (sgd_lr > 0 and 0 <= momentum < 1):
         raise ValueError(f"need sgd_lr > 0 and 0 <= momentum < 1, got {sgd_lr}, {momentum}")
-    target = _median_final_losses(0.0, [sgd_lr])[0]
+    target = _sgd_loss(sgd_lr)
     low, high, per_decade = MATCH_GRID
     lrs = sgd_lr * np.logspace(low, high, int(round((high - low) * per_decade)) + 1)
     losses = np.array(_median_final_losses(momentum, lrs))
