@@ -1,10 +1,10 @@
 """Checkers 10.1–10.3: reachable target, default settings fail it, hints for wrong formulas, and
-the measured stability limit agrees with the closed form."""
+10.2's measurement (SGD+momentum's lr that matches SGD's loss, found by training both) agrees
+with the effective learning rate η/(1−β) where the exercise says it does."""
 
 from __future__ import annotations
 
-import math
-
+import numpy as np
 import pytest
 import torch
 
@@ -72,24 +72,43 @@ def test_10_1_the_harness_calls_the_scheduler_after_every_step():
 # ---- 10.2 ------------------------------------------------------------------------------------
 
 
-def learner_stable_lr(X):
-    # Hessian of (1/n)‖Xw − y‖² is 2XᵀX/n; stable while η·λ_max < 2
-    hessian = 2 * X.T @ X / X.shape[0]
-    return 2 / torch.linalg.eigvalsh(hessian).max().item()
+def learner_matching_lr(sgd_lr, momentum):
+    # torch's buffer b ← βb + g settles at g/(1−β) when g changes slowly, and the step is lr·b
+    return (1 - momentum) * sgd_lr
 
 
-def test_10_2_the_closed_form_passes_on_any_seed_and_agrees_with_the_measurement():
+def test_10_2_the_effective_lr_rule_passes_on_any_seed():
     for seed in (None, 1, "g"):
-        assert run_check("10.2", learner_stable_lr, seed=seed).passed
-    for case in REGISTRY["10.2"].make_cases(seed=7):
-        assert checks10.measured_max_stable_lr(**case.inputs) == pytest.approx(learner_stable_lr(**case.inputs), rel=2e-3)
+        assert run_check("10.2", learner_matching_lr, seed=seed).passed
+
+
+def test_10_2_the_measurement_trains_torch_sgd_and_finds_the_lr_where_the_losses_meet():
+    """Independent of the interpolation: at the measured lr, SGD+momentum's median loss is SGD's
+    (the two runs are separate lr_sweep calls at exactly those lrs)."""
+    sgd_lr, momentum = 0.03, 0.8
+    matched = checks10.measured_matching_lr(sgd_lr, momentum)
+    sgd_loss = checks10._median_final_losses(0.0, [sgd_lr])[0]
+    below, at, above = checks10._median_final_losses(momentum, [matched / 1.3, matched, matched * 1.3])
+    assert below > sgd_loss > above
+    assert at == pytest.approx(sgd_loss, rel=0.01)
+
+
+def test_10_2_the_rule_holds_where_the_exercise_says_and_fails_near_the_tuned_lr():
+    """What the exercise text claims: measured/predicted stays in [0.95, 1.25] for SGD lrs of
+    0.01-0.1 and β of 0.6-0.9 (the buffer's warm-up puts it above 1 at β = 0.9), and at
+    SGD's lr 0.3, close to its tuned lr, momentum needs a much smaller lr than the rule says."""
+    for sgd_lr in (0.01, 0.1):
+        for momentum in (0.6, 0.9):
+            ratio = checks10.measured_matching_lr(sgd_lr, momentum) / ((1 - momentum) * sgd_lr)
+            assert 0.95 < ratio < 1.25, (sgd_lr, momentum, ratio)
+    assert checks10.measured_matching_lr(0.3, 0.8) / (0.2 * 0.3) < 0.8
 
 
 @pytest.mark.parametrize("wrong, hint", [
-    (lambda X: 2 / torch.linalg.eigvalsh(X.T @ X / len(X)).max().item(), "no_factor_two"),
-    (lambda X: 1 / torch.linalg.eigvalsh(X.T @ X).max().item(), "no_mean"),
-    (lambda X: 1 / torch.linalg.svdvals(X / math.sqrt(len(X))).max().item(), "singular_value"),
-    (lambda X: 1 / (X ** 2).sum(dim=1).mean().item(), "trace"),
+    (lambda sgd_lr, momentum: sgd_lr / (1 - momentum), "divided_by_one_minus_beta"),
+    (lambda sgd_lr, momentum: momentum * sgd_lr, "beta_not_one_minus_beta"),
+    (lambda sgd_lr, momentum: sgd_lr, "momentum_ignored"),
+    (lambda sgd_lr, momentum: (1 + momentum) * sgd_lr, "stability_limit_factor"),
 ])
 def test_10_2_each_wrong_formula_gets_its_hint(wrong, hint):
     result = run_check("10.2", wrong)
@@ -97,8 +116,73 @@ def test_10_2_each_wrong_formula_gets_its_hint(wrong, hint):
 
 
 def test_10_2_an_unrelated_guess_gets_the_explanation():
-    result = run_check("10.2", lambda X: 0.01)
+    result = run_check("10.2", lambda sgd_lr, momentum: 0.01)
     assert result.hint_id == "prediction_off" and "times the measured one" in result.hint
+
+
+def test_10_2_one_number_is_not_an_answer_for_five_cases():
+    result = run_check("10.2", 0.003)
+    assert not result.passed and "needs a function of the inputs" in result.reason
+
+
+def test_10_2_an_answer_that_lies_about_itself_does_not_pass():
+    class AlwaysEqual(float):
+        def __eq__(self, other):
+            return True
+
+        __hash__ = float.__hash__
+
+    class Close(torch.Tensor):
+        def __eq__(self, other):
+            return torch.ones_like(self, dtype=torch.bool)
+
+    def lying_float(sgd_lr, momentum):
+        return AlwaysEqual(sgd_lr)
+
+    def lying_tensor(sgd_lr, momentum):
+        return torch.tensor(sgd_lr).as_subclass(Close)
+
+    for liar in (lying_float, lying_tensor):
+        result = run_check("10.2", liar)
+        assert not result.passed and result.hint_id == "momentum_ignored", liar
+
+
+def test_10_2_an_answer_that_patches_the_comparison_is_not_passed(monkeypatch):
+    import course_lib.checks._framework as framework
+
+    def patching(sgd_lr, momentum):
+        monkeypatch.setattr(framework, "compare", lambda *args, **kwargs: None)
+        return sgd_lr
+    result = run_check("10.2", patching)
+    assert not result.passed and result.hint_id == "patched_helpers"
+
+
+def test_10_2_an_answer_that_fakes_the_training_runs_does_not_pass(monkeypatch):
+    """An answer right on its first call, which then replaces optimizer_race.lr_sweep by made-up
+    losses that cross SGD's at ``sgd_lr`` (where its later, wrong answers are), does not reach
+    the measurement: the checker bound the sweep when it was imported."""
+    from types import SimpleNamespace
+
+    from course_lib import optimizer_race
+
+    def fake_sweep(name, lrs, *, registry, **kwargs):
+        if not registry[name][1].get("momentum"):
+            return [SimpleNamespace(final_train_loss=np.array([1.0]))]       # SGD's loss
+        sgd_lr = lrs[0] * 100                                               # the grid's start
+        return [SimpleNamespace(final_train_loss=np.array([2.0 if lr < sgd_lr else 0.5]))
+                for lr in lrs]
+
+    calls = []
+
+    def faking(sgd_lr, momentum):
+        calls.append(sgd_lr)
+        if len(calls) == 1:
+            monkeypatch.setattr(optimizer_race, "lr_sweep", fake_sweep)
+            return (1 - momentum) * sgd_lr
+        return sgd_lr
+    result = run_check("10.2", faking, seed="fresh cases, not in the cache")
+    assert len(calls) == 2 and result.status == "failed"
+    assert result.failing_case == "SGD at lr 0.03, momentum 0.8"
 
 
 def test_10_3_is_a_written_answer():

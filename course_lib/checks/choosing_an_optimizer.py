@@ -5,21 +5,23 @@ r"""Checkers for notebook 10, choosing an optimizer: exercises 10.1–10.3.
      torch's default init from the seed) for 5 epochs of batch 64 with it, calling
      ``scheduler.step()`` after every ``optimizer.step()``, and needs a validation accuracy of at
      least 0.93 on each of two seeds (default Adam reaches about 0.8).
-10.2 predict, then measure: the largest learning rate at which full-batch gradient descent on
-     the least-squares loss :math:`L(w) = \frac1n\lVert Xw - y\rVert^2` stays stable, from the
-     data matrix ``X``; the check finds it by running gradient descent (doubling, then bisection).
+10.2 predict, then measure: ``predicted_matching_lr(sgd_lr, momentum)``, the lr at which
+     ``SGD(momentum=β)`` ends the 5-epoch budget at the same training loss as plain SGD at
+     ``sgd_lr``; the check finds it by training both on the digits (an lr sweep of the momentum
+     runs, interpolated where its loss reaches SGD's).
 10.3 written answer: choose an optimizer for a new task from the notebook's curves.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
+import numpy as np
 import torch
 
 from course_lib import optimizer_race
 from course_lib.digits import load_digits_split
-from course_lib.toy_regression import single_threaded
 
 from ._framework import Budget, Case, KnownMistake, register_outcome, register_prediction, register_written
 from .lr_schedules import _GRADER_DEFAULT_FORBIDDEN
@@ -90,99 +92,126 @@ _outcome_10_1 = register_outcome(
 _outcome_10_1.forbidden_imports = _GRADER_DEFAULT_FORBIDDEN
 
 # --------------------------------------------------------------------------------------------
-# 10.2 predict, then measure: the largest stable lr of full-batch GD on least squares
+# 10.2 predict, then measure: the lr at which SGD with momentum matches SGD
 # --------------------------------------------------------------------------------------------
 
-
-def _growing(X: torch.Tensor, lrs: torch.Tensor, steps: int = 1000) -> torch.Tensor:
-    """Run gradient descent on L(w) = mean((Xw)²) (the targets do not affect stability) at every
-    lr of ``lrs`` at once, from the same random start, and report which runs end with a larger
-    loss than they started with. The gradient (2/n)·Xᵀ(Xw) is applied as G·w with the Gram
-    matrix G = (2/n)·XᵀX formed once: the same numbers, a 64×64 product per step."""
-    n, d = X.shape
-    gram = (2.0 / n) * (X.T @ X)
-    w0 = torch.randn(d, 1, generator=torch.Generator().manual_seed(0), dtype=X.dtype)
-    w = w0.expand(d, len(lrs)).clone()
-    for _ in range(steps):
-        w = w - lrs * (gram @ w)
-        w = torch.nan_to_num(w, nan=1e30, posinf=1e30, neginf=-1e30).clamp(-1e30, 1e30)
-    loss = ((X @ w) ** 2).mean(dim=0)
-    return loss > ((X @ w0) ** 2).mean()
+# What the measurement runs: notebook 10's budget (5 epochs of batch 64, seeds 0-2, the median
+# over the seeds), and the grid of momentum lrs it scans: 6 per decade from sgd_lr/100 to
+# 10·sgd_lr, wide enough to hold every answer in the hints and fixed relative to ``sgd_lr``, not
+# to any formula for the answer.
+MATCH_SEEDS = (0, 1, 2)
+MATCH_EPOCHS = 5
+MATCH_GRID = (-2.0, 1.0, 6)  # log10 of (lowest, highest) lr / sgd_lr, points per decade
+# Bound when the checker is imported: an answer that replaces optimizer_race.lr_sweep (to return
+# made-up losses) does not change what the check measures.
+_LR_SWEEP = optimizer_race.lr_sweep
 
 
-def measured_max_stable_lr(X: torch.Tensor) -> float:
-    """Scan a wide geometric grid of lrs, then refine the bracket where runs start to grow, by
-    running gradient descent at 64 lrs at a time, to 0.1 %."""
-    X = X.double()
-    grid = torch.logspace(-8, 4, 64, dtype=X.dtype)
-    while True:
-        with single_threaded():  # 64×64 products: threads only add hand-off costs
-            grows = _growing(X, grid)
-        if not grows.any() or grows.all():
-            raise ValueError("no stability limit found in the scanned range of learning rates")
-        first = int(grows.nonzero()[0])
-        low, high = float(grid[first - 1]), float(grid[first])
-        if high - low <= 1e-3 * high:
-            return (low + high) / 2
-        grid = torch.linspace(low, high, 64, dtype=X.dtype)
+def _median_final_losses(momentum: float, lrs) -> list[float]:
+    """The median (over :data:`MATCH_SEEDS`) full-data training loss after
+    :data:`MATCH_EPOCHS` epochs of ``torch.optim.SGD(lr, momentum=momentum)`` on notebook 10's
+    digits network, one per lr of ``lrs`` (all trained at once by ``optimizer_race.lr_sweep``)."""
+    data = load_digits_split()
+    kwargs = {"momentum": momentum} if momentum else {}
+    registry = {"SGD": (torch.optim.SGD, kwargs)}
+    runs = _LR_SWEEP("SGD", lrs, registry=registry, x_train=data.x_train,
+                     y_train=data.y_train, seeds=MATCH_SEEDS, epochs=MATCH_EPOCHS,
+                     batch_size=BATCH_SIZE)
+    return [float(np.median(run.final_train_loss)) for run in runs]
 
 
-def _top_eig(matrix: torch.Tensor) -> float:
-    return float(torch.linalg.eigvalsh(matrix.double())[-1])
+@functools.lru_cache(maxsize=64)
+def _sgd_loss(sgd_lr: float) -> float:
+    """Plain SGD's median final loss at ``sgd_lr`` (three fixed cases share lr 0.03)."""
+    return _median_final_losses(0.0, [sgd_lr])[0]
 
 
-def _no_factor_two(X):
-    return 2.0 / _top_eig(X.T @ X / len(X))
+@functools.lru_cache(maxsize=64)
+def measured_matching_lr(sgd_lr: float, momentum: float) -> float:
+    r"""The lr at which ``SGD(momentum=momentum)`` ends notebook 10's 5-epoch budget at the same
+    median training loss as plain SGD at ``sgd_lr``, measured by training both.
+
+    SGD's loss at ``sgd_lr`` is the target; the momentum runs scan the log grid
+    :data:`MATCH_GRID` and the answer is where their median loss first falls to the target,
+    interpolated linearly in :math:`\log\eta` between the two grid points around it (below
+    SGD's tuned lr the final loss falls steadily as the lr grows). Cached: a check and its
+    hints ask for the same case several times, and each costs a fraction of a second.
+    """
+    sgd_lr, momentum = float(sgd_lr), float(momentum)
+    if not (sgd_lr > 0 and 0 <= momentum < 1):
+        raise ValueError(f"need sgd_lr > 0 and 0 <= momentum < 1, got {sgd_lr}, {momentum}")
+    target = _sgd_loss(sgd_lr)
+    low, high, per_decade = MATCH_GRID
+    lrs = sgd_lr * np.logspace(low, high, int(round((high - low) * per_decade)) + 1)
+    losses = np.array(_median_final_losses(momentum, lrs))
+    reached = np.nonzero(losses <= target)[0]
+    if len(reached) == 0 or reached[0] == 0:
+        raise RuntimeError(f"SGD's loss {target:.4g} at lr {sgd_lr:g} is not crossed inside "
+                           f"the scanned lrs {lrs[0]:.3g}–{lrs[-1]:.3g} (momentum {momentum:g})")
+    k = int(reached[0])
+    fraction = (losses[k - 1] - target) / (losses[k - 1] - losses[k])
+    log_lr = math.log(lrs[k - 1]) + fraction * (math.log(lrs[k]) - math.log(lrs[k - 1]))
+    return math.exp(log_lr)
 
 
-def _no_mean(X):
-    return 1.0 / _top_eig(X.T @ X)
+def _divided(sgd_lr, momentum):
+    return sgd_lr / (1 - momentum)
 
 
-def _singular_value(X):
-    return 1.0 / math.sqrt(_top_eig(X.T @ X / len(X)))
+def _times_beta(sgd_lr, momentum):
+    return sgd_lr * momentum
 
 
-def _trace(X):
-    return 1.0 / float(torch.trace(X.T @ X / len(X)))
+def _unchanged(sgd_lr, momentum):
+    return sgd_lr
 
 
-def _explain_gap(inputs, measured, predicted):
+def _stability_factor(sgd_lr, momentum):
+    return sgd_lr * (1 + momentum)
+
+
+def _explain_match(inputs, measured, predicted):
     ratio = predicted / measured
-    return (f"Your value is {ratio:.3g} times the measured one. Write the gradient of "
-            "L(w) = (1/n)·‖Xw − y‖² (the factor 2 of the square and the 1/n of the mean both "
-            "count), so that one step is w ← (I − η·H)w + const with a fixed matrix H; the step "
-            "is stable when |1 − η·λ| < 1 for every eigenvalue λ of H.")
+    return (f"Your lr is {ratio:.3g} times the measured one. Follow the buffer "
+            "b ← βb + g while the gradient g hardly changes from step to step: b settles where "
+            "b = βb + g, and torch's step is then η·b. Which lr η makes that step as long as "
+            f"SGD's step sgd_lr·g (here β = {inputs['momentum']:g})?")
 
 
 @register_prediction(
     "10.2",
-    measure=measured_max_stable_lr,
-    rtol=0.02,
-    explain=_explain_gap,
+    measure=measured_matching_lr,
+    rtol=0.25,
+    explain=_explain_match,
     mistakes=[
-        KnownMistake("no_factor_two", _no_factor_two,
-                     "2/λ_max(XᵀX/n) forgets the 2 from the square: the Hessian of (1/n)‖Xw − y‖² is "
-                     "2XᵀX/n, so the limit is 2/λ_max(2XᵀX/n)."),
-        KnownMistake("no_mean", _no_mean,
-                     "That is n times too small: the loss is a mean over the n rows, so its Hessian "
-                     "carries 1/n."),
-        KnownMistake("singular_value", _singular_value,
-                     "The curvature is a squared scale: use the top eigenvalue of XᵀX/n (the square "
-                     "of X/√n's top singular value), not the singular value itself."),
-        KnownMistake("trace", _trace,
-                     "The trace adds up all curvatures; stability is set by the largest one alone."),
+        KnownMistake("divided_by_one_minus_beta", _divided,
+                     "That lr gives SGD+momentum steps 1/(1−β)² times SGD's: the buffer already "
+                     "multiplies the step by 1/(1−β), so the lr must be *smaller* than SGD's by "
+                     "that factor, not larger."),
+        KnownMistake("beta_not_one_minus_beta", _times_beta,
+                     "The buffer settles at b = g/(1−β): the factor to undo is 1/(1−β), so "
+                     "multiply sgd_lr by 1 − β, not by β (the two agree only at β = 0.5)."),
+        KnownMistake("momentum_ignored", _unchanged,
+                     "At the same lr, torch's heavy ball steps 1/(1−β) times further than SGD: "
+                     "its buffer sums the gradients (b ← βb + g), it does not average them as the "
+                     "EMA form b ← βb + (1−β)g would."),
+        KnownMistake("stability_limit_factor", _stability_factor,
+                     "1 + β is how far heavy ball's *stability limit* moves (2(1+β)/L against "
+                     "2/L, notebook 03); a matching loss needs matching steps, and at a small lr "
+                     "the step is η/(1−β) times the gradient."),
     ],
 )
-def stable_lr_cases(rng):
-    data = load_digits_split()
-    yield Case("all training digits, pixels scaled to [0, 1]", X=data.x_train.double())
-    yield Case("all training digits, raw pixels 0–16", X=(16 * data.x_train).double())
+def matching_lr_cases(rng):
+    # β = 0.6 first: there every wrong factor in the hints (β, 1, 1 + β, 1/(1 − β)) is more
+    # than the tolerance away from 1 − β and from the others, so the first failing case names
+    # the mistake (at β = 0.9, β and 1 are only 10 % apart)
+    for momentum in (0.6, 0.8, 0.9):
+        yield Case(f"SGD at lr 0.03, momentum {momentum}", sgd_lr=0.03, momentum=momentum)
     for _ in range(2):
-        n = int(torch.randint(100, 800, (), generator=rng))
-        rows = torch.randperm(len(data.x_train), generator=rng)[:n]
-        scale = float(10 ** (2 * torch.rand((), generator=rng) - 1))
-        yield Case(f"{n} drawn digits, pixels times {scale:.3g}", X=(scale * data.x_train[rows]).double())
+        sgd_lr = float(10 ** (-2 + torch.rand((), generator=rng)))       # 0.01 to 0.1
+        momentum = round(float(0.6 + 0.3 * torch.rand((), generator=rng)), 2)  # 0.6 to 0.9
+        yield Case(f"SGD at lr {sgd_lr:.3g}, momentum {momentum:g}", sgd_lr=sgd_lr,
+                   momentum=momentum)
 
 
 # --------------------------------------------------------------------------------------------
@@ -196,10 +225,11 @@ register_written(
            "sensitivity curves, which optimizer and which three learning rates would you tell "
            "them to try, and why?",
     rubric="Picks from the curves, e.g. Adam (or AdamW): its good region on the log grid is wide "
-           "(low loss over about a decade around 1e-2) and sits in the same place whatever the "
-           "data scale, so three lrs a factor ~3 apart (3e-3, 1e-2, 3e-2) are very likely to "
+           "(low loss over about a decade around 1e-2) and stays put when the loss is rescaled "
+           "(mean or sum), so three lrs a factor ~3 apart (3e-3, 1e-2, 3e-2) are very likely to "
            "contain a good one; SGD with momentum can match or beat it once tuned but its good "
-           "region is narrower and moves with the data scale (exercise 10.2), so three runs may "
+           "region is narrower and its place moves with β (exercise 10.2: below the tuned lr "
+           "its curve is SGD's shifted left by 1/(1−β)), so three runs may "
            "miss it; plain SGD at its default lr barely moves; mentions the spread over seeds "
            "and that the default lrs are not tuned values.",
 )
