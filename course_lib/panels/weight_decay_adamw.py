@@ -260,7 +260,7 @@ def weight_decay_panel(weight_decay: float = 0.1, *, seed: int = 0):
         lambda weight_decay: [grid, weight_decay],
         {"weight_decay": widgets.SelectionSlider(options=WEIGHT_DECAYS, value=weight_decay,
                                                  description="weight_decay λ",
-                                                 continuous_update=False,
+                                                 continuous_update=True,  # a lookup: draw while dragged
                                                  style={"description_width": "initial"})},
         figure=WeightDecayFigure(make_task(seed)),
         caption=panel_caption,
