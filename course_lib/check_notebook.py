@@ -36,6 +36,13 @@ It prints one line per exercise and a total, e.g.::
 
 and exits 0 exactly when every exercise that runs code passes (written answers are read by the
 instructor and count neither way).
+
+5. **No ✅ that the grader would not give.** The answer cells are also read the way
+   ``course-grade`` reads them (:func:`course_lib.grade.scan.scan`): an answer that passes its
+   check but imports the course's own implementation (``course_lib.optim``, ``.theory``, ...),
+   reaches into the interpreter or writes files outside its folder is shown as ``⚠`` with the
+   line the grader will flag, and does not count as passed: the grader scores it 0 until an
+   instructor has looked.
 """
 
 from __future__ import annotations
@@ -413,7 +420,7 @@ def _not_run(steps: list[Step], runs: dict[int, CellRun], why: str) -> None:
 @dataclass
 class Verdict:
     exercise_id: str
-    symbol: str         # ✅ ❌ ⏱ — ✍
+    symbol: str         # ✅ ❌ ⚠ ⏱ — ✍
     text: str
     passed: bool | None  # None: a written answer (counts neither way)
     result: Result | None = None
@@ -453,6 +460,27 @@ def _result_from(run: CellRun, step: Step) -> Result | None:
     return found
 
 
+def grader_findings(plan: Plan) -> dict[str, list[str]]:
+    """What ``course-grade`` would flag for review in each exercise's answer cells (by id)."""
+    from course_lib.checks import REGISTRY, discover
+    from course_lib.grade import scan
+
+    discover()  # the checkers say what their exercise forbids (2.3 may use torch.optim)
+    answer_steps = [step for step in plan.steps if step.role == "answer"]
+    source = {step.index: plan.notebook.cells[step.index].source for step in answer_steps}
+    all_answers = list(source.values())
+    found: dict[str, list[str]] = {}
+    for exercise_id in plan.exercise_ids:
+        if exercise_id in plan.written:
+            continue
+        cells = [(step.cell_id, source[step.index]) for step in answer_steps
+                 if exercise_id in step.exercise_ids]
+        findings = scan.scan(cells, REGISTRY.get(exercise_id), all_answers)
+        if findings:
+            found[exercise_id] = [finding.text() for finding in findings]
+    return found
+
+
 def verdicts(plan: Plan, runs: dict[int, CellRun], timeout: float) -> list[Verdict]:
     answers: dict[str, list[tuple[Step, CellRun]]] = {}
     checks: dict[str, tuple[Step, CellRun]] = {}
@@ -475,6 +503,15 @@ def verdicts(plan: Plan, runs: dict[int, CellRun], timeout: float) -> list[Verdi
             continue
         result.append(_verdict(exercise_id, answers.get(exercise_id, []),
                                checks.get(exercise_id), plan, timeout))
+    flagged = grader_findings(plan)
+    for k, verdict in enumerate(result):
+        if verdict.passed and verdict.exercise_id in flagged:
+            what = flagged[verdict.exercise_id]
+            more = f" (+{len(what) - 1} more)" if len(what) > 1 else ""
+            result[k] = Verdict(verdict.exercise_id, "⚠", f"passes its check, but course-grade "
+                                f"will flag it for review and score it 0 until your instructor "
+                                f"has looked: {what[0]}{more}. Write it without that.", False,
+                                verdict.result)
     return result
 
 

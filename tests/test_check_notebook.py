@@ -195,6 +195,21 @@ def test_correct_answers_with_stale_failing_outputs_pass(tmp_path):
     assert "❌" not in completed.stdout
 
 
+def test_a_passing_answer_the_grader_would_flag_is_shown_as_such_not_as_passed(tmp_path):
+    first, second = ids()[:2]
+    # Right answers, but the first one imports the course's own optimizers: course-grade flags
+    # that for review (score 0 until an instructor looks), so make check must not say ✅.
+    borrowed = "import course_lib.optim as mine\n" + solution_answer(first)
+    path = save(learner_notebook({first: borrowed}, solved=[second]), tmp_path)
+    completed, _ = run_make_check(path)
+    lines = lines_by_id(completed.stdout)
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+    assert lines[first].startswith(f"{first} ⚠ passes its check, but course-grade will flag it")
+    assert "course_lib.optim" in lines[first] and "line 1" in lines[first]
+    assert lines[second].startswith(f"{second} ✅")
+    assert f"1 of {len(ids())} exercises pass" in completed.stdout
+
+
 def test_printed_or_displayed_fake_verdicts_are_ignored(tmp_path):
     first = ids()[0]
     fake = json.dumps({"nonce": "guess", "result": {
@@ -383,3 +398,12 @@ def test_bad_input_gets_a_clear_error(tmp_path):
     assert broken.read_text(encoding="utf-8") == "{ not json"
     completed, _ = run_make_check(tmp_path / "nothing.ipynb")
     assert completed.returncode == 2 and "not a notebook file" in completed.stderr
+
+
+@pytest.mark.parametrize("solution", sorted((REPO_ROOT / "solutions").glob("*.ipynb")),
+                         ids=lambda path: path.stem)
+def test_the_grader_scan_finds_nothing_in_the_course_solutions(solution):
+    # make check shows ⚠ where course-grade would flag an answer; the model answers must not be
+    template = nbformat.read(REPO_ROOT / "exercises" / solution.name, as_version=4)
+    plan = check_notebook.build_plan(template, nbformat.read(solution, as_version=4))
+    assert check_notebook.grader_findings(plan) == {}
