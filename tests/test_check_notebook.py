@@ -246,7 +246,12 @@ def test_an_answer_that_deletes_files_leaves_the_notebook_byte_identical(tmp_pat
     completed, _ = run_make_check(path)
     assert path.read_bytes() == before
     assert "put it back" in completed.stdout
-    assert completed.returncode == 0, completed.stdout + completed.stderr  # and all still pass
+    lines = lines_by_id(completed.stdout)
+    # the checks still ran and passed; the deleting answer is the grader's to review
+    assert lines[first].startswith(f"{first} ⚠ passes its check"), completed.stdout
+    assert "writes or deletes files" in lines[first] or "os.remove" in lines[first], lines[first]
+    assert all(lines[other].startswith(f"{other} ✅") for other in rest), completed.stdout
+    assert completed.returncode == 1
 
 
 def test_os_exit_in_one_answer_is_reported_at_once_and_the_others_still_checked(tmp_path):
