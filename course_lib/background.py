@@ -212,7 +212,7 @@ def shared_trainer() -> BackgroundTrainer:
 
 def _worker(nice: int) -> None:
     """The worker process: read a job, run it, send ``(key, ok, result or message)``; until EOF."""
-    if nice:
+    if nice and hasattr(os, "nice"):  # Windows has no niceness; the worker then runs as is
         os.nice(nice)
     import torch
 
