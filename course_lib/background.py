@@ -33,16 +33,19 @@ Example::
 from __future__ import annotations
 
 import atexit
+import inspect
 import os
 import pickle
+import queue
 import struct
 import subprocess
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
-__all__ = ["BackgroundTrainer", "Job", "shared_trainer"]
+__all__ = ["BackgroundTrainer", "Job", "data_fingerprint", "shared_trainer"]
 
 # (key, function, positional arguments, keyword arguments); the key names the result.
 Job = tuple[Hashable, Callable[..., Any], tuple, dict]
@@ -73,27 +76,44 @@ class BackgroundTrainer:
 
     Results stay in :attr:`results` (key → value). A job that raises is recorded in
     :attr:`errors` (key → message) and never retried: the kernel then trains that setting
-    itself when a learner asks for it, exactly as without a background trainer.
+    itself when a learner asks for it, exactly as without a background trainer. A job whose
+    worker died under it is tried once more by a new worker before it counts as failed.
+
+    Nothing here blocks the kernel on the worker: jobs are written to the worker's pipe by a
+    writer thread (a job can be larger than the pipe's buffer, and a worker still importing
+    torch reads nothing for a second or more), and results are read by a reader thread.
     """
 
-    def __init__(self, *, nice: int = 10):
+    def __init__(self, *, nice: int = 10, retries: int = 1):
         self.nice = nice
+        self.retries = retries
         self.results: dict[Hashable, Any] = {}
         self.errors: dict[Hashable, str] = {}
         self._wanted: list[Job] = []
-        self._running: Hashable | None = None
+        self._running: Job | None = None
+        self._attempts: dict[Hashable, int] = {}
         self._process: subprocess.Popen | None = None
+        self._outbox: queue.Queue | None = None      # messages the writer thread sends
         self._changed = threading.Condition()
-        self._reader: threading.Thread | None = None
-        self.on_result: list[Callable[[Hashable, Any], None]] = []
+        self._subscribers: list[Callable[[], Callable | None]] = []
 
     # -- what the panels call -------------------------------------------------------------------
+
+    def subscribe(self, callback: Callable[[Hashable, Any], None]) -> None:
+        """Call ``callback(key, value)`` (from the reader thread) for every result, before it
+        counts as done. Bound methods are held weakly: a panel that is gone (its cell re-run)
+        is not kept alive by its cache's subscription."""
+        if inspect.ismethod(callback):
+            self._subscribers.append(weakref.WeakMethod(callback))
+        else:
+            self._subscribers.append(lambda: callback)
 
     def want(self, jobs: Iterable[Job]) -> None:
         """Compute these jobs next, in this order (replaces what was waiting; done ones skipped)."""
         with self._changed:
+            running = self._running[0] if self._running is not None else None
             self._wanted = [job for job in jobs if job[0] not in self.results
-                            and job[0] not in self.errors and job[0] != self._running]
+                            and job[0] not in self.errors and job[0] != running]
             if self._running is None:
                 self._send_next()
 
@@ -104,7 +124,7 @@ class BackgroundTrainer:
                 return "done"
             if key in self.errors:
                 return "failed"
-            if key == self._running:
+            if self._running is not None and key == self._running[0]:
                 return "running"
             if any(job[0] == key for job in self._wanted):
                 return "waiting"
@@ -116,7 +136,8 @@ class BackgroundTrainer:
         A job still waiting in line is not waited for: the kernel is better off training it.
         """
         with self._changed:
-            self._changed.wait_for(lambda: key in self.results or key != self._running, timeout)
+            self._changed.wait_for(lambda: key in self.results or self.status(key) != "running",
+                                   timeout)
             return self.results.get(key)
 
     def wait_all(self, timeout: float | None = None) -> bool:
@@ -129,58 +150,95 @@ class BackgroundTrainer:
         with self._changed:
             self._wanted = []
             process, self._process = self._process, None
+            outbox, self._outbox = self._outbox, None
             self._running = None
             self._changed.notify_all()
-        if process is not None and process.poll() is None:
-            process.kill()
+        if outbox is not None:
+            outbox.put(None)  # the writer thread ends
+        if process is not None:
+            if process.poll() is None:
+                process.kill()
             process.wait()
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _ensure_process(self) -> subprocess.Popen:
-        if self._process is None or self._process.poll() is not None:
-            env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", "course_lib.background", str(self.nice)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
-            self._reader = threading.Thread(target=self._read_results, args=(self._process,),
-                                            daemon=True, name="course background results")
-            self._reader.start()
-        return self._process
+    def _ensure_process(self) -> None:
+        # called with self._changed held
+        if self._process is not None and self._process.poll() is None:
+            return
+        if self._process is not None:
+            self._process.wait()  # reap the dead worker (no zombie left behind)
+            self._outbox.put(None)
+        env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+        process = subprocess.Popen([sys.executable, "-m", "course_lib.background", str(self.nice)],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        self._process, self._outbox = process, queue.Queue()
+        threading.Thread(target=self._write_jobs, args=(process, self._outbox), daemon=True,
+                         name="course background jobs").start()
+        threading.Thread(target=self._read_results, args=(process,), daemon=True,
+                         name="course background results").start()
 
     def _send_next(self) -> None:
         # called with self._changed held
         while self._wanted:
-            key, function, args, kwargs = self._wanted.pop(0)
+            job = self._wanted.pop(0)
+            key, function, args, kwargs = job
             try:
-                process = self._ensure_process()
-                # The job itself travels as bytes inside the message, so that a job the worker
-                # cannot unpickle (a function it cannot import) fails alone, by its key.
+                # The job travels as bytes inside the message, so that a job the worker cannot
+                # unpickle (a function it cannot import) fails alone, by its key.
                 payload = pickle.dumps((function, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
-                self._running = key
-                _send(process.stdin, (key, payload))
-                return
+                self._ensure_process()
             except (OSError, pickle.PicklingError, AttributeError, TypeError) as error:
                 self.errors[key] = f"could not start the background job: {error!r}"
-                self._running = None
+                continue
+            self._running = job
+            self._attempts[key] = self._attempts.get(key, 0) + 1
+            self._outbox.put((key, payload))
+            return
         self._changed.notify_all()
+
+    @staticmethod
+    def _write_jobs(process: subprocess.Popen, outbox: queue.Queue) -> None:
+        while (message := outbox.get()) is not None:
+            try:
+                _send(process.stdin, message)
+            except OSError:  # the worker is gone: the reader thread sees it and says so
+                return
+
+    def _worker_died(self, process: subprocess.Popen) -> None:
+        with self._changed:
+            if self._process is not process:  # closed or already replaced: nothing to do
+                return
+            self._process.wait()
+            self._process = None
+            self._outbox.put(None)
+            job, self._running = self._running, None
+            if job is not None:
+                if self._attempts.get(job[0], 0) <= self.retries:
+                    self._wanted.insert(0, job)      # a new worker tries it once more
+                else:
+                    self.errors[job[0]] = "the background worker stopped while training it"
+            self._send_next()
+            self._changed.notify_all()
 
     def _read_results(self, process: subprocess.Popen) -> None:
         while True:
             try:
-                key, ok, value = _receive(process.stdout)
-            except (EOFError, OSError, pickle.UnpicklingError):
-                with self._changed:
-                    if self._process is process:  # the worker died: what it ran is lost
-                        if self._running is not None:
-                            self.errors[self._running] = "the background worker stopped"
-                        self._running = None
-                        self._process = None
-                        self._send_next()
-                    self._changed.notify_all()
+                key, ok, data = _receive(process.stdout)
+            except (EOFError, OSError, pickle.UnpicklingError, ValueError):
+                self._worker_died(process)
                 return
+            if ok:
+                try:  # results travel as bytes too: one that cannot be loaded fails alone
+                    value = pickle.loads(data)
+                except Exception as error:  # noqa: BLE001 - any unpickling failure, by its key
+                    ok, data = False, f"could not load the result: {type(error).__name__}: {error}"
             if ok:  # the panels' caches first, so whoever is told "done" finds the runs there
-                for callback in list(self.on_result):
+                for reference in list(self._subscribers):
+                    callback = reference()
+                    if callback is None:
+                        self._subscribers.remove(reference)
+                        continue
                     try:
                         callback(key, value)
                     except Exception:  # one panel's bad callback must not stop the results of all
@@ -188,14 +246,31 @@ class BackgroundTrainer:
 
                         traceback.print_exc()
             with self._changed:
+                if self._process is not process:  # a result of a closed worker: not ours now
+                    return
                 if ok:
                     self.results[key] = value
                 else:
-                    self.errors[key] = value
-                if self._running == key:
+                    self.errors[key] = data
+                if self._running is not None and self._running[0] == key:
                     self._running = None
                     self._send_next()
                 self._changed.notify_all()
+
+
+def data_fingerprint(*arrays) -> str:
+    """A short digest of tensors/arrays (shape, dtype and bytes): part of a job's key, so that a
+    result trained on one data set is never taken for another's."""
+    import hashlib
+
+    import numpy as np
+
+    digest = hashlib.sha1()
+    for array in arrays:
+        values = np.ascontiguousarray(array.detach().cpu().numpy() if hasattr(array, "detach") else array)
+        digest.update(f"{values.shape}{values.dtype}".encode())
+        digest.update(values.tobytes())
+    return digest.hexdigest()[:16]
 
 
 _SHARED: BackgroundTrainer | None = None
@@ -226,9 +301,13 @@ def _worker(nice: int) -> None:
             return
         try:
             function, args, kwargs = pickle.loads(payload)
-            _send(results, (key, True, function(*args, **kwargs)))
+            reply = (key, True, pickle.dumps(function(*args, **kwargs), protocol=pickle.HIGHEST_PROTOCOL))
         except Exception as error:  # reported to the kernel, which then trains this itself
-            _send(results, (key, False, f"{type(error).__name__}: {error}"))
+            reply = (key, False, f"{type(error).__name__}: {error}")
+        try:
+            _send(results, reply)
+        except (BrokenPipeError, OSError):  # the kernel died while we trained: leave quietly
+            return
 
 
 if __name__ == "__main__":

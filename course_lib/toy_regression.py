@@ -54,6 +54,7 @@ __all__ = [
     "TrainingRun",
     "train",
     "train_learning_rates",
+    "train_lr_grid",
     "updates_to_reach",
     "per_sample_gradients",
     "minibatch_gradient_variance",
@@ -388,6 +389,17 @@ def train_learning_rates(
             diverged_at=diverged_at,
         ))
     return runs
+
+
+def train_lr_grid(x: Tensor, y: Tensor, *, batch_size: int, lrs, updates: int,
+                  seed: int) -> list[TrainingRun]:
+    """Every lr of ``lrs`` at ``batch_size`` from ``make_mlp(seed=seed)``, as one stacked run.
+
+    The batch-size panel's unit of work (notebook 02), also what its background worker runs:
+    a module-level function of plain data, so it can be sent to another process.
+    """
+    return train_learning_rates(make_mlp(seed=seed), x, y, batch_size=batch_size, lrs=lrs,
+                                updates=updates, eval_every="log", seed=seed)
 
 
 def _stacked_mlp(model: nn.Module, copies: int) -> list[Tensor]:

@@ -122,7 +122,7 @@ def test_race_grids_trained_in_the_background_equal_the_kernels_own():
     trainer = BackgroundTrainer()
     cache = panel.race_cache
     cache.background = trainer                 # this test's own trainer, not the kernel's
-    trainer.on_result.append(cache._arrived)
+    trainer.subscribe(cache._arrived)
     try:
         cache.prefetch(["AdamW", "SGD"])
         assert trainer.wait_all(timeout=300) and trainer.errors == {}
@@ -145,7 +145,7 @@ def test_a_failing_result_callback_does_not_stop_later_results(trainer, capsys):
             raise RuntimeError("a panel's callback broke")
         seen.append(key)
 
-    trainer.on_result.append(fussy)
+    trainer.subscribe(fussy)
     trainer.want([("first", abs, (-1,), {}), ("second", abs, (-2,), {})])
     assert trainer.wait_all(timeout=120)
     assert trainer.results == {"first": 1, "second": 2} and seen == ["second"]
@@ -159,7 +159,7 @@ def test_a_live_race_panel_trains_only_the_setting_asked_for_and_leaves_the_grid
     trainer = BackgroundTrainer()
     cache = panel.race_cache
     cache.background = trainer
-    trainer.on_result.append(cache._arrived)
+    trainer.subscribe(cache._arrived)
     try:
         cache.prefetch(["SGD"])                   # live: the worker trains SGD's grid
         assert trainer.wait_all(timeout=300)
@@ -175,3 +175,87 @@ def test_a_live_race_panel_trains_only_the_setting_asked_for_and_leaves_the_grid
         assert len(cache.trainings) == trained    # every later move is a lookup
     finally:
         trainer.close()
+
+
+def test_want_never_waits_for_the_worker_even_for_a_job_larger_than_the_pipe(trainer):
+    import time
+
+    big = np.zeros(2_000_000, dtype=np.float32)   # 8 MB: far more than a pipe holds
+    start = time.perf_counter()
+    trainer.want([("big", np.sum, (big,), {})])   # the worker is still starting (imports torch)
+    assert time.perf_counter() - start < 0.5
+    assert trainer.wait_all(timeout=120) and trainer.results["big"] == 0.0
+
+
+def test_a_job_whose_worker_dies_is_tried_once_more_by_a_new_worker(trainer):
+    import time
+
+    trainer.want([("slow", time.sleep, (3.0,), {}), ("after", abs, (-5,), {})])
+    deadline = time.monotonic() + 60
+    while trainer.status("slow") != "running" or trainer._process is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    time.sleep(1.5)                            # the worker is inside the job now
+    first = trainer._process
+    first.kill()
+    assert trainer.wait_all(timeout=120)
+    assert trainer.status("slow") == "done" and trainer.results["after"] == 5
+    assert trainer._process is not first and first.returncode is not None   # reaped, replaced
+
+
+def test_a_result_that_cannot_be_loaded_fails_alone(trainer, monkeypatch):
+    import pickle
+
+    from course_lib import background
+
+    class ResultsFail:
+        """pickle, except that the value "poison" cannot be loaded (as a result made by code
+        that changed on disk while the kernel ran)."""
+        PicklingError, UnpicklingError = pickle.PicklingError, pickle.UnpicklingError
+        HIGHEST_PROTOCOL, dumps = pickle.HIGHEST_PROTOCOL, staticmethod(pickle.dumps)
+
+        @staticmethod
+        def loads(data):
+            value = pickle.loads(data)
+            if value == "poison":
+                raise AttributeError("module 'course_lib.x' has no attribute 'Run'")
+            return value
+
+    monkeypatch.setattr(background, "pickle", ResultsFail)
+    trainer.want([("unloadable", str, ("poison",), {}), ("next", abs, (-1,), {})])
+    assert trainer.wait_all(timeout=120)
+    assert "could not load the result: AttributeError" in trainer.errors["unloadable"]
+    assert trainer.results["next"] == 1
+
+
+def test_subscribers_are_held_weakly(trainer):
+    import gc
+
+    class Cache:
+        def __init__(self):
+            self.seen = []
+
+        def arrived(self, key, value):
+            self.seen.append(key)
+
+    kept, dropped = Cache(), Cache()
+    trainer.subscribe(kept.arrived)
+    trainer.subscribe(dropped.arrived)
+    del dropped
+    gc.collect()
+    trainer.want([("k", abs, (-1,), {})])
+    assert trainer.wait_all(timeout=120)
+    assert kept.seen == ["k"] and len(trainer._subscribers) == 1
+
+
+def test_race_caches_on_different_data_never_share_a_background_grid():
+    from types import SimpleNamespace
+
+    from course_lib.digits import load_digits_split
+    from course_lib.panels.choosing_an_optimizer import RaceCache
+
+    data = load_digits_split()
+    halved = SimpleNamespace(x_train=data.x_train[::2], y_train=data.y_train[::2],
+                             x_val=data.x_val, y_val=data.y_val)
+    assert RaceCache(data).job_key("SGD") == RaceCache(load_digits_split()).job_key("SGD")
+    assert RaceCache(data).job_key("SGD") != RaceCache(halved).job_key("SGD")

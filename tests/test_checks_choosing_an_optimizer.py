@@ -187,3 +187,23 @@ def test_10_2_an_answer_that_fakes_the_training_runs_does_not_pass(monkeypatch):
 
 def test_10_3_is_a_written_answer():
     assert REGISTRY["10.3"].kind == "written"
+
+
+@pytest.mark.parametrize("target", ["checks10._median_final_losses", "optimizer_race._losses",
+                                    "optimizer_race.BatchedMLP"])
+def test_10_2_an_answer_that_replaces_what_the_measurement_stands_on_is_caught(monkeypatch, target):
+    """Right on its first call, then the measurement's own helpers replaced (by made-up losses):
+    the check fails with the patched-helpers hint instead of comparing against fakes."""
+    from course_lib import optimizer_race
+
+    owner = {"checks10": checks10, "optimizer_race": optimizer_race}[target.split(".")[0]]
+    name = target.split(".")[1]
+
+    def fake(*args, **kwargs):
+        raise AssertionError("the check must not run on a replaced helper")
+
+    def patching(sgd_lr, momentum):
+        monkeypatch.setattr(owner, name, fake)
+        return (1 - momentum) * sgd_lr
+    result = run_check("10.2", patching, seed=f"fresh cases for {target}")
+    assert not result.passed and result.hint_id == "patched_helpers", (result.reason, result.hint)

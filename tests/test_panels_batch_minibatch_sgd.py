@@ -191,7 +191,7 @@ def test_background_training_starts_only_when_the_panel_is_live_in_a_browser():
     panel = batch_size_panel(updates=30)
     trainer = BackgroundTrainer()
     panel.runs.background = trainer          # a trainer of this test's own, not the kernel's
-    trainer.on_result.append(panel.runs._arrived)
+    trainer.subscribe(panel.runs._arrived)
     try:
         for values in (dict(batch_size=5), dict(lr=0.01), dict(batch_size=1000)):
             panel.update(**values)

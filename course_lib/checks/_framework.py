@@ -684,6 +684,11 @@ def run_checker(checker: Checker, learner_fn: Any, *,
         return problem
     limit = checker.time_limit_s if checker.kind == OUTCOME else LEARNER_TIME_LIMIT_S
     for case in cases:
+        # Before the reference runs again: an answer that replaced what it stands on (a
+        # measurement's helpers, say) must not get to feed it made-up numbers.
+        patched = _patched_result(checker, len(cases))
+        if patched is not None:
+            return patched
         expected = None if checker.kind == OUTCOME else checker.call(checker.reference,
                                                                      case.fresh_inputs())
         try:
@@ -714,15 +719,21 @@ def run_checker(checker: Checker, learner_fn: Any, *,
         if failure is not None:
             failure.n_cases = len(cases)
             return failure
+    return _patched_result(checker, len(cases)) or CheckResult(exercise_id, True, len(cases),
+                                                                "passed")
+
+
+def _patched_result(checker: Checker, n_cases: int) -> CheckResult | None:
+    """The failing result when a watched function is no longer the original, else None."""
     replaced = _replaced_helpers(checker)
-    if replaced:
-        return CheckResult(exercise_id, False, len(cases), "error", hint_id="patched_helpers",
-                           reason="the check cannot trust its result: code in your notebook "
-                                  f"replaced {', '.join(replaced)}",
-                           details=["Write the answer with your own code; do not replace "
-                                    "functions of torch or course_lib. Restart the kernel "
-                                    "(Kernel → Restart) and run your cells again."])
-    return CheckResult(exercise_id, True, len(cases), "passed")
+    if not replaced:
+        return None
+    return CheckResult(checker.exercise_id, False, n_cases, "error", hint_id="patched_helpers",
+                       reason="the check cannot trust its result: code in your notebook "
+                              f"replaced {', '.join(replaced)}",
+                       details=["Write the answer with your own code; do not replace "
+                                "functions of torch or course_lib. Restart the kernel "
+                                "(Kernel → Restart) and run your cells again."])
 
 
 # The functions a verdict depends on, as they were when the framework was imported. A learner's
@@ -747,10 +758,25 @@ def _watched() -> dict[str, Any]:
 
 
 
+# Attributes a topic module asks to have watched as well (watch()): a measurement's own helpers,
+# which an answer could replace to feed the check made-up numbers. {label: (owner, name, original)}
+_WATCHED_ATTRIBUTES: dict[str, tuple[Any, str, Any]] = {}
+
+
+def watch(owner: Any, *names: str) -> None:
+    """Watch ``owner.name`` for each name (a module's function, a class): a check run after an
+    answer replaced one fails with the ``patched_helpers`` hint, as for the framework's own."""
+    for name in names:
+        label = f"{getattr(owner, '__name__', type(owner).__name__)}.{name}"
+        _WATCHED_ATTRIBUTES[label] = (owner, name, getattr(owner, name))
+
+
 def _replaced_helpers(checker: Checker) -> list[str]:
     """The watched functions (and this checker's registration) that are not the originals."""
     now = _watched()
     replaced = [name for name, original in _ORIGINALS.items() if now.get(name) is not original]
+    replaced += [label for label, (owner, name, original) in _WATCHED_ATTRIBUTES.items()
+                 if getattr(owner, name, None) is not original]
     registered = _REGISTERED.get(checker.exercise_id)
     current = REGISTRY.get(checker.exercise_id)
     if registered is not None and (current is None or any(

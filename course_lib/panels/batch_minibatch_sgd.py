@@ -29,7 +29,7 @@ from matplotlib import pyplot as plt
 from matplotlib.ticker import NullFormatter
 
 from course_lib import toy_regression as tr
-from course_lib.background import shared_trainer
+from course_lib.background import data_fingerprint, shared_trainer
 from course_lib.widgets import SliderPanel, lr_slider
 
 __all__ = ["NoiseCurve", "gradient_noise_curve", "BatchSizeFigure", "GridRuns", "lr_grid",
@@ -198,12 +198,6 @@ def lr_grid(min_exp: float = LR_MIN_EXP, max_exp: float = LR_MAX_EXP,
     return [10 ** (min_exp + k * step) for k in range(count + 1)]
 
 
-def train_grid(x, y, *, batch_size: int, lrs, updates: int, seed: int) -> list[tr.TrainingRun]:
-    """Every lr of ``lrs`` at ``batch_size``, one stacked run (what a background job computes)."""
-    return tr.train_learning_rates(tr.make_mlp(seed=seed), x, y, batch_size=batch_size, lrs=lrs,
-                                   updates=updates, eval_every="log", seed=seed)
-
-
 class GridRuns:
     r"""The panel's training runs, cached; for one batch size all learning rates train at once.
 
@@ -225,9 +219,10 @@ class GridRuns:
         self._log_grid = np.log10(self.grid)
         self._by_batch: dict[int, list[tr.TrainingRun]] = {}
         self._alone: dict[tuple[int, float], tr.TrainingRun] = {}  # runs trained one at a time
+        self._data_id = data_fingerprint(x, y)
         self.background = background
         if background is not None:
-            background.on_result.append(self._arrived)
+            background.subscribe(self._arrived)
 
     def grid_index(self, lr: float) -> int | None:
         """The position of ``lr`` on the grid, or None (float noise of the slider allowed)."""
@@ -241,7 +236,7 @@ class GridRuns:
 
     def job_key(self, batch_size: int) -> tuple:
         """What names the background job for ``batch_size`` (its data, seed and grid included)."""
-        return ("batch-size grid", batch_size, self.updates, self.seed, len(self.x), tuple(self.grid))
+        return ("batch-size grid", batch_size, self.updates, self.seed, self._data_id, tuple(self.grid))
 
     def run(self, batch_size: int, lr: float) -> tr.TrainingRun:
         """The run for ``(batch_size, lr)``: from the stacked cache when it can be."""
@@ -264,8 +259,9 @@ class GridRuns:
     def train_grid(self, batch_size: int) -> list[tr.TrainingRun]:
         """All learning rates of the grid at ``batch_size``, trained once, here in the kernel."""
         if batch_size not in self._by_batch:
-            self._by_batch[batch_size] = train_grid(self.x, self.y, batch_size=batch_size, lrs=self.grid,
-                                                    updates=self.updates, seed=self.seed)
+            self._by_batch[batch_size] = tr.train_lr_grid(self.x, self.y, batch_size=batch_size,
+                                                          lrs=self.grid, updates=self.updates,
+                                                          seed=self.seed)
         return self._by_batch[batch_size]
 
     def _train_alone(self, batch_size: int, lr: float) -> tr.TrainingRun:
@@ -285,7 +281,7 @@ class GridRuns:
         if self.background is None:
             return
         kwargs = dict(lrs=self.grid, updates=self.updates, seed=self.seed)
-        self.background.want([(self.job_key(b), train_grid, (self.x, self.y), {"batch_size": b, **kwargs})
+        self.background.want([(self.job_key(b), tr.train_lr_grid, (self.x, self.y), {"batch_size": b, **kwargs})
                               for b in dict.fromkeys(batch_sizes) if b not in self._by_batch])
 
     def _arrived(self, key, runs) -> None:

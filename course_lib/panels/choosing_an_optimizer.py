@@ -21,7 +21,7 @@ import numpy as np
 from matplotlib import pyplot as plt
 
 from course_lib import optimizer_race as race
-from course_lib.background import shared_trainer
+from course_lib.background import data_fingerprint, shared_trainer
 from course_lib.digits import load_digits_split
 from course_lib.widgets import SliderPanel, lr_slider
 
@@ -74,17 +74,18 @@ class RaceCache:
         self.runs: dict[tuple[str, int], race.RaceRun] = {}
         self.trainings: list[tuple[str, int]] = []   # (optimizer, networks) per training run
         self.live = False                             # True once prefetch has been asked for
+        self._data_id = data_fingerprint(data.x_train, data.y_train, data.x_val, data.y_val)
         if background is not None:
-            background.on_result.append(self._arrived)
+            background.subscribe(self._arrived)
 
     def _budget(self) -> dict:
         return dict(seeds=SEEDS, x_train=self.data.x_train, y_train=self.data.y_train,
                     x_val=self.data.x_val, y_val=self.data.y_val, epochs=EPOCHS, eval_every=EVAL_EVERY)
 
-    @staticmethod
-    def job_key(name: str) -> tuple:
-        """What names the background job training ``name``'s whole grid (shared by all panels)."""
-        return ("race grid", name, EPOCHS, SEEDS, EVAL_EVERY, LR_GRID)
+    def job_key(self, name: str) -> tuple:
+        """What names the background job training ``name``'s whole grid on this cache's data
+        (shared by every panel of the kernel that trains the same thing)."""
+        return ("race grid", name, EPOCHS, SEEDS, EVAL_EVERY, LR_GRID, self._data_id)
 
     def complete(self, name: str) -> bool:
         return all((name, k) in self.runs for k in range(len(LR_GRID)))
