@@ -475,7 +475,12 @@ def grader_findings(plan: Plan) -> dict[str, list[str]]:
             continue
         cells = [(step.cell_id, source[step.index]) for step in answer_steps
                  if exercise_id in step.exercise_ids]
-        findings = scan.scan(cells, REGISTRY.get(exercise_id), all_answers)
+        try:
+            findings = scan.scan(cells, REGISTRY.get(exercise_id), all_answers)
+        except (RecursionError, MemoryError) as error:  # an answer nested too deep to read
+            found[exercise_id] = [f"an answer cell the grader cannot read as code "
+                                  f"({type(error).__name__}: nested too deeply)"]
+            continue
         if findings:
             found[exercise_id] = [finding.text() for finding in findings]
     return found

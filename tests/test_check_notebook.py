@@ -412,3 +412,15 @@ def test_the_grader_scan_finds_nothing_in_the_course_solutions(solution):
     template = nbformat.read(REPO_ROOT / "exercises" / solution.name, as_version=4)
     plan = check_notebook.build_plan(template, nbformat.read(solution, as_version=4))
     assert check_notebook.grader_findings(plan) == {}
+
+
+def test_an_answer_too_deeply_nested_for_the_grader_scan_is_reported_not_a_crash():
+    template = nbformat.read(EXERCISE, as_version=4)
+    first = ids()[0]
+    # 100 000 unary minuses: Python's parser runs out of memory (MemoryError) reading it
+    learner = learner_notebook({first: "x = " + "-" * 100_000 + "1\n" + solution_answer(first)})
+    plan = check_notebook.build_plan(template, learner)
+    found = check_notebook.grader_findings(plan)
+    # the grader reads every answer cell for each exercise (names defined anywhere), so each
+    # exercise says so, instead of make check crashing with no report at all
+    assert first in found and all("nested too deeply" in what[0] for what in found.values())
