@@ -20,14 +20,14 @@ browser view reports that it is on screen (the view's first "ping"), which needs
 
 A job is a module-level function and its arguments (sent with ``pickle``); the result comes back
 the same way. Jobs go to the worker one at a time, so :meth:`want` can reorder what is still
-waiting (the learner's latest setting first) and :meth:`wait_for` knows whether the job a
-kernel needs is the one being computed (then waiting beats training it again in the kernel).
+waiting (the learner's latest setting first).
 
 Example::
 
     trainer = BackgroundTrainer()
     trainer.want([(("Adam",), race.lr_sweep, ("Adam", grid), {...})])
-    trainer.wait_for(("Adam",), timeout=5.0)   # the result, or None if not there in time
+    trainer.wait_all(timeout=60.0)             # tests and benchmarks; panels never wait
+    trainer.results[("Adam",)]                 # the result (errors in trainer.errors)
 """
 
 from __future__ import annotations
@@ -100,13 +100,18 @@ class BackgroundTrainer:
     # -- what the panels call -------------------------------------------------------------------
 
     def subscribe(self, callback: Callable[[Hashable, Any], None]) -> None:
-        """Call ``callback(key, value)`` (from the reader thread) for every result, before it
-        counts as done. Bound methods are held weakly: a panel that is gone (its cell re-run)
-        is not kept alive by its cache's subscription."""
+        """Call ``callback(key, value)`` for every result: at once for those already in (a
+        panel built after another one trained its grids gets them too), then from the reader
+        thread for each new one, before it counts as done. Bound methods are held weakly: a
+        panel that is gone (its cell re-run) is not kept alive by its cache's subscription."""
         if inspect.ismethod(callback):
             self._subscribers.append(weakref.WeakMethod(callback))
         else:
             self._subscribers.append(lambda: callback)
+        with self._changed:
+            done = list(self.results.items())
+        for key, value in done:
+            callback(key, value)
 
     def want(self, jobs: Iterable[Job]) -> None:
         """Compute these jobs next, in this order (replaces what was waiting; done ones skipped)."""
@@ -129,16 +134,6 @@ class BackgroundTrainer:
             if any(job[0] == key for job in self._wanted):
                 return "waiting"
             return "unknown"
-
-    def wait_for(self, key: Hashable, timeout: float) -> Any | None:
-        """The result of ``key`` if it is done, or running and done within ``timeout`` s; else None.
-
-        A job still waiting in line is not waited for: the kernel is better off training it.
-        """
-        with self._changed:
-            self._changed.wait_for(lambda: key in self.results or self.status(key) != "running",
-                                   timeout)
-            return self.results.get(key)
 
     def wait_all(self, timeout: float | None = None) -> bool:
         """Block until nothing is running or waiting (tests, benchmarks); False on timeout."""

@@ -35,7 +35,7 @@ def test_a_failing_job_is_reported_and_the_next_one_still_runs(trainer):
     assert trainer.wait_all(timeout=120)
     assert trainer.status("bad") == "failed" and "math domain error" in trainer.errors["bad"]
     assert trainer.results["good"] == 2.0
-    assert trainer.wait_for("bad", timeout=0.1) is None
+    assert "bad" not in trainer.results
 
 
 def _only_here() -> int:  # this test module is not importable in the worker
@@ -53,7 +53,7 @@ def test_a_job_that_cannot_be_sent_or_loaded_is_reported_not_raised(trainer):
 
 def test_want_reorders_what_waits_and_skips_what_is_done(trainer):
     trainer.want([("a", abs, (-1,), {})])
-    assert trainer.wait_for("a", timeout=120) == 1
+    assert trainer.wait_all(timeout=120) and trainer.results["a"] == 1
     trainer.want([("a", abs, (-1,), {}), ("b", abs, (-2,), {})])   # "a" is not computed again
     assert trainer.status("a") == "done"
     assert trainer.wait_all(timeout=120) and trainer.results["b"] == 2
@@ -259,3 +259,13 @@ def test_race_caches_on_different_data_never_share_a_background_grid():
                              x_val=data.x_val, y_val=data.y_val)
     assert RaceCache(data).job_key("SGD") == RaceCache(load_digits_split()).job_key("SGD")
     assert RaceCache(data).job_key("SGD") != RaceCache(halved).job_key("SGD")
+
+
+def test_a_late_subscriber_gets_the_results_already_in(trainer):
+    trainer.want([("early", abs, (-7,), {})])
+    assert trainer.wait_all(timeout=120)
+    seen = []
+    trainer.subscribe(lambda key, value: seen.append((key, value)))  # a panel built afterwards
+    assert seen == [("early", 7)]
+    trainer.want([("late", abs, (-8,), {})])
+    assert trainer.wait_all(timeout=120) and seen == [("early", 7), ("late", 8)]

@@ -243,10 +243,6 @@ class GridRuns:
         k = self.grid_index(lr)
         if k is None:
             return self._train_alone(batch_size, lr)
-        if batch_size not in self._by_batch and self.background is not None:
-            done = self.background.results.get(self.job_key(batch_size))  # e.g. for another panel
-            if done is not None:
-                self._by_batch.setdefault(batch_size, done)
         runs = self._by_batch.get(batch_size)
         if runs is not None:
             return runs[k]

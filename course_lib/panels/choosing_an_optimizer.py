@@ -95,10 +95,6 @@ class RaceCache:
         if self.background is None:
             return
         self.live = True
-        for name in dict.fromkeys(names):  # grids trained for another panel of this kernel
-            done = self.background.results.get(self.job_key(name))
-            if done is not None:
-                self._arrived(self.job_key(name), done)
         self.background.want([(self.job_key(name), race.lr_sweep, (name, list(LR_GRID)), self._budget())
                               for name in dict.fromkeys(names) if not self.complete(name)])
 
