@@ -524,27 +524,36 @@ def _seconds(step: Step, timeout: float) -> str:
     return f"{step.timeout_s or timeout:g} s"
 
 
+def _stopped(exercise_id: str, step: Step, run: CellRun, timeout: float, *, what: str,
+             while_: str) -> Verdict | None:
+    """The verdict for a cell that ran out of time or took the kernel down, else None.
+
+    ``what`` names the cell for a timeout ("your answer cell"), ``while_`` for a dead kernel
+    ("your answer cell ran")."""
+    if run.status == "timeout":
+        return Verdict(exercise_id, "⏱", f"stopped after {_seconds(step, timeout)}: {what} did "
+                       "not finish (a loop that never ends?)", False)
+    if run.status == "dead":
+        return Verdict(exercise_id, "—", f"not checked: the kernel died while {while_} "
+                       f"({run.why}: os._exit(), a crash or running out of memory)", False)
+    return None
+
+
 def _verdict(exercise_id: str, answers: list[tuple[Step, CellRun]],
              check: tuple[Step, CellRun] | None, plan: Plan, timeout: float) -> Verdict:
     for step, run in answers:
-        if run.status == "timeout":
-            return Verdict(exercise_id, "⏱", f"stopped after {_seconds(step, timeout)}: your "
-                           "answer cell did not finish (a loop that never ends?)", False)
-        if run.status == "dead":
-            return Verdict(exercise_id, "—", f"not checked: the kernel died while your answer "
-                           f"cell ran ({run.why}: os._exit(), a crash or running out of "
-                           "memory)", False)
+        stopped = _stopped(exercise_id, step, run, timeout, what="your answer cell",
+                           while_="your answer cell ran")
+        if stopped is not None:
+            return stopped
     if check is None:
         return Verdict(exercise_id, "—", "not checked: the course's check cell for it could "
                        "not be read (tell your instructor)", False)
     step, run = check
-    if run.status == "timeout":
-        return Verdict(exercise_id, "⏱", f"stopped after {_seconds(step, timeout)}: the check "
-                       "of your function did not finish (a loop that never ends?)", False)
-    if run.status == "dead":
-        return Verdict(exercise_id, "—", f"not checked: the kernel died while your function "
-                       f"was checked ({run.why}: os._exit(), a crash or running out of "
-                       "memory)", False)
+    stopped = _stopped(exercise_id, step, run, timeout, what="the check of your function",
+                       while_="your function was checked")
+    if stopped is not None:
+        return stopped
     if run.status == "not_run":
         return Verdict(exercise_id, "—", f"not checked: {run.why}", False)
     found = _result_from(run, step)
