@@ -284,6 +284,11 @@ def _worker(nice: int) -> None:
     """The worker process: read a job, run it, send ``(key, ok, result or message)``; until EOF."""
     if nice and hasattr(os, "nice"):  # Windows has no niceness; the worker then runs as is
         os.nice(nice)
+    # Interrupting the kernel (Kernel → Interrupt) signals its whole process group: the worker
+    # is not what the learner meant to stop. It ends when the kernel closes its pipe.
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
 
     torch.set_num_threads(1)

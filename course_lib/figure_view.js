@@ -307,11 +307,14 @@ function render({ model, el }) {
                             scene: sceneVersion } })));
   }
 
-  // Several changes in one tick (scene + step + images) make one drawing.
+  // Several changes in one tick (scene + step + images) make one drawing, on the next animation
+  // frame. The browser may hold animation frames back (a page it considers hidden or busy): a
+  // timer then draws anyway, so a new scene is never left waiting behind a frame that never comes.
   function schedule() {
     if (pending) return;
     pending = true;
-    requestAnimationFrame(draw);
+    requestAnimationFrame(() => { if (pending) draw(); });
+    setTimeout(() => { if (pending) draw(); }, 100);
   }
 
   model.on("change:images", () => { loadImages(); schedule(); });
