@@ -34,10 +34,10 @@ lab: install  ## Start JupyterLab at the course's first notebook
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(START)
 
 # Notebooks run under nbval in the venv's own kernel, with the warning filters that
-# course_lib/notebook_runner.py (KERNEL_WARNINGS) uses when it stores outputs.
+# course_lib/exercises/notebook_runner.py (KERNEL_WARNINGS) uses when it stores outputs.
 NB_WARNINGS := ignore::DeprecationWarning,ignore::PendingDeprecationWarning
 # The make variables are unset so that a `make` run inside a notebook prints as in a terminal
-# (MAKE_VARIABLES in course_lib/notebook_runner.py).
+# (MAKE_VARIABLES in course_lib/exercises/notebook_runner.py).
 NBVAL := env -u MAKELEVEL -u MAKEFLAGS -u MFLAGS -u MAKEOVERRIDES PYTHONWARNINGS=$(NB_WARNINGS) \
          $(BIN)/python -m pytest --nbval --nbval-current-env \
          --nbval-sanitize-with tests/nbval_sanitize.cfg --nbval-cell-timeout=300 -p no:cacheprovider
@@ -59,15 +59,15 @@ test: install  ## Run the whole test suite (unit tests, browser tests, notebook 
 
 run-notebook: install  ## Execute NB=path.ipynb in place with the course's kernel (stores its outputs)
 	@test -n "$(NB)" || { echo "usage: make run-notebook NB=solutions/01_gradient_descent.ipynb"; exit 2; }
-	$(BIN)/python -m course_lib.notebook_runner $(NB)
+	$(BIN)/python -m course_lib.exercises.notebook_runner $(NB)
 
 exercises: install  ## Regenerate exercises/ from solutions/ (never edit exercises/ by hand)
-	$(BIN)/python -m course_lib.exercises
+	$(BIN)/python -m course_lib.exercises.generate
 
-# A fresh run of a copy of your notebook (course_lib/check_notebook.py); your file is only read.
+# A fresh run of a copy of your notebook (course_lib/exercises/make_check.py); your file is only read.
 # TIMEOUT=60 gives each cell 60 s instead of 30.
 check: install  ## Check your exercises: NB=exercises/03_momentum.ipynb, or all of exercises/
-	@$(BIN)/python -m course_lib.check_notebook $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(NB)
+	@$(BIN)/python -m course_lib.exercises.make_check $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(NB)
 
 bench: install  ## Run the speed benchmarks (results go in docs/benchmarks.md)
 	$(BIN)/python benchmarks/optim_speed.py --steady-allocator

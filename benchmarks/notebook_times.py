@@ -19,7 +19,7 @@ import nbformat
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from course_lib.notebook_runner import execute  # noqa: E402
+from course_lib.exercises.notebook_runner import execute  # noqa: E402
 
 TARGET_S = 10.0
 FOLDERS = ("notebooks", "solutions", "exercises")

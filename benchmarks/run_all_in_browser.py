@@ -23,7 +23,7 @@ first), the imports of the first cell (torch, about 3 s) are. The wait before it
 the page to an idle kernel (JupyterLab's page plus kernel start-up: what a learner who opens a
 notebook and runs it at once waits for in addition), is reported in its own column.
 
-The "kernel only" column runs the same notebook with ``course_lib.notebook_runner.execute``,
+The "kernel only" column runs the same notebook with ``course_lib.exercises.notebook_runner.execute``,
 the function behind ``make run-notebook`` and benchmarks/notebook_times.py, in a fresh kernel,
 on a temporary copy (the repository's notebooks are never written). That time does include
 kernel start-up (about 1 s), and each panel's static PNG picture that ``make run-notebook``
@@ -230,7 +230,7 @@ def time_kernel_only(copy_root: Path, relative: Path) -> tuple[float | None, lis
     runs it (in memory: the copy is not rewritten either)."""
     import nbformat
 
-    from course_lib.notebook_runner import execute
+    from course_lib.exercises.notebook_runner import execute
 
     path = copy_root / relative
     notebook = nbformat.read(path, as_version=4)

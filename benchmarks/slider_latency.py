@@ -14,7 +14,7 @@ timer stops after ``panel.flush()``, which runs the pending redraw at once.
 
 ``--live SECONDS`` first makes every panel live, as a browser showing it does: panels that
 train networks (02, 10) then train their slider grids in a background process
-(``course_lib.background``), and the moves start SECONDS later, a learner's first look at the
+(``course_lib.ui.background``), and the moves start SECONDS later, a learner's first look at the
 panel. Without it no panel is live, so every new setting trains on demand: the worst case.
 
 Printed: median and 95th percentile per panel and over all changes, in milliseconds, and the
@@ -24,7 +24,7 @@ machine load. Targets (issue 9): median <= 50 ms, p95 <= 150 ms (goal: median <=
 what each candidate render path costs the kernel per slider move after the optimizer has run:
 the inline PNG of the whole figure (the course before issue 9), a blitted redraw as ipympl does
 it (cached contour background, paths and loss curves redrawn, PNG diff encoded), and the
-browser-side figure (``course_lib.figure_view``: data serialised, the browser draws).
+browser-side figure (``course_lib.ui.figure_view``: data serialised, the browser draws).
 """
 
 from __future__ import annotations
@@ -43,14 +43,14 @@ sys.path.insert(0, str(REPO_ROOT))
 import nbformat  # noqa: E402
 from jupyter_client.manager import KernelManager  # noqa: E402
 
-from course_lib.notebook_runner import KERNEL_WARNINGS, CurrentEnvKernelSpecManager  # noqa: E402
+from course_lib.exercises.notebook_runner import KERNEL_WARNINGS, CurrentEnvKernelSpecManager  # noqa: E402
 
 # Runs inside the kernel after the notebook's cells: moves every control of every panel.
 MEASURE = r'''
 def _course_measure_panels(max_values=6, live_after=None):
     import gc, json, math, time
     import ipywidgets as widgets
-    from course_lib.widgets import SliderPanel
+    from course_lib.ui.slider_panel import SliderPanel
 
     def candidate_values(control):
         if isinstance(control, widgets.Checkbox):
@@ -74,7 +74,7 @@ def _course_measure_panels(max_values=6, live_after=None):
     panels = [o for o in gc.get_objects() if isinstance(o, SliderPanel)]
     if live_after is not None:
         # What a browser showing the panels does: each view's first message makes it live,
-        # which starts the panels' background training (course_lib.background); then a
+        # which starts the panels' background training (course_lib.ui.background); then a
         # learner reads for live_after seconds before the first move.
         for panel in panels:
             if panel.view is not None:
@@ -109,7 +109,7 @@ def _course_measure_panels(max_values=6, live_after=None):
 
 PANEL_TITLE = r'''
 import gc
-from course_lib.widgets import SliderPanel
+from course_lib.ui.slider_panel import SliderPanel
 for _p in [o for o in gc.get_objects() if isinstance(o, SliderPanel)]:
     if not getattr(_p, "title", ""):
         _texts = [getattr(w, "value", "") for w in _p.widget.children if type(w).__name__ == "HTML"]
@@ -174,7 +174,7 @@ def compare_render_paths(repeat: int) -> None:
     matplotlib.use("Agg")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from course_lib.panels import gradient_descent as gd
+    from course_lib.ui.panels import gradient_descent as gd
 
     panel = gd.lr_condition_panel()
     fig = panel.fig
@@ -210,7 +210,7 @@ def compare_render_paths(repeat: int) -> None:
     for artist in animated:
         artist.set_animated(False)
 
-    from course_lib.figure_view import scene_of  # the browser-side path
+    from course_lib.ui.figure_view import scene_of  # the browser-side path
 
     def browser_scene():
         return len(json.dumps(scene_of(fig)))

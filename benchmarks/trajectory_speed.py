@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 import course_lib.optim as course_optim
-from course_lib.landscapes import rosenbrock
-from course_lib.trajectories import run, run_many
+from course_lib.problems.landscapes import rosenbrock
+from course_lib.experiments.trajectories import run, run_many
 
 BATCH = 8
 

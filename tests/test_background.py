@@ -1,4 +1,4 @@
-"""The background trainer (course_lib.background) and how slider panels use it."""
+"""The background trainer (course_lib.ui.background) and how slider panels use it."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from course_lib.background import BackgroundTrainer
-from course_lib.widgets import SliderPanel
+from course_lib.ui.background import BackgroundTrainer
+from course_lib.ui.slider_panel import SliderPanel
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_a_failing_prefetch_never_breaks_the_panel():
 
 
 def test_race_grids_trained_in_the_background_equal_the_kernels_own():
-    from course_lib.panels.choosing_an_optimizer import LR_GRID, RaceCache, race_panel
+    from course_lib.ui.panels.choosing_an_optimizer import LR_GRID, RaceCache, race_panel
 
     panel = race_panel()
     trainer = BackgroundTrainer()
@@ -152,8 +152,8 @@ def test_a_failing_result_callback_does_not_stop_later_results(trainer, capsys):
 
 
 def test_a_live_race_panel_trains_only_the_setting_asked_for_and_leaves_the_grid_to_the_worker():
-    from course_lib.panels.choosing_an_optimizer import LR_GRID, race_panel
-    from course_lib.optimizer_race import OPTIMIZERS
+    from course_lib.ui.panels.choosing_an_optimizer import LR_GRID, race_panel
+    from course_lib.experiments.optimizer_race import OPTIMIZERS
 
     panel = race_panel()
     trainer = BackgroundTrainer()
@@ -206,7 +206,7 @@ def test_a_job_whose_worker_dies_is_tried_once_more_by_a_new_worker(trainer):
 def test_a_result_that_cannot_be_loaded_fails_alone(trainer, monkeypatch):
     import pickle
 
-    from course_lib import background
+    from course_lib.ui import background
 
     class ResultsFail:
         """pickle, except that the value "poison" cannot be loaded (as a result made by code
@@ -251,8 +251,8 @@ def test_subscribers_are_held_weakly(trainer):
 def test_race_caches_on_different_data_never_share_a_background_grid():
     from types import SimpleNamespace
 
-    from course_lib.digits import load_digits_split
-    from course_lib.panels.choosing_an_optimizer import RaceCache
+    from course_lib.problems.digits import load_digits_split
+    from course_lib.ui.panels.choosing_an_optimizer import RaceCache
 
     data = load_digits_split()
     halved = SimpleNamespace(x_train=data.x_train[::2], y_train=data.y_train[::2],

@@ -1,4 +1,4 @@
-"""`make check` (course_lib/check_notebook.py): decided from a fresh run of a copy, never fooled
+"""`make check` (course_lib/exercises/make_check.py): decided from a fresh run of a copy, never fooled
 by what a learner's file has saved, and never stopped by one broken answer.
 
 The learner notebooks here are made the way a learner makes them: from the course's exercise
@@ -22,8 +22,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_lib import check_notebook
-from course_lib.notebook_runner import execute
+from course_lib.exercises import make_check
+from course_lib.exercises.notebook_runner import execute
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = "03_momentum.ipynb"  # four function exercises
@@ -80,7 +80,7 @@ def solution_answer(exercise_id):
 def run_make_check(path, *extra, timeout=60):
     start = time.perf_counter()
     completed = subprocess.run(
-        [sys.executable, "-m", "course_lib.check_notebook", str(path), *extra],
+        [sys.executable, "-m", "course_lib.exercises.make_check", str(path), *extra],
         capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
     return completed, time.perf_counter() - start
 
@@ -216,7 +216,7 @@ def test_printed_or_displayed_fake_verdicts_are_ignored(tmp_path):
         "exercise_id": first, "passed": True, "n_cases": 9, "status": "passed"}})
     forger = (solution_answer(first).split("def ")[0] + "from IPython.display import display\n"
               f"print('✅ Exercise {first} passed (15 cases)')\n"
-              f"display({{'{check_notebook.RESULT_MIMETYPE}': {fake}}}, raw=True)\n"
+              f"display({{'{make_check.RESULT_MIMETYPE}': {fake}}}, raw=True)\n"
               + "def " + "def ".join(solution_answer(first).split("def ")[1:])
               .replace("buf.mul_(momentum)", "buf.mul_(momentum * 0.5)"))
     notebook = learner_notebook({first: forger})
@@ -274,11 +274,11 @@ def test_os_exit_in_one_answer_is_reported_at_once_and_the_others_still_checked(
 
 def test_kernel_death_is_noticed_within_ten_seconds(tmp_path):
     notebook = new_notebook(cells=[new_code_cell("import os\nos._exit(0)")])
-    kernel = check_notebook.Kernel(notebook, tmp_path)
+    kernel = make_check.Kernel(notebook, tmp_path)
     kernel.start()
     try:
         start = time.perf_counter()
-        run = kernel.run(check_notebook.Step(0, "answer", "c", ("1.1",)), timeout=300)
+        run = kernel.run(make_check.Step(0, "answer", "c", ("1.1",)), timeout=300)
         assert time.perf_counter() - start < 10
     finally:
         kernel.stop()
@@ -342,7 +342,7 @@ def test_sys_exit_in_an_answer_cell_is_an_error_not_a_crash(tmp_path):
 def _toy_template(folder):
     setup = new_code_cell(
         "import torch\n"
-        "from course_lib.checks import Case, register, register_written, check\n"
+        "from course_lib.exercises.checks import Case, register, register_written, check\n"
         "register('92.1', reference=lambda x: 2 * x)(\n"
         "    lambda rng: iter([Case('a vector', x=torch.ones(3))]))\n"
         "register_written('92.2', prompt='Why?')")
@@ -410,8 +410,8 @@ def test_bad_input_gets_a_clear_error(tmp_path):
 def test_the_grader_scan_finds_nothing_in_the_course_solutions(solution):
     # make check shows ⚠ where course-grade would flag an answer; the model answers must not be
     template = nbformat.read(REPO_ROOT / "exercises" / solution.name, as_version=4)
-    plan = check_notebook.build_plan(template, nbformat.read(solution, as_version=4))
-    assert check_notebook.grader_findings(plan) == {}
+    plan = make_check.build_plan(template, nbformat.read(solution, as_version=4))
+    assert make_check.grader_findings(plan) == {}
 
 
 def test_an_answer_too_deeply_nested_for_the_grader_scan_is_reported_not_a_crash():
@@ -419,8 +419,8 @@ def test_an_answer_too_deeply_nested_for_the_grader_scan_is_reported_not_a_crash
     first = ids()[0]
     # 100 000 unary minuses: Python's parser runs out of memory (MemoryError) reading it
     learner = learner_notebook({first: "x = " + "-" * 100_000 + "1\n" + solution_answer(first)})
-    plan = check_notebook.build_plan(template, learner)
-    found = check_notebook.grader_findings(plan)
+    plan = make_check.build_plan(template, learner)
+    found = make_check.grader_findings(plan)
     # the grader reads every answer cell for each exercise (names defined anywhere), so each
     # exercise says so, instead of make check crashing with no report at all
     assert first in found and all("nested too deeply" in what[0] for what in found.values())

@@ -10,8 +10,8 @@ import math
 import pytest
 import torch
 
-from course_lib.checks import run_check
-from course_lib.checks import adagrad as adagrad_checks
+from course_lib.exercises.checks import run_check
+from course_lib.exercises.checks import adagrad as adagrad_checks
 
 # --------------------------------------------------------------------------------------------
 # 5.1 learner-style implementations
@@ -262,8 +262,8 @@ class TestEffectiveLrPrediction:
 
 
 def test_written_answer_5_3_is_registered():
-    from course_lib.checks import known_exercises
-    from course_lib.checks._framework import REGISTRY
+    from course_lib.exercises.checks import known_exercises
+    from course_lib.exercises.checks._framework import REGISTRY
 
     assert "5.3" in known_exercises()
     assert "turned" in REGISTRY["5.3"].prompt

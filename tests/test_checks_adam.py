@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from course_lib.checks import run_check
-from course_lib.checks.adam import (ADAM_STEP_MISTAKES, measured_reddi_end, measured_spike_step,
+from course_lib.exercises.checks import run_check
+from course_lib.exercises.checks.adam import (ADAM_STEP_MISTAKES, measured_reddi_end, measured_spike_step,
                                    reddi_period_drift, reference_adam_step)
 from course_lib.theory.adam import spike_step_ratio
 
@@ -253,7 +253,7 @@ def test_the_derived_end_passes(seed):
 
 
 def test_cases_include_both_ends():
-    from course_lib.checks import REGISTRY
+    from course_lib.exercises.checks import REGISTRY
 
     ends = {measured_reddi_end(**case.inputs) for case in REGISTRY["7.4"].make_cases()}
     assert ends == {1.0, -1.0}
@@ -261,7 +261,7 @@ def test_cases_include_both_ends():
 
 def test_reddis_setting_fails_and_amsgrad_does_not():
     from course_lib import optim
-    from course_lib.landscapes import reddi_problem
+    from course_lib.problems.landscapes import reddi_problem
 
     assert measured_reddi_end(3.0, 0.1) == 1.0
     assert reddi_period_drift(3.0, 0.1) > 0

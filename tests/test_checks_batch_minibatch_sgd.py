@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import toy_regression
-from course_lib.checks import run_check
-from course_lib.checks import batch_minibatch_sgd as checks_02
-from course_lib.checks._framework import REGISTRY
+from course_lib.problems import toy_regression
+from course_lib.exercises.checks import run_check
+from course_lib.exercises.checks import batch_minibatch_sgd as checks_02
+from course_lib.exercises.checks._framework import REGISTRY
 
 # --------------------------------------------------------------------------------------------
 # 2.1 mini-batch index iterator

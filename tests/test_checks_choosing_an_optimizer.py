@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.checks import REGISTRY, run_check
-from course_lib.checks import choosing_an_optimizer as checks10
+from course_lib.exercises.checks import REGISTRY, run_check
+from course_lib.exercises.checks import choosing_an_optimizer as checks10
 
 
 def stub(*args, **kwargs):
@@ -148,7 +148,7 @@ def test_10_2_an_answer_that_lies_about_itself_does_not_pass():
 
 
 def test_10_2_an_answer_that_patches_the_comparison_is_not_passed(monkeypatch):
-    import course_lib.checks._framework as framework
+    import course_lib.exercises.checks._framework as framework
 
     def patching(sgd_lr, momentum):
         monkeypatch.setattr(framework, "compare", lambda *args, **kwargs: None)
@@ -163,7 +163,7 @@ def test_10_2_an_answer_that_fakes_the_training_runs_does_not_pass(monkeypatch):
     the measurement: the checker bound the sweep when it was imported."""
     from types import SimpleNamespace
 
-    from course_lib import optimizer_race
+    from course_lib.experiments import optimizer_race
 
     def fake_sweep(name, lrs, *, registry, **kwargs):
         if not registry[name][1].get("momentum"):
@@ -194,7 +194,7 @@ def test_10_3_is_a_written_answer():
 def test_10_2_an_answer_that_replaces_what_the_measurement_stands_on_is_caught(monkeypatch, target):
     """Right on its first call, then the measurement's own helpers replaced (by made-up losses):
     the check fails with the patched-helpers hint instead of comparing against fakes."""
-    from course_lib import optimizer_race
+    from course_lib.experiments import optimizer_race
 
     owner = {"checks10": checks10, "optimizer_race": optimizer_race}[target.split(".")[0]]
     name = target.split(".")[1]

@@ -11,8 +11,8 @@ import math
 import pytest
 import torch
 
-from course_lib import checks
-from course_lib.checks import Case, KnownMistake, in_place, register, returns, run_check
+from course_lib.exercises import checks
+from course_lib.exercises.checks import Case, KnownMistake, in_place, register, returns, run_check
 
 
 def add_one_inplace(param, grad):
@@ -241,7 +241,7 @@ def test_an_id_registered_in_two_modules_is_an_error(scratch_registry):
     def cases(rng):
         yield Case("x", x=1.0)
 
-    cases.__module__ = "course_lib.checks.somewhere_else"
+    cases.__module__ = "course_lib.exercises.checks.somewhere_else"
     with pytest.raises(ValueError, match="registered twice"):
         register("1.1", reference=abs)(cases)
 
@@ -300,7 +300,7 @@ def test_every_registered_checker_passes_its_reference_and_every_hint_can_fire()
 
 
 def test_an_endless_loop_is_stopped_and_reported(scratch_registry, monkeypatch):
-    from course_lib.checks import _framework
+    from course_lib.exercises.checks import _framework
 
     monkeypatch.setattr(_framework, "LEARNER_TIME_LIMIT_S", 0.2)
     _register_pure(scratch_registry)

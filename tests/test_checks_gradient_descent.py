@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from course_lib.checks import REGISTRY, discover, run_check
-from course_lib.checks.gradient_descent import (
+from course_lib.exercises.checks import REGISTRY, discover, run_check
+from course_lib.exercises.checks.gradient_descent import (
     _random_spd,
     contraction_factor,
     measure_largest_stable_lr,

@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from course_lib.checks import REGISTRY, run_check
-from course_lib.checks import initialization_and_practice as checks11
+from course_lib.exercises.checks import REGISTRY, run_check
+from course_lib.exercises.checks import initialization_and_practice as checks11
 from course_lib.theory import initialization as T
 
 

@@ -16,8 +16,8 @@ import sys
 import pytest
 import torch
 
-from course_lib import checks
-from course_lib.checks import (
+from course_lib.exercises import checks
+from course_lib.exercises.checks import (
     Budget,
     Case,
     KnownMistake,
@@ -145,7 +145,7 @@ def test_an_alias_found_only_by_behaviour_is_caught(scratch_registry):
     """A state entry that follows the gradient without sharing its storage (here a tensor
     subclass whose storage check is defeated) is caught when the gradient changes after the
     call."""
-    import course_lib.checks._framework as framework
+    import course_lib.exercises.checks._framework as framework
 
     _register_buffer()
 
@@ -295,7 +295,7 @@ def test_a_loop_that_switches_the_timer_off_is_not_caught_in_process(scratch_reg
     import signal
     import time
 
-    import course_lib.checks._framework as framework
+    import course_lib.exercises.checks._framework as framework
 
     _register_double()
 
@@ -538,7 +538,7 @@ def test_a_hostile_answer_in_a_subprocess_cannot_kill_the_check():
     """End to end in a fresh interpreter: os.kill/os._exit aside, nothing escapes check()."""
     code = (
         "import sys, torch\n"
-        "from course_lib.checks import register, Case, check\n"
+        "from course_lib.exercises.checks import register, Case, check\n"
         "register('91.20', reference=lambda x: 2 * x)(lambda rng: iter([Case('c', x=torch.ones(2))]))\n"
         "def f(x):\n    raise SystemExit(0)\n"
         "check('91.20', f)\n"
@@ -560,7 +560,7 @@ def test_a_hostile_answer_in_a_subprocess_cannot_kill_the_check():
 @pytest.mark.parametrize("patch", ["torch_isclose", "compare", "reference"])
 def test_an_answer_that_patches_what_the_check_relies_on_does_not_pass(scratch_registry,
                                                                         monkeypatch, patch):
-    import course_lib.checks._framework as framework
+    import course_lib.exercises.checks._framework as framework
 
     _register_double()
 

@@ -10,9 +10,10 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import lr_schedules, toy_regression
-from course_lib.checks import REGISTRY, run_check
-from course_lib.checks import lr_schedules as checks09
+from course_lib.experiments import schedule_training
+from course_lib.problems import toy_regression
+from course_lib.exercises.checks import REGISTRY, run_check
+from course_lib.exercises.checks import lr_schedules as checks09
 
 
 def stub(*args, **kwargs):
@@ -42,7 +43,7 @@ def test_9_1_a_correct_schedule_passes_for_any_seed(seed):
 def test_9_1_reference_equals_torch_sequential_lr_at_every_step():
     for case in REGISTRY["9.1"].make_cases(seed=3):
         s = case.inputs
-        torch_lrs = lr_schedules.torch_lrs(
+        torch_lrs = schedule_training.torch_lrs(
             "warmup_cosine", s["total_steps"] + 1, base_lr=s["base_lr"], warmup_steps=s["warmup_steps"],
             total_steps=s["total_steps"], start_factor=s["start_factor"], eta_min=s["eta_min"])
         ours = [checks09.reference_warmup_cosine(t, **s) for t in range(s["total_steps"] + 1)]
@@ -211,7 +212,7 @@ def test_9_4_is_a_written_answer():
 
 
 def test_the_grader_scan_allows_torch_optim_where_the_contract_needs_it():
-    from course_lib.grade import scan
+    from course_lib.exercises import answer_scan as scan
 
     assert checks09._GRADER_DEFAULT_FORBIDDEN == scan.DEFAULT_FORBIDDEN
     assert "torch.optim" not in scan.forbidden_for(REGISTRY["9.3"])

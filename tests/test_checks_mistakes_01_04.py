@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from course_lib.checks import REGISTRY, discover, run_check
+from course_lib.exercises.checks import REGISTRY, discover, run_check
 
 discover()
 

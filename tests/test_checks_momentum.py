@@ -10,8 +10,8 @@ import math
 import pytest
 import torch
 
-from course_lib.checks import run_check
-from course_lib.checks import momentum as momentum_checks
+from course_lib.exercises.checks import run_check
+from course_lib.exercises.checks import momentum as momentum_checks
 from course_lib.theory.momentum import heavy_ball_optimum, quadratic_rate
 
 # --------------------------------------------------------------------------------------------
@@ -598,7 +598,7 @@ def test_3_5_wrong_prediction_gets_its_hint(wrong, hint_id):
 
 
 def test_3_6_is_a_written_answer():
-    from course_lib.checks import REGISTRY
+    from course_lib.exercises.checks import REGISTRY
     assert run_check("3.6", print).status == "written"
     assert "flat direction" in REGISTRY["3.6"].prompt
 
@@ -610,7 +610,7 @@ def test_3_6_is_a_written_answer():
 
 @pytest.mark.parametrize("exercise_id", ["3.1", "3.2", "3.3", "3.4", "3.5"])
 def test_two_seeds_give_different_cases_and_keep_the_edge_cases(exercise_id):
-    from course_lib.checks import REGISTRY, discover
+    from course_lib.exercises.checks import REGISTRY, discover
     discover()
     checker = REGISTRY[exercise_id]
     first, second = checker.make_cases(31), checker.make_cases(32)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.checks import run_check
-from course_lib.checks import nesterov as checks
+from course_lib.exercises.checks import run_check
+from course_lib.exercises.checks import nesterov as checks
 from course_lib.theory.nesterov import nesterov_matrix
 
 # --------------------------------------------------------------------------------------------
@@ -424,7 +424,7 @@ def test_45_theory_is_where_a_plain_torch_loop_diverges(momentum):
 
 @pytest.mark.parametrize("seed", [None, 0, 1, "grader"])
 def test_45_measurement_equals_the_theory_and_the_theory_passes(seed):
-    from course_lib.checks import REGISTRY
+    from course_lib.exercises.checks import REGISTRY
     for case in REGISTRY["4.5"].make_cases(seed):
         assert checks.measure_nesterov_divergence_lr(**case.inputs) == pytest.approx(
             checks.predicted_nesterov_divergence_lr(**case.inputs), rel=0.03)
@@ -462,7 +462,7 @@ def test_46_is_a_written_answer():
 
 @pytest.mark.parametrize("exercise_id", ["4.1", "4.2", "4.3", "4.4", "4.5"])
 def test_two_seeds_give_different_cases_and_keep_the_edge_cases(exercise_id):
-    from course_lib.checks import REGISTRY
+    from course_lib.exercises.checks import REGISTRY
     checker = REGISTRY[exercise_id]
     first, second = checker.make_cases(41), checker.make_cases(42)
     values = [[repr(sorted((k, repr(v)) for k, v in c.inputs.items())) for c in cases]

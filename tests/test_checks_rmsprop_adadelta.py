@@ -10,8 +10,8 @@ import math
 import pytest
 import torch
 
-from course_lib.checks import run_check
-from course_lib.checks import rmsprop_adadelta as rmsprop_checks
+from course_lib.exercises.checks import run_check
+from course_lib.exercises.checks import rmsprop_adadelta as rmsprop_checks
 
 # --------------------------------------------------------------------------------------------
 # 6.1 learner-style implementations
@@ -277,6 +277,6 @@ class TestAdadeltaFirstStepPrediction:
 
 
 def test_written_answer_6_4_is_registered():
-    from course_lib.checks import known_exercises
+    from course_lib.exercises.checks import known_exercises
 
     assert "6.4" in known_exercises()

@@ -8,8 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.checks import run_check
-from course_lib.checks.weight_decay_adamw import (
+from course_lib.exercises.checks import run_check
+from course_lib.exercises.checks.weight_decay_adamw import (
     ADAMW_STEP_MISTAKES,
     DECAY_GROUP_MISTAKES,
     measured_l2_decay,

@@ -1,4 +1,4 @@
-"""The exercise generator (course_lib.exercises) and the authoring format of solutions/."""
+"""The exercise generator (course_lib.exercises.generate.generate) and the authoring format of solutions/."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from course_lib import exercises
-from course_lib.checks import known_exercises
+from course_lib.exercises import generate
+from course_lib.exercises.checks import known_exercises
 
 
 def _notebook(*cells):
@@ -49,7 +49,7 @@ def test_solution_region_becomes_a_stub_at_the_marker_indentation():
                 "    return y\n    ### END SOLUTION", execution_count=2,
                 outputs=[nbformat.v4.new_output("stream", name="stdout", text="hi\n")]),
         _check("3.1"))
-    exercise = exercises.generate(solution)
+    exercise = generate.generate(solution)
     answer = exercise["cells"][0]
     assert _source(answer) == ("def f(x):\n    '''Double x.'''\n    raise NotImplementedError("
                                '"Exercise 3.1: replace this line with your code")')
@@ -68,7 +68,7 @@ def test_nested_indentation_and_several_regions_in_one_cell():
                 "            ### BEGIN SOLUTION 7.2\n            return 2\n"
                 "            ### END SOLUTION\n"),
         _check("7.1"))
-    source = _source(exercises.generate(solution)["cells"][0])
+    source = _source(generate.generate(solution)["cells"][0])
     assert '        raise NotImplementedError("Exercise 7.1:' in source
     assert '            raise NotImplementedError("Exercise 7.2:' in source
     assert "return 1" not in source and "return 2" not in source
@@ -80,8 +80,8 @@ def test_markdown_answer_cells_get_a_prompt():
         new_markdown_cell("Why?\n\n### BEGIN SOLUTION\nBecause.\n### END SOLUTION",
                           metadata={"tags": ["answer"]}),
         _check("10.3"))
-    assert _source(exercises.generate(solution)["cells"][0]) == (
-        "Why?\n\n" + exercises.MARKDOWN_PROMPT)
+    assert _source(generate.generate(solution)["cells"][0]) == (
+        "Why?\n\n" + generate.MARKDOWN_PROMPT)
 
 
 def test_other_cells_and_metadata_are_unchanged():
@@ -91,7 +91,7 @@ def test_other_cells_and_metadata_are_unchanged():
                          _check("1.1"))
     solution["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                           "language": "python"}
-    exercise = exercises.generate(solution)
+    exercise = generate.generate(solution)
     assert exercise["metadata"] == solution["metadata"]
     assert exercise["cells"][:2] == solution["cells"][:2]  # other cells keep their outputs
     assert exercise["cells"][3]["outputs"] == []            # a check cell does not
@@ -101,8 +101,8 @@ def test_markdown_answer_with_html_markers_and_an_exercise_id_in_metadata():
     written = new_markdown_cell("**3.6** Why?\n\n<!-- BEGIN SOLUTION -->\nBecause the model "
                                 "answer says so.\n<!-- END SOLUTION -->\n",
                                 metadata={"tags": ["answer"], "exercise_id": "3.6"})
-    exercise = exercises.generate(_notebook(written))  # no check cell needed
-    assert _source(exercise["cells"][0]) == "**3.6** Why?\n\n" + exercises.MARKDOWN_PROMPT + "\n"
+    exercise = generate.generate(_notebook(written))  # no check cell needed
+    assert _source(exercise["cells"][0]) == "**3.6** Why?\n\n" + generate.MARKDOWN_PROMPT + "\n"
     assert exercise["cells"][0]["metadata"]["exercise_id"] == "3.6"
 
 
@@ -114,7 +114,7 @@ def test_solution_only_cells_and_text_are_left_out():
                       outputs=[nbformat.v4.new_output("stream", name="stdout", text="0.42\n")]),
         new_markdown_cell("<!-- BEGIN SOLUTION ONLY -->\nAll of it.\n<!-- END SOLUTION ONLY -->"),
         new_markdown_cell("Kept."))
-    exercise = exercises.generate(solution)
+    exercise = generate.generate(solution)
     assert [_source(c) for c in exercise["cells"]] == ["Before.\nAfter.", "Kept."]
     assert [c["id"] for c in exercise["cells"]] == ["cell-0", "cell-3"]
 
@@ -126,13 +126,13 @@ def test_solution_only_cells_and_text_are_left_out():
      "inside another"),
 ])
 def test_solution_only_marker_mistakes_are_clear_errors(text, message):
-    with pytest.raises(exercises.AuthoringError, match=message):
-        exercises.generate(_notebook(new_markdown_cell(text)), name="nb.ipynb")
+    with pytest.raises(generate.AuthoringError, match=message):
+        generate.generate(_notebook(new_markdown_cell(text)), name="nb.ipynb")
 
 
 def test_dumps_is_byte_identical_to_nbformat():
     solution = _notebook(new_markdown_cell("Unicode: θ ← θ − γ·g"), new_code_cell("x = 1\ny = 2"))
-    assert exercises.dumps(solution) == nbformat.writes(nbformat.from_dict(solution)) + "\n"
+    assert generate.dumps(solution) == nbformat.writes(nbformat.from_dict(solution)) + "\n"
 
 
 @pytest.mark.parametrize("source, message", [
@@ -144,22 +144,22 @@ def test_dumps_is_byte_identical_to_nbformat():
      "inside another"),
 ])
 def test_authoring_mistakes_are_clear_errors(source, message):
-    with pytest.raises(exercises.AuthoringError, match=message):
-        exercises.generate(_notebook(_answer(source), _check("1.1")), name="nb.ipynb")
+    with pytest.raises(generate.AuthoringError, match=message):
+        generate.generate(_notebook(_answer(source), _check("1.1")), name="nb.ipynb")
 
 
 def test_region_without_an_exercise_id_is_an_error():
     solution = _notebook(_answer("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION"))
-    with pytest.raises(exercises.AuthoringError, match="no exercise id"):
-        exercises.generate(solution)
+    with pytest.raises(generate.AuthoringError, match="no exercise id"):
+        generate.generate(solution)
 
 
 def test_answer_cell_without_an_id_is_an_error():
     solution = _notebook(_answer("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION"),
                          _check("1.1"))
     del solution["cells"][0]["id"]
-    with pytest.raises(exercises.AuthoringError, match="need a cell id"):
-        exercises.generate(solution)
+    with pytest.raises(generate.AuthoringError, match="need a cell id"):
+        generate.generate(solution)
 
 
 def test_check_mode_reports_stale_and_missing_files(tmp_path):
@@ -167,16 +167,16 @@ def test_check_mode_reports_stale_and_missing_files(tmp_path):
     (tmp_path / "exercises").mkdir()
     nb = _notebook(_answer("def f():\n    ### BEGIN SOLUTION\n    pass\n    ### END SOLUTION"),
                    _check("1.1"))
-    (tmp_path / "solutions" / "01_x.ipynb").write_text(exercises.dumps(nb), encoding="utf-8")
+    (tmp_path / "solutions" / "01_x.ipynb").write_text(generate.dumps(nb), encoding="utf-8")
     (tmp_path / "exercises" / "05_orphan.ipynb").write_text("{}", encoding="utf-8")
-    assert exercises.main(["--check", "--root", str(tmp_path)]) == 1
+    assert generate.main(["--check", "--root", str(tmp_path)]) == 1
     assert not (tmp_path / "exercises" / "01_x.ipynb").exists()
     (tmp_path / "exercises" / "05_orphan.ipynb").unlink()
-    assert exercises.main(["--root", str(tmp_path)]) == 0
-    assert exercises.main(["--check", "--root", str(tmp_path)]) == 0
+    assert generate.main(["--root", str(tmp_path)]) == 0
+    assert generate.main(["--check", "--root", str(tmp_path)]) == 0
     # regenerating is byte-stable
     written = (tmp_path / "exercises" / "01_x.ipynb").read_bytes()
-    assert exercises.main(["--root", str(tmp_path)]) == 0
+    assert generate.main(["--root", str(tmp_path)]) == 0
     assert (tmp_path / "exercises" / "01_x.ipynb").read_bytes() == written
 
 
@@ -184,7 +184,7 @@ def test_check_mode_reports_stale_and_missing_files(tmp_path):
 
 
 def test_exercises_folder_is_what_the_generator_makes(repo_root):
-    completed = subprocess.run([sys.executable, "-m", "course_lib.exercises", "--check"],
+    completed = subprocess.run([sys.executable, "-m", "course_lib.exercises.generate.generate", "--check"],
                                cwd=repo_root, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
@@ -284,7 +284,7 @@ def test_no_exercise_notebook_gives_an_answer_away(repo_root):
 def test_nbval_and_the_notebook_runner_use_the_same_warning_filters(repo_root):
     """Stored outputs (notebook_runner) and fresh runs (nbval via the Makefile) must see the
     same warnings, or a warning's stderr would make a notebook fail spuriously."""
-    from course_lib.notebook_runner import KERNEL_WARNINGS
+    from course_lib.exercises.notebook_runner import KERNEL_WARNINGS
 
     makefile = (repo_root / "Makefile").read_text(encoding="utf-8")
     assert f"NB_WARNINGS := {KERNEL_WARNINGS}\n" in makefile

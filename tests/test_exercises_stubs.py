@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.notebook_runner import execute
+from course_lib.exercises.notebook_runner import execute
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXERCISE_NOTEBOOKS = sorted((REPO_ROOT / "exercises").glob("*.ipynb"))

@@ -1,4 +1,4 @@
-"""The browser-side figure (course_lib.figure_view) and the panel's coalescing of slider values.
+"""The browser-side figure (course_lib.ui.figure_view) and the panel's coalescing of slider values.
 
 Positions in a scene are checked against axis geometry computed here by hand (linear and log
 axes), not against matplotlib's transforms that scene_of itself uses; paths against torch.optim.
@@ -20,9 +20,9 @@ matplotlib.use("Agg")
 
 from matplotlib.figure import Figure  # noqa: E402
 
-from course_lib.figure_view import FigureView, mark_steps, scene_of, tick_label  # noqa: E402
-from course_lib.trajectories import Trajectory  # noqa: E402
-from course_lib.widgets import SliderPanel, float_slider, lr_slider  # noqa: E402
+from course_lib.ui.figure_view import FigureView, mark_steps, scene_of, tick_label  # noqa: E402
+from course_lib.experiments.trajectories import Trajectory  # noqa: E402
+from course_lib.ui.slider_panel import SliderPanel, float_slider, lr_slider  # noqa: E402
 
 
 def xy(points):
@@ -116,8 +116,8 @@ def gd_trajectory(lr, steps=30, diverge=False):
 
 
 def test_play_marks_prefix_lines_end_markers_and_late_divergence_messages():
-    from course_lib.landscapes import get_landscape
-    from course_lib.plots import PathFigure
+    from course_lib.problems.landscapes import get_landscape
+    from course_lib.ui.plots import PathFigure
 
     figure = PathFigure(get_landscape("quadratic", condition_number=10))
     fine, wild = gd_trajectory(0.05, 20), gd_trajectory(0.21, 12, diverge=True)
@@ -141,7 +141,7 @@ def test_play_marks_prefix_lines_end_markers_and_late_divergence_messages():
 
 
 def test_the_contour_is_rasterised_once_per_landscape():
-    from course_lib.panels import momentum
+    from course_lib.ui.panels import momentum
 
     panel = momentum.momentum_panel()
     panel.update()  # momentum_panel moves its axes after building the panel: a new layout
@@ -160,7 +160,7 @@ def test_the_contour_is_rasterised_once_per_landscape():
 
 
 def test_panel_scene_holds_the_torch_path_of_the_slider_values():
-    from course_lib.panels import momentum
+    from course_lib.ui.panels import momentum
 
     panel = momentum.momentum_panel()
     panel.update(landscape="quadratic", lr=0.2, momentum=0.9)
@@ -304,7 +304,7 @@ def test_render_png_keeps_the_old_output_path():
 
 
 def test_a_figure_the_view_cannot_describe_falls_back_to_png(monkeypatch):
-    import course_lib.figure_view as figure_view
+    import course_lib.ui.figure_view as figure_view
 
     def broken(fig, backgrounds=None):
         raise TypeError("an artist the scene does not know")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_lib.checks import Budget, Case, KnownMistake, register, register_outcome, \
+from course_lib.exercises.checks import Budget, Case, KnownMistake, register, register_outcome, \
     register_prediction, register_written, returns
 from course_lib.grade import judge
 from course_lib.grade.rebuild import load_course, rebuild
@@ -101,7 +101,7 @@ def _cell(cell_id, cell_type, source, tags=(), **metadata):
 def _notebook(answers: dict[str, str]) -> dict:
     stub = 'raise NotImplementedError("Exercise {}: replace this line with your code")'
     cells = [
-        _cell("setup", "code", "import torch\n\nfrom course_lib.checks import check"),
+        _cell("setup", "code", "import torch\n\nfrom course_lib.exercises.checks import check"),
         _cell("p-answer", "code", answers.get("p", "def predicted_lr(L):\n    "
                                           + stub.format("95.1")), ["answer"]),
         _cell("p-check", "code", 'check("95.1", predicted_lr)', ["check"]),
@@ -184,7 +184,7 @@ def _grade_10_1(tmp_path: Path, answer: str | None) -> judge.ExerciseResult:
             '    raise NotImplementedError("Exercise 10.1: replace this line with your code")\n')
 
     def notebook(source):
-        return {"cells": [_cell("setup", "code", "import torch\n\nfrom course_lib.checks import check"),
+        return {"cells": [_cell("setup", "code", "import torch\n\nfrom course_lib.exercises.checks import check"),
                           _cell("answer", "code", source, ["answer"]),
                           _cell("check", "code", 'check("10.1", make_optimizer)', ["check"])],
                 "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
@@ -200,7 +200,7 @@ def _grade_10_1(tmp_path: Path, answer: str | None) -> judge.ExerciseResult:
 
 
 def test_outcome_exercise_10_1_trains_in_the_child_and_is_scored_here(tmp_path):
-    from course_lib.checks import REGISTRY, discover
+    from course_lib.exercises.checks import REGISTRY, discover
 
     discover()
     assert REGISTRY["10.1"].train is not None and REGISTRY["10.1"].score is not None

@@ -166,7 +166,7 @@ def test_almost_right_answers_get_the_checkers_hint(graded):
 
 def test_flags_say_what_was_found_and_what_the_run_did(graded):
     by_key = {(r["student"], r["exercise"]): r for r in graded["rows"]}
-    assert "course_lib.checks" in by_key[("forge_reference_import", "3.1")]["message"]
+    assert "course_lib.exercises.checks" in by_key[("forge_reference_import", "3.1")]["message"]
     assert "_getframe" in by_key[("forge_stack_frame", "3.1")]["message"]
     assert "__torch_function__" in by_key[("forge_torch_function", "3.1")]["message"]
     assert "os._exit" in by_key[("hostile_os_exit", "3.2")]["message"]

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from course_lib.grade import cli, report, scan, wire
+from course_lib.grade import cli, report, wire
+from course_lib.exercises import answer_scan as scan
 from course_lib.grade.judge import cells_to_run
 from course_lib.grade.rebuild import InvalidSubmission, load_course, parse_submission, rebuild
 from course_lib.grade.sandbox import needed_modules
@@ -250,10 +251,10 @@ def test_demo_cells_that_nothing_needs_are_not_run_but_setup_and_answers_are():
 def test_the_sandbox_gets_no_checkers_and_no_grader():
     sources = [c.source for name in ("01_gradient_descent.ipynb", "03_momentum.ipynb")
                for c in load_course(ROOT / "exercises" / name).cells if c.cell_type == "code"]
-    sources.append("from course_lib.checks.momentum import reference_momentum_step\n"
+    sources.append("from course_lib.exercises.checks.momentum import reference_momentum_step\n"
                    "import course_lib.grade.judge")
     modules = needed_modules(sources)
-    assert not any(m.startswith(("course_lib.checks", "course_lib.grade")) for m in modules)
+    assert not any(m.startswith(("course_lib.exercises.checks", "course_lib.grade")) for m in modules)
 
 
 # --------------------------------------------------------------------------------------------
@@ -262,7 +263,7 @@ def test_the_sandbox_gets_no_checkers_and_no_grader():
 
 
 def findings(source: str, exercise_id: str = "3.1") -> list[str]:
-    from course_lib.checks import REGISTRY, discover
+    from course_lib.exercises.checks import REGISTRY, discover
 
     discover()
     return [f.what for f in scan.scan([("cell", source)], REGISTRY[exercise_id], [source])]
@@ -287,7 +288,7 @@ def findings(source: str, exercise_id: str = "3.1") -> list[str]:
     ("import shutil\nshutil.rmtree('../solutions')\n", "outside its folder"),
     ("from pathlib import Path\nPath('/work/x').unlink()\n", "outside its folder"),
     ("exec('print(1)')\n", "exec"),
-    ("import course_lib.optimizer_race as race\nrace.train_digits_net = print\n", "replaces"),
+    ("import course_lib.experiments.optimizer_race as race\nrace.train_digits_net = print\n", "replaces"),
     ("from course_lib import digits\ndel digits.load_digits_split\n", "replaces"),
 ])
 def test_scan_flags_reaching_into_the_harness(source, expected):
@@ -303,7 +304,7 @@ def test_scan_reads_code_not_comments_or_docstrings():
 
 
 def _exercises_whose_reference_calls_course_code() -> list[tuple[str, str, str]]:
-    from course_lib.checks import REGISTRY, discover
+    from course_lib.exercises.checks import REGISTRY, discover
 
     discover()
     return sorted((eid, module, name) for eid, checker in REGISTRY.items()
@@ -313,12 +314,12 @@ def _exercises_whose_reference_calls_course_code() -> list[tuple[str, str, str]]
 def test_scan_finds_the_course_functions_the_references_call():
     # read off the registry, not hard-coded: 2.3's reference trains with toy_regression's own
     # updates_to_reach; 3.3's (the best β at a given lr) is a closed form and calls nothing
-    from course_lib.checks import REGISTRY
+    from course_lib.exercises.checks import REGISTRY
 
     found = _exercises_whose_reference_calls_course_code()
-    assert ("2.3", "course_lib.toy_regression", "updates_to_reach") in found
+    assert ("2.3", "course_lib.problems.toy_regression", "updates_to_reach") in found
     assert scan.reference_names(REGISTRY["3.3"]) == set()
-    assert not any(module.startswith("course_lib.checks") for _, module, _ in found)
+    assert not any(module.startswith("course_lib.exercises.checks") for _, module, _ in found)
 
 
 @pytest.mark.parametrize("exercise_id, module, name", _exercises_whose_reference_calls_course_code())
@@ -437,10 +438,10 @@ for copy, modules in json.loads(sys.argv[1]).items():
             exec(statement, {})
         except Exception as error:
             failed.append(f"{statement}: {type(error).__name__}: {error}")
-    import course_lib.checks
-    stand_in = course_lib.checks.__file__.startswith(copy) and \
-        course_lib.checks.check("1.1", None) is None and "def check" in open(course_lib.checks.__file__).read() \
-        and "REGISTRY" not in vars(course_lib.checks)
+    import course_lib.exercises.checks
+    stand_in = course_lib.exercises.checks.__file__.startswith(copy) and \
+        course_lib.exercises.checks.check("1.1", None) is None and "def check" in open(course_lib.exercises.checks.__file__).read() \
+        and "REGISTRY" not in vars(course_lib.exercises.checks)
     report[copy] = {"failed": failed, "stand_in": stand_in}
     sys.path.remove(copy)
     for name in [m for m in sys.modules if m == "course_lib" or m.startswith("course_lib.")]:
@@ -471,7 +472,7 @@ def test_every_notebooks_course_copy_holds_what_it_imports_and_nothing_it_must_n
     """The read-only course copy a notebook's child gets: every course_lib module its cells
     import (and outcome training halves its checkers run there) imports from the copy alone,
     with `python -I`; the checkers, the grader and the solutions are not in it."""
-    from course_lib.checks import discover
+    from course_lib.exercises.checks import discover
     from course_lib.grade.judge import train_modules
     from course_lib.grade.sandbox import build_course_copy
 
@@ -485,13 +486,13 @@ def test_every_notebooks_course_copy_holds_what_it_imports_and_nothing_it_must_n
         copy = tmp_path / path.stem / "course"
         build_course_copy(copy, sources)
         files = {p.relative_to(copy).as_posix() for p in copy.rglob("*.py")}
-        assert "course_lib/checks/__init__.py" in files
-        assert not [f for f in files if f.startswith(("course_lib/checks/", "course_lib/grade/"))
-                    and f != "course_lib/checks/__init__.py"], files
+        assert "course_lib/exercises/checks/__init__.py" in files
+        assert not [f for f in files if f.startswith(("course_lib/exercises/checks/", "course_lib/grade/"))
+                    and f != "course_lib/exercises/checks/__init__.py"], files
         assert not any("solutions" in f or f.endswith(".ipynb") for f in files)
         plan[str(copy)] = imported
-    assert any("import course_lib.optimizer_race" in modules for modules in plan.values()), \
-        "10.1's training half (course_lib.optimizer_race) must be in notebook 10's copy"
+    assert any("import course_lib.experiments.optimizer_race" in modules for modules in plan.values()), \
+        "10.1's training half (course_lib.experiments.optimizer_race) must be in notebook 10's copy"
     run = subprocess.run([sys.executable, "-I", "-c", _IMPORT_EVERY_COPY, json.dumps(plan)],
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]

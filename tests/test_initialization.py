@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import initialization as init
+from course_lib.experiments import signal_propagation as init
 from course_lib.theory import initialization as T
 
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 from torch.testing import assert_close
 
-from course_lib import landscapes
-from course_lib.landscapes import (
+from course_lib.problems import landscapes
+from course_lib.problems.landscapes import (
     LANDSCAPES,
     Landscape,
     beale,

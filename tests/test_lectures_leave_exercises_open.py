@@ -70,7 +70,7 @@ EXERCISE_LISTS = {
 
 @pytest.mark.parametrize("notebook", sorted(EXERCISE_LISTS))
 def test_lecture_lists_every_exercise_of_its_notebook(notebook):
-    from course_lib.checks import REGISTRY, discover
+    from course_lib.exercises.checks import REGISTRY, discover
 
     discover()
     cell_id, listed = EXERCISE_LISTS[notebook]

@@ -7,7 +7,7 @@ import json
 import nbformat
 import pytest
 
-from course_lib.notebook_runner import WIDGET_VIEW, drop_widget_views
+from course_lib.exercises.notebook_runner import WIDGET_VIEW, drop_widget_views
 
 
 def _stored_notebooks(repo_root):

@@ -7,7 +7,7 @@ import base64
 
 import nbformat
 
-from course_lib.notebook_runner import WIDGET_VIEW, execute, static_widget_views
+from course_lib.exercises.notebook_runner import WIDGET_VIEW, execute, static_widget_views
 
 
 def test_widget_views_with_a_picture_keep_the_picture_and_others_are_dropped():
@@ -25,7 +25,7 @@ def test_widget_views_with_a_picture_keep_the_picture_and_others_are_dropped():
 
 def test_a_run_notebook_stores_each_panel_as_its_picture(tmp_path):
     notebook = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("from course_lib.panels.momentum import momentum_panel\nmomentum_panel()"),
+        nbformat.v4.new_code_cell("from course_lib.ui.panels.momentum import momentum_panel\nmomentum_panel()"),
     ])
     execute(notebook, tmp_path, timeout=120)
     (output,) = notebook.cells[0].outputs

@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import optimizer_race as R
-from course_lib import toy_regression as tr
-from course_lib.digits import load_digits_split
+from course_lib.experiments import optimizer_race as R
+from course_lib.problems import toy_regression as tr
+from course_lib.problems.digits import load_digits_split
 
 
 def test_digits_equal_scikit_learns_loader_and_split_cleanly():
@@ -107,7 +107,7 @@ def test_bad_input_is_named():
 
 
 def test_an_init_scheme_is_applied_to_every_seeds_network():
-    from course_lib import initialization as init
+    from course_lib.experiments import signal_propagation as init
 
     net = R.BatchedMLP.from_seeds((3, 4), sizes=(64, 16, 10), init=("he", 2 ** 0.5))
     for k, seed in enumerate((3, 4)):

@@ -10,7 +10,7 @@ matplotlib.use("Agg")
 import numpy as np
 import pytest
 
-from course_lib.panels.adagrad import adagrad_panel, panel_landscape
+from course_lib.ui.panels.adagrad import adagrad_panel, panel_landscape
 from course_lib.theory.adagrad import adagrad_diagonal_quadratic_path
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import landscapes
-from course_lib.panels.adam import AdamWithoutBiasCorrection, adam_panel, first_step_ratios
+from course_lib.problems import landscapes
+from course_lib.ui.panels.adam import AdamWithoutBiasCorrection, adam_panel, first_step_ratios
 from course_lib.theory.adam import steady_step_ratio
-from course_lib.trajectories import run
+from course_lib.experiments.trajectories import run
 
 DEFAULTS = dict(landscape="rosenbrock", lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8, bias_correction=True)
 

@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, SubsetRandomSampler
 
-from course_lib import toy_regression as tr
-from course_lib.panels.batch_minibatch_sgd import BatchSizeFigure, NoiseCurve, batch_size_panel
+from course_lib.problems import toy_regression as tr
+from course_lib.ui.panels.batch_minibatch_sgd import BatchSizeFigure, NoiseCurve, batch_size_panel
 
 UPDATES = 150
 
@@ -148,7 +148,7 @@ def test_noise_curve_closed_form_is_zero_at_full_batch():
 # -- the lr grid: every slider value trains all learning rates of its batch size at once -----
 
 def test_lr_slider_values_are_the_grid():
-    from course_lib.panels.batch_minibatch_sgd import lr_grid
+    from course_lib.ui.panels.batch_minibatch_sgd import lr_grid
 
     grid = lr_grid()
     assert grid[0] == pytest.approx(0.01) and grid[-1] == pytest.approx(1.0) and len(grid) == 41
@@ -186,7 +186,7 @@ def test_an_lr_off_the_grid_is_trained_exactly_as_train_does(panel):
 
 
 def test_background_training_starts_only_when_the_panel_is_live_in_a_browser():
-    from course_lib.background import BackgroundTrainer
+    from course_lib.ui.background import BackgroundTrainer
 
     panel = batch_size_panel(updates=30)
     trainer = BackgroundTrainer()

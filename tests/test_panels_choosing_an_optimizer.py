@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import optimizer_race as race
-from course_lib.digits import load_digits_split
-from course_lib.panels.choosing_an_optimizer import EPOCHS, race_panel
+from course_lib.experiments import optimizer_race as race
+from course_lib.problems.digits import load_digits_split
+from course_lib.ui.panels.choosing_an_optimizer import EPOCHS, race_panel
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +72,7 @@ def test_things_to_try_rmsprop_at_ten_times_its_default_splits_the_seeds(panel):
 
 # The stacked lr grid behind the panel (one batched run per optimizer) against the plain route.
 
-from course_lib.panels.choosing_an_optimizer import LR_GRID, LR_MAX_EXP, LR_MIN_EXP, LR_STEP, grid_index  # noqa: E402
+from course_lib.ui.panels.choosing_an_optimizer import LR_GRID, LR_MAX_EXP, LR_MIN_EXP, LR_STEP, grid_index  # noqa: E402
 
 
 def test_the_lr_grid_is_every_notch_of_the_sliders(panel):

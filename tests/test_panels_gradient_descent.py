@@ -15,8 +15,8 @@ import torch
 
 matplotlib.use("Agg")
 
-from course_lib.landscapes import get_landscape  # noqa: E402
-from course_lib.panels import gradient_descent as gd  # noqa: E402
+from course_lib.problems.landscapes import get_landscape  # noqa: E402
+from course_lib.ui.panels import gradient_descent as gd  # noqa: E402
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib.panels.initialization_and_practice import BATCH, WIDTH, depth_panel
+from course_lib.ui.panels.initialization_and_practice import BATCH, WIDTH, depth_panel
 from course_lib.theory.initialization import relu_depth_mean_square
 
 

@@ -9,9 +9,9 @@ import pytest
 import torch
 from torch import nn
 
-from course_lib import toy_regression as tr
-from course_lib.panels import lr_schedules as panel_module
-from course_lib.panels.lr_schedules import STEPS, schedule_panel, schedule_settings
+from course_lib.problems import toy_regression as tr
+from course_lib.ui.panels import lr_schedules as panel_module
+from course_lib.ui.panels.lr_schedules import STEPS, schedule_panel, schedule_settings
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def _lrs(name, lr, f, w):
 
 @pytest.mark.parametrize("seed", [0, 3])
 def test_fast_path_equals_the_torch_training_loop_for_several_schedules_at_once(seed):
-    from course_lib import lr_schedules as ls
+    from course_lib.experiments import schedule_training as ls
     rows = [_lrs(*setting) for setting in FAST_PATH_SETTINGS]
     rows_before = [row.copy() for row in rows]
     fast = ls.train_many_schedules_sgd(rows, momentum=0.9, batch_size=32, seed=seed, eval_every=10,
@@ -147,7 +147,7 @@ def test_fast_path_equals_the_torch_training_loop_for_several_schedules_at_once(
 
 
 def test_fast_path_stops_a_diverging_run_where_the_torch_loop_does_and_leaves_the_others_alone():
-    from course_lib import lr_schedules as ls
+    from course_lib.experiments import schedule_training as ls
     diverging, calm = np.full(STEPS, 1.0), _lrs("cosine", 0.1, 0.01, 0.1)
     fast_diverging, fast_calm = ls.train_many_schedules_sgd([diverging, calm], momentum=0.9, eval_every=10)
     reference = ls.train_with_schedule(diverging, momentum=0.9, eval_every=10)
@@ -158,7 +158,7 @@ def test_fast_path_stops_a_diverging_run_where_the_torch_loop_does_and_leaves_th
 
 
 def test_fast_path_momentum_and_eval_every_are_honoured():
-    from course_lib import lr_schedules as ls
+    from course_lib.experiments import schedule_training as ls
     row = _lrs("warmup_cosine", 0.1, 0.01, 0.1)[:100]
     for momentum, every in [(0.0, 7), (0.5, 25)]:
         fast, = ls.train_many_schedules_sgd([row], momentum=momentum, eval_every=every)
@@ -168,7 +168,7 @@ def test_fast_path_momentum_and_eval_every_are_honoured():
 
 
 def test_fast_path_rejects_bad_lr_rows():
-    from course_lib import lr_schedules as ls
+    from course_lib.experiments import schedule_training as ls
     with pytest.raises(ValueError, match="same length"):
         ls.train_many_schedules_sgd([np.full(10, 0.1), np.full(11, 0.1)])
     with pytest.raises(ValueError, match=">= 0"):
@@ -178,7 +178,7 @@ def test_fast_path_rejects_bad_lr_rows():
 
 
 def test_panel_moves_equal_the_torch_loop_also_when_runs_come_from_its_cache(panel):
-    from course_lib import lr_schedules as ls
+    from course_lib.experiments import schedule_training as ls
     for name, lr, f, w in [("cosine", 0.1, 0.01, 0.1), ("step", 0.1, 0.05, 0.2), ("cosine", 0.1, 0.01, 0.1)]:
         scheduled, constant = _final(panel, schedule=name, lr=lr, final_fraction=f, warmup_fraction=w)
         reference = ls.train_with_schedule(_lrs(name, lr, f, w), momentum=0.9, eval_every=10)

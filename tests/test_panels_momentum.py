@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.panels import momentum as theory
-from course_lib.panels.momentum import momentum_panel
+from course_lib.ui.panels import momentum as theory
+from course_lib.ui.panels.momentum import momentum_panel
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.landscapes import get_landscape
-from course_lib.panels import nesterov as nag
-from course_lib.panels.momentum import heavy_ball_rate
+from course_lib.problems.landscapes import get_landscape
+from course_lib.ui.panels import nesterov as nag
+from course_lib.ui.panels.momentum import heavy_ball_rate
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.panels.rmsprop_adadelta import PANEL_LR, effective_lr_panel, gradient_stream
+from course_lib.ui.panels.rmsprop_adadelta import PANEL_LR, effective_lr_panel, gradient_stream
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib.panels import weight_decay_adamw as wd
+from course_lib.ui.panels import weight_decay_adamw as wd
 
 
 def train_alone(weight_decay, *, decoupled, steps, lr=wd.LR):

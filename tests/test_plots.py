@@ -12,9 +12,9 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 from matplotlib import pyplot as plt  # noqa: E402
 
-from course_lib.landscapes import beale, noisy, quadratic, rosenbrock, saddle  # noqa: E402
-from course_lib.plots import PathFigure, contour_levels, plot_losses, plot_paths  # noqa: E402
-from course_lib.trajectories import run  # noqa: E402
+from course_lib.problems.landscapes import beale, noisy, quadratic, rosenbrock, saddle  # noqa: E402
+from course_lib.ui.plots import PathFigure, contour_levels, plot_losses, plot_paths  # noqa: E402
+from course_lib.experiments.trajectories import run  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

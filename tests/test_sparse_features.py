@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from course_lib import optim
-from course_lib.sparse_features import (ADAGRAD_LRS, RMSPROP_LRS, SGD_LRS, dense_problem, lr_sweep,
+from course_lib.problems.sparse_features import (ADAGRAD_LRS, RMSPROP_LRS, SGD_LRS, dense_problem, lr_sweep,
                                        sparse_problem)
 
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import landscapes, optim
+from course_lib.problems import landscapes
+from course_lib import optim
 from course_lib.theory import adagrad as theory
-from course_lib.trajectories import run
+from course_lib.experiments.trajectories import run
 from optimizer_streams import parameter_changes
 
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from course_lib import optim
-from course_lib.panels.adam import AdamWithoutBiasCorrection
+from course_lib.ui.panels.adam import AdamWithoutBiasCorrection
 from course_lib.theory import adam as adam_theory
 from course_lib.theory import weight_decay as wd_theory
 

@@ -36,7 +36,7 @@ def test_theory_package_imports_no_submodule():
 
 
 def test_panels_still_export_the_moved_names():
-    panels = importlib.import_module("course_lib.panels.gradient_descent")
+    panels = importlib.import_module("course_lib.ui.panels.gradient_descent")
     for name in ("gd_factor", "gd_regime", "gd_rate", "gd_optimal_lr", "gd_optimal_rate",
                  "steps_to_tolerance", "curvatures_at_minimum"):
         assert getattr(panels, name) is getattr(gd, name)
@@ -83,7 +83,7 @@ def test_steps_to_tolerance_matches_a_torch_run():
 
 
 def test_curvatures_at_minimum_of_rosenbrock():
-    from course_lib.landscapes import rosenbrock
+    from course_lib.problems.landscapes import rosenbrock
 
     mu, L = gd.curvatures_at_minimum(rosenbrock())
     # Hessian at (1, 1): [[802, -400], [-400, 200]]

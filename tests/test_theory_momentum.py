@@ -24,7 +24,7 @@ def torch_heavy_ball_1d(lr, momentum, curvature, steps, start=1.0):
 
 
 def test_panels_still_export_the_moved_names():
-    from course_lib.panels import momentum as panels
+    from course_lib.ui.panels import momentum as panels
 
     for name in ("heavy_ball_matrix", "heavy_ball_rate", "quadratic_rate", "heavy_ball_optimum",
                  "heavy_ball_optimal_rate", "heavy_ball_stable_lr", "largest_root_modulus"):

@@ -27,7 +27,7 @@ def torch_run_1d(gradient, lr, momentum, nesterov, steps, start):
 
 
 def test_panels_still_export_the_moved_names():
-    from course_lib.panels import nesterov as panels
+    from course_lib.ui.panels import nesterov as panels
 
     for name in ("nesterov_matrix", "nesterov_rate", "nesterov_stable_lr"):
         assert getattr(panels, name) is getattr(nag, name)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from course_lib import lr_schedules as ls
+from course_lib.experiments import schedule_training as ls
 from course_lib.theory import schedules as S
 
 
@@ -111,7 +111,7 @@ def textbook_range_test(model, batches, lr_min, lr_max):
 
 
 def test_range_test_equals_the_textbook_loop_until_it_stops():
-    from course_lib import toy_regression as tr
+    from course_lib.problems import toy_regression as tr
     batches = ls.toy_batches(steps=80, batch_size=32, seed=3)
     lrs, losses = ls.lr_range_test(tr.make_mlp(seed=3), batches, lr_min=1e-3, lr_max=30.0)
     ref_lrs, ref_losses = textbook_range_test(tr.make_mlp(seed=3), batches, 1e-3, 30.0)
@@ -139,7 +139,7 @@ def test_suggest_lr_smooths_and_takes_a_tenth_of_the_minimum():
 
 def test_training_with_a_list_of_lrs_equals_a_torch_scheduler_loop():
     from torch import nn
-    from course_lib import toy_regression as tr
+    from course_lib.problems import toy_regression as tr
     steps, base_lr = 60, 0.1
     lrs = ls.closed_form_lrs("cosine", steps, base_lr=base_lr, T_max=steps)
     run = ls.train_with_schedule(lrs, momentum=0.9, batch_size=32, seed=1, eval_every=steps)

@@ -32,7 +32,7 @@ def visible_texts(fig):
 
 @pytest.fixture(scope="module")
 def parabola():
-    from course_lib.panels import gradient_descent as gd
+    from course_lib.ui.panels import gradient_descent as gd
 
     panel = gd.parabola_panel()
     yield panel
@@ -78,7 +78,7 @@ def test_01_parabola_small_lr_is_slow(parabola):
 
 @pytest.fixture(scope="module")
 def lr_condition():
-    from course_lib.panels import gradient_descent as gd
+    from course_lib.ui.panels import gradient_descent as gd
 
     panel = gd.lr_condition_panel()
     yield panel
@@ -125,7 +125,7 @@ def test_01_2d_rosenbrock_caption_uses_the_hessian_at_the_minimum(lr_condition):
 
 @pytest.fixture(scope="module")
 def batch_panel():
-    from course_lib.panels.batch_minibatch_sgd import batch_size_panel
+    from course_lib.ui.panels.batch_minibatch_sgd import batch_size_panel
 
     panel = batch_size_panel()
     yield panel
@@ -190,7 +190,7 @@ def test_02_smaller_step_ends_closer_to_the_noise_floor(batch_panel):
 
 @pytest.fixture(scope="module")
 def momentum():
-    from course_lib.panels.momentum import momentum_panel
+    from course_lib.ui.panels.momentum import momentum_panel
 
     panel = momentum_panel()
     yield panel
@@ -248,7 +248,7 @@ def test_03_rosenbrock_beta_09_beats_099_and_gd(momentum):
 
 @pytest.fixture(scope="module")
 def nesterov():
-    from course_lib.panels.nesterov import momentum_vs_nesterov_panel
+    from course_lib.ui.panels.nesterov import momentum_vs_nesterov_panel
 
     panel = momentum_vs_nesterov_panel(landscape="quadratic", lr=1.0, momentum=0.9)
     yield panel

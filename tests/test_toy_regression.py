@@ -10,7 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import BatchSampler, SubsetRandomSampler
 
-from course_lib import toy_regression as tr
+from course_lib.problems import toy_regression as tr
 
 
 def test_make_data_is_the_noisy_parabola_and_leaves_the_global_rng_alone():

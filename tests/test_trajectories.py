@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import course_lib.optim as course_optim
-from course_lib.landscapes import beale, himmelblau, noisy, quadratic, rosenbrock, saddle
-from course_lib.trajectories import DIVERGENCE_BOUND, Trajectory, run, run_many
+from course_lib.problems.landscapes import beale, himmelblau, noisy, quadratic, rosenbrock, saddle
+from course_lib.experiments.trajectories import DIVERGENCE_BOUND, Trajectory, run, run_many
 
 OPTIMIZERS = [
     (torch.optim.SGD, dict(lr=1e-3)),

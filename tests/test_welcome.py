@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from course_lib import checks
+from course_lib.exercises import checks
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 WELCOME = REPO_ROOT / "notebooks" / "00_welcome.ipynb"
@@ -41,7 +41,7 @@ def test_no_course_exercise_is_solved_in_the_welcome_notebook():
 
 def test_the_demonstrated_check_is_the_registered_practice_exercise():
     checks.discover()
-    assert checks.REGISTRY["0.1"].module == "course_lib.checks.welcome"
+    assert checks.REGISTRY["0.1"].module == "course_lib.exercises.checks.welcome"
     outputs = {cell.id: "".join(o.get("text", "") for o in cell.outputs)
                for cell in _welcome().cells if cell.cell_type == "code"}
     assert outputs["demo-check-stub"].startswith("❌ Exercise 0.1 not passed yet: not attempted")

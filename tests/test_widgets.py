@@ -1,7 +1,7 @@
 """SliderPanel: the pure update path, slider wiring, step reveal and error reporting.
 
 The figure here is a tiny matplotlib figure with one line per trajectory, so these tests pin
-down the panel's machinery independently of course_lib.plots; the panels' own tests check the
+down the panel's machinery independently of course_lib.ui.plots; the panels' own tests check the
 real figures against torch.optim.
 """
 
@@ -17,8 +17,8 @@ from matplotlib.figure import Figure
 
 matplotlib.use("Agg")
 
-from course_lib.trajectories import Trajectory  # noqa: E402
-from course_lib.widgets import (  # noqa: E402
+from course_lib.experiments.trajectories import Trajectory  # noqa: E402
+from course_lib.ui.slider_panel import (  # noqa: E402
     SliderPanel,
     float_slider,
     int_slider,

@@ -163,8 +163,10 @@ def fingerprint(job: Job, seed: str, timeout: float, course_bytes: bytes,
 
 def grade_job(job: Job, seed: str, work_path: str, key: str) -> dict[str, Any]:
     """Grade one submission and write its work file; returns the result."""
-    from . import judge, scan
-    from course_lib.checks import REGISTRY, discover
+    from course_lib.exercises import answer_scan as scan
+
+    from . import judge
+    from course_lib.exercises.checks import REGISTRY, discover
 
     discover()
     result: dict[str, Any] = {"fingerprint": key, "student": job.student,
@@ -368,7 +370,7 @@ def _grade_all(todo: list[tuple[Job, str]], args, use_bwrap, work: Path,
 
 def _write_outputs(out: Path, results: list[dict[str, Any]],
                    overrides: dict[tuple[str, str, str], dict[str, str]]) -> None:
-    from course_lib.checks import REGISTRY, discover
+    from course_lib.exercises.checks import REGISTRY, discover
 
     discover()
     rows = report.apply_overrides(report.rows_from_results(results), overrides)

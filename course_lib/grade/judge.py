@@ -27,8 +27,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from course_lib.checks import REGISTRY, discover, run_checker
-from course_lib.checks._framework import (FUNCTION, OUTCOME, PREDICTION, WRITTEN, CheckResult,
+from course_lib.exercises.checks import REGISTRY, discover, run_checker
+from course_lib.exercises.checks._framework import (FUNCTION, OUTCOME, PREDICTION, WRITTEN, CheckResult,
                                           _GuardInputs, _outcome_call)
 
 from . import wire

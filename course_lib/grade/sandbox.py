@@ -5,7 +5,7 @@ What the child gets (``docs/grading.md`` says the same for instructors):
 - with bubblewrap (``bwrap`` on PATH and working): a new mount namespace holding only a
   read-only view of the system (``/usr``, ``/etc``, the Python installation and its
   virtualenv), ``/course`` (a read-only copy of just the ``course_lib`` modules that the
-  exercise notebook imports, with a stand-in ``course_lib.checks`` whose ``check()`` does
+  exercise notebook imports, with a stand-in ``course_lib.exercises.checks`` whose ``check()`` does
   nothing), ``/harness`` (``harness.py`` and ``wire.py``), and an empty private ``/tmp`` and
   scratch folder (its working directory), both size-limited tmpfs; no network (a new network
   namespace),
@@ -45,10 +45,9 @@ GRADE_DIR = Path(__file__).resolve().parent
 NOBODY = 65534
 
 # Modules of course_lib that never go into the sandbox, whatever a notebook imports.
-NEVER_COPIED = ("course_lib.checks", "course_lib.grade", "course_lib.exercises",
-                "course_lib.notebook_runner", "course_lib.check_notebook")
+NEVER_COPIED = ("course_lib.exercises", "course_lib.grade")
 
-CHECKS_STANDIN = '''"""Stand-in for course_lib.checks inside the grader's sandbox.
+CHECKS_STANDIN = '''"""Stand-in for course_lib.exercises.checks inside the grader's sandbox.
 
 The grader runs the checks itself, in its own process, on hidden cases; nothing here checks.
 """
@@ -157,14 +156,14 @@ def build_course_copy(target: Path, sources: list[str]) -> list[str]:
         destination = target / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, destination)
-        # packages on the way get an empty __init__ if they were not needed themselves
+    checks = target / "course_lib" / "exercises" / "checks"
+    checks.mkdir(parents=True, exist_ok=True)
+    (checks / "__init__.py").write_text(CHECKS_STANDIN, encoding="utf-8")
+    # packages on the way get an empty __init__ if they were not needed themselves
     for directory in sorted({p for p in target.rglob("*") if p.is_dir()}):
         init = directory / "__init__.py"
         if not init.exists():
             init.write_text("", encoding="utf-8")
-    checks = target / "course_lib" / "checks"
-    checks.mkdir(parents=True, exist_ok=True)
-    (checks / "__init__.py").write_text(CHECKS_STANDIN, encoding="utf-8")
     harness = target.parent / "harness"
     harness.mkdir(exist_ok=True)
     for name in ("harness.py", "wire.py"):

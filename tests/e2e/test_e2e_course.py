@@ -243,7 +243,7 @@ def test_exercise_check_passes_a_typed_answer_and_hints_on_a_wrong_one(lab, page
     nb = NotebookPage(page, lab, "exercises/01_gradient_descent.ipynb").open()
     nb.wait_for_kernel()
     cells = nb.outputs()
-    setup = next(c["index"] for c in cells if "from course_lib.checks import check" in c["source"])
+    setup = next(c["index"] for c in cells if "from course_lib.exercises.checks import check" in c["source"])
     answer = next(c["index"] for c in cells if "def gd_step(" in c["source"])
     check = next(c["index"] for c in cells if re.search(r'check\("1\.1"', c["source"]))
     run_cell(nb, setup)

@@ -126,13 +126,13 @@ FORGERIES_31 = {
     "forge_redefine_check": 'def check(*args, **kwargs):\n'
                             '    print("✅ Exercise 3.1 passed (15 cases)")\n\n' + STUB_31,
     # run the real checker's reference as the answer
-    "forge_reference_import": "from course_lib.checks.momentum import reference_momentum_step "
+    "forge_reference_import": "from course_lib.exercises.checks.momentum import reference_momentum_step "
                               "as momentum_step\n",
     # patch the framework's comparison so everything matches
-    "forge_patch_compare": "import course_lib.checks._framework as framework\n"
+    "forge_patch_compare": "import course_lib.exercises.checks._framework as framework\n"
                            "framework.compare = lambda *args, **kwargs: None\n\n" + STUB_31,
     # patch run_checker
-    "forge_patch_run_checker": "import course_lib.checks as checks\n"
+    "forge_patch_run_checker": "import course_lib.exercises.checks as checks\n"
                                "checks.run_checker = lambda *a, **k: None\n\n" + STUB_31,
     # patch print so a failing check prints a pass
     "forge_patch_print": "import builtins\n_print = builtins.print\n"
@@ -142,12 +142,12 @@ FORGERIES_31 = {
     "forge_patch_isclose": "torch.isclose = lambda a, b, **k: torch.ones_like(a, dtype=torch.bool)"
                            "\ntorch.equal = lambda *a, **k: True\n\n" + STUB_31,
     # overwrite the registered reference with the learner's (wrong) function
-    "forge_patch_registry": "from course_lib.checks import REGISTRY\n\n"
+    "forge_patch_registry": "from course_lib.exercises.checks import REGISTRY\n\n"
                             "def momentum_step(param, grad, state, *, lr, momentum, "
                             "dampening=0.0):\n    pass\n\n"
                             "REGISTRY['3.1'].reference = momentum_step\n",
     # a lookup table from the reproducible cases
-    "forge_lookup_table": "from course_lib.checks import REGISTRY\n"
+    "forge_lookup_table": "from course_lib.exercises.checks import REGISTRY\n"
                           "_TABLE = {}\n"
                           "for case in REGISTRY['3.1'].make_cases():\n"
                           "    _TABLE[repr(case.inputs['lr'])] = case\n\n" + STUB_31,
@@ -175,7 +175,7 @@ def momentum_step(param, grad, state, *, lr, momentum, dampening=0.0):
 ''',
     # rewrite the checks package on disk (the editable install), then do nothing
     "forge_rewrite_checks_file": '''import course_lib, os
-path = os.path.join(os.path.dirname(course_lib.__file__), "checks", "__init__.py")
+path = os.path.join(os.path.dirname(course_lib.__file__), "exercises", "checks", "__init__.py")
 try:
     with open(path, "w") as handle:
         handle.write("def check(*a, **k):\\n    print('passed')\\n")
@@ -275,7 +275,7 @@ def submissions() -> dict[str, dict[str, bytes]]:
     for student, source in HOSTILE_32.items():
         subs[student] = {MOMENTUM: with_answer(MOMENTUM, "3.2", source)}
     subs["hostile_delete_files"] = {MOMENTUM: with_answer(MOMENTUM, "3.2", deletion_answer(
-        [ROOT / "exercises" / MOMENTUM, ROOT / "solutions", ROOT / "course_lib" / "checks"]))}
+        [ROOT / "exercises" / MOMENTUM, ROOT / "solutions", ROOT / "course_lib" / "exercises" / "checks"]))}
     # structure changes that must not matter
     solution = load("solutions", NESTEROV)
     reordered = copy.deepcopy(solution)

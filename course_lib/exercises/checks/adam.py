@@ -1,0 +1,450 @@
+r"""Checkers for notebook 07, Adam: exercises 7.1 to 7.3.
+
+7.1 ``adam_step(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False)``: one step of
+    ``torch.optim.Adam`` on one tensor, in place (``course_lib.optim.adam_update``), with the
+    state kept under torch's keys and ``state["step"]`` as a plain count:
+
+    .. math::
+
+        t \leftarrow t+1,\quad m \leftarrow \beta_1 m + (1-\beta_1) g,\quad
+        v \leftarrow \beta_2 v + (1-\beta_2) g^2,\quad
+        \theta \leftarrow \theta - \frac{\eta}{1-\beta_1^t}\,
+            \frac{m}{\sqrt{v/(1-\beta_2^t)} + \epsilon}
+
+    and with ``amsgrad`` :math:`v^{\max} \leftarrow \max(v^{\max}, v)` (of the *raw* v) replacing
+    v in the denominator, bias-corrected by the same :math:`1-\beta_2^t`.
+7.2 predict, then measure: ``predicted_spike_step(beta1, beta2, quiet_steps)``, the length of
+    Adam's step divided by lr for a coordinate whose gradient was 0 for ``quiet_steps`` steps and
+    then arrives (a rare feature); the check runs ``course_lib.optim.Adam`` to measure it.
+7.3 written answer: what rescaling the loss does to SGD's and Adam's steps.
+7.4 predict, then measure: ``predicted_end(C, beta2)``, the end (+1 or -1) at which Adam with
+    β₁ = 0 settles on Reddi et al.'s problem with this C and β₂; the check runs Adam.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from ._framework import Case, KnownMistake, in_place, register, register_prediction, register_written
+
+# --------------------------------------------------------------------------------------------
+# 7.1 adam_step
+# --------------------------------------------------------------------------------------------
+
+
+def reference_adam_step(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    """One torch Adam step: ``course_lib.optim.adam_update``, with ``state["step"]`` kept as an
+    int (the learner's contract) instead of torch's 0-dim tensor."""
+    from course_lib.optim.adam import adam_init, adam_update  # on use: checks load without optim
+
+    if "exp_avg" not in state:
+        state.update(adam_init(param, amsgrad=amsgrad))
+        state["step"] = 0
+    course_state = dict(state)
+    course_state["step"] = torch.tensor(float(state["step"]))
+    adam_update(param, grad, course_state, lr=lr, beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad)
+    state["step"] = int(course_state["step"].item())
+
+
+def _moments(param, grad, state, beta1, beta2, amsgrad, *, sum_form=False):
+    """m, v and t updated the right way (used by the wrong implementations below)."""
+    if "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = torch.zeros_like(param)
+        state["exp_avg_sq"] = torch.zeros_like(param)
+        if amsgrad:
+            state["max_exp_avg_sq"] = torch.zeros_like(param)
+    state["step"] += 1
+    if sum_form:
+        state["exp_avg"].mul_(beta1).add_(grad)
+    else:
+        state["exp_avg"].mul_(beta1).add_(grad, alpha=1 - beta1)
+    state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+    return state["step"], state["exp_avg"], state["exp_avg_sq"]
+
+
+def _amsgrad_denominator_v(state, v, amsgrad):
+    """The v the denominator uses, done right: with AMSGrad the running max of the raw v (kept in
+    ``state['max_exp_avg_sq']``), otherwise v itself. Shared by the wrong implementations whose
+    mistake lies elsewhere."""
+    if not amsgrad:
+        return v
+    torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+    return state["max_exp_avg_sq"]
+
+
+def _eps_inside_root(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
+    v = _amsgrad_denominator_v(state, v, amsgrad)
+    param.sub_(lr * (m / (1 - beta1**t)) / torch.sqrt(v / (1 - beta2**t) + eps))
+
+
+def _eps_before_correction(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    # ε added to the raw √v, then the whole denominator corrected (the paper's "efficient form"
+    # with ε unchanged): (√v + ε)/√(1 − β₂ᵗ)
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
+    v = _amsgrad_denominator_v(state, v, amsgrad)
+    param.sub_(lr / (1 - beta1**t) * m / ((v.sqrt() + eps) / (1 - beta2**t) ** 0.5))
+
+
+def _no_bias_correction(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
+    v = _amsgrad_denominator_v(state, v, amsgrad)
+    param.sub_(lr * m / (v.sqrt() + eps))
+
+
+def _only_first_moment_corrected(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
+    v = _amsgrad_denominator_v(state, v, amsgrad)
+    param.sub_(lr * (m / (1 - beta1**t)) / (v.sqrt() + eps))
+
+
+def _only_second_moment_corrected(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
+    v = _amsgrad_denominator_v(state, v, amsgrad)
+    param.sub_(lr * m / ((v / (1 - beta2**t)).sqrt() + eps))
+
+
+def _sum_form_first_moment(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    # SGD's momentum buffer m ← β₁m + g instead of the average m ← β₁m + (1 − β₁)g
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad, sum_form=True)
+    v = _amsgrad_denominator_v(state, v, amsgrad)
+    param.sub_(lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps))
+
+
+def _amsgrad_max_of_corrected(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    # the running max taken of the bias-corrected v̂ (and stored corrected)
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
+    v_hat = v / (1 - beta2**t)
+    if amsgrad:
+        torch.maximum(state["max_exp_avg_sq"], v_hat, out=state["max_exp_avg_sq"])
+        v_hat = state["max_exp_avg_sq"]
+    param.sub_(lr * (m / (1 - beta1**t)) / (v_hat.sqrt() + eps))
+
+
+def _amsgrad_max_not_corrected(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    # max of the raw v, but the denominator uses it without the 1 − β₂ᵗ correction
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
+    if amsgrad:
+        torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        denominator = state["max_exp_avg_sq"].sqrt() + eps
+    else:
+        denominator = (v / (1 - beta2**t)).sqrt() + eps
+    param.sub_(lr * (m / (1 - beta1**t)) / denominator)
+
+
+def _amsgrad_max_unused(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    # the maximum is kept but the denominator still uses the current v
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
+    if amsgrad:
+        torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+    param.sub_(lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps))
+
+
+def _amsgrad_max_aliases_v(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    # state['max_exp_avg_sq'] = state['exp_avg_sq'] on the first step: one tensor, so the
+    # "maximum" is always the current v
+    if amsgrad and "exp_avg" not in state:
+        state["step"] = 0
+        state["exp_avg"] = torch.zeros_like(param)
+        state["exp_avg_sq"] = torch.zeros_like(param)
+        state["max_exp_avg_sq"] = state["exp_avg_sq"]
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
+    param.sub_(lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps))
+
+
+def _ascent(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
+    v = _amsgrad_denominator_v(state, v, amsgrad)
+    param.add_(lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps))
+
+
+ADAM_STEP_MISTAKES = [
+    # AMSGrad's mistakes first: on an amsgrad case they say more than the general ones (a
+    # learner who skips every correction already failed on the first, non-amsgrad case).
+    KnownMistake(
+        "amsgrad_max_of_corrected", _amsgrad_max_of_corrected,
+        "AMSGrad: you kept the maximum of the bias-corrected v̂. torch keeps the maximum of the "
+        "raw v in state['max_exp_avg_sq'] and applies this step's correction 1 − β₂ᵗ to that "
+        "maximum afterwards."),
+    KnownMistake(
+        "amsgrad_max_not_corrected", _amsgrad_max_not_corrected,
+        "AMSGrad: the maximum of the raw v is right, but the denominator still needs this "
+        "step's bias correction: √(vᵐᵃˣ/(1 − β₂ᵗ)) + ε."),
+    KnownMistake(
+        "amsgrad_max_unused", _amsgrad_max_unused,
+        "AMSGrad: you keep the running maximum of v but your denominator still uses the current "
+        "v. Use the maximum (bias-corrected) in its place."),
+    KnownMistake(
+        "amsgrad_max_aliases_v", _amsgrad_max_aliases_v,
+        "AMSGrad: state['max_exp_avg_sq'] is the same tensor as state['exp_avg_sq'] (assigning "
+        "one to the other makes them one tensor), so your \"maximum\" follows v down. Start it "
+        "as its own tensor, torch.zeros_like(param)."),
+    KnownMistake(
+        "sum_form_first_moment", _sum_form_first_moment,
+        "Your first moment is SGD's momentum buffer, m ← β₁·m + g. Adam's m is an average: "
+        "m ← β₁·m + (1 − β₁)·g, so for a steady gradient it settles at g, not g/(1 − β₁)."),
+    KnownMistake(
+        "no_bias_correction", _no_bias_correction,
+        "No bias correction: m and v start at 0, so early on they are too small by the factors "
+        "1 − β₁ᵗ and 1 − β₂ᵗ (t = the step count after this step's increment). Divide them "
+        "back out before forming the step."),
+    KnownMistake(
+        "only_first_moment_corrected", _only_first_moment_corrected,
+        "You corrected m but not v: the second moment needs its own correction, by 1 − β₂ᵗ "
+        "(inside the square root, before ε is added)."),
+    KnownMistake(
+        "only_second_moment_corrected", _only_second_moment_corrected,
+        "You corrected v but not m: the first moment needs its own correction, by 1 − β₁ᵗ."),
+    KnownMistake(
+        "eps_inside_root", _eps_inside_root,
+        "ε is inside the square root. torch adds ε *outside* it, to the bias-corrected root: "
+        "√v̂ + ε. (Inside, ε of 1e-8 acts like a gradient scale of 1e-4, not 1e-8.)"),
+    KnownMistake(
+        "eps_before_correction", _eps_before_correction,
+        "You added ε to the raw √v and then corrected the sum. torch corrects first and adds ε "
+        "last: √(v/(1 − β₂ᵗ)) + ε."),
+    KnownMistake(
+        "ascent", _ascent,
+        "You moved along +m̂. Descent subtracts the step: θ ← θ − η·m̂/(√v̂ + ε)."),
+]
+
+
+@register(
+    "7.1",
+    reference=reference_adam_step,
+    call=in_place("state", "param", steps_over="grad"),
+    mistakes=ADAM_STEP_MISTAKES,
+)
+def adam_step_cases(rng: torch.Generator):
+    def randn(*shape, dtype=torch.float64, scale=1.0):
+        return scale * torch.randn(shape, generator=rng, dtype=dtype)
+
+    def uniform(low, high):
+        return float(torch.empty((), dtype=torch.float64).uniform_(low, high, generator=rng))
+
+    defaults = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
+    # The first cases tell the misconceptions apart, so the first failure is the telling one.
+    yield Case("first step from an empty state, default betas",
+               param=randn(4), grad=[randn(4)], state={}, **defaults)
+    yield Case("five steps, default betas",
+               param=randn(3), grad=[randn(3) for _ in range(5)], state={}, **defaults)
+    yield Case("three steps with small gradients (about 1e-5): here ε matters",
+               param=randn(4), grad=[randn(4, scale=1e-5) for _ in range(3)], state={},
+               lr=0.01, beta1=0.9, beta2=0.999, eps=1e-6)
+    yield Case("state from 40 earlier steps (t = 40 before this call)",
+               param=randn(2, 3), grad=[randn(2, 3) for _ in range(2)],
+               state={"step": 40, "exp_avg": randn(2, 3, scale=0.3),
+                      "exp_avg_sq": randn(2, 3).square()}, lr=0.01, beta1=0.8, beta2=0.99, eps=1e-8)
+    yield Case("beta1 = 0: no momentum (RMSProp with bias correction)",
+               param=randn(3), grad=[randn(3) for _ in range(3)], state={},
+               lr=0.05, beta1=0.0, beta2=0.9, eps=1e-8)
+    yield Case("zero gradient on step 2",
+               param=randn(3), grad=[randn(3), torch.zeros(3, dtype=torch.float64)], state={},
+               **defaults)
+    # AMSGrad: large gradients first, then small ones, so the maximum differs from v.
+    big_then_small = [randn(4, scale=3.0)] + [randn(4, scale=0.1) for _ in range(4)]
+    yield Case("amsgrad, five steps: large gradients, then small ones (the max stays large)",
+               param=randn(4), grad=big_then_small, state={}, lr=0.01, beta1=0.9, beta2=0.99,
+               eps=1e-8, amsgrad=True)
+    yield Case("amsgrad, first step", param=randn(3), grad=[randn(3)], state={},
+               amsgrad=True, **defaults)
+    yield Case("0-dim (scalar) parameter, two steps",
+               param=torch.tensor(1.5, dtype=torch.float64),
+               grad=[torch.tensor(-0.5, dtype=torch.float64), torch.tensor(2.0, dtype=torch.float64)],
+               state={}, lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)
+    for dtype in (torch.float32, torch.float64):
+        for shape, amsgrad in [((5,), False), ((3, 4), True), ((2, 3, 2), False)]:
+            beta1 = round(uniform(0.5, 0.95), 3)
+            beta2 = round(uniform(0.9, 0.9999), 4)
+            lr = round(10 ** uniform(-3.5, -1.0), 5)
+            eps = float(f"{10 ** uniform(-8.0, -4.0):.2g}")
+            scales = [10 ** uniform(-2.0, 1.0) for _ in range(5)]
+            yield Case(f"five steps, {'x'.join(map(str, shape))} {str(dtype)[6:]} tensor, lr={lr}, "
+                       f"betas=({beta1}, {beta2}), eps={eps}, amsgrad={amsgrad}",
+                       param=randn(*shape, dtype=dtype),
+                       grad=[randn(*shape, dtype=dtype, scale=s) for s in scales], state={},
+                       lr=lr, beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad)
+
+
+# --------------------------------------------------------------------------------------------
+# 7.2 predict, then measure: Adam's step on a rare feature
+# --------------------------------------------------------------------------------------------
+
+
+def measured_spike_step(beta1, beta2, quiet_steps):
+    """Run ``course_lib.optim.Adam`` (lr 1, ε 1e-12) on one weight: ``quiet_steps`` zero
+    gradients, then a gradient of 0.37; return the length of that last step divided by lr."""
+    from course_lib.optim import Adam
+
+    weight = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = Adam([weight], lr=1.0, betas=(beta1, beta2), eps=1e-12)
+    with torch.no_grad():
+        for _ in range(quiet_steps):
+            weight.grad = torch.zeros(1, dtype=torch.float64)
+            optimizer.step()
+        before = weight.item()
+        weight.grad = torch.full((1,), 0.37, dtype=torch.float64)
+        optimizer.step()
+    return abs(weight.item() - before)
+
+
+def _spike_about_lr(beta1, beta2, quiet_steps):
+    return 1.0
+
+
+def _spike_no_correction(beta1, beta2, quiet_steps):
+    return (1 - beta1) / math.sqrt(1 - beta2)
+
+
+def _spike_no_sqrt(beta1, beta2, quiet_steps):
+    t = quiet_steps + 1
+    return (1 - beta1) / (1 - beta1**t) * (1 - beta2**t) / (1 - beta2)
+
+
+def _spike_step_count_off_by_one(beta1, beta2, quiet_steps):
+    t = quiet_steps  # the spike is step quiet_steps + 1
+    if t == 0:
+        return math.inf
+    return (1 - beta1) / (1 - beta1**t) * math.sqrt((1 - beta2**t) / (1 - beta2))
+
+
+def _spike_only_first_correction(beta1, beta2, quiet_steps):
+    t = quiet_steps + 1
+    return (1 - beta1) / (1 - beta1**t) / math.sqrt(1 - beta2)
+
+
+def _spike_explain(inputs, measured, predicted):
+    t = inputs["quiet_steps"] + 1
+    return (f"Only one non-zero gradient g has entered the averages, at step t = {t}. Write m and "
+            "v after it (what is left of the zeros?), then divide each by its own bias "
+            f"correction at t = {t}, and form m̂/√v̂. The result does not depend on g.")
+
+
+@register_prediction(
+    "7.2",
+    measure=measured_spike_step,
+    rtol=0.005,
+    explain=_spike_explain,
+    mistakes=[
+        KnownMistake("about_lr", _spike_about_lr,
+                     "\"Adam's step is about lr\" holds for steady gradients, where m̂ ≈ g and "
+                     "√v̂ ≈ |g|. Here m and v saw the gradient only once: work them out."),
+        KnownMistake("no_bias_correction", _spike_no_correction,
+                     "That is the step without bias correction (or long after the corrections "
+                     "have faded). At this step count, 1 − β₁ᵗ and 1 − β₂ᵗ are not 1 yet."),
+        KnownMistake("only_first_correction", _spike_only_first_correction,
+                     "You corrected m̂ but not v̂: √v̂ has its own correction, √(1 − β₂ᵗ), and "
+                     "for β₂ near 1 it matters for thousands of steps."),
+        KnownMistake("no_sqrt", _spike_no_sqrt,
+                     "The denominator is √v̂, so the second-moment factors enter under a square "
+                     "root."),
+        KnownMistake("off_by_one", _spike_step_count_off_by_one,
+                     "Your step count is one short: after quiet_steps zero gradients, the spike "
+                     "arrives at step t = quiet_steps + 1, and the corrections use that t."),
+    ],
+)
+def spike_step_cases(rng: torch.Generator):
+    yield Case("the very first step (quiet_steps = 0), default betas",
+               beta1=0.9, beta2=0.999, quiet_steps=0)
+    yield Case("default betas, after 20 quiet steps", beta1=0.9, beta2=0.999, quiet_steps=20)
+    yield Case("default betas, after 5000 quiet steps", beta1=0.9, beta2=0.999, quiet_steps=5000)
+    yield Case("beta2 = 0.99, after 2000 quiet steps (both corrections gone)",
+               beta1=0.9, beta2=0.99, quiet_steps=2000)
+    for _ in range(4):
+        beta1 = round(float(torch.empty(()).uniform_(0.5, 0.95, generator=rng)), 2)
+        beta2 = round(1 - 10 ** float(torch.empty(()).uniform_(-4.0, -1.5, generator=rng)), 5)
+        quiet = int(torch.randint(1, 3000, (), generator=rng))
+        yield Case(f"betas ({beta1}, {beta2}), after {quiet} quiet steps",
+                   beta1=beta1, beta2=beta2, quiet_steps=quiet)
+
+
+# --------------------------------------------------------------------------------------------
+# 7.3 written answer
+# --------------------------------------------------------------------------------------------
+
+register_written(
+    "7.3",
+    prompt="You multiply your loss by 1000 (say, a sum over a batch of 1000 instead of a mean). "
+           "What happens to the steps of SGD and of Adam at the same lr, what must you change "
+           "for each, and where does ε come in?",
+    rubric="SGD's gradient and step grow 1000×: divide lr by 1000 (or it diverges). Adam's "
+           "m̂/√v̂ is unchanged (both scale by 1000), so its steps stay the same: nothing to "
+           "change. ε does not scale: it is now 1000× smaller relative to √v̂, so it matters "
+           "even less; the opposite rescaling (a tiny loss, gradients near ε) makes ε dominate "
+           "and turns Adam into SGD with lr η/ε. Mentions that Adam's lr is a step length "
+           "per coordinate, SGD's a multiplier of the gradient.",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# 7.4 predict, then measure: where Adam ends on Reddi et al.'s problem
+# --------------------------------------------------------------------------------------------
+
+REDDI_LR = 0.02
+REDDI_STEPS = 3000
+
+
+def measured_reddi_end(C, beta2):
+    """Run ``course_lib.optim.Adam`` (lr 0.02, β₁ = 0, this β₂) for 3000 online steps of
+    ``course_lib.problems.landscapes.reddi_problem(C)`` from x = 0, projected onto [-1, 1]; return the end
+    x settles at, +1.0 or -1.0 (the sign of its average over the last 300 steps: at either end
+    x keeps stepping off the boundary and back within each period). A run that has not settled
+    near an end (average within 0.5 of 0) returns that average instead."""
+    from course_lib.problems.landscapes import reddi_problem
+    from course_lib.optim import Adam
+
+    path = reddi_problem(C).run(Adam, start=0.0, steps=REDDI_STEPS, lr=REDDI_LR, betas=(0.0, beta2))
+    settled = float(path[-300:].mean())
+    return math.copysign(1.0, settled) if abs(settled) > 0.5 else settled
+
+
+def reddi_period_drift(C, beta2):
+    r"""Net movement of x over one period (in units of lr) once Adam (β₁ = 0) has settled:
+    with :math:`a, b, c` the steady values of v after the gradients C, −1, −1,
+
+    .. math::
+
+        a = \frac{\beta_2(1-\beta_2^2) + (1-\beta_2)C^2}{1-\beta_2^3},\quad
+        b = \beta_2 a + 1 - \beta_2,\quad c = \beta_2 b + 1 - \beta_2,\quad
+        \Delta x = -\frac{C}{\sqrt a} + \frac{1}{\sqrt b} + \frac{1}{\sqrt c}.
+
+    Positive: Adam drifts to +1, the wrong end. (Used to pick cases far from the boundary.)"""
+    a = (beta2 * (1 - beta2**2) + (1 - beta2) * C**2) / (1 - beta2**3)
+    b = beta2 * a + 1 - beta2
+    c = beta2 * b + 1 - beta2
+    return -C / math.sqrt(a) + 1 / math.sqrt(b) + 1 / math.sqrt(c)
+
+
+@register_prediction(
+    "7.4",
+    measure=measured_reddi_end,
+    rtol=0.01,
+    explain="Once the bias corrections have faded, each step is −lr·g/√v (β₁ = 0). The gradients "
+            "repeat C, −1, −1, so v settles into a repeating pattern of three values: solve for "
+            "them, add up the three steps of one period, and the sign of the sum says which end "
+            "x drifts to.",
+    mistakes=[
+        KnownMistake("always_the_minimiser", lambda C, beta2: -1.0,
+                     "The average loss (C − 2)x/3 is smallest at x = −1, and Adam gets there when "
+                     "β₂ is close to 1. For smaller β₂, v forgets the large gradient C within the "
+                     "period: compare the step the C takes with the two steps the −1s take."),
+        KnownMistake("always_the_wrong_end", lambda C, beta2: 1.0,
+                     "Adam does not always fail: when β₂ is close to 1, v remembers C across the "
+                     "period and the large gradient wins. Compute the three steps of one period."),
+    ],
+)
+def reddi_end_cases(rng: torch.Generator):
+    yield Case("C = 3, β₂ = 0.1 (Reddi et al.'s β₂ = 1/(1 + C²))", C=3.0, beta2=0.1)
+    yield Case("C = 3, β₂ = 0.9", C=3.0, beta2=0.9)
+    found = 0
+    while found < 4:
+        C = round(float(torch.empty(()).uniform_(2.5, 20.0, generator=rng)), 1)
+        beta2 = round(float(torch.empty(()).uniform_(0.05, 0.99, generator=rng)), 2)
+        drift = reddi_period_drift(C, beta2)
+        if abs(drift) < 0.15 or (drift > 0) != (found % 2 == 0):
+            continue  # too close to the boundary to settle in time, or not the end wanted next
+        found += 1
+        yield Case(f"C = {C}, β₂ = {beta2}", C=C, beta2=beta2)

@@ -1,0 +1,650 @@
+r"""Checkers for notebook 02, batch vs mini-batch vs SGD: exercises 2.1 to 2.5.
+
+2.1 ``minibatch_indices(n, batch_size, *, epochs, seed, drop_last)``: yield index batches so
+    that every sample appears exactly once per epoch, in a fresh order each epoch, reproducible
+    from ``seed``; the last partial batch is kept unless ``drop_last``. Any order with these
+    properties passes (the checker tests the properties, not one particular shuffle): no two
+    epochs alike, and the epochs fresh shuffles rather than one permutation rearranged by a
+    fixed rule (``order.roll(epoch)``), which the checker tells apart across seeds.
+2.2 ``minibatch_gradient_variance(per_sample_grads, batch_size, *, replacement)``: the total
+    variance :math:`\mathbb E\lVert g_{\mathcal B} - \bar g\rVert^2` of a mini-batch gradient,
+    :math:`\frac{\sigma^2}{B}\frac{N-B}{N-1}` without replacement, :math:`\frac{\sigma^2}{B}`
+    with replacement, :math:`\sigma^2 = \frac1N\sum_i\lVert g_i-\bar g\rVert^2`.
+2.3 ``updates_to_reach(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed)``: the
+    number of SGD updates after which the full-data loss first is <= ``target_loss``,
+    as ``course_lib.problems.toy_regression.updates_to_reach`` defines and computes it.
+2.4 *predict, then measure* ``largest_stable_lr_at_batch_size(x, y, batch_size)``: one-hot
+    least squares (each sample its own feature): the learner derives :math:`B/\max_i r_i^2`,
+    the check runs mini-batch ``torch.optim.SGD`` over a grid of learning rates (``_measure``).
+2.5 written answer: why batch size 1 diverges at a smaller learning rate (per-sample curvature,
+    not noise).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+import random
+
+import torch
+from torch import nn
+
+from course_lib.problems import toy_regression
+
+from ._framework import (Case, KnownMistake, Observation, register, register_prediction,
+                         register_written, returns)
+from ._measure import measured_largest_stable_lr_sgd
+
+# --------------------------------------------------------------------------------------------
+# 2.1 mini-batch index iterator: checked by its properties
+# --------------------------------------------------------------------------------------------
+
+
+class iterator_properties:
+    """Call a batch iterator and observe what a correct one must guarantee.
+
+    The observed values, in the order a learner should fix them: the batch sizes of each
+    epoch, whether every epoch uses each index exactly once, whether the same seed gives the
+    same batches, whether another seed gives another order, whether any two epochs come in the
+    same order, whether the epochs are fresh shuffles, whether the first epoch is shuffled at
+    all, and, only when epochs repeat, how often the code seeded a random generator.
+
+    *Fresh shuffles*: epoch e's order, written as a rearrangement of epoch 1's positions, must
+    not be the same rearrangement for three different seeds. A deterministic shortcut (one
+    permutation rotated with ``order.roll(epoch)``, reversed, or shifted each epoch) gives the
+    same rearrangement whatever the seed; independent shuffles agree by chance with probability
+    1/n! per epoch and seed, so never in practice (all cases have n >= 7).
+    """
+
+    updates = ()  # the iterator only reads its arguments
+
+    def __call__(self, fn, inputs) -> Observation:
+        n, epochs, seed = inputs["n"], inputs["epochs"], inputs["seed"]
+        with _count_seeding() as seedings:
+            batches = _batches_as_lists(fn(**inputs))
+        again = _batches_as_lists(fn(**inputs))
+        other_seeds = [_batches_as_lists(fn(**{**inputs, "seed": seed + k})) for k in (1, 2)]
+        epoch_orders = _split_into_epochs(batches, n, epochs)
+        distinct = all(epoch_orders[a] != epoch_orders[b]
+                       for a in range(epochs) for b in range(a + 1, epochs))
+        values = {
+            "number of batches": len(batches),
+            "batch sizes": [len(batch) for batch in batches],
+            "every index exactly once in each epoch": all(
+                sorted(order) == list(range(n)) for order in epoch_orders
+            ),
+            "the same seed gives the same batches": batches == again,
+            "another seed gives another order": batches != other_seeds[0],
+        }
+        if epochs >= 2:
+            values["no two epochs come in the same order"] = distinct
+            values["the epochs are fresh shuffles, not one order rearranged the same way "
+                   "for every seed"] = _fresh_shuffles(
+                [epoch_orders] + [_split_into_epochs(b, n, epochs) for b in other_seeds], n)
+        values["the first epoch is shuffled"] = epoch_orders[0] != sorted(epoch_orders[0])
+        if epochs >= 2:
+            # Only when epochs repeat, to tell "re-seeded every epoch" from "reused one order".
+            values["random generators seeded (when epochs repeat)"] = (
+                None if distinct else ("once per epoch" if seedings[0] >= epochs else "once"))
+        return Observation(values, returned=batches)
+
+
+def _fresh_shuffles(runs: list[list[list[int]]], n: int) -> bool:
+    """False when, for every later epoch, the rearrangement of epoch 1's positions that gives
+    it is the same in every run (seed); None-safe: True when epochs are not permutations."""
+    if any(sorted(order) != list(range(n)) for orders in runs for order in orders):
+        return True  # not whole permutations (drop_last, or wrong): other properties report it
+    rearrangements = []
+    for orders in runs:
+        position = {index: place for place, index in enumerate(orders[0])}
+        rearrangements.append([[position[index] for index in order] for order in orders[1:]])
+    return not all(r == rearrangements[0] for r in rearrangements[1:])
+
+
+@contextlib.contextmanager
+def _count_seeding():
+    """Count the calls that seed a random generator inside the block: ``manual_seed`` of a
+    ``torch.Generator`` made in it, ``torch.manual_seed``, ``numpy.random.seed``,
+    ``numpy.random.default_rng``, ``random.seed`` and ``random.Random(seed)``. Yields a one-item
+    list holding the count."""
+    count = [0]
+    original_generator = torch.Generator
+
+    class CountingGenerator(original_generator):
+        def manual_seed(self, seed):
+            count[0] += 1
+            return super().manual_seed(seed)
+
+    class CountingRandom(random.Random):
+        def seed(self, *args, **kwargs):  # also what random.Random(seed) calls
+            count[0] += 1
+            return super().seed(*args, **kwargs)
+
+    def counted(function):
+        def wrapper(*args, **kwargs):
+            count[0] += 1
+            return function(*args, **kwargs)
+        return wrapper
+
+    patches = [(torch, "Generator", CountingGenerator),
+               (torch, "manual_seed", counted(torch.manual_seed)),
+               (random, "seed", counted(random.seed)), (random, "Random", CountingRandom)]
+    try:
+        import numpy
+        patches += [(numpy.random, "seed", counted(numpy.random.seed)),
+                    (numpy.random, "default_rng", counted(numpy.random.default_rng))]
+    except ImportError:  # pragma: no cover - numpy is part of the course's stack
+        pass
+    saved = [(module, name, getattr(module, name)) for module, name, _ in patches]
+    for module, name, replacement in patches:
+        setattr(module, name, replacement)
+    try:
+        yield count
+    finally:
+        for module, name, value in saved:
+            setattr(module, name, value)
+
+
+def _batches_as_lists(batches) -> list[list[int]]:
+    if batches is None:
+        raise TypeError("your function returned None; yield (or return a list of) index batches")
+    result = []
+    for batch in batches:
+        flat = torch.as_tensor(batch).flatten()
+        if flat.is_floating_point() or flat.dtype == torch.bool:
+            raise TypeError(f"a batch holds {flat.dtype} values; batches must hold integer indices")
+        result.append(flat.tolist())
+    return result
+
+
+def _split_into_epochs(batches: list[list[int]], n: int, epochs: int) -> list[list[int]]:
+    """Concatenate the batches and cut the stream into ``epochs`` equal pieces (best effort)."""
+    stream = [index for batch in batches for index in batch]
+    per_epoch = max(1, len(stream) // epochs)
+    return [stream[k * per_epoch:(k + 1) * per_epoch] for k in range(epochs)]
+
+
+def reference_minibatch_indices(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    return list(toy_regression.minibatch_indices(n, batch_size, epochs=epochs, seed=seed,
+                                                 drop_last=drop_last))
+
+
+def _with_replacement(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    generator = torch.Generator().manual_seed(seed)
+    sizes = _reference_sizes(n, batch_size, epochs, drop_last)
+    return [torch.randint(n, (size,), generator=generator) for size in sizes]
+
+
+def _drops_remainder(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    return reference_minibatch_indices(n, batch_size, epochs=epochs, seed=seed, drop_last=True)
+
+
+def _keeps_remainder(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    return reference_minibatch_indices(n, batch_size, epochs=epochs, seed=seed, drop_last=False)
+
+
+def _global_rng(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    batches = []
+    for _ in range(epochs):
+        order = torch.randperm(n)  # the global generator: a new order on every call
+        batches += [b for b in order.split(batch_size) if not (drop_last and len(b) < batch_size)]
+    return batches
+
+
+def _fixed_seed(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    return reference_minibatch_indices(n, batch_size, epochs=epochs, seed=1234, drop_last=drop_last)
+
+
+def _reseeds_every_epoch(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    batches = []
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        batches += [b for b in order.split(batch_size) if not (drop_last and len(b) < batch_size)]
+    return batches
+
+
+def _reuses_one_permutation(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    # seeded once, but the permutation is drawn before the epoch loop and reused
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    batches = []
+    for _ in range(epochs):
+        batches += [b for b in order.split(batch_size) if not (drop_last and len(b) < batch_size)]
+    return batches
+
+
+def _rotates_one_permutation(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    # one random permutation, rotated by one place each epoch: every epoch differs, but
+    # nothing is reshuffled
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    batches = []
+    for epoch in range(epochs):
+        batches += [b for b in order.roll(epoch).split(batch_size)
+                    if not (drop_last and len(b) < batch_size)]
+    return batches
+
+
+def _not_shuffled(n, batch_size, *, epochs=1, seed=0, drop_last=False):
+    batches = []
+    for _ in range(epochs):
+        batches += [b for b in torch.arange(n).split(batch_size)
+                    if not (drop_last and len(b) < batch_size)]
+    return batches
+
+
+def _reference_sizes(n, batch_size, epochs, drop_last):
+    full, rest = divmod(n, batch_size)
+    per_epoch = [batch_size] * full + ([rest] if rest and not drop_last else [])
+    return per_epoch * epochs
+
+
+@register(
+    "2.1",
+    reference=reference_minibatch_indices,
+    call=iterator_properties(),
+    mistakes=[
+        KnownMistake("with_replacement", _with_replacement,
+                     "Some indices repeat within an epoch and others are missing: you sampled "
+                     "with replacement (torch.randint). Shuffle a permutation instead "
+                     "(torch.randperm(n, generator=...)) and cut it into consecutive batches."),
+        KnownMistake("dropped_remainder", _drops_remainder,
+                     "The last n % batch_size samples of each epoch are missing: keep the final, "
+                     "shorter batch unless drop_last=True (DataLoader's default keeps it)."),
+        KnownMistake("kept_remainder", _keeps_remainder,
+                     "With drop_last=True the final, shorter batch of each epoch must be skipped, "
+                     "so every batch has exactly batch_size indices."),
+        KnownMistake("ignored_seed_global_rng", _global_rng,
+                     "Two calls with the same seed gave different batches: you used torch's "
+                     "global random generator. Make one torch.Generator().manual_seed(seed) and "
+                     "pass generator=... to torch.randperm."),
+        KnownMistake("ignored_seed_fixed", _fixed_seed,
+                     "A different seed gave the same order: the seed argument is ignored "
+                     "(a hard-coded seed?). Seed your generator with `seed`."),
+        KnownMistake("reseeded_every_epoch", _reseeds_every_epoch,
+                     "Every epoch comes in the same order: you seed the generator again at the "
+                     "start of each epoch, with the same seed. Seed it once, before the epoch "
+                     "loop, and draw a new permutation from it each epoch."),
+        KnownMistake("reused_one_permutation", _reuses_one_permutation,
+                     "Every epoch comes in the same order: you draw one permutation and reuse it. "
+                     "Draw a new one (torch.randperm(n, generator=...)) at the start of every "
+                     "epoch, from the generator you seeded once."),
+        KnownMistake("rearranged_one_permutation", _rotates_one_permutation,
+                     "Your epochs differ, but each is the first one rearranged in a fixed way "
+                     "(rotated, reversed or shifted): epoch 2 follows from epoch 1 by the same "
+                     "rule for every seed, so the pairs of samples that share a batch hardly "
+                     "change. Draw a fresh random permutation every epoch."),
+        KnownMistake("not_shuffled", _not_shuffled,
+                     "The indices come in order 0, 1, 2, ...: shuffle each epoch with "
+                     "torch.randperm(n, generator=...)."),
+    ],
+)
+def minibatch_indices_cases(rng: torch.Generator):
+    yield Case("n=10, batch_size=4 (a partial batch of 2), 3 epochs",
+               n=10, batch_size=4, epochs=3, seed=0, drop_last=False)
+    yield Case("n=10, batch_size=4, drop_last=True, 3 epochs",
+               n=10, batch_size=4, epochs=3, seed=5, drop_last=True)
+    yield Case("n=12, batch_size=3 (no remainder), 2 epochs",
+               n=12, batch_size=3, epochs=2, seed=1, drop_last=False)
+    yield Case("single-sample SGD: n=7, batch_size=1, 2 epochs",
+               n=7, batch_size=1, epochs=2, seed=2, drop_last=False)
+    yield Case("full batch: n=9, batch_size=9, 3 epochs",
+               n=9, batch_size=9, epochs=3, seed=3, drop_last=False)
+    for _ in range(3):
+        n = int(torch.randint(20, 200, (), generator=rng))
+        batch_size = int(torch.randint(2, n // 2, (), generator=rng))
+        drop_last = bool(torch.randint(0, 2, (), generator=rng))
+        seed = int(torch.randint(0, 10_000, (), generator=rng))
+        yield Case(f"n={n}, batch_size={batch_size}, drop_last={drop_last}, 3 epochs, seed={seed}",
+                   n=n, batch_size=batch_size, epochs=3, seed=seed, drop_last=drop_last)
+
+
+# --------------------------------------------------------------------------------------------
+# 2.2 gradient-noise variance vs batch size
+# --------------------------------------------------------------------------------------------
+
+
+def reference_minibatch_gradient_variance(per_sample_grads, batch_size, *, replacement=False):
+    """σ²/B·(N−B)/(N−1) without replacement, σ²/B with; a float (a 0-dim tensor also passes)."""
+    return float(toy_regression.minibatch_gradient_variance(per_sample_grads, batch_size,
+                                                            replacement=replacement))
+
+
+def _population_variance(per_sample_grads):
+    return float(((per_sample_grads - per_sample_grads.mean(0)) ** 2).sum(1).mean())
+
+
+def _variance_no_correction(per_sample_grads, batch_size, *, replacement=False):
+    return _population_variance(per_sample_grads) / batch_size
+
+
+def _variance_correction_always(per_sample_grads, batch_size, *, replacement=False):
+    n = per_sample_grads.shape[0]
+    return _population_variance(per_sample_grads) / batch_size * (n - batch_size) / (n - 1)
+
+
+def _std_instead_of_variance(per_sample_grads, batch_size, *, replacement=False):
+    return math.sqrt(reference_minibatch_gradient_variance(per_sample_grads, batch_size,
+                                                           replacement=replacement))
+
+
+def _unbiased_variance_with_correction(per_sample_grads, batch_size, *, replacement=False):
+    n = per_sample_grads.shape[0]
+    sample_variance = _population_variance(per_sample_grads) * n / (n - 1)
+    factor = 1.0 if replacement else (n - batch_size) / (n - 1)
+    return sample_variance / batch_size * factor
+
+
+def _mean_over_coordinates(per_sample_grads, batch_size, *, replacement=False):
+    return reference_minibatch_gradient_variance(
+        per_sample_grads, batch_size, replacement=replacement) / per_sample_grads.shape[1]
+
+
+def _not_divided_by_batch_size(per_sample_grads, batch_size, *, replacement=False):
+    return reference_minibatch_gradient_variance(
+        per_sample_grads, batch_size, replacement=replacement) * batch_size
+
+
+def _second_moment_not_variance(per_sample_grads, batch_size, *, replacement=False):
+    n = per_sample_grads.shape[0]
+    second_moment = float((per_sample_grads ** 2).sum(1).mean())
+    factor = 1.0 if replacement else (n - batch_size) / (n - 1)
+    return second_moment / batch_size * factor
+
+
+@register(
+    "2.2",
+    reference=reference_minibatch_gradient_variance,
+    mistakes=[
+        KnownMistake("no_finite_population_correction", _variance_no_correction,
+                     "Without replacement a batch cannot repeat a sample, so its noise is smaller "
+                     "than σ²/B: multiply by the finite-population correction (N−B)/(N−1). "
+                     "Check: at B = N the batch is the whole data set and the variance is 0."),
+        KnownMistake("correction_with_replacement", _variance_correction_always,
+                     "With replacement the B draws are independent, so the variance is exactly "
+                     "σ²/B: the correction (N−B)/(N−1) belongs to sampling without replacement "
+                     "only."),
+        KnownMistake("std_not_variance", _std_instead_of_variance,
+                     "You returned a standard deviation (a square root). The exercise asks for "
+                     "the variance E‖g_B − ḡ‖², a squared norm."),
+        KnownMistake("unbiased_sigma", _unbiased_variance_with_correction,
+                     "You are a factor N/(N−1) too large: σ² here is the population variance, "
+                     "(1/N)·Σ‖g_i − ḡ‖² (divide by N, not N−1); the (N−B)/(N−1) factor already "
+                     "accounts for finite N."),
+        KnownMistake("mean_over_coordinates", _mean_over_coordinates,
+                     "You averaged over the P gradient coordinates. The total variance sums "
+                     "them: ‖g_B − ḡ‖² = Σ_j (g_B,j − ḡ_j)²."),
+        KnownMistake("not_divided_by_B", _not_divided_by_batch_size,
+                     "Averaging B gradients divides the variance by B: you left out the 1/B."),
+        KnownMistake("second_moment", _second_moment_not_variance,
+                     "You used the mean of ‖g_i‖² instead of the spread around the mean "
+                     "gradient: subtract ḡ = mean of the g_i first."),
+    ],
+)
+def gradient_variance_cases(rng: torch.Generator):
+    small = torch.randn(6, 3, generator=rng, dtype=torch.float64) + 1.0
+    yield Case("N=6 samples, P=3, B=2, without replacement", per_sample_grads=small,
+               batch_size=2, replacement=False)
+    yield Case("N=6, B=2, with replacement", per_sample_grads=small, batch_size=2,
+               replacement=True)
+    yield Case("B = N = 6 without replacement: the batch is the data, variance 0",
+               per_sample_grads=small, batch_size=6, replacement=False)
+    yield Case("B = 1: single-sample SGD", per_sample_grads=small, batch_size=1,
+               replacement=False)
+    for n, p, b in [(10, 4, 3), (50, 7, 20), (200, 5, 199)]:
+        grads = 0.5 + 2.0 * torch.randn(n, p, generator=rng, dtype=torch.float64)
+        for replacement in (False, True):
+            yield Case(f"N={n}, P={p}, B={b}, replacement={replacement}",
+                       per_sample_grads=grads, batch_size=b, replacement=replacement)
+    yield Case("float32 gradients, N=20, P=61, B=5", rtol=1e-5,
+               per_sample_grads=torch.randn(20, 61, generator=rng), batch_size=5,
+               replacement=False)
+    yield Case("large gradients (1e3), N=8, B=3", per_sample_grads=1e3 * torch.randn(
+        8, 2, generator=rng, dtype=torch.float64), batch_size=3, replacement=False)
+
+
+# --------------------------------------------------------------------------------------------
+# 2.3 updates needed to reach a loss
+# --------------------------------------------------------------------------------------------
+
+
+class returns_with_fresh_model(returns):
+    """Like :class:`returns`, but every call trains its own deep copy of the ``model`` input.
+
+    Calls run single-threaded: the tiny MLP's training is several times faster that way.
+    """
+
+    def __call__(self, fn, inputs) -> Observation:
+        inputs = {name: copy.deepcopy(value) if isinstance(value, nn.Module) else value
+                  for name, value in inputs.items()}
+        with toy_regression.single_threaded():
+            return super().__call__(fn, inputs)
+
+
+def reference_updates_to_reach(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed=0):
+    return toy_regression.updates_to_reach(model, x, y, batch_size=batch_size, lr=lr,
+                                           target_loss=target_loss, max_epochs=max_epochs,
+                                           seed=seed)
+
+
+def _loss_history(model, x, y, *, batch_size, lr, max_epochs, seed, stop_below=None):
+    """(updates, samples_seen, epoch, full-data loss, batch loss) after each update."""
+    n = len(x)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    per_epoch = toy_regression.updates_per_epoch(n, batch_size)
+    history, samples = [], 0
+    batches = toy_regression.minibatch_indices(n, batch_size, epochs=max_epochs, seed=seed)
+    for update, batch in enumerate(batches, start=1):
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x[batch]), y[batch])
+        loss.backward()
+        optimizer.step()
+        samples += len(batch)
+        history.append((update, samples, math.ceil(update / per_epoch),
+                        toy_regression.full_data_loss(model, x, y), loss.item(),
+                        update % per_epoch == 0))
+        if stop_below is not None and history[-1][3] <= stop_below and history[-1][5]:
+            break  # both the loss and the epoch-end rule have met the target: no need to go on
+    return history
+
+
+def _first(history, target_loss, column, *, loss_column=3, epoch_ends_only=False):
+    for row in history:
+        if epoch_ends_only and not row[5]:
+            continue
+        if row[loss_column] <= target_loss:
+            return row[column]
+    return None
+
+
+def _make_wrong(column, **options):
+    def wrong(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed=0):
+        if toy_regression.full_data_loss(model, x, y) <= target_loss:
+            return 0
+        history = _loss_history(model, x, y, batch_size=batch_size, lr=lr,
+                                max_epochs=max_epochs, seed=seed, stop_below=target_loss)
+        return _first(history, target_loss, column, **options)
+    return wrong
+
+
+def _without_zero_grad(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed=0):
+    # the reference loop without optimizer.zero_grad(): every backward() adds to the old .grad
+    if toy_regression.full_data_loss(model, x, y) <= target_loss:
+        return 0
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+    batches = toy_regression.minibatch_indices(len(x), batch_size, epochs=max_epochs, seed=seed)
+    for update, batch in enumerate(batches, start=1):
+        nn.functional.mse_loss(model(x[batch]), y[batch]).backward()
+        optimizer.step()
+        loss = toy_regression.full_data_loss(model, x, y)
+        if loss <= target_loss:
+            return update
+        if not math.isfinite(loss):
+            return None  # the summed gradients blew up: this run never reaches the target
+    return None
+
+
+def _counted_one_extra(model, x, y, *, batch_size, lr, target_loss, max_epochs, seed=0):
+    answer = reference_updates_to_reach(model, x, y, batch_size=batch_size, lr=lr,
+                                        target_loss=target_loss, max_epochs=max_epochs, seed=seed)
+    return None if answer is None else answer + 1
+
+
+@register(
+    "2.3",
+    reference=reference_updates_to_reach,
+    call=returns_with_fresh_model(),
+    mistakes=[
+        KnownMistake("counted_epochs", _make_wrong(2),
+                     "You counted epochs (passes over the data). An update is one optimizer "
+                     "step: an epoch holds ceil(n / batch_size) of them."),
+        KnownMistake("counted_samples", _make_wrong(1),
+                     "You counted samples seen (batch_size per step). Count optimizer steps: "
+                     "+1 per optimizer.step(), whatever the batch size."),
+        KnownMistake("batch_loss", _make_wrong(0, loss_column=4),
+                     "You stopped when the mini-batch loss reached the target. The definition "
+                     "uses the full-data loss L(θ) over all n points, evaluated after each "
+                     "update: a single lucky batch can be far below it."),
+        KnownMistake("checked_at_epoch_ends", _make_wrong(0, epoch_ends_only=True),
+                     "You checked the loss only at the end of each epoch. Evaluate the "
+                     "full-data loss after every update and stop at the first one that reaches "
+                     "the target."),
+        KnownMistake("forgot_zero_grad", _without_zero_grad,
+                     "Call optimizer.zero_grad() before each backward(): backward() *adds* the new "
+                     "gradient to .grad, so without it every step uses the sum of all gradients "
+                     "so far (a step that keeps growing)."),
+        KnownMistake("off_by_one", _counted_one_extra,
+                     "Off by one: count the updates actually taken when the loss is first at "
+                     "or below the target (start the count at 0, add 1 after each step)."),
+    ],
+)
+def updates_to_reach_cases(rng: torch.Generator):
+    x, y = toy_regression.make_data(n=200, seed=2)
+    model = toy_regression.make_mlp(seed=1)
+    yield Case("a target a few updates away: B=16 of n=200, lr=0.05, target 0.2 (start: 0.72)",
+               model=model, x=x, y=y, batch_size=16, lr=0.05, target_loss=0.2, max_epochs=5,
+               seed=0)
+    yield Case("mini-batch B=16 of n=200 (a partial batch of 8 per epoch), lr=0.2, target 0.04",
+               model=model, x=x, y=y, batch_size=16, lr=0.2, target_loss=0.04, max_epochs=30,
+               seed=0)
+    yield Case("single-sample SGD B=1, lr=0.05, target 0.07", model=model, x=x, y=y,
+               batch_size=1, lr=0.05, target_loss=0.07, max_epochs=3, seed=3)
+    yield Case("full batch B=200, lr=0.2, target 0.05", model=model, x=x, y=y, batch_size=200,
+               lr=0.2, target_loss=0.05, max_epochs=300, seed=0)
+    yield Case("target above the initial loss: 0 updates", model=model, x=x, y=y,
+               batch_size=16, lr=0.1, target_loss=10.0, max_epochs=2, seed=0)
+    yield Case("target below the noise floor (0.001): never reached, None", model=model, x=x,
+               y=y, batch_size=50, lr=0.1, target_loss=0.001, max_epochs=3, seed=0)
+    data_seed, model_seed, order_seed = (int(v) for v in torch.randint(0, 10_000, (3,),
+                                                                        generator=rng))
+    x, y = toy_regression.make_data(n=120, seed=data_seed)
+    batch_size = int(torch.randint(4, 25, (), generator=rng))
+    yield Case(f"n=120 (data seed {data_seed}), model seed {model_seed}, B={batch_size}, "
+               f"order seed {order_seed}, lr=0.2, target 0.05",
+               model=toy_regression.make_mlp(seed=model_seed), x=x, y=y, batch_size=batch_size,
+               lr=0.2, target_loss=0.05, max_epochs=30, seed=order_seed)
+
+
+# --------------------------------------------------------------------------------------------
+# 2.4 the largest stable learning rate at batch size B: predict, then measure
+# --------------------------------------------------------------------------------------------
+
+
+def measure_largest_stable_lr_at_batch_size(x, y, batch_size) -> float:
+    """The truth for 2.4: mini-batch ``torch.optim.SGD`` on ``mse_loss(x @ w, y)`` with the
+    batches of ``toy_regression.minibatch_indices``, run over a grid of learning rates
+    (``_measure``); the largest one that does not diverge."""
+    return measured_largest_stable_lr_sgd(x, y, batch_size)
+
+
+def predicted_largest_stable_lr_at_batch_size(x, y, batch_size) -> float:
+    r"""The theory's answer for one-hot samples (each sample :math:`i` has its own feature, with
+    value :math:`r_i`): a batch's loss :math:`\frac1B\sum_{i\in\mathcal B}(r_i w_{c_i} - y_i)^2`
+    has curvature :math:`2r_i^2/B` along sample :math:`i`'s feature, so every batch is stable
+    exactly when :math:`\eta < B/\max_i r_i^2`. At :math:`B = n` that is the full-batch limit of
+    1.2, :math:`n/\lambda_{\max}(X^\top X)`; at :math:`B = 1` it is :math:`n` times smaller."""
+    squared_norms = (x.double() ** 2).sum(1)
+    return batch_size / squared_norms.max().item()
+
+
+def _b_full_batch_limit(x, y, batch_size):
+    x = x.double()
+    return len(x) / torch.linalg.eigvalsh(x.T @ x).max().item()
+
+
+def _b_forgot_the_two(x, y, batch_size):
+    return 2 * predicted_largest_stable_lr_at_batch_size(x, y, batch_size)
+
+
+def _b_ignored_batch_size(x, y, batch_size):
+    return predicted_largest_stable_lr_at_batch_size(x, y, 1)
+
+
+def _b_average_sample(x, y, batch_size):
+    return batch_size / (x.double() ** 2).sum(1).mean().item()
+
+
+def _b_smallest_sample(x, y, batch_size):
+    return batch_size / (x.double() ** 2).sum(1).min().item()
+
+
+@register_prediction(
+    "2.4",
+    measure=measure_largest_stable_lr_at_batch_size,
+    rtol=0.05,
+    explain=("Look at one update: it uses only the B samples of its batch, and its loss is their "
+             "mean. What is the curvature of that batch's loss along one sample's feature, and "
+             "which batch is the first to make a step overshoot by more than a factor of 2?"),
+    mistakes=[
+        KnownMistake("full_batch_limit", _b_full_batch_limit,
+                     "That is the full-batch limit n/λ_max(XᵀX) of exercise 1.2. With one-hot "
+                     "samples the full-batch loss spreads each sample's curvature over n, but one "
+                     "update sees only its batch, where that sample weighs 1/B, not 1/n."),
+        KnownMistake("forgot_the_two", _b_forgot_the_two,
+                     "Twice too large: mse_loss has no ½, so a sample's squared error "
+                     "(r·w − y)² has curvature 2r² along its feature."),
+        KnownMistake("ignored_batch_size", _b_ignored_batch_size,
+                     "Your limit does not change with the batch size. The batch loss is a mean "
+                     "over B samples: each sample's curvature is divided by B."),
+        KnownMistake("average_sample", _b_average_sample,
+                     "You used the average sample. Every batch must be stable, and the one "
+                     "holding the sample with the largest feature value breaks first."),
+        KnownMistake("smallest_sample", _b_smallest_sample,
+                     "You used the sample with the smallest feature value; the largest one breaks "
+                     "first."),
+    ],
+)
+def largest_stable_lr_at_batch_size_cases(rng: torch.Generator):
+    yield Case("4 one-hot samples with values 1, 2, 0.5, 1, batch size 1",
+               x=torch.diag(torch.tensor([1.0, 2.0, 0.5, 1.0], dtype=torch.float64)),
+               y=torch.tensor([1.0, -1.0, 2.0, 0.0], dtype=torch.float64), batch_size=1)
+    yield Case("the same 4 samples, full batch (B = n = 4)",
+               x=torch.diag(torch.tensor([1.0, 2.0, 0.5, 1.0], dtype=torch.float64)),
+               y=torch.tensor([1.0, -1.0, 2.0, 0.0], dtype=torch.float64), batch_size=4)
+    n = 12
+    values = 0.5 + 2.5 * torch.rand(n, generator=rng, dtype=torch.float64)
+    features = torch.randperm(n, generator=rng)
+    x = torch.zeros(n, n, dtype=torch.float64)
+    x[torch.arange(n), features] = values  # sample i has feature features[i], value values[i]
+    y = torch.randn(n, generator=rng, dtype=torch.float64)
+    for batch_size in (1, 3, 6):
+        yield Case(f"12 one-hot samples (values {values.min().item():.2f} to "
+                   f"{values.max().item():.2f}, shuffled features), batch size {batch_size}",
+                   x=x, y=y, batch_size=batch_size)
+
+
+# --------------------------------------------------------------------------------------------
+# 2.5 written answer
+# --------------------------------------------------------------------------------------------
+
+register_written(
+    "2.5",
+    prompt="In three sentences: why does single-sample SGD diverge at a smaller learning rate "
+           "than full-batch gradient descent, although averaging over more samples only removes "
+           "noise? Name the mechanism and say what the additive-noise model gets wrong.",
+    rubric="Under a model where the mini-batch gradient is the full gradient plus noise that "
+           "does not depend on θ, every batch has the full-batch Hessian and the limit stays "
+           "2/L. The real mechanism is per-sample curvature: each update follows its own batch's "
+           "loss, whose Hessian is the mean of B per-sample Hessians; a small batch can hold a "
+           "sample whose curvature is far above the full-batch average (the one-hot case of 2.4: "
+           "n times), so 2/λ_max of the batch Hessian, not of the full one, sets the limit.",
+)

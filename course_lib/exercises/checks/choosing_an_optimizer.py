@@ -1,0 +1,243 @@
+r"""Checkers for notebook 10, choosing an optimizer: exercises 10.1–10.3.
+
+10.1 outcome-graded: ``make_optimizer(params, *, steps_per_epoch, epochs) -> (optimizer,
+     scheduler or None)``; the check trains notebook 10's digits network (64-32-10, ReLU,
+     torch's default init from the seed) for 5 epochs of batch 64 with it, calling
+     ``scheduler.step()`` after every ``optimizer.step()``, and needs a validation accuracy of at
+     least 0.93 on each of two seeds (default Adam reaches about 0.8).
+10.2 predict, then measure: ``predicted_matching_lr(sgd_lr, momentum)``, the lr at which
+     ``SGD(momentum=β)`` ends the 5-epoch budget at the same training loss as plain SGD at
+     ``sgd_lr``; the check finds it by training both on the digits (an lr sweep of the momentum
+     runs, interpolated where its loss reaches SGD's).
+10.3 written answer: choose an optimizer for a new task from the notebook's curves.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import sys
+
+import numpy as np
+import torch
+
+from course_lib.experiments import optimizer_race
+from course_lib.problems.digits import load_digits_split
+
+from ._framework import (Budget, Case, KnownMistake, register_outcome, register_prediction,
+                         register_written, watch)
+from .lr_schedules import _GRADER_DEFAULT_FORBIDDEN
+
+# --------------------------------------------------------------------------------------------
+# 10.1 outcome-graded: reach 0.93 validation accuracy in 5 epochs
+# --------------------------------------------------------------------------------------------
+
+TARGET_ACCURACY = 0.93
+BUDGET = Budget(epochs=5, seconds=20)
+BATCH_SIZE = 64
+
+
+def score_digits_net(state, *, seed: int, budget: Budget) -> float:
+    """The scoring half: the validation accuracy of the trained parameters ``state``.
+
+    ``state`` is what :func:`course_lib.experiments.optimizer_race.train_digits_net` returned (in a grader,
+    it comes from the sandbox as plain tensors): it is loaded into a fresh copy of the course's
+    own network and evaluated here, on the validation split, so nothing but the parameters is
+    taken from the learner's run.
+    """
+    net = optimizer_race.make_net(seed=seed)
+    expected = net.state_dict()
+    if not isinstance(state, dict) or set(state) != set(expected):
+        raise TypeError("the training run must return the network's state_dict "
+                        f"(keys {sorted(expected)}), got {type(state).__name__}")
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor) or value.shape != expected[name].shape:
+            raise TypeError(f"parameter {name!r} of the trained network is not a tensor of shape "
+                            f"{tuple(expected[name].shape)}")
+    net.load_state_dict({name: value.to(expected[name].dtype) for name, value in state.items()})
+    data = load_digits_split()
+    with torch.no_grad():
+        return float((net(data.x_val).argmax(1) == data.y_val).float().mean())
+
+
+def train_digits(make_optimizer, *, seed: int, budget: Budget) -> float:
+    """The whole harness (as a notebook runs it): train, then score (the halves above)."""
+    return score_digits_net(optimizer_race.train_digits_net(make_optimizer, seed=seed, budget=budget,
+                                                            batch_size=BATCH_SIZE),
+                            seed=seed, budget=budget)
+
+
+def reference_make_optimizer(params, *, steps_per_epoch, epochs):
+    """Adam at a range-test-sized lr with one-cycle: rises, then anneals within the budget."""
+    optimizer = torch.optim.Adam(params, lr=0.03)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.03,
+                                                    total_steps=steps_per_epoch * epochs)
+    return optimizer, scheduler
+
+
+_outcome_10_1 = register_outcome(
+    "10.1",
+    train=optimizer_race.train_digits_net,
+    score=score_digits_net,
+    target=TARGET_ACCURACY,
+    budget=BUDGET,
+    reference=reference_make_optimizer,
+    metric="validation accuracy",
+    n_seeds=2,
+    explain="Five epochs are not many steps (110): torch's default learning rates are far too "
+            "small here. Read a better lr off the notebook's sensitivity curves, and let a "
+            "schedule (warmup then decay, or one-cycle) use a large lr safely.",
+)
+
+# The answer to 10.1 *is* a torch.optim optimizer (and scheduler): only the course's own code is
+# off limits to the grader's scan.
+_outcome_10_1.forbidden_imports = _GRADER_DEFAULT_FORBIDDEN
+
+# --------------------------------------------------------------------------------------------
+# 10.2 predict, then measure: the lr at which SGD with momentum matches SGD
+# --------------------------------------------------------------------------------------------
+
+# What the measurement runs: notebook 10's budget (5 epochs of batch 64, seeds 0-2, the median
+# over the seeds), and the grid of momentum lrs it scans: 6 per decade from sgd_lr/100 to
+# 10·sgd_lr, wide enough to hold every answer in the hints and fixed relative to ``sgd_lr``, not
+# to any formula for the answer.
+MATCH_SEEDS = (0, 1, 2)
+MATCH_EPOCHS = 5
+MATCH_GRID = (-2.0, 1.0, 6)  # log10 of (lowest, highest) lr / sgd_lr, points per decade
+# Bound when the checker is imported: an answer that replaces optimizer_race.lr_sweep (to return
+# made-up losses) does not change what the check measures.
+_LR_SWEEP = optimizer_race.lr_sweep
+
+
+def _median_final_losses(momentum: float, lrs) -> list[float]:
+    """The median (over :data:`MATCH_SEEDS`) full-data training loss after
+    :data:`MATCH_EPOCHS` epochs of ``torch.optim.SGD(lr, momentum=momentum)`` on notebook 10's
+    digits network, one per lr of ``lrs`` (all trained at once by ``optimizer_race.lr_sweep``)."""
+    data = load_digits_split()
+    kwargs = {"momentum": momentum} if momentum else {}
+    registry = {"SGD": (torch.optim.SGD, kwargs)}
+    runs = _LR_SWEEP("SGD", lrs, registry=registry, x_train=data.x_train,
+                     y_train=data.y_train, seeds=MATCH_SEEDS, epochs=MATCH_EPOCHS,
+                     batch_size=BATCH_SIZE)
+    return [float(np.median(run.final_train_loss)) for run in runs]
+
+
+@functools.lru_cache(maxsize=64)
+def _sgd_loss(sgd_lr: float) -> float:
+    """Plain SGD's median final loss at ``sgd_lr`` (three fixed cases share lr 0.03)."""
+    return _median_final_losses(0.0, [sgd_lr])[0]
+
+
+@functools.lru_cache(maxsize=64)
+def measured_matching_lr(sgd_lr: float, momentum: float) -> float:
+    r"""The lr at which ``SGD(momentum=momentum)`` ends notebook 10's 5-epoch budget at the same
+    median training loss as plain SGD at ``sgd_lr``, measured by training both.
+
+    SGD's loss at ``sgd_lr`` is the target; the momentum runs scan the log grid
+    :data:`MATCH_GRID` and the answer is where their median loss first falls to the target,
+    interpolated linearly in :math:`\log\eta` between the two grid points around it (below
+    SGD's tuned lr the final loss falls steadily as the lr grows). Cached: a check and its
+    hints ask for the same case several times, and each costs a fraction of a second.
+    """
+    sgd_lr, momentum = float(sgd_lr), float(momentum)
+    if not (sgd_lr > 0 and 0 <= momentum < 1):
+        raise ValueError(f"need sgd_lr > 0 and 0 <= momentum < 1, got {sgd_lr}, {momentum}")
+    target = _sgd_loss(sgd_lr)
+    low, high, per_decade = MATCH_GRID
+    lrs = sgd_lr * np.logspace(low, high, int(round((high - low) * per_decade)) + 1)
+    losses = np.array(_median_final_losses(momentum, lrs))
+    reached = np.nonzero(losses <= target)[0]
+    if len(reached) == 0 or reached[0] == 0:
+        raise RuntimeError(f"SGD's loss {target:.4g} at lr {sgd_lr:g} is not crossed inside "
+                           f"the scanned lrs {lrs[0]:.3g}–{lrs[-1]:.3g} (momentum {momentum:g})")
+    k = int(reached[0])
+    fraction = (losses[k - 1] - target) / (losses[k - 1] - losses[k])
+    log_lr = math.log(lrs[k - 1]) + fraction * (math.log(lrs[k]) - math.log(lrs[k - 1]))
+    return math.exp(log_lr)
+
+
+# What the measurement stands on: an answer that replaces any of these (to hand the check
+# made-up losses) fails with the patched-helpers hint instead of reaching the comparison.
+watch(sys.modules[__name__], "_median_final_losses", "_sgd_loss", "measured_matching_lr")
+watch(optimizer_race, "BatchedMLP", "_losses", "make_optimizer")
+
+
+def _divided(sgd_lr, momentum):
+    return sgd_lr / (1 - momentum)
+
+
+def _times_beta(sgd_lr, momentum):
+    return sgd_lr * momentum
+
+
+def _unchanged(sgd_lr, momentum):
+    return sgd_lr
+
+
+def _stability_factor(sgd_lr, momentum):
+    return sgd_lr * (1 + momentum)
+
+
+def _explain_match(inputs, measured, predicted):
+    ratio = predicted / measured
+    return (f"Your lr is {ratio:.3g} times the measured one. Follow the buffer "
+            "b ← βb + g while the gradient g hardly changes from step to step: b settles where "
+            "b = βb + g, and torch's step is then η·b. Which lr η makes that step as long as "
+            f"SGD's step sgd_lr·g (here β = {inputs['momentum']:g})?")
+
+
+@register_prediction(
+    "10.2",
+    measure=measured_matching_lr,
+    rtol=0.25,
+    explain=_explain_match,
+    mistakes=[
+        KnownMistake("divided_by_one_minus_beta", _divided,
+                     "That lr gives SGD+momentum steps 1/(1−β)² times SGD's: the buffer already "
+                     "multiplies the step by 1/(1−β), so the lr must be *smaller* than SGD's by "
+                     "that factor, not larger."),
+        KnownMistake("beta_not_one_minus_beta", _times_beta,
+                     "The buffer settles at b = g/(1−β): the factor to undo is 1/(1−β), so "
+                     "multiply sgd_lr by 1 − β, not by β (the two agree only at β = 0.5)."),
+        KnownMistake("momentum_ignored", _unchanged,
+                     "At the same lr, torch's heavy ball steps 1/(1−β) times further than SGD: "
+                     "its buffer sums the gradients (b ← βb + g), it does not average them as the "
+                     "EMA form b ← βb + (1−β)g would."),
+        KnownMistake("stability_limit_factor", _stability_factor,
+                     "1 + β is how far heavy ball's *stability limit* moves (2(1+β)/L against "
+                     "2/L, notebook 03); a matching loss needs matching steps, and at a small lr "
+                     "the step is η/(1−β) times the gradient."),
+    ],
+)
+def matching_lr_cases(rng):
+    # β = 0.6 first: there every wrong factor in the hints (β, 1, 1 + β, 1/(1 − β)) is more
+    # than the tolerance away from 1 − β and from the others, so the first failing case names
+    # the mistake (at β = 0.9, β and 1 are only 10 % apart)
+    for momentum in (0.6, 0.8, 0.9):
+        yield Case(f"SGD at lr 0.03, momentum {momentum}", sgd_lr=0.03, momentum=momentum)
+    for _ in range(2):
+        sgd_lr = float(10 ** (-2 + torch.rand((), generator=rng)))       # 0.01 to 0.1
+        momentum = round(float(0.6 + 0.3 * torch.rand((), generator=rng)), 2)  # 0.6 to 0.9
+        yield Case(f"SGD at lr {sgd_lr:.3g}, momentum {momentum:g}", sgd_lr=sgd_lr,
+                   momentum=momentum)
+
+
+# --------------------------------------------------------------------------------------------
+# 10.3 written answer
+# --------------------------------------------------------------------------------------------
+
+register_written(
+    "10.3",
+    prompt="A colleague starts a new small image-classification project and can afford only three "
+           "training runs to choose the optimizer and its learning rate. Using notebook 10's "
+           "sensitivity curves, which optimizer and which three learning rates would you tell "
+           "them to try, and why?",
+    rubric="Picks from the curves, e.g. Adam (or AdamW): its good region on the log grid is wide "
+           "(low loss over about a decade around 1e-2) and stays put when the loss is rescaled "
+           "(mean or sum), so three lrs a factor ~3 apart (3e-3, 1e-2, 3e-2) are very likely to "
+           "contain a good one; SGD with momentum can match or beat it once tuned but its good "
+           "region is narrower and its place moves with β (exercise 10.2: below the tuned lr "
+           "its curve is SGD's shifted left by 1/(1−β)), so three runs may "
+           "miss it; plain SGD at its default lr barely moves; mentions the spread over seeds "
+           "and that the default lrs are not tuned values.",
+)

@@ -1,0 +1,98 @@
+r"""Notebook 11 (initialization and practice): the depth panel.
+
+A stack of ``depth`` linear layers of width 64 (the activation between them picked by a
+dropdown), initialised by a scheme of :mod:`course_lib.experiments.signal_propagation` with a gain slider, takes
+a batch of 256 standard-normal inputs. The panel plots, layer by layer on a log scale, the RMS
+of each layer's output (forward) and of the gradient of its weights (backward, for the loss
+half the mean square of the output). For ReLU layers with weights :math:`\mathcal N(0, g^2/n)`
+("he" at any gain), the closed form :math:`\sqrt{\mathbb E[z_l^2]} = g\,(g/\sqrt2)^{l-1}`
+(:func:`course_lib.theory.initialization.relu_depth_mean_square`) is drawn as a dashed line.
+"""
+
+from __future__ import annotations
+
+import math
+
+import ipywidgets as widgets
+import numpy as np
+import torch
+from matplotlib import pyplot as plt
+
+from course_lib.experiments import signal_propagation as init
+from course_lib.theory.initialization import relu_depth_mean_square
+from course_lib.ui.slider_panel import SliderPanel, float_slider, int_slider
+
+__all__ = ["DepthFigure", "depth_panel", "WIDTH", "BATCH"]
+
+WIDTH, BATCH = 64, 256
+
+
+class DepthFigure:
+    """Activation RMS | weight-gradient RMS against layer index, log scale."""
+
+    def __init__(self, figsize=(10.0, 3.6), dpi=80):
+        self.fig, (self.ax_act, self.ax_grad) = plt.subplots(1, 2, figsize=figsize, dpi=dpi)
+        self.act_line, = self.ax_act.plot([], [], "o-", ms=3, color="C0", label="measured")
+        self.theory_line, = self.ax_act.plot([], [], "--", color="k", lw=1, label="g·(g/√2)^(l−1)")
+        self.grad_line, = self.ax_grad.plot([], [], "o-", ms=3, color="C1")
+        for ax, label in ((self.ax_act, "RMS of layer output"), (self.ax_grad, "RMS of weight gradient")):
+            ax.set_yscale("log")
+            ax.set_xlabel("layer l")
+            ax.set_ylabel(label)
+        self.ax_act.legend(loc="upper left", fontsize=8)
+        self.fig.tight_layout()
+
+    def show(self, results) -> "DepthFigure":
+        scales, theory = results
+        layers = np.arange(1, len(scales.activation_rms) + 1)
+        for line, values, ax in ((self.act_line, scales.activation_rms, self.ax_act),
+                                 (self.grad_line, scales.weight_grad_rms, self.ax_grad)):
+            shown = np.where((values > 0) & np.isfinite(values), values, np.nan)
+            line.set_data(layers, shown)
+            ax.set_xlim(0.5, len(layers) + 0.5)
+            finite = shown[np.isfinite(shown)]
+            if theory is not None and ax is self.ax_act:
+                finite = np.concatenate([finite, theory])
+            if finite.size:
+                ax.set_ylim(max(finite.min(), 1e-30) / 3, finite.max() * 3)
+        if theory is None:
+            self.theory_line.set_data([], [])
+        else:
+            self.theory_line.set_data(layers, theory)
+        return self
+
+
+def depth_panel(*, depth: int = 20, activation: str = "relu", scheme: str = "he",
+                gain: float = math.sqrt(2), seed: int = 0) -> SliderPanel:
+    """Sliders for depth, activation, initialisation scheme and gain."""
+    x = torch.randn(BATCH, WIDTH, generator=torch.Generator().manual_seed(seed))
+
+    def compute(depth, activation, scheme, gain):
+        net = init.initialise(init.deep_mlp(int(depth), WIDTH, activation=activation, seed=seed),
+                              scheme, float(gain))
+        scales = init.layer_scales(net, x)
+        theory = None
+        if activation == "relu" and scheme == "he":
+            theory = np.sqrt([relu_depth_mean_square(l, float(gain)) for l in range(1, int(depth) + 1)])
+        return [scales, theory]
+
+    def caption(values, results):
+        scales, _ = results
+        first, last = scales.activation_rms[0], scales.activation_rms[-1]
+        return (f"{values['scheme']} (gain {float(values['gain']):.2f}), {values['activation']}: "
+                f"output RMS {first:.3g} at layer 1, {last:.3g} at layer {len(scales.activation_rms)}; "
+                f"weight-gradient RMS from {scales.weight_grad_rms[0]:.2g} (layer 1) "
+                f"to {scales.weight_grad_rms[-1]:.2g} (last)")
+
+    def dropdown(options, value, description):
+        return widgets.Dropdown(options=list(options), value=value, description=description,
+                                style={"description_width": "initial"})
+
+    sliders = {
+        "depth": int_slider(depth, 1, 40, "depth"),
+        "activation": dropdown(init.ACTIVATIONS, activation, "activation"),
+        "scheme": dropdown(("he", "xavier", "torch_default", "normal"), scheme, "init"),
+        "gain": float_slider(gain, 0.5, 2.5, 0.01, "gain g"),
+    }
+    return SliderPanel(compute, sliders, figure=DepthFigure(), caption=caption, caption_lines=1,
+                       title="Activation and gradient scale through depth")
