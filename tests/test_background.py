@@ -25,7 +25,11 @@ def test_jobs_run_in_another_process_at_low_priority_and_in_order(trainer):
     assert trainer.wait_all(timeout=120)
     assert trainer.errors == {}
     assert trainer.results["pid"] != os.getpid()
-    assert trainer.results["nice"] >= os.nice(0) + 10
+    # Relative to the parent: os.nice clamps at 19, the lowest priority, so under `nice -n 19`
+    # the worker can only match its parent; below that it is 10 steps (or up to 19) nicer.
+    parent, worker = os.nice(0), trainer.results["nice"]
+    assert worker >= parent
+    assert worker >= min(parent + 10, 19)
     assert trainer.results["sum"] == math.fsum([0.1] * 10)
     assert trainer.status("sum") == "done" and trainer.status("other") == "unknown"
 

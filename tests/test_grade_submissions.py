@@ -15,8 +15,10 @@ from __future__ import annotations
 import csv
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -52,11 +54,30 @@ def write_submissions(root: Path, subs: dict[str, dict[str, bytes]]) -> Path:
     return root
 
 
+# The grader makes its scratch folders (course-grade-*) under TMPDIR. This module's runs put them
+# in a folder of their own, so that test_no_sandbox_process_is_left_running looks only at the
+# sandboxes these runs started, never at another grader running on the same machine.
+_GRADER_TMP: dict[str, Path] = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def grader_tmp():
+    folder = Path(tempfile.mkdtemp(prefix="course-grade-test-"))
+    folder.chmod(0o755)  # without bwrap the harness runs as nobody and must pass through
+    _GRADER_TMP["path"] = folder
+    yield folder
+    _GRADER_TMP.clear()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 def grade(submissions: Path, out: Path, *extra: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    if "path" in _GRADER_TMP:
+        env["TMPDIR"] = str(_GRADER_TMP["path"])
     return subprocess.run(
         [sys.executable, "-m", "course_lib.grade", str(submissions), "--out", str(out),
          "--timeout", str(TIMEOUT_S), "--seed", SEED, *extra],
-        capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+        capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
 
 
 def read_rows(path: Path) -> list[dict[str, str]]:
@@ -247,7 +268,8 @@ def test_overrides_csv_is_applied_on_a_rerun(graded, tmp_path):
     assert "instructor override" in row["message"] and "was flagged" in row["message"]
 
 
-def test_no_sandbox_process_is_left_running(graded):
+def test_no_sandbox_process_is_left_running(graded, grader_tmp):
+    mine = os.fsencode(grader_tmp)  # only the sandboxes this module's runs started
     leftovers = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -257,6 +279,6 @@ def test_no_sandbox_process_is_left_running(graded):
         except OSError:
             continue
         if any(part.endswith(b"harness.py") for part in cmdline) and \
-                any(b"course-grade-" in part for part in cmdline):
+                any(mine in part for part in cmdline):
             leftovers.append(entry.name)
     assert not leftovers
