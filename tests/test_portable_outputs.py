@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from course_lib.notebook_runner import execute
+from course_lib.exercises.notebook_runner import execute
 
 ROOT = Path(__file__).resolve().parent.parent
 
