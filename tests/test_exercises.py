@@ -184,7 +184,7 @@ def test_check_mode_reports_stale_and_missing_files(tmp_path):
 
 
 def test_exercises_folder_is_what_the_generator_makes(repo_root):
-    completed = subprocess.run([sys.executable, "-m", "course_lib.exercises.generate.generate", "--check"],
+    completed = subprocess.run([sys.executable, "-m", "course_lib.exercises.generate", "--check"],
                                cwd=repo_root, capture_output=True, text=True)
     assert completed.returncode == 0, completed.stdout + completed.stderr
 

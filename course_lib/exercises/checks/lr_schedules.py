@@ -165,9 +165,9 @@ def _ascent(grad, *, lr, start_factor, beta1, beta2, eps):
     "9.2",
     measure=measured_first_adam_update,
     rtol=0.01,
-    explain="Write Adam's first step out: m₁ = (1−β₁)g and v₁ = (1−β₂)g², then divide each by "
-            "its bias correction (1−β₁¹ and 1−β₂¹). What is left of g, and which lr does step 1 "
-            "use under LinearLR?",
+    explain="Write Adam's first step out from m₀ = v₀ = 0: what are m and v after one gradient, "
+            "and what do the bias corrections at t = 1 make of them? Then which lr does step 1 "
+            "use under LinearLR (lecture 09, section 9)?",
     mistakes=[
         KnownMistake("ignores_warmup", _ignores_warmup,
                      "Right shape, wrong size: the first step runs at start_factor·lr, since "
@@ -176,7 +176,8 @@ def _ascent(grad, *, lr, start_factor, beta1, beta2, eps):
                      "That is SGD's step, −lr·g. Adam divides by √v̂ + ε, so the size of its "
                      "first step hardly depends on |g|."),
         KnownMistake("no_bias_correction", _no_bias_correction,
-                     "You left out the bias correction: m̂₁ = m₁/(1−β₁) = g and v̂₁ = v₁/(1−β₂) = g²."),
+                     "You left out the bias correction: after one step from zero, m and v hold "
+                     "only a small share of g and g². Divide each by its correction at t = 1."),
         KnownMistake("eps_inside_root", _eps_inside_root,
                      "torch puts ε outside the root: √v̂ + ε, not √(v̂ + ε). It matters when |g| is "
                      "as small as ε."),
