@@ -451,6 +451,8 @@ class Checker:
     # learner's code and returns plain data (tensors), ``score`` turns that data into the metric
     train: Callable[..., Any] | None = None
     score: Callable[..., Any] | None = None
+    # predict, then measure: how the truth was measured, as the Expected line says it
+    measured_by: str = "running the optimizer"
 
     def make_cases(self, seed: int | str | None = None) -> list[Case]:
         """The cases, drawn from a generator seeded by the exercise id (same every run).
@@ -982,7 +984,7 @@ def _diagnose_prediction(checker: Checker, case: Case, expected: Observation,
     tolerance = f"within {rtol:.0%}" if rtol >= 0.01 else f"within a relative {rtol:g}"
     result = CheckResult(checker.exercise_id, False, 0, "failed",
                          failing_case=case.description,
-                         expected=f"{_short(measured)} (measured by running the optimizer; "
+                         expected=f"{_short(measured)} (measured by {checker.measured_by}; "
                                   f"{tolerance} passes)",
                          received=f"{_short(predicted)} (your prediction)")
     measured_number, predicted_number = _as_number(measured), _as_number(predicted)
