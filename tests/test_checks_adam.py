@@ -277,10 +277,28 @@ def test_guesses_fail(prediction, hint_id):
     assert result.hint_id == hint_id, result.report()
 
 
-def test_a_threshold_on_beta2_alone_fails_on_some_seed():
-    # the end depends on C too: a fixed β₂ threshold is caught by the random cases
-    guess = lambda C, beta2: 1.0 if beta2 < 0.5 else -1.0  # noqa: E731
-    assert not all(run_check("7.4", guess, seed=seed).passed for seed in range(6))
+@pytest.mark.parametrize("threshold", [0.05, 0.1, 0.2, 0.3, 0.47, 0.5, 0.63])
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_any_threshold_on_beta2_alone_fails_on_every_seed(threshold, seed):
+    """The end depends on C too (issue 16: `1.0 if beta2 < 0.3 else -1.0` passed): each case pair
+    brackets its own C's boundary, and the boundaries of the four C bands do not overlap."""
+    guess = lambda C, beta2: 1.0 if beta2 < threshold else -1.0  # noqa: E731
+    result = run_check("7.4", guess, seed=seed)
+    assert not result.passed
+    assert result.reason == "your prediction has the wrong sign"
+
+
+def test_7_4_cases_pair_up_around_each_boundary():
+    from course_lib.exercises.checks import REGISTRY
+    from course_lib.exercises.checks.adam import reddi_boundary
+
+    cases = REGISTRY["7.4"].make_cases()[2:]
+    assert len(cases) == 8
+    for below, above in zip(cases[::2], cases[1::2]):
+        C = below.inputs["C"]
+        assert above.inputs["C"] == C
+        assert below.inputs["beta2"] < reddi_boundary(C) < above.inputs["beta2"]
+        assert above.inputs["beta2"] < 2 * below.inputs["beta2"]  # both near the boundary
 
 
 def test_the_5_1_habit_of_reading_step_with_item_works_in_7_1():

@@ -435,6 +435,19 @@ def measured_reddi_end(C, beta2):
     return math.copysign(1.0, settled) if abs(settled) > 0.5 else settled
 
 
+def reddi_boundary(C):
+    """The β₂ where Adam's end changes for this C: the root of :func:`reddi_period_drift` (which
+    is positive, the wrong end, below it), by bisection."""
+    low, high = 1e-6, 1 - 1e-6
+    for _ in range(60):
+        middle = (low + high) / 2
+        if reddi_period_drift(C, middle) > 0:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
 def reddi_period_drift(C, beta2):
     r"""Net movement of x over one period (in units of lr) once Adam (β₁ = 0) has settled:
     with :math:`a, b, c` the steady values of v after the gradients C, −1, −1,
@@ -471,14 +484,20 @@ def reddi_period_drift(C, beta2):
     ],
 )
 def reddi_end_cases(rng: torch.Generator):
+    """Two cases from the lecture's table, then, for C drawn from four bands across [2.5, 20],
+    a pair of β₂ on either side of *that C's* boundary (about 0.8 and 1.25 times it). The
+    boundary moves from about 0.63 at C = 2.5 to 0.04 at C = 20, so no threshold on β₂ alone
+    (and no table of a few C) gets every pair right: the answer must follow the boundary."""
     yield Case("C = 3, β₂ = 0.1 (Reddi et al.'s β₂ = 1/(1 + C²))", C=3.0, beta2=0.1)
     yield Case("C = 3, β₂ = 0.9", C=3.0, beta2=0.9)
-    found = 0
-    while found < 4:
-        C = round(float(torch.empty(()).uniform_(2.5, 20.0, generator=rng)), 1)
-        beta2 = round(float(torch.empty(()).uniform_(0.05, 0.99, generator=rng)), 2)
-        drift = reddi_period_drift(C, beta2)
-        if abs(drift) < 0.15 or (drift > 0) != (found % 2 == 0):
-            continue  # too close to the boundary to settle in time, or not the end wanted next
-        found += 1
-        yield Case(f"C = {C}, β₂ = {beta2}", C=C, beta2=beta2)
+    for low, high in [(2.5, 4.0), (4.0, 7.0), (7.0, 12.0), (12.0, 20.0)]:
+        C = round(float(torch.empty(()).uniform_(low, high, generator=rng)), 1)
+        boundary = reddi_boundary(C)
+        below = float(torch.empty(()).uniform_(0.72, 0.85, generator=rng))
+        above = float(torch.empty(()).uniform_(1.18, 1.4, generator=rng))
+        for factor, side in [(below, "just below"), (above, "just above")]:
+            beta2 = float(f"{boundary * factor:.2g}")
+            if abs(reddi_period_drift(C, beta2)) < 0.05:  # rounding brought it too close
+                beta2 = float(f"{boundary * factor:.3g}")
+            yield Case(f"C = {C}, β₂ = {beta2} ({side} where the end changes for this C)",
+                       C=C, beta2=beta2)
