@@ -134,3 +134,12 @@ def test_a_wrong_answer_in_place_shows_case_values_and_hint_and_ends_cleanly(cou
     assert [line.split(":")[0].strip() for line in block[1:]][:2] == ["Expected", "Received"]
     assert len(block) <= 4
     assert completed.stdout.endswith("\n\n")  # make's error line cannot join the last line
+
+
+def test_every_written_answer_cell_opens_with_the_same_header():
+    """"**N.M** Your answer:" in every written answer (issue 16: 7.3's had none)."""
+    for path in sorted((REPO_ROOT / "exercises").glob("*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            if "answer" in _tags(cell) and cell.cell_type == "markdown":
+                header = f"**{cell.metadata['exercise_id']}** Your answer:"
+                assert cell.source.startswith(header), (path.name, cell.source[:40])

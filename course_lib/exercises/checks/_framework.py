@@ -1061,8 +1061,10 @@ def _diagnose_outcome(checker: Checker, case: Case, received: Observation) -> Ch
         result.received = _short(value)
         return result
     result.received = f"{checker.metric} {number:.4g}"
-    if received.elapsed_s is not None:
-        result.received += f" after {received.elapsed_s:.1f} s"
+    if received.elapsed_s is not None and received.elapsed_s >= 0.05:
+        # (a time measured as 0, or not measured where the run happened, says nothing)
+        seconds = received.elapsed_s
+        result.received += f" after {seconds:.1f} s" if seconds < 10 else f" after {seconds:.0f} s"
     if budget.seconds is not None and received.elapsed_s is not None \
             and received.elapsed_s > budget.seconds:
         result.reason = (f"your training took {received.elapsed_s:.1f} s; the budget is "
