@@ -15,7 +15,10 @@ from course_lib.exercises.checks._framework import PREDICTION
 # The answer (or the step of the derivation that is the answer) of each exercise that asks the
 # learner to derive a formula, as a hint would spell it.
 ANSWERS = {
-    "1.2": ["n/λ_max(XᵀX)", "n/λmax(XᵀX)"],
+    "1.2": ["n/λ_max(XᵀX)", "n/λmax(XᵀX)", "Hessianis(2/n)·XᵀX"],
+    "2.4": ["hascurvature2r²"],
+    "4.4": ["multipliesbothentriesofthefirstrowby(1−ηh)"],
+    "4.5": ["2(1+β)/((1+2β)L)"],
     "2.2": ["(N−B)/(N−1)", "(N-B)/(N-1)", "finite-population correction"],
     "3.5": ["(η₁/η₂−1)·β^k", "ln(tol/(η₁/η₂−1))"],
     "6.2": ["(1−αⁿ)·g1²", "(1−α^(t−n))·g2²", "α^(t−n)"],

@@ -613,8 +613,8 @@ def _b_smallest_sample(x, y, batch_size):
                      "samples the full-batch loss spreads each sample's curvature over n, but one "
                      "update sees only its batch, where that sample weighs 1/B, not 1/n."),
         KnownMistake("forgot_the_two", _b_forgot_the_two,
-                     "Twice too large: mse_loss has no ½, so a sample's squared error "
-                     "(r·w − y)² has curvature 2r² along its feature."),
+                     "Twice too large: mse_loss has no ½. Differentiate one sample's squared "
+                     "error (r·w − y)² twice along its feature and compare with what you used."),
         KnownMistake("ignored_batch_size", _b_ignored_batch_size,
                      "Your limit does not change with the batch size. The batch loss is a mean "
                      "over B samples: each sample's curvature is divided by B."),
