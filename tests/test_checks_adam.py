@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from course_lib.exercises.checks import run_check
+from course_lib.optim.adam import adam_init
 from course_lib.exercises.checks.adam import (ADAM_STEP_MISTAKES, measured_reddi_end, measured_spike_step,
                                    reddi_period_drift, reference_adam_step)
 from course_lib.theory.adam import spike_step_ratio
@@ -17,19 +18,16 @@ from course_lib.theory.adam import spike_step_ratio
 
 
 def learner_adam(*, first_moment="average", correct_m=True, correct_v=True, eps_where="outside",
-                 ams="raw_max_corrected", ascent=False, mutate_grad=False, alias_beta1_zero=False):
+                 ams="raw_max_corrected", ascent=False, mutate_grad=False, alias_beta1_zero=False,
+                 step_offset=0):
     """An adam_step written the way a learner would, with one chosen slip."""
 
     def adam_step(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
-        if len(state) == 0:
-            state["step"] = 0
-            state["exp_avg"] = torch.zeros_like(param)
-            state["exp_avg_sq"] = torch.zeros_like(param)
-            if amsgrad:
-                state["max_exp_avg_sq"] = (state["exp_avg_sq"] if ams == "aliased_to_v"
-                                           else torch.zeros_like(param))
+        # state is torch's (adam_init): step a 0-dim float tensor, the moments zeros
+        if amsgrad and ams == "aliased_to_v" and state["step"].item() == 0:
+            state["max_exp_avg_sq"] = state["exp_avg_sq"]
         state["step"] += 1
-        t = state["step"]
+        t = state["step"].item() + step_offset
         g = grad
         if mutate_grad:
             # right numbers, but the caller's gradient is scaled in place
@@ -109,6 +107,8 @@ def test_stub_fails_as_not_attempted():
     (dict(ams="max_unused"), "amsgrad_max_unused"),
     (dict(ascent=True), "ascent"),
     (dict(mutate_grad=True), "changed_input"),
+    (dict(step_offset=1), "step_one_ahead"),
+    (dict(step_offset=-1), "step_one_behind"),
 ])
 def test_learner_mistake_gets_its_hint(kwargs, hint_id):
     result = run_check("7.1", learner_adam(**kwargs))
@@ -118,10 +118,6 @@ def test_learner_mistake_gets_its_hint(kwargs, hint_id):
 
 def test_eps_before_correction_gets_its_hint():
     def adam_step(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
-        if not state:
-            state.update(step=0, exp_avg=torch.zeros_like(param), exp_avg_sq=torch.zeros_like(param))
-            if amsgrad:
-                state["max_exp_avg_sq"] = torch.zeros_like(param)
         state["step"] += 1
         t = state["step"]
         state["exp_avg"].mul_(beta1).add_(grad, alpha=1 - beta1)
@@ -166,7 +162,8 @@ def test_reference_equals_torch_adam(amsgrad, betas, eps):
     theirs = start.clone().requires_grad_(True)
     optimizer = torch.optim.Adam([theirs], lr=0.01, betas=betas, eps=eps, amsgrad=amsgrad,
                                  foreach=False)
-    ours, state = start.clone(), {}
+    ours = start.clone()
+    state = adam_init(ours, amsgrad=amsgrad)
     for g in gradients:
         theirs.grad = g.clone()
         optimizer.step()
@@ -174,7 +171,7 @@ def test_reference_equals_torch_adam(amsgrad, betas, eps):
                             amsgrad=amsgrad)
         torch.testing.assert_close(ours, theirs.detach(), rtol=1e-12, atol=1e-14)
     torch_state = optimizer.state[theirs]
-    assert state["step"] == int(torch_state["step"].item())
+    assert state["step"].item() == torch_state["step"].item()
     torch.testing.assert_close(state["exp_avg_sq"], torch_state["exp_avg_sq"])
     if amsgrad:
         torch.testing.assert_close(state["max_exp_avg_sq"], torch_state["max_exp_avg_sq"])
@@ -280,7 +277,42 @@ def test_guesses_fail(prediction, hint_id):
     assert result.hint_id == hint_id, result.report()
 
 
-def test_a_threshold_on_beta2_alone_fails_on_some_seed():
-    # the end depends on C too: a fixed β₂ threshold is caught by the random cases
-    guess = lambda C, beta2: 1.0 if beta2 < 0.5 else -1.0  # noqa: E731
-    assert not all(run_check("7.4", guess, seed=seed).passed for seed in range(6))
+@pytest.mark.parametrize("threshold", [0.05, 0.1, 0.2, 0.3, 0.47, 0.5, 0.63])
+@pytest.mark.parametrize("seed", [None, 1, 2])
+def test_any_threshold_on_beta2_alone_fails_on_every_seed(threshold, seed):
+    """The end depends on C too (issue 16: `1.0 if beta2 < 0.3 else -1.0` passed): each case pair
+    brackets its own C's boundary, and the boundaries of the four C bands do not overlap."""
+    guess = lambda C, beta2: 1.0 if beta2 < threshold else -1.0  # noqa: E731
+    result = run_check("7.4", guess, seed=seed)
+    assert not result.passed
+    assert result.reason == "your prediction has the wrong sign"
+
+
+def test_7_4_cases_pair_up_around_each_boundary():
+    from course_lib.exercises.checks import REGISTRY
+    from course_lib.exercises.checks.adam import reddi_boundary
+
+    cases = REGISTRY["7.4"].make_cases()[2:]
+    assert len(cases) == 8
+    for below, above in zip(cases[::2], cases[1::2]):
+        C = below.inputs["C"]
+        assert above.inputs["C"] == C
+        assert below.inputs["beta2"] < reddi_boundary(C) < above.inputs["beta2"]
+        assert above.inputs["beta2"] < 2 * below.inputs["beta2"]  # both near the boundary
+
+
+def test_the_5_1_habit_of_reading_step_with_item_works_in_7_1():
+    """One state contract for every write-an-update exercise (issue 16): state['step'] is
+    torch's 0-dim tensor in 7.1 as in 5.1 and 6.1, so `state["step"].item()` is right here too."""
+    def adam_step(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+        state["step"] += 1
+        t = state["step"].item()
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m.mul_(beta1).add_(grad, alpha=1 - beta1)
+        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        if amsgrad:
+            torch.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+            v = state["max_exp_avg_sq"]
+        param.sub_(lr / (1 - beta1**t) * m / ((v / (1 - beta2**t)).sqrt() + eps))
+
+    assert run_check("7.1", adam_step).passed

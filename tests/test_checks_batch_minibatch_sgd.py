@@ -303,6 +303,14 @@ def variance_from_second_moment(per_sample_grads, batch_size, *, replacement=Fal
     return moment / batch_size * (1.0 if replacement else (n - batch_size) / (n - 1))
 
 
+def variance_corrected_over_n(per_sample_grads, batch_size, *, replacement=False):
+    # the learner's (N − B)/N: right at B = N, wrong at B = 1
+    n = per_sample_grads.shape[0]
+    centred = per_sample_grads - per_sample_grads.mean(0)
+    sigma2 = (centred ** 2).sum(1).mean()
+    return sigma2 / batch_size * (1.0 if replacement else (n - batch_size) / n)
+
+
 def test_2_2_reference_and_an_independent_correct_answer_pass():
     assert run_check("2.2", checks_02.reference_minibatch_gradient_variance).passed
     assert run_check("2.2", toy_regression.minibatch_gradient_variance).passed
@@ -317,6 +325,7 @@ def test_2_2_reference_and_an_independent_correct_answer_pass():
     (variance_per_coordinate_mean, "mean_over_coordinates"),
     (variance_without_one_over_b, "not_divided_by_B"),
     (variance_from_second_moment, "second_moment"),
+    (variance_corrected_over_n, "correction_over_n"),
 ])
 def test_2_2_each_hint_fires_on_its_mistake(wrong, hint_id):
     result = run_check("2.2", wrong)
@@ -441,7 +450,8 @@ def test_every_registered_hint_is_exercised_here():
                 "ignored_seed_fixed", "reseeded_every_epoch", "not_shuffled",
                 "reused_one_permutation", "rearranged_one_permutation"},
         "2.2": {"no_finite_population_correction", "correction_with_replacement", "std_not_variance",
-                "unbiased_sigma", "mean_over_coordinates", "not_divided_by_B", "second_moment"},
+                "unbiased_sigma", "mean_over_coordinates", "not_divided_by_B", "second_moment",
+                "correction_over_n"},
         "2.3": {"counted_epochs", "counted_samples", "batch_loss", "checked_at_epoch_ends",
                 "off_by_one", "forgot_zero_grad"},
         "2.4": {"full_batch_limit", "forgot_the_two", "ignored_batch_size", "average_sample",

@@ -114,3 +114,42 @@ def test_11_2_clipping_copies_is_caught():
 
 def test_11_3_is_a_written_answer():
     assert REGISTRY["11.3"].kind == "written"
+
+
+# -- issue 16: the slips learners made in 11.1 and 11.2 --------------------------------------
+
+
+def test_11_1_says_how_it_measures_not_that_it_ran_an_optimizer():
+    result = run_check("11.1", lambda depth, gain: 2 * gain * (gain / math.sqrt(2)) ** (depth - 1))
+    assert not result.passed
+    assert "random networks" in result.expected and "optimizer" not in result.expected
+
+
+def _clip(eps_where="denominator", in_place=True):
+    def clip_grad_norm(grads, max_norm):
+        total = torch.sqrt(sum((g**2).sum() for g in grads))
+        if eps_where == "denominator":
+            factor = max_norm / (total + 1e-6)
+        elif eps_where == "factor":
+            factor = max_norm / total + 1e-6
+        else:  # numerator
+            factor = (max_norm + 1e-6) / total
+        factor = min(float(factor), 1.0)
+        for g in grads:
+            if in_place:
+                g.mul_(factor)
+            else:
+                g = g * factor  # noqa: F841 (the slip: a copy)
+        return total
+    return clip_grad_norm
+
+
+@pytest.mark.parametrize("wrong, hint_id", [
+    (_clip(eps_where="factor"), "eps_added_to_factor"),
+    (_clip(eps_where="numerator"), "eps_in_numerator"),
+    (_clip(in_place=False), "clips_a_copy"),
+])
+def test_11_2_misplaced_eps_and_a_clipped_copy_get_hints(wrong, hint_id):
+    assert run_check("11.2", _clip()).passed
+    result = run_check("11.2", wrong)
+    assert not result.passed and result.hint_id == hint_id, result.report()

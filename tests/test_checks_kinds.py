@@ -355,7 +355,7 @@ def test_a_right_prediction_passes(scratch_registry):
 def test_a_wrong_prediction_says_how_far_off_and_explains(scratch_registry):
     _register_prediction()
     result = run_check("91.7", lambda L: 2.5 / L)
-    assert result.reason == "your prediction is 25% above what the optimizer does"
+    assert result.reason == "your prediction is 1.25× the measured value (same sign)"
     assert result.expected.startswith("0.5 (measured by running the optimizer; within 2% passes)")
     assert result.received == "0.625 (your prediction)"
     assert (result.hint_id, result.hint) == ("prediction_off", "The iterates flip sign...")
@@ -365,7 +365,7 @@ def test_a_prediction_matching_a_wrong_formula_gets_its_hint(scratch_registry):
     _register_prediction()
     result = run_check("91.7", lambda L: 1 / L)
     assert result.hint_id == "one_over_L"
-    assert result.reason == "your prediction is 50% below what the optimizer does"
+    assert result.reason == "your prediction is 0.5× the measured value (same sign)"
 
 
 def test_explain_may_be_a_function_of_the_gap(scratch_registry):
@@ -579,3 +579,66 @@ def test_an_answer_that_patches_what_the_check_relies_on_does_not_pass(scratch_r
     assert not result.passed and result.hint_id == "patched_helpers", result.report()
     assert result.reason.startswith("the check cannot trust its result: code in your notebook "
                                     "replaced ")
+
+
+# --------------------------------------------------------------------------------------------
+# How far a prediction is off, in the learner's words (issue 16): the four headlines learners
+# were misled by, each with the numbers they had.
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("measured, predicted, expected", [
+    # 6.2: "0% below" for a real gap of 0.26 %
+    (0.0125, 0.0125 * (1 - 0.0026), "your prediction is 0.9974× the measured value (same sign)"),
+    # 6.3: "100% above" for a prediction 1000 times too small
+    (-3.16e-3, -3.2e-6,
+     "your prediction is off by a factor of about 1000: too small in size (same sign)"),
+    # 7.4: "200% below" for an answer that can only be ±1
+    (1.0, -1.0, "your prediction has the wrong sign"),
+    # 9.2: "90% below" for a prediction 1.9 times the size, "900% below" for a forgotten warmup
+    (-0.001, -0.0019, "your prediction is 1.9× the measured value (same sign)"),
+    (-0.001, -0.01, "your prediction is off by a factor of about 10: too large in size (same sign)"),
+])
+def test_prediction_gaps_say_the_ratio_and_the_sign(measured, predicted, expected):
+    from course_lib.exercises.checks._framework import prediction_gap
+
+    assert prediction_gap(measured, predicted) == expected
+    assert "%" not in prediction_gap(measured, predicted)
+
+
+def test_a_wrong_sign_also_says_how_far_the_size_is_off():
+    from course_lib.exercises.checks._framework import prediction_gap
+
+    assert prediction_gap(2.0, -30.0) == ("your prediction has the wrong sign, and its size is "
+                                          "off by a factor of about 15 (too large)")
+    assert prediction_gap(5.0, 0.0) == "your prediction is 0; the measured value is 5"
+
+
+def test_the_real_checkers_speak_in_ratios_and_signs():
+    """The same headlines from the course's checkers, on answers the learners gave."""
+    from course_lib.exercises.checks import adam, lr_schedules  # noqa: F401 (registers them)
+
+    wrong_end = run_check("7.4", lambda C, beta2: -adam.measured_reddi_end(C, beta2))
+    assert wrong_end.reason == "your prediction has the wrong sign"
+
+    def warmup_forgotten(grad, lr, start_factor, beta1, beta2, eps):
+        return lr_schedules.measured_first_adam_update(grad, lr=lr, start_factor=start_factor,
+                                                       beta1=beta1, beta2=beta2, eps=eps) * 10
+    result = run_check("9.2", warmup_forgotten)
+    assert result.reason == ("your prediction is off by a factor of about 10: too large in size "
+                             "(same sign)")
+
+
+def test_an_outcome_run_timed_at_zero_does_not_say_after_0_0_s():
+    """Issue 16: 10.1 reported "after 0.0 s" (a time not measured where the run happened)."""
+    from course_lib.exercises.checks._framework import Observation, diagnose
+
+    checker = checks.REGISTRY["10.1"] if "10.1" in checks.REGISTRY else None
+    if checker is None:
+        checks.discover()
+        checker = checks.REGISTRY["10.1"]
+    case = checker.make_cases()[0]
+    result = diagnose(checker, case, None, Observation({checker.metric: 0.5}, elapsed_s=0.0))
+    assert result.received == f"{checker.metric} 0.5"
+    result = diagnose(checker, case, None, Observation({checker.metric: 0.5}, elapsed_s=3.14))
+    assert result.received == f"{checker.metric} 0.5 after 3.1 s"

@@ -63,12 +63,27 @@ def _learner(**changes):
     return schedule
 
 
+def _scheduler_stepped_first(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
+    """The lr a loop sees at step t when it calls scheduler.step() before optimizer.step()."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
+    scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, [
+        torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=start_factor,
+                                          total_iters=warmup_steps),
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps - warmup_steps,
+                                                   eta_min=eta_min)], milestones=[warmup_steps])
+    for _ in range(min(t + 1, total_steps)):
+        scheduler.step()  # the slip: before this step's optimizer.step()
+    return optimizer.param_groups[0]["lr"]
+
+
 @pytest.mark.parametrize("wrong, hint", [
     (_learner(phase=lambda t, W, T: t / T), "cosine_from_zero"),
     (_learner(phase=lambda t, W, T: (t - W) / T), "cosine_over_total"),
     (_learner(from_zero=True), "warmup_from_zero"),
     (_learner(warm=lambda t, W: (t + 1) / W), "warmup_one_step_early"),
     (_learner(to_zero=True), "cosine_to_zero"),
+    (_learner(warm=lambda t, W: t / (W - 1)), "warmup_peaks_one_step_early"),
+    (_scheduler_stepped_first, "schedule_one_step_ahead"),
 ])
 def test_9_1_each_mistake_gets_its_hint(wrong, hint):
     result = run_check("9.1", wrong)
@@ -144,7 +159,8 @@ def test_9_3_a_learner_loop_passes_and_stubs_fail():
     assert run_check("9.3", learner_range_test, seed=9).passed
 
 
-def _variant(*, spacing="geom", record="before", zero_grad=True, stop=True, exponent_den=-1):
+def _variant(*, spacing="geom", record="before", zero_grad=True, stop=True, exponent_den=-1,
+             step_before_stop=False):
     def test(model, batches, *, lr_min, lr_max):
         optimizer = torch.optim.SGD(model.parameters(), lr=lr_min)
         K = len(batches)
@@ -161,10 +177,13 @@ def _variant(*, spacing="geom", record="before", zero_grad=True, stop=True, expo
             if record == "before":
                 losses.append(loss.item())
             loss.backward()
+            if step_before_stop:
+                optimizer.step()
             if record == "before" and stop and (not math.isfinite(losses[-1]) or losses[-1] > 4 * min(losses)):
                 lrs.append(lr)
                 break
-            optimizer.step()
+            if not step_before_stop:
+                optimizer.step()
             if record == "after":
                 losses.append(nn.functional.mse_loss(model(x), y).item())
             lrs.append(lr)
@@ -180,6 +199,7 @@ def _variant(*, spacing="geom", record="before", zero_grad=True, stop=True, expo
     (_variant(record="after"), "loss_after_step"),
     (_variant(zero_grad=False), "no_zero_grad"),
     (_variant(stop=False), "never_stops"),
+    (_variant(step_before_stop=True), "steps_on_the_blow_up"),
 ])
 def test_9_3_each_mistake_gets_its_hint(wrong, hint):
     result = run_check("9.3", wrong)

@@ -35,7 +35,8 @@ def correct_rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, center
 
 
 def _learner(eps_inside=False, bias=False, full_square=False, centered_outside=False,
-             momentum_ema=False, momentum_raw=False, rebind=False, mutate=False, stash=False):
+             momentum_ema=False, momentum_raw=False, rebind=False, mutate=False, stash=False,
+             mean_unused=False, lr_in_buffer=False):
     def rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, centered):
         state["step"] += 1
         new_v = alpha * state["square_avg"] + (1.0 if full_square else 1 - alpha) * grad**2
@@ -53,6 +54,8 @@ def _learner(eps_inside=False, bias=False, full_square=False, centered_outside=F
                 denom = torch.sqrt(v - m**2 + eps)
             elif centered_outside:
                 denom = torch.sqrt(v) - m**2 + eps
+            elif mean_unused:  # ḡ kept, then forgotten
+                denom = torch.sqrt(v) + eps
             else:
                 denom = torch.sqrt(v - m**2) + eps
         else:
@@ -67,6 +70,9 @@ def _learner(eps_inside=False, bias=False, full_square=False, centered_outside=F
             if momentum_raw:
                 b.mul_(momentum).add_(grad)
                 param -= lr * b / denom
+            elif lr_in_buffer:
+                b.mul_(momentum).add_(lr * step)
+                param -= b
             else:
                 b.mul_(momentum).add_((1 - momentum) * step if momentum_ema else step)
                 param -= lr * b
@@ -120,6 +126,8 @@ class TestRMSpropStep:
         (dict(momentum_ema=True), "momentum_ema"),
         (dict(momentum_raw=True), "momentum_on_raw_gradient"),
         (dict(rebind=True), "square_avg_rebound"),
+        (dict(mean_unused=True), "centered_mean_unused"),
+        (dict(lr_in_buffer=True), "momentum_lr_inside"),
     ])
     def test_known_mistake_gets_its_hint(self, flags, hint_id):
         result = run_check("6.1", _learner(**flags))

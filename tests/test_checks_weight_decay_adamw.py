@@ -284,3 +284,24 @@ def test_groups_built_from_a_fresh_copy_fail():
         return reference_decay_groups(copy.deepcopy(model), weight_decay)
 
     assert not run_check("8.3", decay_groups).passed
+
+
+def test_8_3_groups_chosen_by_module_type_get_their_hint():
+    """minGPT's whitelist: the weights of Linear and Conv modules decay, nothing else (issue 16)."""
+    def by_module_type(model, weight_decay):
+        decay, no_decay = [], []
+        for module_name, module in model.named_modules():
+            for name, p in module.named_parameters(recurse=False):
+                if not p.requires_grad:
+                    continue
+                if name == "weight" and isinstance(module, (nn.Linear, nn.Conv1d, nn.Conv2d)):
+                    decay.append(p)
+                else:
+                    no_decay.append(p)
+        decay_ids = {id(p) for p in decay}
+        no_decay = [p for p in dict.fromkeys(no_decay) if id(p) not in decay_ids]
+        return [{"params": list(dict.fromkeys(decay)), "weight_decay": weight_decay},
+                {"params": no_decay, "weight_decay": 0.0}]
+
+    result = run_check("8.3", by_module_type)
+    assert not result.passed and result.hint_id == "by_module_type", result.report()

@@ -34,3 +34,25 @@ def test_every_check_fails_on_the_stubs(path):
         assert first_line == (f"❌ Exercise {exercise_id} not passed yet: not attempted yet "
                               "(your function still raises NotImplementedError)"), \
             f"{path.name} cell {cell.id}: {text!r}"
+
+
+def test_write_an_update_exercises_state_one_contract_the_same_way():
+    """3.1, 4.1, 5.1, 6.1, 7.1 and 8.1 state torch's own state contract in the same two bullets,
+    word for word but for the *_init call that builds the state (issue 16)."""
+    import re
+
+    import nbformat
+
+    root = Path(__file__).resolve().parents[1]
+    stubs = {"03_momentum": "mom-ex1-text", "04_nesterov": "nag-ex1-text",
+             "05_adagrad": "ada-ex1-text", "06_rmsprop_adadelta": "rms-ex1-text",
+             "07_adam": "adam-ex1-text", "08_weight_decay_adamw": "wd-ex1-text"}
+    contracts = set()
+    for name, cell_id in stubs.items():
+        notebook = nbformat.read(root / "exercises" / f"{name}.ipynb", as_version=4)
+        text = next(cell.source for cell in notebook.cells if cell.id == cell_id)
+        start = text.index("* `state` is the dict torch keeps for this parameter")
+        end = text.index("* Here:", start)
+        contracts.add(re.sub(r"`course_lib\.optim\.\w+_init\([^`]*\)`", "INIT", text[start:end]))
+        assert "0-dim float tensor" in text[start:end]
+    assert len(contracts) == 1, contracts

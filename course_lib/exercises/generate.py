@@ -207,6 +207,16 @@ def exercise_text(solution_path: Path) -> str:
     return dumps(generate(solution, name=str(solution_path)))
 
 
+def course_exercises(solutions: Path | None = None) -> dict[str, Any]:
+    """{file name: a function returning that exercise notebook's text}, generated in memory
+    from ``solutions`` (default: this checkout's ``solutions/``) exactly as ``make exercises``
+    writes it. ``make check`` compares a learner's notebook with these, never with a file in
+    ``exercises/`` that the learner may have edited."""
+    folder = REPO_ROOT / "solutions" if solutions is None else solutions
+    return {path.name: (lambda path=path: exercise_text(path))
+            for path in sorted(folder.glob("*.ipynb"))}
+
+
 def pairs(root: Path = REPO_ROOT) -> list[tuple[Path, Path]]:
     """(solution, exercise) paths for every solution notebook."""
     return [(path, root / "exercises" / path.name)

@@ -11,10 +11,14 @@ What it does, and why:
    there touches nothing of the learner's. Should code in the notebook delete the learner's file
    through an absolute path, it is put back from those bytes (and said so).
 2. **The checks come from the course, not from the submission.** The notebook is rebuilt from
-   the course's template (``exercises/<same file name>``): every cell is the template's, except
-   the learner's *answer cells*, matched by cell id (falling back to order). So check cells that
+   the course's template: the exercise notebook that ``make exercises`` would write for
+   ``solutions/<same file name>``, generated in memory by the same code
+   (:func:`course_lib.exercises.generate.course_exercises`), never the file in ``exercises/``,
+   which is the learner's own and edited in place. Every cell is the template's, except the
+   learner's *answer cells*, matched by cell id (falling back to order). So check cells that
    were deleted, edited, retagged (``nbval-skip``) or cleared do not matter, and neither do the
-   outputs saved in the file, stale ✅ or ❌ lines included.
+   outputs saved in the file, stale ✅ or ❌ lines included. A written answer counts as written
+   when its cell has a line of its own that the template's cell does not have.
 3. **The verdict is structured data.** Each rebuilt check cell calls
    ``course_lib.exercises.checks.report_for_runner(id, answer, nonce)`` with a fresh random nonce; the
    verdict is the JSON it displays in that cell's own outputs with that nonce, never printed
@@ -66,11 +70,13 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
 from course_lib.exercises.check_protocol import RESULT_MIMETYPE, STRICT_ENV
-from course_lib.exercises.generate import ANSWER_TAG, CHECK_TAG, MARKDOWN_PROMPT
+from course_lib.exercises.generate import (ANSWER_TAG, CHECK_TAG, MARKDOWN_PROMPT,
+                                           course_exercises)
 from course_lib.exercises.notebook_runner import KERNEL_WARNINGS, CurrentEnvKernelManager
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_TEMPLATES = REPO_ROOT / "exercises"
+# The learner's notebooks (checked when no file is named). Never the templates: see point 2.
+DEFAULT_NOTEBOOKS = REPO_ROOT / "exercises"
 DEFAULT_TIMEOUT_S = 30
 # After this many restarts in one notebook, the remaining exercises are reported as not checked.
 MAX_RESTARTS = 3
@@ -424,9 +430,17 @@ class Verdict:
     text: str
     passed: bool | None  # None: a written answer (counts neither way)
     result: Result | None = None
+    # A failing check's expected and received values and its hint: at most three lines,
+    # printed under the verdict's line, which names the case (what the check cell shows in
+    # JupyterLab, values shortened).
+    details: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         return f"{self.exercise_id} {self.symbol} {self.text}"
+
+    def lines(self) -> list[str]:
+        """The verdict's line and its details (at most 4 lines in all)."""
+        return [self.line(), *(f"    {detail}" for detail in self.details)]
 
 
 @dataclass
@@ -438,6 +452,42 @@ class Result:
     n_cases: int
     reason: str
     hint: str | None
+    failing_case: str | None = None
+    expected: str | None = None
+    received: str | None = None
+    status: str | None = None
+
+    def details(self) -> list[str]:
+        """Expected, received and hint, one line each, for the terminal (the case goes on the
+        verdict's own line: see :meth:`headline`)."""
+        if self.status == "not_attempted":
+            return []  # the stub's NotImplementedError: nothing to compare yet
+        lines = [f"{label}: {_shorten(value, VALUE_CHARS)}"
+                 for label, value in (("Expected", self.expected), ("Received", self.received))
+                 if value is not None]
+        if self.hint:
+            lines.append(f"Hint: {self.hint}")
+        return lines
+
+    def headline(self) -> str:
+        """The reason, and the case it failed on."""
+        if self.failing_case and self.status != "not_attempted":
+            return f"{self.reason} (case: {_shorten(self.failing_case, CASE_CHARS)})"
+        return self.reason
+
+
+# How long a case, or an expected or received value, may be on the terminal.
+CASE_CHARS = 100
+VALUE_CHARS = 110
+
+
+def _shorten(value: Any, limit: int) -> str:
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def _result_from(run: CellRun, step: Step) -> Result | None:
@@ -452,7 +502,12 @@ def _result_from(run: CellRun, step: Step) -> Result | None:
             continue
         try:
             found = Result(str(data["exercise_id"]), data["passed"] is True,
-                           int(data["n_cases"]), str(data.get("reason", "")), data.get("hint"))
+                           int(data["n_cases"]), str(data.get("reason", "")),
+                           _optional_text(data.get("hint")),
+                           _optional_text(data.get("failing_case")),
+                           _optional_text(data.get("expected")),
+                           _optional_text(data.get("received")),
+                           _optional_text(data.get("status")))
         except (KeyError, TypeError, ValueError):
             continue
     if found is not None and found.exercise_id != step.exercise_ids[0]:
@@ -561,12 +616,10 @@ def _verdict(exercise_id: str, answers: list[tuple[Step, CellRun]],
         if found.passed:
             cases = "case" if found.n_cases == 1 else "cases"
             return Verdict(exercise_id, "✅", f"passed ({found.n_cases} {cases})", True, found)
-        text = f"not passed yet: {found.reason}"
-        if found.hint:
-            text += f" Hint: {found.hint}"
+        text = f"not passed yet: {found.headline()}"
         if exercise_id in plan.missing_answers:
             text += f" ({plan.missing_answers[exercise_id]})"
-        return Verdict(exercise_id, "❌", text, False, found)
+        return Verdict(exercise_id, "❌", text, False, found, found.details())
     broken_answer = next(((s, r) for s, r in answers if r.status == "error"), None)
     if broken_answer is not None:
         where = f" ({broken_answer[1].error_line})" if broken_answer[1].error_line else ""
@@ -592,32 +645,46 @@ class UsageError(Exception):
     """Something about the command line or the files; the message says what."""
 
 
+def course_templates(templates: Path | None = None) -> dict[str, Any]:
+    """{file name: a function returning the template's text}. By default the course's exercise
+    notebooks generated in memory from ``solutions/``; ``templates`` names a folder of exercise
+    notebooks to use instead (tests, an instructor's pristine copy)."""
+    if templates is None:
+        return course_exercises()
+    return {path.name: (lambda path=path: path.read_text(encoding="utf-8"))
+            for path in sorted(templates.glob("*.ipynb"))}
+
+
+def _read_template(text: str) -> nbformat.NotebookNode:
+    return nbformat.reads(text, as_version=4)
+
+
 def find_template(learner_path: Path, learner: nbformat.NotebookNode,
-                  templates: Path) -> Path:
+                  templates: dict[str, Any], where: str = "the course") -> nbformat.NotebookNode:
     """The course notebook a learner's notebook is checked against: the one with the same file
-    name in ``templates``, else the one sharing the most answer cell ids."""
-    same_name = templates / learner_path.name
-    if same_name.is_file():
-        return same_name
+    name, else the one sharing the most answer cell ids."""
+    if learner_path.name in templates:
+        return _read_template(templates[learner_path.name]())
     ids = {cell.get("id") for cell in learner.cells}
     best, best_overlap = None, 0
-    for candidate in sorted(templates.glob("*.ipynb")):
+    for name in sorted(templates):
         try:
-            template = nbformat.read(candidate, as_version=4)
+            template = _read_template(templates[name]())
         except Exception:
             continue
         overlap = sum(1 for c in template.cells if ANSWER_TAG in _tags(c) and c.get("id") in ids)
         if overlap > best_overlap:
-            best, best_overlap = candidate, overlap
+            best, best_overlap = template, overlap
     if best is None:
-        raise UsageError(f"{learner_path}: no course notebook in {templates} to check it "
-                         "against (same file name, or the same answer cells)")
+        raise UsageError(f"{learner_path}: no notebook in {where} to check it against (same "
+                         "file name, or the same answer cells)")
     return best
 
 
-def check_notebook(path: Path, *, templates: Path = DEFAULT_TEMPLATES,
+def check_notebook(path: Path, *, templates: Path | None = None,
                    timeout: float = DEFAULT_TIMEOUT_S) -> list[Verdict]:
-    """Check one learner notebook; the file itself is only read."""
+    """Check one learner notebook; the file itself is only read. ``templates``: a folder of
+    pristine exercise notebooks; by default they are generated from ``solutions/``."""
     if path.suffix != ".ipynb" or not path.is_file():
         raise UsageError(f"not a notebook file: {path}")
     original = path.read_bytes()
@@ -626,8 +693,8 @@ def check_notebook(path: Path, *, templates: Path = DEFAULT_TEMPLATES,
     except Exception as error:
         raise UsageError(f"{path} cannot be read as a notebook ({type(error).__name__}: "
                          f"{error}); was it saved completely?") from None
-    template_path = find_template(path, learner, templates)
-    template = nbformat.read(template_path, as_version=4)
+    where = "solutions/ (generated)" if templates is None else str(templates)
+    template = find_template(path, learner, course_templates(templates), where)
     plan = build_plan(template, learner)
     scratch = Path(tempfile.mkdtemp(prefix="make-check-"))
     try:
@@ -668,16 +735,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float,
                         default=float(os.environ.get("CHECK_TIMEOUT", DEFAULT_TIMEOUT_S)),
                         help=f"seconds each cell may run (default {DEFAULT_TIMEOUT_S})")
-    parser.add_argument("--templates", type=Path, default=DEFAULT_TEMPLATES,
-                        help="the folder of course exercise notebooks to rebuild checks from")
+    parser.add_argument("--templates", type=Path, default=None,
+                        help="a folder of pristine exercise notebooks to rebuild checks from "
+                             "(default: generated in memory from solutions/, as `make "
+                             "exercises` would write them)")
     parser.add_argument("--json", action="store_true",
                         help="print the verdicts as JSON (for programs) instead of lines")
     args = parser.parse_args(argv)
     if args.timeout <= 0:
         parser.error("--timeout must be a positive number of seconds")
-    paths = args.notebooks or sorted(args.templates.glob("*.ipynb"))
+    default_folder = DEFAULT_NOTEBOOKS if args.templates is None else args.templates
+    paths = args.notebooks or sorted(default_folder.glob("*.ipynb"))
     if not paths:
-        print(f"no notebooks to check in {args.templates}", file=sys.stderr)
+        print(f"no notebooks to check in {default_folder}", file=sys.stderr)
         return 2
     all_pass, report = True, []
     for path in paths:
@@ -689,19 +759,24 @@ def main(argv: list[str] | None = None) -> int:
         all_pass &= all(v.passed is not False for v in found)
         if args.json:
             report.append({"notebook": str(path), "exercises": [
-                {"id": v.exercise_id, "symbol": v.symbol, "text": v.text, "passed": v.passed}
-                for v in found]})
+                {"id": v.exercise_id, "symbol": v.symbol, "text": v.text, "passed": v.passed,
+                 "details": v.details} for v in found]})
             continue
         print(f"{path} (checked on a fresh run of a copy)")
         for verdict in found:
-            print(f"  {verdict.line()}")
+            for line in verdict.lines():
+                print(f"  {line}")
         print(summary(found))
         if len(paths) > 1:
             print()
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=1))
     elif not all_pass:
-        print("Run a check cell in JupyterLab to see its case, expected and received values.")
+        # and an empty line: make's own error line comes next, on stderr, and a terminal or
+        # notebook that shows stdout and stderr apart must not glue it onto this one
+        print("A check cell shows the same in JupyterLab, with the values in full.\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
     return 0 if all_pass else 1
 
 

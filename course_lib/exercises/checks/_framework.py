@@ -451,6 +451,8 @@ class Checker:
     # learner's code and returns plain data (tensors), ``score`` turns that data into the metric
     train: Callable[..., Any] | None = None
     score: Callable[..., Any] | None = None
+    # predict, then measure: how the truth was measured, as the Expected line says it
+    measured_by: str = "running the optimizer"
 
     def make_cases(self, seed: int | str | None = None) -> list[Case]:
         """The cases, drawn from a generator seeded by the exercise id (same every run).
@@ -982,7 +984,7 @@ def _diagnose_prediction(checker: Checker, case: Case, expected: Observation,
     tolerance = f"within {rtol:.0%}" if rtol >= 0.01 else f"within a relative {rtol:g}"
     result = CheckResult(checker.exercise_id, False, 0, "failed",
                          failing_case=case.description,
-                         expected=f"{_short(measured)} (measured by running the optimizer; "
+                         expected=f"{_short(measured)} (measured by {checker.measured_by}; "
                                   f"{tolerance} passes)",
                          received=f"{_short(predicted)} (your prediction)")
     measured_number, predicted_number = _as_number(measured), _as_number(predicted)
@@ -994,12 +996,7 @@ def _diagnose_prediction(checker: Checker, case: Case, expected: Observation,
     if problem != "wrong value" or measured_number is None or predicted_number is None:
         result.reason = f"your prediction: {problem}"
         return result
-    if measured_number != 0 and math.isfinite(predicted_number):
-        off = (predicted_number - measured_number) / abs(measured_number)
-        result.reason = (f"your prediction is {abs(off):.0%} "
-                         f"{'above' if off > 0 else 'below'} what the optimizer does")
-    else:
-        result.reason = "your prediction is not what the optimizer does"
+    result.reason = prediction_gap(measured_number, predicted_number)
     mistake = _matching_mistake(checker, case, received, rtol=rtol, atol=atol)
     if mistake is not None:
         result.hint_id, result.hint = mistake.hint_id, mistake.message
@@ -1009,6 +1006,47 @@ def _diagnose_prediction(checker: Checker, case: Case, expected: Observation,
         result.hint = (explain(dict(case.inputs), measured_number, predicted_number)
                        if callable(explain) else explain)
     return result
+
+
+def _ratio_text(ratio: float) -> str:
+    """1.9, 0.52, 1.0026: enough digits to show how far from 1 the ratio is."""
+    gap = abs(ratio - 1)
+    digits = 2 if gap == 0 else min(6, max(2, 2 + math.ceil(-math.log10(gap))))
+    return f"{ratio:.{digits}g}"
+
+
+def _about(factor: float) -> str:
+    """A factor rounded as a learner says it: about 4.3, about 25, about 1000."""
+    if factor < 10:
+        return f"{factor:.2g}"
+    rounded = float(f"{factor:.1g}") if factor >= 100 else float(f"{factor:.2g}")
+    return f"{rounded:.0f}" if rounded < 1e6 else f"{rounded:.0e}"
+
+
+def prediction_gap(measured: float, predicted: float) -> str:
+    """How a prediction differs from the measured value, in the learner's words: the ratio
+    and the sign ("1.9× the measured value (same sign)", "off by a factor of about 1000",
+    "the wrong sign"), never a signed relative percentage."""
+    if not math.isfinite(predicted):
+        return f"your prediction is {predicted:g}; the measured value is {measured:.4g}"
+    if measured == 0:
+        return f"the measured value is 0; your prediction is {predicted:.4g}"
+    if predicted == 0:
+        return f"your prediction is 0; the measured value is {measured:.4g}"
+    ratio = predicted / measured
+    size = abs(ratio)
+    factor = size if size >= 1 else 1 / size
+    if ratio < 0:
+        text = "your prediction has the wrong sign"
+        if factor >= 1.05:
+            text += (f", and its size is {_ratio_text(size)}× the measured one" if factor < 3
+                     else f", and its size is off by a factor of about {_about(factor)} "
+                          f"({'too large' if size > 1 else 'too small'})")
+        return text
+    if factor >= 3:
+        return (f"your prediction is off by a factor of about {_about(factor)}: "
+                f"{'too large' if size > 1 else 'too small'} in size (same sign)")
+    return f"your prediction is {_ratio_text(ratio)}× the measured value (same sign)"
 
 
 def _diagnose_outcome(checker: Checker, case: Case, received: Observation) -> CheckResult | None:
@@ -1023,8 +1061,10 @@ def _diagnose_outcome(checker: Checker, case: Case, received: Observation) -> Ch
         result.received = _short(value)
         return result
     result.received = f"{checker.metric} {number:.4g}"
-    if received.elapsed_s is not None:
-        result.received += f" after {received.elapsed_s:.1f} s"
+    if received.elapsed_s is not None and received.elapsed_s >= 0.05:
+        # (a time measured as 0, or not measured where the run happened, says nothing)
+        seconds = received.elapsed_s
+        result.received += f" after {seconds:.1f} s" if seconds < 10 else f" after {seconds:.0f} s"
     if budget.seconds is not None and received.elapsed_s is not None \
             and received.elapsed_s > budget.seconds:
         result.reason = (f"your training took {received.elapsed_s:.1f} s; the budget is "

@@ -1,8 +1,9 @@
 r"""Checkers for notebook 07, Adam: exercises 7.1 to 7.3.
 
 7.1 ``adam_step(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False)``: one step of
-    ``torch.optim.Adam`` on one tensor, in place (``course_lib.optim.adam_update``), with the
-    state kept under torch's keys and ``state["step"]`` as a plain count:
+    ``torch.optim.Adam`` on one tensor, in place (``course_lib.optim.adam_update``), on the
+    state torch keeps (``course_lib.optim.adam_init(param, amsgrad=...)``: torch's keys, and
+    ``state["step"]`` a 0-dim float tensor), the contract of every write-an-update exercise:
 
     .. math::
 
@@ -35,34 +36,36 @@ from ._framework import Case, KnownMistake, in_place, register, register_predict
 
 
 def reference_adam_step(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
-    """One torch Adam step: ``course_lib.optim.adam_update``, with ``state["step"]`` kept as an
-    int (the learner's contract) instead of torch's 0-dim tensor."""
-    from course_lib.optim.adam import adam_init, adam_update  # on use: checks load without optim
+    """One torch Adam step: ``course_lib.optim.adam_update`` on torch's state."""
+    from course_lib.optim.adam import adam_update  # on use: checks load without optim
 
-    if "exp_avg" not in state:
-        state.update(adam_init(param, amsgrad=amsgrad))
-        state["step"] = 0
-    course_state = dict(state)
-    course_state["step"] = torch.tensor(float(state["step"]))
-    adam_update(param, grad, course_state, lr=lr, beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad)
-    state["step"] = int(course_state["step"].item())
+    adam_update(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad)
 
 
-def _moments(param, grad, state, beta1, beta2, amsgrad, *, sum_form=False):
-    """m, v and t updated the right way (used by the wrong implementations below)."""
-    if "exp_avg" not in state:
-        state["step"] = 0
-        state["exp_avg"] = torch.zeros_like(param)
-        state["exp_avg_sq"] = torch.zeros_like(param)
-        if amsgrad:
-            state["max_exp_avg_sq"] = torch.zeros_like(param)
+def _adam_state(param, amsgrad=False, *, step=0, exp_avg=None, exp_avg_sq=None):
+    """The state torch keeps for ``param`` when its step begins (``adam_init``), optionally as
+    it is after ``step`` earlier steps."""
+    from course_lib.optim.adam import adam_init
+
+    state = adam_init(param, amsgrad=amsgrad)
+    state["step"].fill_(float(step))
+    if exp_avg is not None:
+        state["exp_avg"].copy_(exp_avg)
+    if exp_avg_sq is not None:
+        state["exp_avg_sq"].copy_(exp_avg_sq)
+    return state
+
+
+def _moments(param, grad, state, beta1, beta2, amsgrad, *, sum_form=False, t_offset=0):
+    """m, v and t updated the right way (used by the wrong implementations below); with
+    ``t_offset`` the t returned for the bias corrections is off by that much."""
     state["step"] += 1
     if sum_form:
         state["exp_avg"].mul_(beta1).add_(grad)
     else:
         state["exp_avg"].mul_(beta1).add_(grad, alpha=1 - beta1)
     state["exp_avg_sq"].mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-    return state["step"], state["exp_avg"], state["exp_avg_sq"]
+    return state["step"].item() + t_offset, state["exp_avg"], state["exp_avg_sq"]
 
 
 def _amsgrad_denominator_v(state, v, amsgrad):
@@ -146,13 +149,25 @@ def _amsgrad_max_unused(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=Fa
 def _amsgrad_max_aliases_v(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
     # state['max_exp_avg_sq'] = state['exp_avg_sq'] on the first step: one tensor, so the
     # "maximum" is always the current v
-    if amsgrad and "exp_avg" not in state:
-        state["step"] = 0
-        state["exp_avg"] = torch.zeros_like(param)
-        state["exp_avg_sq"] = torch.zeros_like(param)
+    if amsgrad and state["step"].item() == 0:
         state["max_exp_avg_sq"] = state["exp_avg_sq"]
     t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad)
     param.sub_(lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps))
+
+
+def _step_one_ahead(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    # the corrections use t + 1: "step" counted once more than the steps taken
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad, t_offset=1)
+    v = _amsgrad_denominator_v(state, v, amsgrad)
+    param.sub_(lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps))
+
+
+def _step_one_behind(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
+    # the corrections use the count before this step's increment (0 on the first step)
+    t, m, v = _moments(param, grad, state, beta1, beta2, amsgrad, t_offset=-1)
+    v = _amsgrad_denominator_v(state, v, amsgrad)
+    with torch.no_grad():
+        param.sub_(lr * (m / (1 - beta1**t)) / ((v / (1 - beta2**t)).sqrt() + eps))
 
 
 def _ascent(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False):
@@ -207,6 +222,16 @@ ADAM_STEP_MISTAKES = [
         "You added ε to the raw √v and then corrected the sum. torch corrects first and adds ε "
         "last: √(v/(1 − β₂ᵗ)) + ε."),
     KnownMistake(
+        "step_one_ahead", _step_one_ahead,
+        "Your bias corrections use a step count one ahead of torch's: on the first step they "
+        "must undo exactly one step of averaging from zero. Look at when state['step'] is "
+        "counted up and which value of it the corrections read (lecture 07, section 3)."),
+    KnownMistake(
+        "step_one_behind", _step_one_behind,
+        "Your bias corrections use the step count from before this step was counted (0 on the "
+        "first step, where 1 − β⁰ = 0). Count this step in state['step'] first, then correct "
+        "with the new count."),
+    KnownMistake(
         "ascent", _ascent,
         "You moved along +m̂. Descent subtracts the step: θ ← θ − η·m̂/(√v̂ + ε)."),
 ]
@@ -225,36 +250,44 @@ def adam_step_cases(rng: torch.Generator):
     def uniform(low, high):
         return float(torch.empty((), dtype=torch.float64).uniform_(low, high, generator=rng))
 
+    def case(description, *, param, state=None, **inputs):
+        # every case starts from the state torch keeps (adam_init), as the contract says
+        if state is None:
+            state = _adam_state(param, inputs.get("amsgrad", False))
+        return Case(description, param=param, state=state, **inputs)
+
     defaults = dict(lr=1e-3, beta1=0.9, beta2=0.999, eps=1e-8)
     # The first cases tell the misconceptions apart, so the first failure is the telling one.
-    yield Case("first step from an empty state, default betas",
-               param=randn(4), grad=[randn(4)], state={}, **defaults)
-    yield Case("five steps, default betas",
-               param=randn(3), grad=[randn(3) for _ in range(5)], state={}, **defaults)
-    yield Case("three steps with small gradients (about 1e-5): here ε matters",
-               param=randn(4), grad=[randn(4, scale=1e-5) for _ in range(3)], state={},
+    yield case("first step (state['step'] is 0), default betas",
+               param=randn(4), grad=[randn(4)], **defaults)
+    yield case("five steps, default betas",
+               param=randn(3), grad=[randn(3) for _ in range(5)], **defaults)
+    yield case("three steps with small gradients (about 1e-5): here ε matters",
+               param=randn(4), grad=[randn(4, scale=1e-5) for _ in range(3)],
                lr=0.01, beta1=0.9, beta2=0.999, eps=1e-6)
-    yield Case("state from 40 earlier steps (t = 40 before this call)",
-               param=randn(2, 3), grad=[randn(2, 3) for _ in range(2)],
-               state={"step": 40, "exp_avg": randn(2, 3, scale=0.3),
-                      "exp_avg_sq": randn(2, 3).square()}, lr=0.01, beta1=0.8, beta2=0.99, eps=1e-8)
-    yield Case("beta1 = 0: no momentum (RMSProp with bias correction)",
-               param=randn(3), grad=[randn(3) for _ in range(3)], state={},
+    param, grads = randn(2, 3), [randn(2, 3) for _ in range(2)]
+    yield case("state from 40 earlier steps (state['step'] is 40 before this call)",
+               param=param, grad=grads,
+               state=_adam_state(param, step=40, exp_avg=randn(2, 3, scale=0.3),
+                                 exp_avg_sq=randn(2, 3).square()),
+               lr=0.01, beta1=0.8, beta2=0.99, eps=1e-8)
+    yield case("beta1 = 0: no momentum (RMSProp with bias correction)",
+               param=randn(3), grad=[randn(3) for _ in range(3)],
                lr=0.05, beta1=0.0, beta2=0.9, eps=1e-8)
-    yield Case("zero gradient on step 2",
-               param=randn(3), grad=[randn(3), torch.zeros(3, dtype=torch.float64)], state={},
+    yield case("zero gradient on step 2",
+               param=randn(3), grad=[randn(3), torch.zeros(3, dtype=torch.float64)],
                **defaults)
     # AMSGrad: large gradients first, then small ones, so the maximum differs from v.
     big_then_small = [randn(4, scale=3.0)] + [randn(4, scale=0.1) for _ in range(4)]
-    yield Case("amsgrad, five steps: large gradients, then small ones (the max stays large)",
-               param=randn(4), grad=big_then_small, state={}, lr=0.01, beta1=0.9, beta2=0.99,
+    yield case("amsgrad, five steps: large gradients, then small ones (the max stays large)",
+               param=randn(4), grad=big_then_small, lr=0.01, beta1=0.9, beta2=0.99,
                eps=1e-8, amsgrad=True)
-    yield Case("amsgrad, first step", param=randn(3), grad=[randn(3)], state={},
+    yield case("amsgrad, first step", param=randn(3), grad=[randn(3)],
                amsgrad=True, **defaults)
-    yield Case("0-dim (scalar) parameter, two steps",
+    yield case("0-dim (scalar) parameter, two steps",
                param=torch.tensor(1.5, dtype=torch.float64),
                grad=[torch.tensor(-0.5, dtype=torch.float64), torch.tensor(2.0, dtype=torch.float64)],
-               state={}, lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)
+               lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)
     for dtype in (torch.float32, torch.float64):
         for shape, amsgrad in [((5,), False), ((3, 4), True), ((2, 3, 2), False)]:
             beta1 = round(uniform(0.5, 0.95), 3)
@@ -262,10 +295,10 @@ def adam_step_cases(rng: torch.Generator):
             lr = round(10 ** uniform(-3.5, -1.0), 5)
             eps = float(f"{10 ** uniform(-8.0, -4.0):.2g}")
             scales = [10 ** uniform(-2.0, 1.0) for _ in range(5)]
-            yield Case(f"five steps, {'x'.join(map(str, shape))} {str(dtype)[6:]} tensor, lr={lr}, "
+            yield case(f"five steps, {'x'.join(map(str, shape))} {str(dtype)[6:]} tensor, lr={lr}, "
                        f"betas=({beta1}, {beta2}), eps={eps}, amsgrad={amsgrad}",
                        param=randn(*shape, dtype=dtype),
-                       grad=[randn(*shape, dtype=dtype, scale=s) for s in scales], state={},
+                       grad=[randn(*shape, dtype=dtype, scale=s) for s in scales],
                        lr=lr, beta1=beta1, beta2=beta2, eps=eps, amsgrad=amsgrad)
 
 
@@ -336,8 +369,9 @@ def _spike_explain(inputs, measured, predicted):
                      "That is the step without bias correction (or long after the corrections "
                      "have faded). At this step count, 1 − β₁ᵗ and 1 − β₂ᵗ are not 1 yet."),
         KnownMistake("only_first_correction", _spike_only_first_correction,
-                     "You corrected m̂ but not v̂: √v̂ has its own correction, √(1 − β₂ᵗ), and "
-                     "for β₂ near 1 it matters for thousands of steps."),
+                     "You corrected m̂ but not v̂: v has its own bias correction, and since v "
+                     "sits under the square root, so does its correction. For β₂ near 1 it "
+                     "matters for thousands of steps."),
         KnownMistake("no_sqrt", _spike_no_sqrt,
                      "The denominator is √v̂, so the second-moment factors enter under a square "
                      "root."),
@@ -401,6 +435,19 @@ def measured_reddi_end(C, beta2):
     return math.copysign(1.0, settled) if abs(settled) > 0.5 else settled
 
 
+def reddi_boundary(C):
+    """The β₂ where Adam's end changes for this C: the root of :func:`reddi_period_drift` (which
+    is positive, the wrong end, below it), by bisection."""
+    low, high = 1e-6, 1 - 1e-6
+    for _ in range(60):
+        middle = (low + high) / 2
+        if reddi_period_drift(C, middle) > 0:
+            low = middle
+        else:
+            high = middle
+    return (low + high) / 2
+
+
 def reddi_period_drift(C, beta2):
     r"""Net movement of x over one period (in units of lr) once Adam (β₁ = 0) has settled:
     with :math:`a, b, c` the steady values of v after the gradients C, −1, −1,
@@ -437,14 +484,20 @@ def reddi_period_drift(C, beta2):
     ],
 )
 def reddi_end_cases(rng: torch.Generator):
+    """Two cases from the lecture's table, then, for C drawn from four bands across [2.5, 20],
+    a pair of β₂ on either side of *that C's* boundary (about 0.8 and 1.25 times it). The
+    boundary moves from about 0.63 at C = 2.5 to 0.04 at C = 20, so no threshold on β₂ alone
+    (and no table of a few C) gets every pair right: the answer must follow the boundary."""
     yield Case("C = 3, β₂ = 0.1 (Reddi et al.'s β₂ = 1/(1 + C²))", C=3.0, beta2=0.1)
     yield Case("C = 3, β₂ = 0.9", C=3.0, beta2=0.9)
-    found = 0
-    while found < 4:
-        C = round(float(torch.empty(()).uniform_(2.5, 20.0, generator=rng)), 1)
-        beta2 = round(float(torch.empty(()).uniform_(0.05, 0.99, generator=rng)), 2)
-        drift = reddi_period_drift(C, beta2)
-        if abs(drift) < 0.15 or (drift > 0) != (found % 2 == 0):
-            continue  # too close to the boundary to settle in time, or not the end wanted next
-        found += 1
-        yield Case(f"C = {C}, β₂ = {beta2}", C=C, beta2=beta2)
+    for low, high in [(2.5, 4.0), (4.0, 7.0), (7.0, 12.0), (12.0, 20.0)]:
+        C = round(float(torch.empty(()).uniform_(low, high, generator=rng)), 1)
+        boundary = reddi_boundary(C)
+        below = float(torch.empty(()).uniform_(0.72, 0.85, generator=rng))
+        above = float(torch.empty(()).uniform_(1.18, 1.4, generator=rng))
+        for factor, side in [(below, "just below"), (above, "just above")]:
+            beta2 = float(f"{boundary * factor:.2g}")
+            if abs(reddi_period_drift(C, beta2)) < 0.05:  # rounding brought it too close
+                beta2 = float(f"{boundary * factor:.3g}")
+            yield Case(f"C = {C}, β₂ = {beta2} ({side} where the end changes for this C)",
+                       C=C, beta2=beta2)

@@ -322,6 +322,13 @@ def _variance_correction_always(per_sample_grads, batch_size, *, replacement=Fal
     return _population_variance(per_sample_grads) / batch_size * (n - batch_size) / (n - 1)
 
 
+def _variance_correction_over_n(per_sample_grads, batch_size, *, replacement=False):
+    # (N − B)/N instead of (N − B)/(N − 1)
+    n = per_sample_grads.shape[0]
+    factor = 1.0 if replacement else (n - batch_size) / n
+    return _population_variance(per_sample_grads) / batch_size * factor
+
+
 def _std_instead_of_variance(per_sample_grads, batch_size, *, replacement=False):
     return math.sqrt(reference_minibatch_gradient_variance(per_sample_grads, batch_size,
                                                            replacement=replacement))
@@ -356,20 +363,26 @@ def _second_moment_not_variance(per_sample_grads, batch_size, *, replacement=Fal
     reference=reference_minibatch_gradient_variance,
     mistakes=[
         KnownMistake("no_finite_population_correction", _variance_no_correction,
-                     "Without replacement a batch cannot repeat a sample, so its noise is smaller "
-                     "than σ²/B: multiply by the finite-population correction (N−B)/(N−1). "
-                     "Check: at B = N the batch is the whole data set and the variance is 0."),
+                     "σ²/B holds for B independent draws. Without replacement a batch cannot "
+                     "draw a sample twice, so its draws are not independent: work out the "
+                     "covariance of two different draws (what do all the g_i − ḡ sum to?). "
+                     "Check your result at B = N, where the batch is the whole data set."),
         KnownMistake("correction_with_replacement", _variance_correction_always,
-                     "With replacement the B draws are independent, so the variance is exactly "
-                     "σ²/B: the correction (N−B)/(N−1) belongs to sampling without replacement "
-                     "only."),
+                     "With replacement the B draws are independent: nothing ties one draw to "
+                     "another, so the factor you found for sampling without replacement does not "
+                     "apply here."),
+        KnownMistake("correction_over_n", _variance_correction_over_n,
+                     "Close, but your factor for sampling without replacement is off when N is "
+                     "small. Test it at B = 1: a batch of one sample is a single draw, whatever "
+                     "the sampling, so its variance must be exactly σ². Redo the covariance of "
+                     "two different draws."),
         KnownMistake("std_not_variance", _std_instead_of_variance,
                      "You returned a standard deviation (a square root). The exercise asks for "
                      "the variance E‖g_B − ḡ‖², a squared norm."),
         KnownMistake("unbiased_sigma", _unbiased_variance_with_correction,
-                     "You are a factor N/(N−1) too large: σ² here is the population variance, "
-                     "(1/N)·Σ‖g_i − ḡ‖² (divide by N, not N−1); the (N−B)/(N−1) factor already "
-                     "accounts for finite N."),
+                     "You are a factor N/(N−1) too large: σ² here is the population variance of "
+                     "the N per-sample gradients (divide by N, not N−1); your factor for sampling "
+                     "without replacement already accounts for finite N."),
         KnownMistake("mean_over_coordinates", _mean_over_coordinates,
                      "You averaged over the P gradient coordinates. The total variance sums "
                      "them: ‖g_B − ḡ‖² = Σ_j (g_B,j − ḡ_j)²."),
@@ -596,12 +609,12 @@ def _b_smallest_sample(x, y, batch_size):
              "which batch is the first to make a step overshoot by more than a factor of 2?"),
     mistakes=[
         KnownMistake("full_batch_limit", _b_full_batch_limit,
-                     "That is the full-batch limit n/λ_max(XᵀX) of exercise 1.2. With one-hot "
+                     "That is the full-batch limit of exercise 1.2. With one-hot "
                      "samples the full-batch loss spreads each sample's curvature over n, but one "
                      "update sees only its batch, where that sample weighs 1/B, not 1/n."),
         KnownMistake("forgot_the_two", _b_forgot_the_two,
-                     "Twice too large: mse_loss has no ½, so a sample's squared error "
-                     "(r·w − y)² has curvature 2r² along its feature."),
+                     "Twice too large: mse_loss has no ½. Differentiate one sample's squared "
+                     "error (r·w − y)² twice along its feature and compare with what you used."),
         KnownMistake("ignored_batch_size", _b_ignored_batch_size,
                      "Your limit does not change with the batch size. The batch loss is a mean "
                      "over B samples: each sample's curvature is divided by B."),

@@ -194,11 +194,12 @@ def _explain_match(inputs, measured, predicted):
     mistakes=[
         KnownMistake("divided_by_one_minus_beta", _divided,
                      "That lr gives SGD+momentum steps 1/(1−β)² times SGD's: the buffer already "
-                     "multiplies the step by 1/(1−β), so the lr must be *smaller* than SGD's by "
-                     "that factor, not larger."),
+                     "makes the step longer than η·g. Should the lr be larger or smaller than "
+                     "SGD's to make up for that?"),
         KnownMistake("beta_not_one_minus_beta", _times_beta,
-                     "The buffer settles at b = g/(1−β): the factor to undo is 1/(1−β), so "
-                     "multiply sgd_lr by 1 − β, not by β (the two agree only at β = 0.5)."),
+                     "You scaled sgd_lr by β. Work out where the buffer settles for a steady "
+                     "gradient (b = βb + g) and which factor that puts on the step: that is the "
+                     "factor to undo (β and it agree only at β = 0.5)."),
         KnownMistake("momentum_ignored", _unchanged,
                      "At the same lr, torch's heavy ball steps 1/(1−β) times further than SGD: "
                      "its buffer sums the gradients (b ← βb + g), it does not average them as the "

@@ -134,11 +134,12 @@ def _lr_from_diagonal(x, y):
 
 LARGEST_STABLE_LR_MISTAKES = [
     KnownMistake("forgot_the_two", _lr_forgot_the_two,
-                 "Your limit is twice too large: mse_loss is the mean of (x·w − y)² without a ½, "
-                 "so its Hessian is (2/n)·XᵀX, not (1/n)·XᵀX."),
+                 "Your limit is twice too large: mse_loss is the mean of (x·w − y)² without a ½. "
+                 "Differentiate it twice yourself and compare the factor in front of XᵀX with "
+                 "the one you used."),
     KnownMistake("sum_not_mean", _lr_sum_not_mean,
                  "Your limit is n times too small: mse_loss averages over the n samples (the "
-                 "mean, not the sum), so the Hessian is (2/n)·XᵀX."),
+                 "mean, not the sum), and that 1/n stays in front of XᵀX in its Hessian."),
     KnownMistake("one_over_L", _lr_one_over_L,
                  "1/L is the classic *safe* step (it never overshoots along the steepest "
                  "direction), but gradient descent stays stable up to twice that: it diverges "

@@ -123,6 +123,28 @@ def reference_clip_grad_norm(grads, max_norm):
     return torch.nn.utils.clip_grad_norm_(params, max_norm)
 
 
+def _eps_added_to_factor(grads, max_norm):
+    total = torch.stack([g.norm() for g in grads]).norm()
+    for g in grads:
+        g.mul_(torch.clamp(max_norm / total + 1e-6, max=1.0))
+    return total
+
+
+def _eps_in_numerator(grads, max_norm):
+    total = torch.stack([g.norm() for g in grads]).norm()
+    for g in grads:
+        g.mul_(torch.clamp((max_norm + 1e-6) / total, max=1.0))
+    return total
+
+
+def _clips_a_copy(grads, max_norm):
+    total = torch.stack([g.norm() for g in grads]).norm()
+    factor = torch.clamp(max_norm / (total + 1e-6), max=1.0)
+    for g in grads:
+        g = g * factor  # a new tensor: the caller's gradient is untouched
+    return total
+
+
 def _per_tensor(grads, max_norm):
     norms = [g.norm() for g in grads]
     for g, n in zip(grads, norms):
@@ -177,6 +199,18 @@ def _by_value(grads, max_norm):
         KnownMistake("no_eps", _no_eps,
                      "Almost: torch divides by total_norm + 1e-6 (so a zero gradient never divides "
                      "by zero); without it your factor differs slightly."),
+        KnownMistake("eps_added_to_factor", _eps_added_to_factor,
+                     "Your 1e-6 is added to the factor. torch adds it to the total norm, in the "
+                     "factor's denominator (the exercise's text says where): your factor is "
+                     "slightly larger than torch's."),
+        KnownMistake("eps_in_numerator", _eps_in_numerator,
+                     "Your 1e-6 is added to max_norm. torch adds it to the total norm, in the "
+                     "factor's denominator (the exercise's text says where)."),
+        KnownMistake("clips_a_copy", _clips_a_copy,
+                     "Your factor and returned norm are right, but the caller's tensors are "
+                     "unchanged: `g = g * factor` (or a clone) scales a copy. Scale each tensor "
+                     "in place, as the exercise asks: in training they are the parameters' .grad, "
+                     "which the optimizer reads next."),
         KnownMistake("returns_clipped_norm", _returns_clipped_norm,
                      "Return the total norm measured *before* clipping (what torch returns, useful "
                      "to log spikes), not the norm after it."),
@@ -208,6 +242,8 @@ def clip_cases(rng):
 
 # 11.2 asks for clip_grad_norm_ itself: calling torch's is flagged by the grader's scan too.
 REGISTRY["11.2"].forbidden_imports = _GRADER_DEFAULT_FORBIDDEN + ("torch.optim", "torch.nn.utils.clip_grad")
+# 11.1 runs no optimizer: its Expected line says how its truth is measured
+REGISTRY["11.1"].measured_by = "pushing inputs through 16 random networks"
 
 # --------------------------------------------------------------------------------------------
 # 11.3 written answer

@@ -79,6 +79,21 @@ def _warmup_one_step_early(t, *, base_lr, warmup_steps, total_steps, start_facto
                                    total_steps=total_steps, start_factor=start_factor, eta_min=eta_min)
 
 
+def _warmup_peaks_one_step_early(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
+    # the rise spread over warmup_steps − 1 steps: base_lr reached at t = warmup_steps − 1
+    if t < warmup_steps:
+        return base_lr * (start_factor + (1 - start_factor) * t / (warmup_steps - 1))
+    return reference_warmup_cosine(t, base_lr=base_lr, warmup_steps=warmup_steps,
+                                   total_steps=total_steps, start_factor=start_factor, eta_min=eta_min)
+
+
+def _schedule_one_step_ahead(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
+    # scheduler.step() called before optimizer.step(): step t runs at step t + 1's lr
+    return reference_warmup_cosine(min(t + 1, total_steps), base_lr=base_lr,
+                                   warmup_steps=warmup_steps, total_steps=total_steps,
+                                   start_factor=start_factor, eta_min=eta_min)
+
+
 def _cosine_to_zero(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
     return reference_warmup_cosine(t, base_lr=base_lr, warmup_steps=warmup_steps,
                                    total_steps=total_steps, start_factor=start_factor, eta_min=0.0)
@@ -100,10 +115,18 @@ def _cosine_to_zero(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_
         KnownMistake("warmup_from_zero", _warmup_from_zero,
                      "Your warmup starts at lr 0. LinearLR starts at start_factor·base_lr (a "
                      "first step at lr 0 would be wasted) and rises linearly to base_lr."),
+        KnownMistake("schedule_one_step_ahead", _schedule_one_step_ahead,
+                     "Your whole schedule is one step ahead: step t gets the lr torch gives step "
+                     "t + 1, which is what calling scheduler.step() before optimizer.step() "
+                     "does. Which lr does the first optimizer step use (lecture 09, section 7)?"),
         KnownMistake("warmup_one_step_early", _warmup_one_step_early,
                      "Your warmup is one step ahead: at t = 0 torch's lr is start_factor·base_lr "
                      "(no scheduler.step() has run yet), and it reaches base_lr exactly at "
                      "t = warmup_steps."),
+        KnownMistake("warmup_peaks_one_step_early", _warmup_peaks_one_step_early,
+                     "Your warmup reaches base_lr one step early, at t = warmup_steps − 1. Count "
+                     "LinearLR's scheduler steps (lecture 09, sections 1 and 3): how many of them "
+                     "have run before step t, and after how many is the rise complete?"),
         KnownMistake("cosine_to_zero", _cosine_to_zero,
                      "Your cosine ends at 0, not at eta_min: the floor eta_min is where the "
                      "cosine arrives, and the half-cosine spans base_lr − eta_min."),
@@ -165,9 +188,9 @@ def _ascent(grad, *, lr, start_factor, beta1, beta2, eps):
     "9.2",
     measure=measured_first_adam_update,
     rtol=0.01,
-    explain="Write Adam's first step out: m₁ = (1−β₁)g and v₁ = (1−β₂)g², then divide each by "
-            "its bias correction (1−β₁¹ and 1−β₂¹). What is left of g, and which lr does step 1 "
-            "use under LinearLR?",
+    explain="Write Adam's first step out from m₀ = v₀ = 0: what are m and v after one gradient, "
+            "and what do the bias corrections at t = 1 make of them? Then which lr does step 1 "
+            "use under LinearLR (lecture 09, section 9)?",
     mistakes=[
         KnownMistake("ignores_warmup", _ignores_warmup,
                      "Right shape, wrong size: the first step runs at start_factor·lr, since "
@@ -176,7 +199,8 @@ def _ascent(grad, *, lr, start_factor, beta1, beta2, eps):
                      "That is SGD's step, −lr·g. Adam divides by √v̂ + ε, so the size of its "
                      "first step hardly depends on |g|."),
         KnownMistake("no_bias_correction", _no_bias_correction,
-                     "You left out the bias correction: m̂₁ = m₁/(1−β₁) = g and v̂₁ = v₁/(1−β₂) = g²."),
+                     "You left out the bias correction: after one step from zero, m and v hold "
+                     "only a small share of g and g². Divide each by its correction at t = 1."),
         KnownMistake("eps_inside_root", _eps_inside_root,
                      "torch puts ε outside the root: √v̂ + ε, not √(v̂ + ε). It matters when |g| is "
                      "as small as ε."),
@@ -293,6 +317,25 @@ def _no_zero_grad(model, batches, *, lr_min, lr_max):
     return lrs, losses
 
 
+def _steps_on_the_blow_up(model, batches, *, lr_min, lr_max):
+    # records the loss that shows the edge is passed, then still takes that step
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr_min)
+    lrs, losses, best = [], [], math.inf
+    for k, (x, y) in enumerate(batches):
+        lr = lr_min * (lr_max / lr_min) ** (k / (len(batches) - 1))
+        optimizer.param_groups[0]["lr"] = lr
+        optimizer.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        lrs.append(lr)
+        losses.append(loss.item())
+        best = min(best, losses[-1])
+        loss.backward()
+        optimizer.step()
+        if not math.isfinite(losses[-1]) or losses[-1] > 4 * best:
+            break
+    return lrs, losses
+
+
 def _never_stops(model, batches, *, lr_min, lr_max):
     optimizer = torch.optim.SGD(model.parameters(), lr=lr_min)
     lrs, losses = [], []
@@ -345,6 +388,11 @@ def _never_reaches_lr_max(model, batches, *, lr_min, lr_max):
         KnownMistake("no_zero_grad", _no_zero_grad,
                      "The gradients pile up from batch to batch: call optimizer.zero_grad() "
                      "before each backward()."),
+        KnownMistake("steps_on_the_blow_up", _steps_on_the_blow_up,
+                     "Your lrs and losses are right, but your model took one step more than the "
+                     "test does: on the batch whose loss shows the edge is passed, look at what "
+                     "your loop does before it stops (lecture 09, section 10), and what a step "
+                     "at that lr does to the weights."),
         KnownMistake("never_stops", _never_stops,
                      "Your test runs through every batch. Stop right after recording a loss that "
                      "is not finite or is more than 4 times the smallest loss so far: past that "

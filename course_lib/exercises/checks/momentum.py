@@ -519,19 +519,21 @@ def _agree_memory_length(lr_before, lr_after, momentum, tol):
     atol=1.0,
     explain=("Write both steps k updates after the drop, with a constant gradient g and both "
              "buffers in their steady state: torch's is −η₂·b with b = g/(1−β); the velocity "
-             "still remembers the steps taken at η₁. Their ratio is 1 + (something)·β^k."),
+             "still remembers the steps taken at η₁. Write their ratio: which part of it fades "
+             "with k, and how large is that part right after the drop?"),
     mistakes=[
         KnownMistake("agree_at_once", _agree_at_once,
                      "They agree at a constant learning rate (v = −η·b), but not after the drop: "
                      "torch multiplies its whole buffer by the new lr at once, while the velocity "
                      "form's v still holds the steps it took at the old lr, fading like β^k."),
         KnownMistake("without_lr_ratio", _agree_without_lr_ratio,
-                     "β^k ≤ tol is how long the old gradients take to fade, but the gap is "
-                     "(η₁/η₂ − 1)·β^k: the larger the drop, the longer the velocity's old, large "
-                     "steps dominate."),
+                     "β^k ≤ tol is how long the old gradients take to fade, but the gap starts "
+                     "larger the larger the drop: the velocity's old steps were taken at η₁, not "
+                     "η₂. Find how big the gap is right after the drop, then let it fade."),
         KnownMistake("memory_length", _agree_memory_length,
-                     "1/(1 − β) is the buffer's memory length, a rule of thumb; the gap "
-                     "(η₁/η₂ − 1)·β^k reaches tol only after ln(tol/(η₁/η₂ − 1))/ln β steps."),
+                     "1/(1 − β) is the buffer's memory length, a rule of thumb that ignores both "
+                     "tol and the size of the drop. Write the relative gap after k steps and solve "
+                     "for the k where it reaches tol."),
     ],
 )
 def steps_until_forms_agree_cases(rng: torch.Generator):

@@ -584,10 +584,9 @@ def _div_one_over_L(mu, L, momentum):
              "r² − tr·r + det leaves the unit circle through r = −1. Solve p(−1) = 0 for η."),
     mistakes=[
         KnownMistake("heavy_ball_limit", _div_heavy_ball,
-                     "2(1+β)/L is heavy ball's limit, from M(h). Nesterov's look-ahead "
-                     "multiplies both entries of the first row by (1 − ηh): solve p(−1) = 0 "
-                     "with the trace and determinant of your 4.4 matrix N(h) instead. Nesterov "
-                     "diverges earlier: it is *less* robust to a large lr than heavy ball."),
+                     "2(1+β)/L is heavy ball's limit, from M(h). Nesterov's look-ahead changes "
+                     "the matrix: solve p(−1) = 0 with the trace and determinant of your 4.4 "
+                     "matrix N(h) instead, and compare the two limits."),
         KnownMistake("gradient_descent_limit", _div_gradient_descent,
                      "2/L is plain gradient descent's limit; with momentum β the root reaches "
                      "−1 at another η. Solve p(−1) = 0 for your 4.4 matrix."),

@@ -51,7 +51,8 @@ def reference_rmsprop_step(param, grad, state, *, lr, alpha, eps, momentum, cent
 
 
 def _rmsprop(param, grad, state, *, lr, alpha, eps, momentum, centered, square_weight=None,
-             bias_correct=False, denominator=None, momentum_form="torch", rebind=()):
+             bias_correct=False, denominator=None, momentum_form="torch", rebind=(),
+             mean_unused=False):
     # the reference's steps with one thing changed, named by the keyword used
     if "step" in rebind:
         state["step"] = state["step"] + 1
@@ -74,7 +75,7 @@ def _rmsprop(param, grad, state, *, lr, alpha, eps, momentum, centered, square_w
         mean = state["grad_avg"]
     if denominator is not None:
         avg = denominator(v, mean, eps)
-    elif centered:
+    elif centered and not mean_unused:
         avg = (v - mean * mean).sqrt() + eps
     else:
         avg = v.sqrt() + eps
@@ -86,6 +87,10 @@ def _rmsprop(param, grad, state, *, lr, alpha, eps, momentum, centered, square_w
         buffer = state["momentum_buffer"]
         if momentum_form == "ema":
             buffer.mul_(momentum).add_((1 - momentum) * grad / avg)
+        elif momentum_form == "lr_inside":
+            buffer.mul_(momentum).add_(lr * grad / avg)
+            param.sub_(buffer)
+            return
         elif momentum_form == "raw_grad":
             buffer.mul_(momentum).add_(grad)
             param.sub_(lr * buffer / avg)
@@ -121,6 +126,16 @@ def _momentum_ema(param, grad, state, **kw):
 
 def _momentum_on_raw_gradient(param, grad, state, **kw):
     _rmsprop(param, grad, state, **kw, momentum_form="raw_grad")
+
+
+def _centered_mean_unused(param, grad, state, **kw):
+    # ḡ is kept, but the denominator is plain RMSprop's
+    _rmsprop(param, grad, state, **kw, mean_unused=True)
+
+
+def _momentum_lr_inside(param, grad, state, **kw):
+    # b ← βb + lr·g/D, θ ← θ − b: the same θ while lr is constant, not the same buffer
+    _rmsprop(param, grad, state, **kw, momentum_form="lr_inside")
 
 
 def _square_avg_rebound(param, grad, state, **kw):
@@ -162,6 +177,17 @@ RMSPROP_STEP_MISTAKES = [
         "centered_outside_root", _centered_outside_root,
         "Centered RMSprop subtracts the squared mean *inside* the root: √(v − ḡ²) + ε, the "
         "estimated standard deviation of the gradient, not √v − ḡ²."),
+    KnownMistake(
+        "centered_mean_unused", _centered_mean_unused,
+        "Centered: you keep the average gradient in state['grad_avg'] but your denominator does "
+        "not use it, so it is plain RMSprop's. What centering divides by is an estimate of the "
+        "gradient's spread, not of its size: reread lecture 06, section 4, on what it takes "
+        "away from v."),
+    KnownMistake(
+        "momentum_lr_inside", _momentum_lr_inside,
+        "Your parameter moves right, but state['momentum_buffer'] holds lr times torch's. torch "
+        "keeps the learning rate out of the buffer and applies it when the buffer moves θ, so a "
+        "scheduler that changes lr changes the very next step (lecture 06, section 4)."),
     KnownMistake(
         "momentum_ema", _momentum_ema,
         "Your momentum buffer is a moving average, b ← β·b + (1 − β)·g/D. torch's is a sum, as "
@@ -279,8 +305,9 @@ def _rms_only_new_gradient(lr, alpha, eps, g1, n, g2, t):
 
 def _explain_rmsprop(inputs, measured, predicted):
     return ("Unroll v ← α·v + (1 − α)·g² from v₀ = 0: after the n steps of g1, how much of g1² "
-            "is in v (it has not reached g1² yet)? Each later step multiplies that by α and adds "
-            "(1 − α)·g2². Then the factor is lr / (√v + eps). "
+            "is in v (it has not reached g1² yet)? Each later step multiplies what is there by α "
+            "and takes in a share of g2²: how much of g2² has v reached after t − n steps? Then "
+            "use the step torch takes with that v. "
             f"Here the optimizer's factor is {measured:.6g}, yours {predicted:.6g}.")
 
 
@@ -298,8 +325,8 @@ def _explain_rmsprop(inputs, measured, predicted):
             "You put ε inside the root. torch's RMSprop divides by √v + ε."),
         KnownMistake(
             "converged_start", _rms_converged_start,
-            "You assumed v had reached g1² after the first n steps. It starts at 0, so after n "
-            "steps it holds only (1 − αⁿ)·g1²."),
+            "You assumed v had reached g1² after the first n steps. It starts at 0 and only "
+            "approaches g1²: unroll the first n updates from v₀ = 0 and sum what they took in."),
         KnownMistake(
             "alpha_swapped", _rms_alpha_swapped,
             "You weighted the new square by α. In torch α is the *decay*: v ← α·v + (1 − α)·g²."),
@@ -309,8 +336,9 @@ def _explain_rmsprop(inputs, measured, predicted):
             "that forgets: v ← α·v + (1 − α)·g²."),
         KnownMistake(
             "only_new_gradient", _rms_only_new_gradient,
-            "You assumed v has forgotten g1 entirely. The old squares fade as α^(t−n): they still "
-            "count, and the (1 − α^(t−n))·g2² part has not reached g2² yet."),
+            "You assumed v has forgotten g1 entirely. The old squares fade by a factor α per "
+            "step but still count after t − n steps, and the g2² part has not reached g2² yet "
+            "either: unroll both."),
     ],
 )
 def rmsprop_effective_lr_cases(rng: torch.Generator):
@@ -381,9 +409,10 @@ def _adadelta_rmsprop_like(g, lr, rho, eps):
 
 
 def _explain_adadelta(inputs, measured, predicted):
-    return ("Start from the state torch creates: square_avg = acc_delta = 0. Update square_avg "
-            "with this gradient first, then form Δ = √(acc_delta + ε) / √(square_avg + ε) · g "
-            "and move θ by −lr·Δ. "
+    return ("Start from the state torch creates: square_avg = acc_delta = 0. Follow torch's "
+            "Adadelta update (lecture 06, section 5) in its order: which average takes in this "
+            "gradient before the step is formed, and which one only after? Then ask what is "
+            "left of the numerator while its average is still 0, and where lr enters. "
             f"Here the optimizer moved by {measured:.6g}, you predicted {predicted:.6g}.")
 
 
@@ -395,8 +424,8 @@ def _explain_adadelta(inputs, measured, predicted):
     mistakes=[
         KnownMistake(
             "eps_outside_roots", _adadelta_eps_outside,
-            "You added ε outside the square roots. torch (and Zeiler's paper) put it inside both: "
-            "RMS[x] = √(E[x²] + ε). With acc_delta = 0 that ε is the whole numerator: √ε."),
+            "You added ε outside the square roots. torch (and Zeiler's paper) put it inside both "
+            "RMS terms. Redo the numerator with acc_delta = 0 and ε where torch puts it."),
         KnownMistake(
             "eps_numerator_only", _adadelta_eps_numerator_only,
             "ε goes inside *both* roots: the denominator is √(square_avg + ε), not √square_avg "
@@ -404,8 +433,8 @@ def _explain_adadelta(inputs, measured, predicted):
         KnownMistake(
             "eps_denominator_only", _adadelta_eps_denominator_only,
             "With ε only in the denominator, the numerator √acc_delta is 0 on the first step, so "
-            "Adadelta would never move (acc_delta stays 0 forever). That is why ε sits inside "
-            "*both* roots: √(acc_delta + ε) = √ε starts it."),
+            "Adadelta would never move (acc_delta stays 0 forever). Look at where torch puts ε "
+            "in the numerator: that is what starts it."),
         KnownMistake(
             "no_one_minus_rho", _adadelta_no_one_minus_rho,
             "After one step square_avg is (1 − ρ)·g², not g²: the average starts at 0 and takes "
@@ -420,7 +449,7 @@ def _explain_adadelta(inputs, measured, predicted):
         KnownMistake(
             "rmsprop_like", _adadelta_rmsprop_like,
             "That is an RMSprop step. Adadelta multiplies g/RMS[g] by RMS[Δx] of the *previous* "
-            "steps, which is √(0 + ε) on the first step."),
+            "steps: what is that on the first step, when no step has been taken yet?"),
     ],
 )
 def adadelta_first_step_cases(rng: torch.Generator):

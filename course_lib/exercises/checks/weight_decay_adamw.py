@@ -341,6 +341,22 @@ def _walk_modules(model, weight_decay):
     return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
 
 
+_DECAYED_MODULE_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _by_module_type(model, weight_decay):
+    # minGPT's way: the .weight of a whitelisted module class decays, everything else does not
+    decayed = set()
+    for module in model.modules():
+        if isinstance(module, _DECAYED_MODULE_TYPES):
+            for name, p in module.named_parameters(recurse=False):
+                if name == "weight":
+                    decayed.add(id(p))
+    trainable = _all_trainable(model)
+    return [{"params": [p for p in trainable if id(p) in decayed], "weight_decay": weight_decay},
+            {"params": [p for p in trainable if id(p) not in decayed], "weight_decay": 0.0}]
+
+
 def _swapped(model, weight_decay):
     groups = reference_decay_groups(model, weight_decay)
     groups[0]["weight_decay"], groups[1]["weight_decay"] = 0.0, weight_decay
@@ -373,6 +389,12 @@ DECAY_GROUP_MISTAKES = [
                  "You exempt the biases but decay the norm gains (LayerNorm/BatchNorm/RMSNorm "
                  "weights, other 1-dim scales). Decide by shape, not by name: 2 or more dims "
                  "decay, 0 or 1 dims do not."),
+    KnownMistake("by_module_type", _by_module_type,
+                 "You chose the groups by module type (the weights of Linear and Conv layers "
+                 "decay). A list of classes misses matrices that live elsewhere: an attention "
+                 "layer's own projection, an embedding, a GRU's weights, a custom block's "
+                 "parameter. Look at what the tensor is, not which module holds it (lecture 08, "
+                 "section 6)."),
     KnownMistake("swapped", _swapped,
                  "Your groups are swapped: the matrices got 0 and the biases and gains got the "
                  "decay."),

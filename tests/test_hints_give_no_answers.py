@@ -1,0 +1,70 @@
+"""A hint names the mistake and where to look; it never states the answer (COURSE.md, issue 16).
+
+Each derivation exercise's answer, written the ways a hint would write it, must not appear in
+any hint or explanation of any exercise (spaces ignored): neither in its own hints, nor in
+another exercise's (2.4's hint once quoted 1.2's answer).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from course_lib.exercises.checks import REGISTRY, discover, known_exercises
+from course_lib.exercises.checks._framework import PREDICTION
+
+# The answer (or the step of the derivation that is the answer) of each exercise that asks the
+# learner to derive a formula, as a hint would spell it.
+ANSWERS = {
+    "1.2": ["n/λ_max(XᵀX)", "n/λmax(XᵀX)", "Hessianis(2/n)·XᵀX"],
+    "2.4": ["hascurvature2r²"],
+    "4.4": ["multipliesbothentriesofthefirstrowby(1−ηh)"],
+    "4.5": ["2(1+β)/((1+2β)L)"],
+    "2.2": ["(N−B)/(N−1)", "(N-B)/(N-1)", "finite-population correction"],
+    "3.5": ["(η₁/η₂−1)·β^k", "ln(tol/(η₁/η₂−1))"],
+    "6.2": ["(1−αⁿ)·g1²", "(1−α^(t−n))·g2²", "α^(t−n)"],
+    "6.3": ["√ε", "√(0+ε)", "√(acc_delta+ε)/√(square_avg+ε)"],
+    "7.2": ["√(1−β₂ᵗ)", "(1−β₁)/(1−β₁ᵗ)"],
+    "9.2": ["m̂₁=m₁/(1−β₁)=g", "v̂₁=v₁/(1−β₂)=g²"],
+    "10.2": ["sgd_lrby1−β", "sgd_lr·(1−β)", "smallerthanSGD'sbythatfactor"],
+}
+
+
+def _squeeze(text: str) -> str:
+    return "".join(text.split())
+
+
+def hint_texts(exercise_id: str) -> list[tuple[str, str]]:
+    """(where, text) of every hint and explanation the checker of ``exercise_id`` can print."""
+    checker = REGISTRY[exercise_id]
+    found = [(f"{exercise_id} hint {m.hint_id!r}", m.message) for m in checker.mistakes]
+    explain = getattr(checker, "explain", None)
+    if callable(explain) and checker.kind == PREDICTION:
+        inputs = dict(checker.make_cases()[0].inputs)
+        explain = explain(inputs, 1.0, 2.0)
+    if isinstance(explain, str):
+        found.append((f"{exercise_id} explanation", explain))
+    return found
+
+
+def all_hints() -> list[tuple[str, str]]:
+    discover()
+    return [item for exercise_id in known_exercises() for item in hint_texts(exercise_id)]
+
+
+def test_the_answers_listed_are_exercises_of_the_course():
+    discover()
+    assert set(ANSWERS) <= set(REGISTRY)
+
+
+@pytest.mark.parametrize("exercise_id", sorted(ANSWERS))
+def test_no_hint_states_this_exercises_answer(exercise_id):
+    leaks = [f"{where}: {text}" for where, text in all_hints()
+             for answer in ANSWERS[exercise_id] if _squeeze(answer) in _squeeze(text)]
+    assert not leaks, "\n".join(leaks)
+
+
+def test_2_2_points_at_sampling_without_replacement():
+    discover()
+    (message,) = [m.message for m in REGISTRY["2.2"].mistakes
+                  if m.hint_id == "no_finite_population_correction"]
+    assert "without replacement" in message.lower() and "B = N" in message
