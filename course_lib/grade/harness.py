@@ -13,7 +13,8 @@ no checker, no reference, no expected value ever reaches this process. It obeys 
 Everything the learner's code raises, including ``SystemExit`` and ``KeyboardInterrupt``, is
 caught and reported as data; what it prints goes to a capped log file the verdict never reads.
 The grader, not this process, decides: it compares what comes back with its own reference
-run. This file imports only the standard library, torch and ``wire``.
+run. This file imports only the standard library, torch, ``wire`` and ``guard`` (the run-time
+guard: what the exercise forbids cannot be reached from the learner's code, see ``guard.py``).
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ def drop_privileges(uid: int) -> None:
 
 
 class Harness:
-    def __init__(self, cmd_fd: int, reply_fd: int, wire):
+    def __init__(self, cmd_fd: int, reply_fd: int, wire, guard=None):
         self.cmd_fd, self.reply_fd, self.wire = cmd_fd, reply_fd, wire
+        self.guard = guard if guard is not None else _Unguarded()
         self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__,
                                 "display": _display, "get_ipython": lambda: None}
         self.handles: dict[int, object] = {}
@@ -56,7 +58,11 @@ class Harness:
             op = message.get("op")
             if op == "exit":
                 return
-            if op == "exec":
+            # the run-time guard: what this step's exercise forbids (none for a course cell)
+            self.guard.set_policy(message.get("forbidden") or ())
+            if op == "exec" and not message.get("forbidden"):
+                reply = self.exec_course_cell(str(message["label"]), str(message["source"]))
+            elif op == "exec":
                 reply = self.exec_cell(str(message["label"]), str(message["source"]))
             elif op == "eval":
                 reply = self.eval_expression(str(message["expr"]))
@@ -66,7 +72,18 @@ class Harness:
                 reply = self.train(message)
             else:
                 reply = {"kind": "protocol_error", "message": f"unknown op {op!r}"}
+            hits = self.guard.take()
+            if hits:
+                reply["guard"] = hits
             self.wire.send(self.reply_fd, reply)
+
+    def exec_course_cell(self, label: str, source: str) -> dict:
+        """A course cell: what it binds (``adam_update`` in notebook 08) is given to the learner."""
+        before = {name: id(value) for name, value in self.namespace.items()}
+        reply = self.exec_cell(label, source)
+        self.guard.note_given(value for name, value in list(self.namespace.items())
+                              if before.get(name) != id(value))
+        return reply
 
     def exec_cell(self, label: str, source: str) -> dict:
         filename = f"<cell {label}>"
@@ -171,6 +188,19 @@ class Harness:
         return call_grader
 
 
+class _Unguarded:
+    """No run-time guard (a harness driven in-process by the tests)."""
+
+    def set_policy(self, forbidden) -> None:
+        pass
+
+    def note_given(self, values) -> None:
+        pass
+
+    def take(self) -> list:
+        return []
+
+
 def _display(*objects, **kwargs) -> None:
     """Notebook cells may call display(); in the sandbox nothing is shown."""
 
@@ -229,13 +259,17 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, course_dir)
     import torch  # noqa: F401 - loaded before the learner can tamper with the import system
 
-    import wire  # the copy next to this file
+    import guard  # noqa: I001 - the copies next to this file
+    import wire
 
+    # the learner's `import guard` / `import wire` get fresh copies, not the harness's own
+    for name in ("guard", "wire"):
+        sys.modules.pop(name, None)
     torch.set_num_threads(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     wire.send(reply_fd, {"kind": "ready"})  # start-up done: the grader's clock for steps starts
-    Harness(cmd_fd, reply_fd, wire).serve()
+    Harness(cmd_fd, reply_fd, wire, guard).serve()
     return 0
 
 

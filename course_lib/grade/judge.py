@@ -31,6 +31,8 @@ from course_lib.exercises.checks import REGISTRY, discover, run_checker
 from course_lib.exercises.checks._framework import (FUNCTION, OUTCOME, PREDICTION, WRITTEN, CheckResult,
                                           _GuardInputs, _outcome_call)
 
+from course_lib.exercises.answer_scan import forbidden_for
+
 from . import wire
 from .rebuild import CourseCell, Rebuilt
 from .sandbox import ChildDied, ChildTimeout, Sandbox
@@ -59,6 +61,7 @@ class ExerciseResult:
     feedback: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     written: str | None = None    # the learner's text, for written answers
+    guard: list[str] = field(default_factory=list)  # what the run-time guard caught
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -96,13 +99,17 @@ class Session:
         self.course_dir, self.harness_dir = course_dir, harness_dir
         self.timeout = timeout
         self.child = None
-        self.executed: list[tuple[str, str]] = []  # (label, source) of cells that ran
+        self.executed: list[tuple[str, str, tuple[str, ...]]] = []  # (label, source, forbidden)
         self.budget_left = timeout
         self.fatal: Fatal | None = None
         self.last_error_where: str | None = None
         self.callbacks: dict[int, Any] = {}
         self.restarts = 0
         self.step_limit = timeout
+        # the run-time guard (guard.py): what the current step's exercise forbids, sent with
+        # every command, and what the child reported reaching anyway
+        self.forbidden: tuple[str, ...] = ()
+        self.guard_hits: list[str] = []
 
     # lifecycle -------------------------------------------------------------------------------
     def start_step(self, seconds: float | None = None) -> None:
@@ -128,9 +135,12 @@ class Session:
             raise Fatal("error", "the sandbox did not start properly")
         if self.executed:
             self.restarts += 1
-        for label, source in list(self.executed):  # replay the cells that had run
-            self.child.send({"op": "exec", "label": label, "source": source})
+        hits = list(self.guard_hits)  # a replayed cell's hits were counted when it first ran
+        for label, source, forbidden in list(self.executed):  # replay the cells that had run
+            self.child.send({"op": "exec", "label": label, "source": source,
+                             "forbidden": list(forbidden)})
             self._receive(time.monotonic() + self.timeout)
+        self.guard_hits = hits
 
     def drop_child(self) -> None:
         if self.child is not None:
@@ -144,11 +154,16 @@ class Session:
         started = time.monotonic()
         try:
             if deadline is not None:
-                return self.child.receive(deadline)
-            try:
-                return self.child.receive(started + self.budget_left)
-            finally:
-                self.budget_left -= time.monotonic() - started
+                reply = self.child.receive(deadline)
+            else:
+                try:
+                    reply = self.child.receive(started + self.budget_left)
+                finally:
+                    self.budget_left -= time.monotonic() - started
+            hits = reply.pop("guard", None)
+            if isinstance(hits, list):
+                self.guard_hits.extend(_clean(hit) for hit in hits[:50])
+            return reply
         except ChildTimeout:
             self.drop_child()
             raise Fatal("timeout", f"stopped after {self.step_limit:g} s") from None
@@ -164,18 +179,21 @@ class Session:
             raise Fatal("error", f"the process running your code {died.description}") from None
 
     # steps -----------------------------------------------------------------------------------
-    def exec_cell(self, label: str, source: str) -> dict[str, Any]:
-        """Run a cell; returns the child's reply (``kind`` ok or raised). Raises Fatal."""
+    def exec_cell(self, label: str, source: str,
+                  forbidden: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Run a cell (an answer cell under its exercise's ``forbidden`` list); returns the
+        child's reply (``kind`` ok or raised). Raises Fatal."""
         self.ensure_child()
-        self._send({"op": "exec", "label": label, "source": source})
+        self._send({"op": "exec", "label": label, "source": source,
+                    "forbidden": list(forbidden)})
         reply = self._receive()
-        self.executed.append((label, source))
+        self.executed.append((label, source, tuple(forbidden)))
         return reply
 
     def evaluate(self, expr: str) -> Any:
         """The value of a check cell's expression in the learner's namespace."""
         self.ensure_child()
-        self._send({"op": "eval", "expr": expr})
+        self._send({"op": "eval", "expr": expr, "forbidden": list(self.forbidden)})
         reply = self._receive()
         if reply.get("kind") == "raised":
             raise _exception_for(reply)
@@ -211,7 +229,8 @@ class Session:
             raise Fatal("error", "the process running your code had already ended")
         request = wire.Encoder(on_callable=self._register_callback)
         node = request.encode([list(args), dict(kwargs)])
-        self._send({"op": "call", "handle": handle, "args": node, **request.tables()})
+        self._send({"op": "call", "handle": handle, "args": node, **request.tables(),
+                    "forbidden": list(self.forbidden)})
         while True:
             reply = self._receive()
             kind = reply.get("kind")
@@ -243,7 +262,8 @@ class Session:
             raise RuntimeError("the process running your code had already ended")
         message = {"op": "train", "module": train.__module__, "function": train.__qualname__,
                    "handle": learner.handle, "seed": int(seed),
-                   "budget": dataclasses.asdict(budget) if budget is not None else {}}
+                   "budget": dataclasses.asdict(budget) if budget is not None else {},
+                   "forbidden": list(self.forbidden)}
         try:
             self._send(message)
             reply = self._receive()
@@ -479,6 +499,7 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
     results: dict[str, ExerciseResult] = {}
     cell_trouble: dict[str, list[str]] = {}      # exercise id -> errors of its answer cells
     cell_fatal: dict[str, Fatal] = {}             # exercise id -> its answer cell hung or died
+    cell_guard: dict[str, list[str]] = {}         # exercise id -> the guard's hits in its cells
     run = cells_to_run(rebuilt)
     # the sandbox gets the course_lib modules the *course's* cells import, whatever the answers do
     course_dir, harness_dir = sandbox.course_copy(course.name, [
@@ -501,18 +522,23 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
                         session, exercise_id, expr, seed=seed, timeout=timeout,
                         max_score=max_score, trouble=cell_trouble.get(exercise_id, []),
                         fatal=cell_fatal.get(exercise_id))
+                    results[exercise_id].guard[:0] = cell_guard.get(exercise_id, [])
                 continue
             if cell.index not in run:
                 continue
             source = rebuilt.source_of(cell)
             session.start_step()
+            forbidden = _forbidden_in(cell) if cell.is_answer else ()
+            session.guard_hits = []
             try:
-                reply = session.exec_cell(cell.cell_id, source)
+                reply = session.exec_cell(cell.cell_id, source, forbidden)
             except Fatal as fatal:
                 for eid in cell.exercise_ids or _later_exercises(course, cell):
                     cell_fatal.setdefault(eid, Fatal(
                         fatal.status, f"cell {cell.cell_id!r}: {fatal.reason}"))
                 continue
+            for eid in cell.exercise_ids if session.guard_hits else ():
+                cell_guard.setdefault(eid, []).extend(session.guard_hits)
             if reply.get("kind") == "raised":
                 where = f" ({reply['where']})" if reply.get("where") else ""
                 text = f"cell {cell.cell_id!r} raised {reply.get('type')}: " \
@@ -526,6 +552,16 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
         for note in rebuilt.notes.get(result.exercise_id, []):
             result.feedback.append(f"Note: {note}")
     return ordered
+
+
+def _forbidden_in(cell: CourseCell) -> tuple[str, ...]:
+    """What the run-time guard refuses while an answer cell runs: its exercises' lists."""
+    forbidden: list[str] = []
+    for eid in cell.exercise_ids:
+        checker = REGISTRY.get(eid)
+        if checker is not None and checker.kind != WRITTEN:
+            forbidden += [entry for entry in forbidden_for(checker) if entry not in forbidden]
+    return tuple(forbidden)
 
 
 def _later_exercises(course, cell: CourseCell) -> list[str]:
@@ -563,6 +599,18 @@ def _judge_exercise(session: Session, exercise_id: str, expr: str, *, seed: str,
                                                "stops Python (os._exit, sys.exit).")])
     limit = max(timeout, 2 * (checker.time_limit_s or 0)) if checker.kind == OUTCOME else timeout
     session.start_step(limit)
+    session.forbidden, session.guard_hits = forbidden_for(checker), []
+    try:
+        graded = _judge_steps(session, checker, exercise_id, expr, seed=seed,
+                              max_score=max_score, trouble=trouble)
+    finally:
+        session.forbidden = ()
+    graded.guard = list(dict.fromkeys(session.guard_hits))
+    return graded
+
+
+def _judge_steps(session: Session, checker, exercise_id: str, expr: str, *, seed: str,
+                 max_score: float, trouble: list[str]) -> ExerciseResult:
     try:
         learner = session.evaluate(expr)
     except Fatal as error:
