@@ -10,12 +10,16 @@ strings).
 What is flagged, each with its line:
 
 - importing (or reaching through an attribute, ``torch.optim.SGD``) a module the exercise
-  forbids: by default the course's own implementations (``course_lib.optim``, ``.theory``,
+  forbids, matched by the module that defines what the name resolves to
+  (``torch.nn.utils.clip_grad_norm_`` lives in ``torch.nn.utils.clip_grad``), not by spelling: by default the course's own implementations (``course_lib.optim``, ``.theory``,
   ``.checks``, the grader) and, for exercises that write an update or derive a formula,
   ``torch.optim``; a checker may declare its own list as ``forbidden_imports``;
 - calling the function the checker's reference calls (``toy_regression.updates_to_reach``
   for 2.3, ``panels.nesterov.nesterov_rate`` for 4.4: read from the reference's source), by
   import, attribute or a name the notebook happens to have imported;
+- reaching an attribute by a name built at run time (``getattr(torch, "op" + "tim")``) or
+  through a namespace (``torch.__dict__[...]``); the grader's run-time guard refuses what the
+  exercise forbids on every such route, this scan names the route for ``make check`` too;
 - replacing or deleting an attribute of a course module (``race.train_digits_net = ...``);
 - interpreter internals: ``sys._getframe``, ``inspect``, frame attributes (``f_back``,
   ``f_locals``...), ``gc``, ``ctypes``, ``sys.modules``, ``sys.settrace``; assigning
@@ -164,9 +168,13 @@ class _Scanner(ast.NodeVisitor):
         self.findings.append(Finding(self.cell_id, getattr(node, "lineno", 0), what))
 
     def _module_rules(self, node: ast.AST, module: str, *, internal: bool = True) -> bool:
+        home = _home_module(module, self.defined)
         for prefix in self.forbidden:
-            if module == prefix or module.startswith(prefix + "."):
+            if _within(module, prefix):
                 self.flag(node, f"uses {prefix}, which this exercise forbids")
+                return True
+            if home is not None and _within(home, prefix):
+                self.flag(node, f"uses {module} (defined in {home}), which this exercise forbids")
                 return True
         for name, why in INTERNAL_MODULES.items():
             if internal and (module == name or module.startswith(name + ".")):
@@ -226,6 +234,8 @@ class _Scanner(ast.NodeVisitor):
                 and isinstance(node.ctx, (ast.Store, ast.Del)):
             # e.g. replacing the training half an outcome check runs in the sandbox
             self.flag(node, f"replaces {dotted}, part of the course's code")
+        if node.attr == "__dict__" and isinstance(node.ctx, ast.Load) and dotted is not None:
+            self.flag(node, f"reads a namespace by name at run time ({dotted})")
         if node.attr == "__class__" and isinstance(node.ctx, ast.Store):
             self.flag(node, "assigns __class__")
         if node.attr in ("__torch_function__", "__torch_dispatch__") \
@@ -282,6 +292,13 @@ class _Scanner(ast.NodeVisitor):
                 and (node.args[1].value in FRAME_ATTRIBUTES | OS_PROCESS_CALLS | SYS_INTERNALS
                      or node.args[1].value.startswith("__")):
             self.flag(node, f"{name}(..., {node.args[1].value!r})")
+        if name == "getattr" and isinstance(func, ast.Name) and len(node.args) >= 2 \
+                and not isinstance(node.args[1], ast.Constant) \
+                and isinstance(node.args[0], (ast.Name, ast.Attribute)):
+            # getattr(torch, "op" + "tim"): a name the scan cannot read
+            target = self._dotted(node.args[0]) or "..."
+            self.flag(node, f"reaches an attribute of {target} by a name built at run time "
+                            "(getattr)")
         dotted = self._dotted(func) if isinstance(func, ast.Attribute) else \
             self.aliases.get(func.id, func.id) if isinstance(func, ast.Name) else None
         head, _, attr = (dotted or "").rpartition(".")
@@ -318,6 +335,48 @@ class _Scanner(ast.NodeVisitor):
             if node.value in FRAME_ATTRIBUTES or node.value in ("__builtins__", "__class__",
                                                                  "__torch_function__"):
                 self.flag(node, f"names interpreter internals ({node.value!r})")
+
+
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+# Names a notebook's set-up cells conventionally bind to modules (``from torch import nn``): a
+# dotted name that starts with one the learner did not bind is read as the module's.
+CONVENTIONAL = {"nn": "torch.nn", "F": "torch.nn.functional", "optim": "torch.optim",
+                "np": "numpy"}
+
+
+def _home_module(dotted: str, defined: set[str] = frozenset()) -> str | None:
+    """The module that defines what ``dotted`` names, found without importing anything.
+
+    ``torch.nn.utils.clip_grad_norm_`` is defined in ``torch.nn.utils.clip_grad``: a forbidden
+    prefix matches the object's own module, not just the spelling. Only modules already
+    imported are walked, through their namespaces (no module ``__getattr__`` runs).
+    """
+    import sys
+
+    parts = dotted.split(".")
+    if parts[0] in CONVENTIONAL and parts[0] not in defined:
+        parts = CONVENTIONAL[parts[0]].split(".") + parts[1:]
+    for cut in range(len(parts), 0, -1):
+        target = sys.modules.get(".".join(parts[:cut]))
+        if target is None:
+            continue
+        for part in parts[cut:]:
+            try:
+                namespace = vars(target)
+            except TypeError:
+                return None
+            if part not in namespace:
+                return None
+            target = namespace[part]
+        if inspect.ismodule(target):
+            return getattr(target, "__name__", None)
+        home = vars(target).get("__module__") if isinstance(target, type) else \
+            getattr(target, "__module__", None)
+        return home if isinstance(home, str) else None
+    return None
 
 
 def _open_mode(node: ast.Call) -> str | None:
