@@ -20,6 +20,9 @@ What is flagged, each with its line:
 - reaching an attribute by a name built at run time (``getattr(torch, "op" + "tim")``) or
   through a namespace (``torch.__dict__[...]``); the grader's run-time guard refuses what the
   exercise forbids on every such route, this scan names the route for ``make check`` too;
+- using a helper the notebook gives that answers this exercise itself, or passing it the
+  argument that does (a checker's ``refused_calls``: 8.1's ``adam_update(...,
+  decoupled_weight_decay=True)``, 7.2's ``spike_step_ratio``);
 - replacing or deleting an attribute of a course module (``race.train_digits_net = ...``);
 - interpreter internals: ``sys._getframe``, ``inspect``, frame attributes (``f_back``,
   ``f_locals``...), ``gc``, ``ctypes``, ``sys.modules``, ``sys.settrace``; assigning
@@ -98,6 +101,19 @@ def forbidden_for(checker: Any) -> tuple[str, ...]:
     return tuple(forbidden)
 
 
+def refused_for(checker: Any) -> dict[str, tuple[str, ...]]:
+    """Helpers the notebook gives the learner that would answer this exercise themselves.
+
+    A checker declares ``refused_calls = {"course_lib.theory.adam.spike_step_ratio": ()}`` (the
+    helper may not be used at all in this exercise) or ``{"course_lib.optim.adam.adam_update":
+    ("decoupled_weight_decay",)}`` (the helper is allowed, that argument is not: it is the
+    exercise). The scan flags both, and the grader's run-time guard records them however the
+    helper or the argument was reached.
+    """
+    return {str(name): tuple(args) for name, args in
+            dict(getattr(checker, "refused_calls", None) or {}).items()}
+
+
 def _writes_update_or_derives(checker: Any) -> bool:
     """An update written in place, or a formula: no exercise needs torch.optim for those.
 
@@ -155,8 +171,11 @@ def reference_names(checker: Any) -> set[tuple[str, str]]:
 
 class _Scanner(ast.NodeVisitor):
     def __init__(self, cell_id: str, forbidden: tuple[str, ...],
-                 reference: set[tuple[str, str]], defined: set[str]):
+                 reference: set[tuple[str, str]], defined: set[str],
+                 refused: dict[str, tuple[str, ...]] | None = None):
         self.cell_id = cell_id
+        self.refused = {name.rpartition(".")[2]: (name, args)
+                        for name, args in (refused or {}).items()}
         self.forbidden = forbidden
         self.reference = reference
         self.reference_names = {name for _, name in reference}
@@ -234,6 +253,7 @@ class _Scanner(ast.NodeVisitor):
                 and isinstance(node.ctx, (ast.Store, ast.Del)):
             # e.g. replacing the training half an outcome check runs in the sandbox
             self.flag(node, f"replaces {dotted}, part of the course's code")
+        self._refused_name(node, node.attr)
         if node.attr == "__dict__" and isinstance(node.ctx, ast.Load) and dotted is not None:
             self.flag(node, f"reads a namespace by name at run time ({dotted})")
         if node.attr == "__class__" and isinstance(node.ctx, ast.Store):
@@ -251,7 +271,28 @@ class _Scanner(ast.NodeVisitor):
         if node.id in self.reference_names and isinstance(node.ctx, ast.Load) \
                 and node.id not in self.defined:
             self.flag(node, f"calls the course's own {node.id}")
+        self._refused_name(node, node.id)
         self.generic_visit(node)
+
+    def _refused_name(self, node: ast.AST, name: str) -> None:
+        """A helper this exercise refuses altogether, named anywhere (called or passed on)."""
+        refused = self.refused.get(name)
+        if refused is not None and not refused[1] and isinstance(node.ctx, ast.Load) \
+                and not (isinstance(node, ast.Name) and name in self.defined):
+            self.flag(node, f"uses {refused[0]}, which answers this exercise itself")
+
+    def _refused_arguments(self, node: ast.Call, name: str | None) -> None:
+        refused = self.refused.get(name or "")
+        if refused is None or not refused[1] or \
+                (isinstance(node.func, ast.Name) and name in self.defined):
+            return
+        passed = [kw.arg for kw in node.keywords if kw.arg in refused[1] and not (
+            isinstance(kw.value, ast.Constant) and not kw.value.value)]
+        if any(kw.arg is None for kw in node.keywords):
+            passed.append("**keywords")
+        if passed:
+            self.flag(node, f"calls {name} with {', '.join(passed)}, which answers this "
+                            "exercise itself")
 
     # definitions -----------------------------------------------------------------------------
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
@@ -284,6 +325,7 @@ class _Scanner(ast.NodeVisitor):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else \
             func.id if isinstance(func, ast.Name) else None
+        self._refused_arguments(node, name)
         if name == "setattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
                 and node.args[1].value in ("__class__", "__torch_function__"):
             self.flag(node, f"sets {node.args[1].value} with setattr")
@@ -416,6 +458,7 @@ def defined_names(sources: Iterable[str]) -> set[str]:
 def scan(cells: list[tuple[str, str]], checker: Any, all_answer_sources: list[str]) -> list[Finding]:
     """Findings in the answer cells ``cells`` ([(cell id, source)]) of one exercise."""
     forbidden = forbidden_for(checker)
+    refused = refused_for(checker)
     reference = reference_names(checker)
     defined = defined_names(all_answer_sources)
     findings: list[Finding] = []
@@ -424,7 +467,7 @@ def scan(cells: list[tuple[str, str]], checker: Any, all_answer_sources: list[st
             tree = ast.parse(_without_magics(source))
         except SyntaxError:
             continue  # the run reports the syntax error itself
-        scanner = _Scanner(cell_id, forbidden, reference, defined)
+        scanner = _Scanner(cell_id, forbidden, reference, defined, refused)
         scanner._body_without_docstring(tree)
         findings.extend(scanner.findings)
     unique = sorted(set(findings), key=lambda f: (f.cell_id, f.line, f.what))

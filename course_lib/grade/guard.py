@@ -80,16 +80,27 @@ class Guard:
         self._file_module: dict[str, str | None] = {}
         self._verdicts: dict[object, str | None] = {}
         self._guarded: list[types.ModuleType] = []
-        self._policy: tuple[str, ...] = ()
+        self._policy: tuple = ((), ())
+        self.refused: dict[object, tuple[str, tuple[str, ...]]] = {}
         self._profile = self._make_profile()
 
     # policy ----------------------------------------------------------------------------------
-    def set_policy(self, forbidden) -> None:
-        """Forbid ``forbidden`` (module prefixes or dotted names of functions/classes)."""
+    def set_policy(self, forbidden, refused=None) -> None:
+        """Forbid ``forbidden`` (module prefixes or dotted names of functions/classes), and the
+        ``refused`` helpers ({dotted name: argument names}; none: the helper itself)."""
         forbidden = tuple(str(entry) for entry in (forbidden or ()))
-        if forbidden == self._policy and (not forbidden or sys.getprofile() is self._profile):
+        refused = tuple(sorted((str(name), tuple(str(a) for a in args))
+                               for name, args in dict(refused or {}).items()))
+        policy = (forbidden, refused)
+        if policy == self._policy and (not forbidden or sys.getprofile() is self._profile):
             return
-        self._policy = forbidden
+        self._policy = policy
+        self.refused = {}
+        for name, args in refused:
+            target = _resolve(name)
+            if target is not None and not isinstance(target, types.ModuleType):
+                for code in _codes_of(target)[:1]:  # the function the learner calls
+                    self.refused[code] = (name, args)
         prefixes, codes = [], {}
         for entry in forbidden:
             target = _resolve(entry)
@@ -100,7 +111,7 @@ class Guard:
                     codes[code] = entry
         self.prefixes, self.codes = tuple(prefixes), codes
         self._verdicts = {}
-        if not forbidden:
+        if not forbidden and not self.refused:
             sys.setprofile(None)
             threading.setprofile(None)
             return
@@ -164,6 +175,9 @@ class Guard:
             if event != "call":
                 return
             code = frame.f_code
+            refused = verdicts_of.refused.get(code)
+            if refused is not None:
+                verdicts_of.refused_call(frame, *refused)
             verdicts = verdicts_of._verdicts
             try:
                 entry = verdicts[code]
@@ -174,14 +188,33 @@ class Guard:
             caller = frame.f_back
             if caller is not None and is_learner(caller.f_code.co_filename):
                 name = getattr(code, "co_qualname", code.co_name)
+                if "<locals>" in name:  # a decorator's wrapper: name what it wraps
+                    inner = next((value for key, value in frame.f_locals.items()
+                                  if key in ("func", "fn", "f", "function") and callable(value)),
+                                 None)
+                    name = getattr(inner, "__qualname__", name)
                 verdicts_of.hit(f"calls {name} of {entry} at run time, which this exercise "
                                 "forbids", caller.f_code.co_filename, caller.f_lineno)
 
         return profile
 
+    def refused_call(self, frame, name: str, args: tuple[str, ...]) -> None:
+        caller = frame.f_back
+        if caller is None or not is_learner(caller.f_code.co_filename):
+            return
+        if not args:
+            self.hit(f"calls {name} at run time, which answers this exercise itself",
+                     caller.f_code.co_filename, caller.f_lineno)
+            return
+        values = frame.f_locals
+        passed = [arg for arg in args if values.get(arg)]
+        if passed:
+            self.hit(f"calls {name} with {', '.join(passed)} at run time, which answers this "
+                     "exercise itself", caller.f_code.co_filename, caller.f_lineno)
+
     def take(self) -> list[str]:
         """The hits since the last call, plus any sign that the guard was switched off."""
-        if self.prefixes or self.codes:
+        if self.prefixes or self.codes or self.refused:
             if sys.getprofile() is not self._profile or \
                     getattr(threading, "getprofile", lambda: self._profile)() is not self._profile:
                 self.hit("switched off the grader's run-time guard (sys.setprofile)", "<run>", 0)
@@ -250,8 +283,8 @@ def _modules_by_file() -> dict[str, str | None]:
 _GUARD = Guard()
 
 
-def set_policy(forbidden) -> None:
-    _GUARD.set_policy(forbidden)
+def set_policy(forbidden, refused=None) -> None:
+    _GUARD.set_policy(forbidden, refused)
 
 
 def note_given(namespace: dict) -> None:

@@ -59,7 +59,7 @@ class Harness:
             if op == "exit":
                 return
             # the run-time guard: what this step's exercise forbids (none for a course cell)
-            self.guard.set_policy(message.get("forbidden") or ())
+            self.guard.set_policy(message.get("forbidden") or (), message.get("refused") or {})
             if op == "exec" and not message.get("forbidden"):
                 reply = self.exec_course_cell(str(message["label"]), str(message["source"]))
             elif op == "exec":
@@ -191,7 +191,7 @@ class Harness:
 class _Unguarded:
     """No run-time guard (a harness driven in-process by the tests)."""
 
-    def set_policy(self, forbidden) -> None:
+    def set_policy(self, forbidden, refused=None) -> None:
         pass
 
     def note_given(self, values) -> None:

@@ -31,7 +31,7 @@ from course_lib.exercises.checks import REGISTRY, discover, run_checker
 from course_lib.exercises.checks._framework import (FUNCTION, OUTCOME, PREDICTION, WRITTEN, CheckResult,
                                           _GuardInputs, _outcome_call)
 
-from course_lib.exercises.answer_scan import forbidden_for
+from course_lib.exercises.answer_scan import forbidden_for, refused_for
 
 from . import wire
 from .rebuild import CourseCell, Rebuilt
@@ -99,7 +99,7 @@ class Session:
         self.course_dir, self.harness_dir = course_dir, harness_dir
         self.timeout = timeout
         self.child = None
-        self.executed: list[tuple[str, str, tuple[str, ...]]] = []  # (label, source, forbidden)
+        self.executed: list[tuple] = []  # (label, source, forbidden, refused) of cells that ran
         self.budget_left = timeout
         self.fatal: Fatal | None = None
         self.last_error_where: str | None = None
@@ -109,6 +109,7 @@ class Session:
         # the run-time guard (guard.py): what the current step's exercise forbids, sent with
         # every command, and what the child reported reaching anyway
         self.forbidden: tuple[str, ...] = ()
+        self.refused: dict[str, tuple[str, ...]] = {}
         self.guard_hits: list[str] = []
 
     # lifecycle -------------------------------------------------------------------------------
@@ -136,9 +137,9 @@ class Session:
         if self.executed:
             self.restarts += 1
         hits = list(self.guard_hits)  # a replayed cell's hits were counted when it first ran
-        for label, source, forbidden in list(self.executed):  # replay the cells that had run
+        for label, source, forbidden, refused in list(self.executed):  # replay what had run
             self.child.send({"op": "exec", "label": label, "source": source,
-                             "forbidden": list(forbidden)})
+                             "forbidden": list(forbidden), "refused": refused})
             self._receive(time.monotonic() + self.timeout)
         self.guard_hits = hits
 
@@ -179,21 +180,22 @@ class Session:
             raise Fatal("error", f"the process running your code {died.description}") from None
 
     # steps -----------------------------------------------------------------------------------
-    def exec_cell(self, label: str, source: str,
-                  forbidden: tuple[str, ...] = ()) -> dict[str, Any]:
+    def exec_cell(self, label: str, source: str, forbidden: tuple[str, ...] = (),
+                  refused: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
         """Run a cell (an answer cell under its exercise's ``forbidden`` list); returns the
         child's reply (``kind`` ok or raised). Raises Fatal."""
         self.ensure_child()
         self._send({"op": "exec", "label": label, "source": source,
-                    "forbidden": list(forbidden)})
+                    "forbidden": list(forbidden), "refused": refused or {}})
         reply = self._receive()
-        self.executed.append((label, source, tuple(forbidden)))
+        self.executed.append((label, source, tuple(forbidden), refused or {}))
         return reply
 
     def evaluate(self, expr: str) -> Any:
         """The value of a check cell's expression in the learner's namespace."""
         self.ensure_child()
-        self._send({"op": "eval", "expr": expr, "forbidden": list(self.forbidden)})
+        self._send({"op": "eval", "expr": expr, "forbidden": list(self.forbidden),
+                    "refused": self.refused})
         reply = self._receive()
         if reply.get("kind") == "raised":
             raise _exception_for(reply)
@@ -230,7 +232,7 @@ class Session:
         request = wire.Encoder(on_callable=self._register_callback)
         node = request.encode([list(args), dict(kwargs)])
         self._send({"op": "call", "handle": handle, "args": node, **request.tables(),
-                    "forbidden": list(self.forbidden)})
+                    "forbidden": list(self.forbidden), "refused": self.refused})
         while True:
             reply = self._receive()
             kind = reply.get("kind")
@@ -263,7 +265,7 @@ class Session:
         message = {"op": "train", "module": train.__module__, "function": train.__qualname__,
                    "handle": learner.handle, "seed": int(seed),
                    "budget": dataclasses.asdict(budget) if budget is not None else {},
-                   "forbidden": list(self.forbidden)}
+                   "forbidden": list(self.forbidden), "refused": self.refused}
         try:
             self._send(message)
             reply = self._receive()
@@ -528,10 +530,10 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
                 continue
             source = rebuilt.source_of(cell)
             session.start_step()
-            forbidden = _forbidden_in(cell) if cell.is_answer else ()
+            forbidden, refused = _forbidden_in(cell) if cell.is_answer else ((), {})
             session.guard_hits = []
             try:
-                reply = session.exec_cell(cell.cell_id, source, forbidden)
+                reply = session.exec_cell(cell.cell_id, source, forbidden, refused)
             except Fatal as fatal:
                 for eid in cell.exercise_ids or _later_exercises(course, cell):
                     cell_fatal.setdefault(eid, Fatal(
@@ -554,14 +556,16 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
     return ordered
 
 
-def _forbidden_in(cell: CourseCell) -> tuple[str, ...]:
+def _forbidden_in(cell: CourseCell) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
     """What the run-time guard refuses while an answer cell runs: its exercises' lists."""
     forbidden: list[str] = []
+    refused: dict[str, tuple[str, ...]] = {}
     for eid in cell.exercise_ids:
         checker = REGISTRY.get(eid)
         if checker is not None and checker.kind != WRITTEN:
             forbidden += [entry for entry in forbidden_for(checker) if entry not in forbidden]
-    return tuple(forbidden)
+            refused.update(refused_for(checker))
+    return tuple(forbidden), refused
 
 
 def _later_exercises(course, cell: CourseCell) -> list[str]:
@@ -599,12 +603,13 @@ def _judge_exercise(session: Session, exercise_id: str, expr: str, *, seed: str,
                                                "stops Python (os._exit, sys.exit).")])
     limit = max(timeout, 2 * (checker.time_limit_s or 0)) if checker.kind == OUTCOME else timeout
     session.start_step(limit)
-    session.forbidden, session.guard_hits = forbidden_for(checker), []
+    session.forbidden, session.refused = forbidden_for(checker), refused_for(checker)
+    session.guard_hits = []
     try:
         graded = _judge_steps(session, checker, exercise_id, expr, seed=seed,
                               max_score=max_score, trouble=trouble)
     finally:
-        session.forbidden = ()
+        session.forbidden, session.refused = (), {}
     graded.guard = list(dict.fromkeys(session.guard_hits))
     return graded
 

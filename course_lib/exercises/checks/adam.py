@@ -448,3 +448,10 @@ def reddi_end_cases(rng: torch.Generator):
             continue  # too close to the boundary to settle in time, or not the end wanted next
         found += 1
         yield Case(f"C = {C}, β₂ = {beta2}", C=C, beta2=beta2)
+
+
+# The closed form notebook 07's set-up imports for its demo is 7.2's answer: refused there by the
+# grader's scan and run-time guard.
+from ._framework import REGISTRY as _REGISTRY  # noqa: E402
+
+_REGISTRY["7.2"].refused_calls = {"course_lib.theory.adam.spike_step_ratio": ()}
