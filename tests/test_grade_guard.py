@@ -82,7 +82,14 @@ def test_refused_helpers_and_arguments_are_recorded_however_they_are_passed(prob
     assert any("spike_step_ratio" in hit for hit in probe["refused_helper"]["hits"])
 
 
-@pytest.mark.parametrize("name", ["setup", "honest", "given_helper", "allowed_optim",
+@pytest.mark.parametrize("route", ["replace_course", "namespace_course", "delete_course"])
+def test_the_learners_code_cannot_replace_the_courses_code(probe, route):
+    result = probe[route]
+    assert result["raised"] and "ForbiddenAccess" in result["raised"], result
+    assert result["hits"] and "course_lib.experiments.optimizer_race" in result["hits"][0]
+
+
+@pytest.mark.parametrize("name", ["setup", "honest", "given_helper", "allowed_optim", "reads_course",
                                   "course_cell_unguarded"])
 def test_honest_code_allowed_uses_and_course_cells_are_left_alone(probe, name):
     assert probe[name] == {"raised": None, "hits": []}
@@ -211,7 +218,7 @@ ADAGRAD_51 = '''def adagrad_step(param, grad, state, *, lr, lr_decay, eps):
 '''
 ROUTES_51 = {
     "route_getattr": 'getattr(torch, "op" + "tim").Adagrad',
-    "route_importlib": '__builtins__["__im" + "port__"]("importlib").import_module("torch.optim").Adagrad',
+    "route_importlib": '__import__("importlib").import_module("torch." + "optim").Adagrad',
     "route_sys_modules": '__import__("sys").modules["torch." + "optim"].Adagrad',
     "route_vars": 'vars(vars(torch)["op" + "tim"])["Adagrad"]',
     "route_dict": 'torch.__dict__["op" + "tim"].__dict__["Adagrad"]',
@@ -261,7 +268,7 @@ def guard_submissions() -> dict[str, dict[str, bytes]]:
 FORGED = {**{(s, ADAGRAD, "5.1"): True for s in ROUTES_51},
           **{(s, PRACTICE, "11.2"): True for s in CLIP_112},
           ("adamw_decoupled", ADAMW, "8.1"): True}
-# forgeries the scan alone cannot see: the flag must come from the run-time guard
+# forgeries whose flag must (also) come from the run-time guard
 RUN_TIME_ONLY = {("route_object_getattribute", ADAGRAD, "5.1"), ("route_importlib", ADAGRAD, "5.1"),
                  ("clip_computed", PRACTICE, "11.2"), ("adamw_decoupled", ADAMW, "8.1")}
 

@@ -53,11 +53,13 @@ def _matches(name: str, prefix: str) -> bool:
 
 
 class GuardedModule(types.ModuleType):
-    """A module the current step may forbid: reads by the learner's code are refused."""
+    """A module the current step may forbid (reads by the learner's code are refused), or a
+    course module (the learner's code may not replace what is in it, nor reach its namespace
+    to do so: ``setattr(race, "train_" + "digits_net", fake)``, ``vars(race)[...] = ...``)."""
 
     def __getattribute__(self, name):
         guard = _GUARD
-        if guard.prefixes:
+        if guard.active:
             caller = sys._getframe(1).f_code.co_filename
             if is_learner(caller):
                 module = types.ModuleType.__getattribute__(self, "__name__")
@@ -67,7 +69,23 @@ class GuardedModule(types.ModuleType):
                     guard.hit(f"reaches {what} at run time, which this exercise forbids "
                               f"({entry})", caller, sys._getframe(1).f_lineno)
                     raise ForbiddenAccess(f"{module} is not available in this exercise")
+                if name == "__dict__" and _is_course(module):
+                    guard.hit(f"reaches the namespace of {module} at run time (to replace part "
+                              "of the course's code?)", caller, sys._getframe(1).f_lineno)
+                    raise ForbiddenAccess(f"the namespace of {module} is not available")
         return types.ModuleType.__getattribute__(self, name)
+
+    def __setattr__(self, name, value):
+        _GUARD.refuse_change(self, name, sys._getframe(1))
+        types.ModuleType.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        _GUARD.refuse_change(self, name, sys._getframe(1))
+        types.ModuleType.__delattr__(self, name)
+
+
+def _is_course(module: str) -> bool:
+    return module == "course_lib" or module.startswith("course_lib.")
 
 
 class Guard:
@@ -92,7 +110,9 @@ class Guard:
         refused = tuple(sorted((str(name), tuple(str(a) for a in args))
                                for name, args in dict(refused or {}).items()))
         policy = (forbidden, refused)
-        if policy == self._policy and (not forbidden or sys.getprofile() is self._profile):
+        if policy == self._policy and (not self.active or sys.getprofile() is self._profile):
+            if self.active:
+                self._guard_modules()  # modules imported since
             return
         self._policy = policy
         self.refused = {}
@@ -111,7 +131,7 @@ class Guard:
                     codes[code] = entry
         self.prefixes, self.codes = tuple(prefixes), codes
         self._verdicts = {}
-        if not forbidden and not self.refused:
+        if not self.active:
             sys.setprofile(None)
             threading.setprofile(None)
             return
@@ -119,10 +139,23 @@ class Guard:
         sys.setprofile(self._profile)
         threading.setprofile(self._profile)
 
+    @property
+    def active(self) -> bool:
+        return bool(self.prefixes or self.codes or self.refused)
+
+    def refuse_change(self, module, name: str, frame) -> None:
+        if not self.active or not is_learner(frame.f_code.co_filename):
+            return
+        module_name = types.ModuleType.__getattribute__(module, "__name__")
+        if _is_course(module_name) or self.module_entry(module_name) is not None:
+            self.hit(f"replaces {module_name}.{name} at run time, part of the course's code",
+                     frame.f_code.co_filename, frame.f_lineno)
+            raise ForbiddenAccess(f"{module_name}.{name} cannot be replaced")
+
     def _guard_modules(self) -> None:
         for name, module in list(sys.modules.items()):
             if isinstance(module, types.ModuleType) and type(module) is types.ModuleType \
-                    and any(_matches(name, prefix) for prefix in self.prefixes):
+                    and (_is_course(name) or any(_matches(name, p) for p in self.prefixes)):
                 try:
                     module.__class__ = GuardedModule
                     self._guarded.append(module)
@@ -214,7 +247,7 @@ class Guard:
 
     def take(self) -> list[str]:
         """The hits since the last call, plus any sign that the guard was switched off."""
-        if self.prefixes or self.codes or self.refused:
+        if self.active:
             if sys.getprofile() is not self._profile or \
                     getattr(threading, "getprofile", lambda: self._profile)() is not self._profile:
                 self.hit("switched off the grader's run-time guard (sys.setprofile)", "<run>", 0)

@@ -47,6 +47,8 @@ class Harness:
         self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__,
                                 "display": _display, "get_ipython": lambda: None}
         self.handles: dict[int, object] = {}
+        self.executed_any = False
+        self.bound: dict[tuple[str, str], object] = {}  # training halves, bound before any cell
 
     # ----------------------------------------------------------------------------------------
     def serve(self) -> None:
@@ -70,6 +72,8 @@ class Harness:
                 reply = self.call(message)
             elif op == "train":
                 reply = self.train(message)
+            elif op == "bind":
+                reply = self.bind(message)
             else:
                 reply = {"kind": "protocol_error", "message": f"unknown op {op!r}"}
             hits = self.guard.take()
@@ -86,6 +90,7 @@ class Harness:
         return reply
 
     def exec_cell(self, label: str, source: str) -> dict:
+        self.executed_any = True
         filename = f"<cell {label}>"
         source = _without_magics(source)
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -138,6 +143,18 @@ class Harness:
             return {"kind": "unsendable", "message": f"{type(error).__name__}: {error}"[:300]}
         return {"kind": "result", "inputs": after, "returned": returned_node, **encoder.tables()}
 
+    def bind(self, message: dict) -> dict:
+        """Look up an outcome exercise's training half now, before any cell runs: a learner's
+        ``setattr(race, "train_" + "digits_net", fake)`` later changes nothing."""
+        module_name, name = str(message.get("module", "")), str(message.get("function", ""))
+        if self.executed_any or not module_name.startswith("course_lib."):
+            return {"kind": "protocol_error", "message": "bind comes first, for course modules"}
+        try:
+            self.bound[(module_name, name)] = getattr(importlib.import_module(module_name), name)
+        except BaseException as error:  # noqa: BLE001
+            return {"kind": "raised", **_describe(error)}
+        return {"kind": "ok"}
+
     def train(self, message: dict) -> dict:
         """Run an outcome-graded exercise's training half on the learner's function.
 
@@ -149,9 +166,10 @@ class Harness:
         module_name, name = str(message.get("module", "")), str(message.get("function", ""))
         if function is None or not module_name.startswith("course_lib."):
             return {"kind": "protocol_error", "message": "unknown function handle or module"}
+        train = self.bound.get((module_name, name))
+        if train is None:
+            return {"kind": "protocol_error", "message": "the training half was not bound"}
         try:
-            module = importlib.import_module(module_name)
-            train = getattr(module, name)
             budget = types.SimpleNamespace(**dict(message.get("budget") or {}))
             returned = train(function, seed=int(message["seed"]), budget=budget)
         except BaseException as error:  # noqa: BLE001 - the learner's errors are data too

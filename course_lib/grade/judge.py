@@ -94,8 +94,10 @@ def _exception_for(description: dict[str, Any]) -> BaseException:
 class Session:
     """The child process for one notebook, started (and restarted) on demand."""
 
-    def __init__(self, sandbox: Sandbox, course_dir, harness_dir, timeout: float):
+    def __init__(self, sandbox: Sandbox, course_dir, harness_dir, timeout: float,
+                 binds: list[tuple[str, str]] | None = None):
         self.sandbox = sandbox
+        self.binds = list(binds or [])  # training halves the child looks up before any cell
         self.course_dir, self.harness_dir = course_dir, harness_dir
         self.timeout = timeout
         self.child = None
@@ -134,6 +136,11 @@ class Session:
         if ready.get("kind") != "ready":
             self.drop_child()
             raise Fatal("error", "the sandbox did not start properly")
+        for module, function in self.binds:  # before any learner code can replace them
+            self.child.send({"op": "bind", "module": module, "function": function})
+            if self._receive(time.monotonic() + STARTUP_LIMIT_S).get("kind") != "ok":
+                self.drop_child()
+                raise Fatal("error", f"the sandbox could not load {module}.{function}")
         if self.executed:
             self.restarts += 1
         hits = list(self.guard_hits)  # a replayed cell's hits were counted when it first ran
@@ -377,6 +384,17 @@ def train_modules(course) -> list[str]:
     return lines
 
 
+def training_halves(course) -> list[tuple[str, str]]:
+    """(module, function) of the notebook's outcome checkers' training halves."""
+    halves = []
+    for cell in course.cells:
+        for exercise_id, _ in cell.checks if cell.is_check else ():
+            train = getattr(REGISTRY.get(exercise_id), "train", None)
+            if train is not None:
+                halves.append((train.__module__, train.__qualname__))
+    return halves
+
+
 def memoized(checker):
     """The checker with its reference memoized, where that is safe.
 
@@ -507,7 +525,7 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
     course_dir, harness_dir = sandbox.course_copy(course.name, [
         c.source for c in course.cells if c.cell_type == "code" and not c.is_answer]
         + train_modules(course))
-    session = Session(sandbox, course_dir, harness_dir, timeout)
+    session = Session(sandbox, course_dir, harness_dir, timeout, binds=training_halves(course))
     try:
         for cell in course.cells:
             if cell.cell_type == "markdown" and cell.is_answer:

@@ -32,7 +32,9 @@ CLIP_SETUP = "p = torch.ones(3, requires_grad=True)\np.grad = torch.ones(3)\n"
 # (name, source, forbidden, refused, course cell?)
 SNIPPETS = [
     ("setup", "import math\nimport torch\nfrom course_lib.optim import adam_init, adam_update\n"
-              "from course_lib.theory.adam import spike_step_ratio\n", (), {}, True),
+              "from course_lib.theory.adam import spike_step_ratio\n"
+              # the harness imports 10.1's training half before any cell (the bind command)
+              "import course_lib.experiments.optimizer_race\n", (), {}, True),
     ("getattr", 'A = getattr(torch, "op" + "tim").Adagrad' + USE_ADAGRAD, NOTEBOOK_05, {}, False),
     ("importlib", 'import importlib\nA = importlib.import_module("torch." + "optim").Adagrad'
                   + USE_ADAGRAD, NOTEBOOK_05, {}, False),
@@ -57,12 +59,20 @@ SNIPPETS = [
                          "adam_update(w, torch.ones(3), s, lr=0.1, weight_decay=0.1, "
                          '**{"decoupled_" + "weight_decay": True})\n', NOTEBOOK_05, ADAM_81, False),
     ("refused_helper", "f = spike_step_ratio\nf(0.9, 0.999, 3)\n", NOTEBOOK_05, SPIKE_72, False),
+    ("replace_course", "import course_lib.experiments.optimizer_race as race\n"
+                       'setattr(race, "train_" + "digits_net", print)\n', ONLY_COURSE, {}, False),
+    ("namespace_course", "import course_lib.experiments.optimizer_race as race\n"
+                         'vars(race)["make_" + "net"] = print\n', ONLY_COURSE, {}, False),
+    ("delete_course", "import course_lib.experiments.optimizer_race as race\n"
+                      'delattr(race, "make_" + "net")\n', ONLY_COURSE, {}, False),
     # honest answers and allowed uses
     ("honest", "def step(p, g, lr):\n    p.sub_(lr * g)\nstep(torch.ones(2), torch.ones(2), 0.1)\n"
                "total = torch.linalg.vector_norm(torch.ones(3))\n", NOTEBOOK_11, {}, False),
     ("given_helper", "w = torch.ones(3)\ns = adam_init(w)\n"
                      "adam_update(w, torch.ones(3), s, lr=0.1, beta1=0.9, beta2=0.999, eps=1e-8)\n",
      NOTEBOOK_05, ADAM_81, False),
+    ("reads_course", "import course_lib.experiments.optimizer_race as race\n"
+                     "net = race.make_net(seed=0)\n", ONLY_COURSE, {}, False),
     ("allowed_optim", "o = torch.optim.Adam([torch.zeros(2, requires_grad=True)], lr=0.1)\n"
                       "o.zero_grad()\ns = torch.optim.lr_scheduler.StepLR(o, 1)\n",
      ONLY_COURSE, {}, False),
