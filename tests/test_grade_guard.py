@@ -253,6 +253,89 @@ ADAMW_81 = '''def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weigh
 '''
 
 
+CHOOSING = "10_choosing_an_optimizer.ipynb"
+# Issue 21's outcome forgeries for 10.1: each moves the weights outside the 5-epoch budget.
+_TRAIN = '''
+def _fit(params, x, y, epochs):
+    import torch.nn.functional as functional
+    params = list(params)
+    w1, b1, w2, b2 = params
+    opt = torch.optim.Adam(params, lr=0.01)
+    for _ in range(epochs):
+        for first in range(0, len(x), 64):
+            xb, yb = x[first:first + 64], y[first:first + 64]
+            logits = torch.relu(xb @ w1.T + b1) @ w2.T + b2
+            opt.zero_grad()
+            functional.cross_entropy(logits, yb).backward()
+            opt.step()
+'''
+OUTCOME_101 = {
+    "outcome_train_on_validation": "from course_lib.problems.digits import load_digits_split\n"
+    + _TRAIN + '''
+def make_optimizer(params, *, steps_per_epoch, epochs):
+    params = list(params)
+    data = load_digits_split()
+    _fit(params, data.x_val, data.y_val, 30)
+    return torch.optim.SGD(params, lr=0.0), None
+''',
+    "outcome_extra_epochs": "from course_lib.problems.digits import load_digits_split\n"
+    + _TRAIN + '''
+def make_optimizer(params, *, steps_per_epoch, epochs):
+    params = list(params)
+    data = load_digits_split()
+    _fit(params, data.x_train, data.y_train, 25)
+    return torch.optim.SGD(params, lr=0.0), None
+''',
+    "outcome_copying_subclass": "import copy\nfrom course_lib.problems.digits import load_digits_split\n"
+    + _TRAIN + '''
+class Copier(torch.optim.SGD):
+    def step(self, closure=None):
+        with torch.no_grad():
+            for p, stored in zip(self.param_groups[0]["params"], self.stored):
+                p.copy_(stored)
+
+def make_optimizer(params, *, steps_per_epoch, epochs):
+    params = list(params)
+    trained = [p.detach().clone().requires_grad_(True) for p in params]
+    data = load_digits_split()
+    _fit(trained, data.x_val, data.y_val, 30)
+    optimizer = Copier(params, lr=0.0)
+    optimizer.stored = [t.detach() for t in trained]
+    return optimizer, None
+''',
+    "outcome_scheduler_copies": "from course_lib.problems.digits import load_digits_split\n"
+    + _TRAIN + '''
+def make_optimizer(params, *, steps_per_epoch, epochs):
+    params = list(params)
+    trained = [p.detach().clone().requires_grad_(True) for p in params]
+    data = load_digits_split()
+    _fit(trained, data.x_val, data.y_val, 30)
+    optimizer = torch.optim.SGD(params, lr=0.0)
+
+    def copy_in(step):
+        with torch.no_grad():
+            for p, t in zip(params, trained):
+                p.copy_(t)
+        return 1.0
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, copy_in)
+''',
+    "outcome_replaced_training": "import course_lib.experiments.optimizer_race as race\n"
+    "from course_lib.problems.digits import load_digits_split\n" + _TRAIN + '''
+def _fake(make_optimizer, *, seed, budget, batch_size=64):
+    net = race.make_net(seed=seed)
+    data = load_digits_split()
+    _fit(list(net.parameters()), data.x_val, data.y_val, 30)
+    return {name: value.detach().clone() for name, value in net.state_dict().items()}
+
+setattr(race, "train_" + "digits_net", _fake)
+
+def make_optimizer(params, *, steps_per_epoch, epochs):
+    return torch.optim.SGD(params, lr=0.0), None
+''',
+}
+
+
 def guard_submissions() -> dict[str, dict[str, bytes]]:
     subs = {"honest": {name: (ROOT / "solutions" / name).read_bytes()
                        for name in (ADAGRAD, ADAMW, PRACTICE)}}
@@ -262,12 +345,16 @@ def guard_submissions() -> dict[str, dict[str, bytes]]:
     for student, source in CLIP_112.items():
         subs[student] = {PRACTICE: forge.with_answer(PRACTICE, "11.2", source)}
     subs["adamw_decoupled"] = {ADAMW: forge.with_answer(ADAMW, "8.1", ADAMW_81)}
+    for student, source in OUTCOME_101.items():
+        subs[student] = {CHOOSING: forge.with_answer(CHOOSING, "10.1", source)}
+    subs["honest"][CHOOSING] = (ROOT / "solutions" / CHOOSING).read_bytes()
     return subs
 
 
 FORGED = {**{(s, ADAGRAD, "5.1"): True for s in ROUTES_51},
           **{(s, PRACTICE, "11.2"): True for s in CLIP_112},
-          ("adamw_decoupled", ADAMW, "8.1"): True}
+          ("adamw_decoupled", ADAMW, "8.1"): True,
+          **{(s, CHOOSING, "10.1"): True for s in OUTCOME_101}}
 # forgeries whose flag must (also) come from the run-time guard
 RUN_TIME_ONLY = {("route_object_getattribute", ADAGRAD, "5.1"), ("route_importlib", ADAGRAD, "5.1"),
                  ("clip_computed", PRACTICE, "11.2"), ("adamw_decoupled", ADAMW, "8.1")}
