@@ -73,6 +73,11 @@ def test_torchs_clipping_is_recorded_in_11_2(probe, route):
         assert any("clip_grads_with_norm_" in hit for hit in hits)
 
 
+def test_an_answer_that_is_a_forbidden_function_is_recorded_when_the_harness_calls_it(probe):
+    hits = probe["handed_in"]["hits"]
+    assert any("Adagrad.__init__" in hit for hit in hits), hits
+
+
 def test_switching_the_guard_off_is_noticed(probe):
     assert any("switched off" in hit for hit in probe["switch_off"]["hits"])
 

@@ -15,7 +15,8 @@ This guard works on what the code *does*, whatever route it took:
   learner got hold of it (``object.__getattribute__``, a reference kept from an earlier cell).
 
 "The learner's code" is a frame whose code was compiled from a cell (filename ``<cell ...>``,
-or any other ``<...>`` source except the interpreter's frozen modules). torch's own modules
+or any other ``<...>`` source except the interpreter's frozen modules), and the harness's frame
+that calls the learner's function (the function handed in may itself be forbidden code). torch's own modules
 import and call ``torch.optim`` all the time; those frames are library frames and are left
 alone, so are the course's modules (a helper the notebook hands the learner may use what it
 likes: whether *it* does the exercise is the checker's business). Functions and classes that
@@ -44,8 +45,15 @@ class ForbiddenAccess(PermissionError):
     """Raised where the learner's code reads what its exercise forbids."""
 
 
+# Files whose frames count as the learner's: the harness, whose `call` runs the learner's
+# function, so an answer that *is* a forbidden function (bound by a route that reads nothing
+# the guard watches) is caught when the hidden tests call it.
+LEARNER_FILES: set[str] = set()
+
+
 def is_learner(filename: str) -> bool:
-    return filename.startswith("<") and not filename.startswith("<frozen")
+    return (filename.startswith("<") and not filename.startswith("<frozen")) \
+        or filename in LEARNER_FILES
 
 
 def _matches(name: str, prefix: str) -> bool:
@@ -185,7 +193,8 @@ class Guard:
         return None
 
     def hit(self, what: str, filename: str, line: int) -> None:
-        text = f"{what} ({filename.strip('<>')}, line {line})"
+        text = f"{what} (your function itself, called by the hidden tests)" \
+            if filename in LEARNER_FILES else f"{what} ({filename.strip('<>')}, line {line})"
         if text not in self._seen and len(self.hits) < MAX_HITS:
             self._seen.add(text)
             self.hits.append(text)

@@ -280,6 +280,7 @@ def main(argv: list[str]) -> int:
     import guard  # noqa: I001 - the copies next to this file
     import wire
 
+    guard.LEARNER_FILES.add(os.path.abspath(__file__))  # its `call` runs the learner's function
     # the learner's `import guard` / `import wire` get fresh copies, not the harness's own
     for name in ("guard", "wire"):
         sys.modules.pop(name, None)

@@ -96,6 +96,14 @@ def main() -> None:
             guard.note_given(value for key, value in namespace.items()
                              if before.get(key) != id(value))
         results[name] = {"raised": raised, "hits": guard.take()}
+    # The answer *is* a forbidden function, bound without a read the guard watches; the harness
+    # (this file stands in for it) calls it for the hidden tests.
+    guard.LEARNER_FILES.add(str(Path(__file__).resolve()))
+    exec(compile('import sys\nhanded_in = object.__getattribute__(sys.modules["torch.optim"], '
+                 '"Adagrad")\n', "<cell handed_in>", "exec"), namespace)  # noqa: S102
+    guard.set_policy(NOTEBOOK_05)
+    namespace["handed_in"]([torch.zeros(2, requires_grad=True)], lr=0.1)
+    results["handed_in"] = {"raised": None, "hits": guard.take()}
     guard.set_policy(())
     print(json.dumps(results))
 
