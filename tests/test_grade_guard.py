@@ -408,3 +408,20 @@ def test_the_rest_of_a_forged_notebook_and_the_honest_solutions_keep_full_marks(
         if key in FORGED or row["max_score"] == "0":
             continue
         assert row["status"] == "passed", row
+
+
+@pytest.mark.parametrize("student,notebook,exercise",
+                         [key for key in FORGED if key[1] != CHOOSING])
+def test_make_check_flags_the_same_forged_answers(student, notebook, exercise):
+    """make check shows ⚠ ("course-grade will flag it") where course-grade flags these answers:
+    both read the scan (10.1's forgeries fail the check itself, in a notebook as in the grader:
+    tests/test_checks_choosing_an_optimizer.py)."""
+    import nbformat
+
+    from course_lib.exercises import make_check
+
+    template = nbformat.read(ROOT / "exercises" / notebook, as_version=4)
+    learner = nbformat.reads(guard_submissions()[student][notebook].decode("utf-8"), as_version=4)
+    found = make_check.grader_findings(make_check.build_plan(template, learner))
+    assert found.get(exercise), (student, found)
+    assert set(found) == {exercise}, found  # the rest of the notebook is the honest solution
