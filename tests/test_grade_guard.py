@@ -87,11 +87,15 @@ def test_refused_helpers_and_arguments_are_recorded_however_they_are_passed(prob
     assert any("spike_step_ratio" in hit for hit in probe["refused_helper"]["hits"])
 
 
-@pytest.mark.parametrize("route", ["replace_course", "namespace_course", "delete_course"])
+@pytest.mark.parametrize("route", ["replace_course", "delete_course"])
 def test_the_learners_code_cannot_replace_the_courses_code(probe, route):
     result = probe[route]
     assert result["raised"] and "ForbiddenAccess" in result["raised"], result
     assert result["hits"] and "course_lib.experiments.optimizer_race" in result["hits"][0]
+
+
+def test_a_course_modules_namespace_is_read_only_for_the_learners_code(probe):
+    assert "does not support item assignment" in probe["namespace_course"]["raised"]
 
 
 @pytest.mark.parametrize("name", ["setup", "honest", "given_helper", "allowed_optim", "reads_course",
