@@ -106,6 +106,7 @@ class Guard:
         self._verdicts: dict[object, str | None] = {}
         self._guarded: list[types.ModuleType] = []
         self._policy: tuple = ((), ())
+        self._modules_seen = 0
         self.refused: dict[object, tuple[str, tuple[str, ...]]] = {}
         self._profile = self._make_profile()
 
@@ -118,7 +119,7 @@ class Guard:
                                for name, args in dict(refused or {}).items()))
         policy = (forbidden, refused)
         if policy == self._policy and (not self.active or sys.getprofile() is self._profile):
-            if self.active:
+            if self.active and len(sys.modules) != self._modules_seen:
                 self._guard_modules()  # modules imported since
             return
         self._policy = policy
@@ -160,6 +161,7 @@ class Guard:
             raise ForbiddenAccess(f"{module_name}.{name} cannot be replaced")
 
     def _guard_modules(self) -> None:
+        self._modules_seen = len(sys.modules)
         for name, module in list(sys.modules.items()):
             if isinstance(module, types.ModuleType) and type(module) is types.ModuleType \
                     and (_is_course(name) or any(_matches(name, p) for p in self.prefixes)):
