@@ -62,7 +62,7 @@ class Harness:
                 return
             # the run-time guard: what this step's exercise forbids (none for a course cell)
             self.guard.set_policy(message.get("forbidden") or (), message.get("refused") or {})
-            if op == "exec" and not message.get("forbidden"):
+            if op == "exec" and message.get("course") is True:
                 reply = self.exec_course_cell(str(message["label"]), str(message["source"]))
             elif op == "exec":
                 reply = self.exec_cell(str(message["label"]), str(message["source"]))

@@ -101,7 +101,7 @@ class Session:
         self.course_dir, self.harness_dir = course_dir, harness_dir
         self.timeout = timeout
         self.child = None
-        self.executed: list[tuple] = []  # (label, source, forbidden, refused) of cells that ran
+        self.executed: list[tuple] = []  # (label, source, forbidden, refused, course cell?)
         self.budget_left = timeout
         self.fatal: Fatal | None = None
         self.last_error_where: str | None = None
@@ -144,9 +144,9 @@ class Session:
         if self.executed:
             self.restarts += 1
         hits = list(self.guard_hits)  # a replayed cell's hits were counted when it first ran
-        for label, source, forbidden, refused in list(self.executed):  # replay what had run
+        for label, source, forbidden, refused, course in list(self.executed):  # replay them
             self.child.send({"op": "exec", "label": label, "source": source,
-                             "forbidden": list(forbidden), "refused": refused})
+                             "forbidden": list(forbidden), "refused": refused, "course": course})
             self._receive(time.monotonic() + self.timeout)
         self.guard_hits = hits
 
@@ -188,14 +188,15 @@ class Session:
 
     # steps -----------------------------------------------------------------------------------
     def exec_cell(self, label: str, source: str, forbidden: tuple[str, ...] = (),
-                  refused: dict[str, tuple[str, ...]] | None = None) -> dict[str, Any]:
+                  refused: dict[str, tuple[str, ...]] | None = None,
+                  course: bool = False) -> dict[str, Any]:
         """Run a cell (an answer cell under its exercise's ``forbidden`` list); returns the
         child's reply (``kind`` ok or raised). Raises Fatal."""
         self.ensure_child()
         self._send({"op": "exec", "label": label, "source": source,
-                    "forbidden": list(forbidden), "refused": refused or {}})
+                    "forbidden": list(forbidden), "refused": refused or {}, "course": course})
         reply = self._receive()
-        self.executed.append((label, source, tuple(forbidden), refused or {}))
+        self.executed.append((label, source, tuple(forbidden), refused or {}, course))
         return reply
 
     def evaluate(self, expr: str) -> Any:
@@ -551,7 +552,8 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
             forbidden, refused = _forbidden_in(cell) if cell.is_answer else ((), {})
             session.guard_hits = []
             try:
-                reply = session.exec_cell(cell.cell_id, source, forbidden, refused)
+                reply = session.exec_cell(cell.cell_id, source, forbidden, refused,
+                                          course=not cell.is_answer)
             except Fatal as fatal:
                 for eid in cell.exercise_ids or _later_exercises(course, cell):
                     cell_fatal.setdefault(eid, Fatal(
