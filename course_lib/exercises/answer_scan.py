@@ -10,12 +10,19 @@ strings).
 What is flagged, each with its line:
 
 - importing (or reaching through an attribute, ``torch.optim.SGD``) a module the exercise
-  forbids: by default the course's own implementations (``course_lib.optim``, ``.theory``,
+  forbids, matched by the module that defines what the name resolves to
+  (``torch.nn.utils.clip_grad_norm_`` lives in ``torch.nn.utils.clip_grad``), not by spelling: by default the course's own implementations (``course_lib.optim``, ``.theory``,
   ``.checks``, the grader) and, for exercises that write an update or derive a formula,
   ``torch.optim``; a checker may declare its own list as ``forbidden_imports``;
 - calling the function the checker's reference calls (``toy_regression.updates_to_reach``
   for 2.3, ``panels.nesterov.nesterov_rate`` for 4.4: read from the reference's source), by
   import, attribute or a name the notebook happens to have imported;
+- reaching an attribute by a name built at run time (``getattr(torch, "op" + "tim")``) or
+  through a namespace (``torch.__dict__[...]``); the grader's run-time guard refuses what the
+  exercise forbids on every such route, this scan names the route for ``make check`` too;
+- using a helper the notebook gives that answers this exercise itself, or passing it the
+  argument that does (a checker's ``refused_calls``: 8.1's ``adam_update(...,
+  decoupled_weight_decay=True)``, 7.2's ``spike_step_ratio``);
 - replacing or deleting an attribute of a course module (``race.train_digits_net = ...``);
 - interpreter internals: ``sys._getframe``, ``inspect``, frame attributes (``f_back``,
   ``f_locals``...), ``gc``, ``ctypes``, ``sys.modules``, ``sys.settrace``; assigning
@@ -94,6 +101,19 @@ def forbidden_for(checker: Any) -> tuple[str, ...]:
     return tuple(forbidden)
 
 
+def refused_for(checker: Any) -> dict[str, tuple[str, ...]]:
+    """Helpers the notebook gives the learner that would answer this exercise themselves.
+
+    A checker declares ``refused_calls = {"course_lib.theory.adam.spike_step_ratio": ()}`` (the
+    helper may not be used at all in this exercise) or ``{"course_lib.optim.adam.adam_update":
+    ("decoupled_weight_decay",)}`` (the helper is allowed, that argument is not: it is the
+    exercise). The scan flags both, and the grader's run-time guard records them however the
+    helper or the argument was reached.
+    """
+    return {str(name): tuple(args) for name, args in
+            dict(getattr(checker, "refused_calls", None) or {}).items()}
+
+
 def _writes_update_or_derives(checker: Any) -> bool:
     """An update written in place, or a formula: no exercise needs torch.optim for those.
 
@@ -151,8 +171,11 @@ def reference_names(checker: Any) -> set[tuple[str, str]]:
 
 class _Scanner(ast.NodeVisitor):
     def __init__(self, cell_id: str, forbidden: tuple[str, ...],
-                 reference: set[tuple[str, str]], defined: set[str]):
+                 reference: set[tuple[str, str]], defined: set[str],
+                 refused: dict[str, tuple[str, ...]] | None = None):
         self.cell_id = cell_id
+        self.refused = {name.rpartition(".")[2]: (name, args)
+                        for name, args in (refused or {}).items()}
         self.forbidden = forbidden
         self.reference = reference
         self.reference_names = {name for _, name in reference}
@@ -164,9 +187,13 @@ class _Scanner(ast.NodeVisitor):
         self.findings.append(Finding(self.cell_id, getattr(node, "lineno", 0), what))
 
     def _module_rules(self, node: ast.AST, module: str, *, internal: bool = True) -> bool:
+        home = _home_module(module, self.defined)
         for prefix in self.forbidden:
-            if module == prefix or module.startswith(prefix + "."):
+            if _within(module, prefix):
                 self.flag(node, f"uses {prefix}, which this exercise forbids")
+                return True
+            if home is not None and _within(home, prefix):
+                self.flag(node, f"uses {module} (defined in {home}), which this exercise forbids")
                 return True
         for name, why in INTERNAL_MODULES.items():
             if internal and (module == name or module.startswith(name + ".")):
@@ -226,6 +253,9 @@ class _Scanner(ast.NodeVisitor):
                 and isinstance(node.ctx, (ast.Store, ast.Del)):
             # e.g. replacing the training half an outcome check runs in the sandbox
             self.flag(node, f"replaces {dotted}, part of the course's code")
+        self._refused_name(node, node.attr)
+        if node.attr == "__dict__" and isinstance(node.ctx, ast.Load) and dotted is not None:
+            self.flag(node, f"reads a namespace by name at run time ({dotted})")
         if node.attr == "__class__" and isinstance(node.ctx, ast.Store):
             self.flag(node, "assigns __class__")
         if node.attr in ("__torch_function__", "__torch_dispatch__") \
@@ -241,7 +271,28 @@ class _Scanner(ast.NodeVisitor):
         if node.id in self.reference_names and isinstance(node.ctx, ast.Load) \
                 and node.id not in self.defined:
             self.flag(node, f"calls the course's own {node.id}")
+        self._refused_name(node, node.id)
         self.generic_visit(node)
+
+    def _refused_name(self, node: ast.AST, name: str) -> None:
+        """A helper this exercise refuses altogether, named anywhere (called or passed on)."""
+        refused = self.refused.get(name)
+        if refused is not None and not refused[1] and isinstance(node.ctx, ast.Load) \
+                and not (isinstance(node, ast.Name) and name in self.defined):
+            self.flag(node, f"uses {refused[0]}, which answers this exercise itself")
+
+    def _refused_arguments(self, node: ast.Call, name: str | None) -> None:
+        refused = self.refused.get(name or "")
+        if refused is None or not refused[1] or \
+                (isinstance(node.func, ast.Name) and name in self.defined):
+            return
+        passed = [kw.arg for kw in node.keywords if kw.arg in refused[1] and not (
+            isinstance(kw.value, ast.Constant) and not kw.value.value)]
+        if any(kw.arg is None for kw in node.keywords):
+            passed.append("**keywords")
+        if passed:
+            self.flag(node, f"calls {name} with {', '.join(passed)}, which answers this "
+                            "exercise itself")
 
     # definitions -----------------------------------------------------------------------------
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
@@ -274,6 +325,7 @@ class _Scanner(ast.NodeVisitor):
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else \
             func.id if isinstance(func, ast.Name) else None
+        self._refused_arguments(node, name)
         if name == "setattr" and len(node.args) >= 2 and isinstance(node.args[1], ast.Constant) \
                 and node.args[1].value in ("__class__", "__torch_function__"):
             self.flag(node, f"sets {node.args[1].value} with setattr")
@@ -282,6 +334,13 @@ class _Scanner(ast.NodeVisitor):
                 and (node.args[1].value in FRAME_ATTRIBUTES | OS_PROCESS_CALLS | SYS_INTERNALS
                      or node.args[1].value.startswith("__")):
             self.flag(node, f"{name}(..., {node.args[1].value!r})")
+        if name == "getattr" and isinstance(func, ast.Name) and len(node.args) >= 2 \
+                and not isinstance(node.args[1], ast.Constant) \
+                and isinstance(node.args[0], (ast.Name, ast.Attribute)):
+            # getattr(torch, "op" + "tim"): a name the scan cannot read
+            target = self._dotted(node.args[0]) or "..."
+            self.flag(node, f"reaches an attribute of {target} by a name built at run time "
+                            "(getattr)")
         dotted = self._dotted(func) if isinstance(func, ast.Attribute) else \
             self.aliases.get(func.id, func.id) if isinstance(func, ast.Name) else None
         head, _, attr = (dotted or "").rpartition(".")
@@ -318,6 +377,48 @@ class _Scanner(ast.NodeVisitor):
             if node.value in FRAME_ATTRIBUTES or node.value in ("__builtins__", "__class__",
                                                                  "__torch_function__"):
                 self.flag(node, f"names interpreter internals ({node.value!r})")
+
+
+def _within(module: str, prefix: str) -> bool:
+    return module == prefix or module.startswith(prefix + ".")
+
+
+# Names a notebook's set-up cells conventionally bind to modules (``from torch import nn``): a
+# dotted name that starts with one the learner did not bind is read as the module's.
+CONVENTIONAL = {"nn": "torch.nn", "F": "torch.nn.functional", "optim": "torch.optim",
+                "np": "numpy"}
+
+
+def _home_module(dotted: str, defined: set[str] = frozenset()) -> str | None:
+    """The module that defines what ``dotted`` names, found without importing anything.
+
+    ``torch.nn.utils.clip_grad_norm_`` is defined in ``torch.nn.utils.clip_grad``: a forbidden
+    prefix matches the object's own module, not just the spelling. Only modules already
+    imported are walked, through their namespaces (no module ``__getattr__`` runs).
+    """
+    import sys
+
+    parts = dotted.split(".")
+    if parts[0] in CONVENTIONAL and parts[0] not in defined:
+        parts = CONVENTIONAL[parts[0]].split(".") + parts[1:]
+    for cut in range(len(parts), 0, -1):
+        target = sys.modules.get(".".join(parts[:cut]))
+        if target is None:
+            continue
+        for part in parts[cut:]:
+            try:
+                namespace = vars(target)
+            except TypeError:
+                return None
+            if part not in namespace:
+                return None
+            target = namespace[part]
+        if inspect.ismodule(target):
+            return getattr(target, "__name__", None)
+        home = vars(target).get("__module__") if isinstance(target, type) else \
+            getattr(target, "__module__", None)
+        return home if isinstance(home, str) else None
+    return None
 
 
 def _open_mode(node: ast.Call) -> str | None:
@@ -357,6 +458,7 @@ def defined_names(sources: Iterable[str]) -> set[str]:
 def scan(cells: list[tuple[str, str]], checker: Any, all_answer_sources: list[str]) -> list[Finding]:
     """Findings in the answer cells ``cells`` ([(cell id, source)]) of one exercise."""
     forbidden = forbidden_for(checker)
+    refused = refused_for(checker)
     reference = reference_names(checker)
     defined = defined_names(all_answer_sources)
     findings: list[Finding] = []
@@ -365,7 +467,7 @@ def scan(cells: list[tuple[str, str]], checker: Any, all_answer_sources: list[st
             tree = ast.parse(_without_magics(source))
         except SyntaxError:
             continue  # the run reports the syntax error itself
-        scanner = _Scanner(cell_id, forbidden, reference, defined)
+        scanner = _Scanner(cell_id, forbidden, reference, defined, refused)
         scanner._body_without_docstring(tree)
         findings.extend(scanner.findings)
     unique = sorted(set(findings), key=lambda f: (f.cell_id, f.line, f.what))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -328,6 +329,115 @@ def seconds_per_step(name: str, *, x: Tensor, y: Tensor, steps: int = 60, batch_
     return float(np.median(times))
 
 
+# torch's own optimizer and scheduler classes, bound when this module is imported (the grader's
+# sandbox imports it before any learner code runs): 10.1's answer must be one of these, not a
+# subclass whose step copies stored weights, nor a class the learner put in torch.optim's place.
+_TORCH_OPTIMIZERS = frozenset(value for value in vars(torch.optim).values()
+                              if isinstance(value, type) and issubclass(value, torch.optim.Optimizer))
+_TORCH_SCHEDULERS = frozenset(value for value in vars(torch.optim.lr_scheduler).values()
+                              if isinstance(value, type) and value.__module__ == "torch.optim.lr_scheduler")
+
+
+def _wrapper_codes():
+    """The code of the wrappers torch puts around ``step``: the class's (profiling hooks) and an
+    instance's (a scheduler counts the optimizer's steps)."""
+    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.0)
+    torch.optim.lr_scheduler.StepLR(probe, 1)
+    return {type(probe).step.__code__}, _chain_codes(vars(probe).get("step"))
+
+
+def _inner_functions(function) -> list:
+    """What a (decorated) function wraps or closes over, as functions."""
+    inner = [cell.cell_contents for cell in (getattr(function, "__closure__", None) or ())
+             if callable(getattr(cell, "cell_contents", None))]
+    if hasattr(function, "__wrapped__"):
+        inner.append(function.__wrapped__)
+    return [f for f in inner if getattr(f, "__code__", None) is not None]
+
+
+def _chain_codes(function, depth: int = 0) -> set:
+    codes = {function.__code__} if getattr(function, "__code__", None) is not None else set()
+    if depth < 5:
+        for inner in _inner_functions(function):
+            codes |= _chain_codes(inner, depth + 1)
+    return codes
+
+
+_STEP_WRAPPER, _SCHEDULER_WRAPPER = _wrapper_codes()
+_STEP_CODES = {cls: _chain_codes(vars(cls)["step"]) | _STEP_WRAPPER
+               for cls in _TORCH_OPTIMIZERS if "step" in vars(cls)}
+
+
+def _torchs_step(function, allowed, depth: int = 0) -> bool:
+    """``function`` is torch's step: its code, and every function it wraps or closes over."""
+    code = getattr(function, "__code__", None)
+    if code not in allowed or depth > 5:
+        return False
+    return all(_torchs_step(f, allowed, depth + 1) for f in _inner_functions(function))
+
+
+def _own_classes_only(optimizer, scheduler) -> None:
+    """10.1's optimizer and scheduler are torch's own classes, with torch's step and no hooks."""
+    if type(optimizer) not in _TORCH_OPTIMIZERS or type(optimizer) is torch.optim.Optimizer:
+        raise TypeError("the first item must be one of torch.optim's own optimizers (Adam, SGD, "
+                        f"...), not {type(optimizer).__name__}: the check trains with its step")
+    if scheduler is not None and type(scheduler) not in _TORCH_SCHEDULERS:
+        raise TypeError("the second item must be None or one of torch.optim.lr_scheduler's own "
+                        f"schedulers, not {type(scheduler).__name__}")
+    from torch.optim import optimizer as torch_optimizer
+
+    hooks = [getattr(optimizer, "_optimizer_step_pre_hooks", {}),
+             getattr(optimizer, "_optimizer_step_post_hooks", {}),
+             getattr(torch_optimizer, "_global_optimizer_pre_hooks", {}),
+             getattr(torch_optimizer, "_global_optimizer_post_hooks", {})]
+    if any(len(h) for h in hooks):
+        raise TypeError("the optimizer has step hooks: the check trains with torch's step alone")
+    cls = type(optimizer)
+    owner = next((klass for klass in cls.__mro__ if "step" in vars(klass)), None)
+    allowed = _STEP_CODES.get(owner, set())
+    if "zero_grad" in vars(optimizer) or owner is None \
+            or not _torchs_step(vars(owner)["step"], allowed) \
+            or ("step" in vars(optimizer)
+                and not _torchs_step(vars(optimizer)["step"], allowed | _SCHEDULER_WRAPPER)):
+        raise TypeError("the optimizer's step is not torch's step: the check trains with torch's "
+                        "step alone")
+
+
+def _fresh_state(optimizer) -> bool:
+    """The optimizer's state is what a new one of its class holds (Adagrad fills its sums at
+    construction; a momentum buffer filled in advance is a step taken outside the budget)."""
+    clones, groups = {}, []
+    for group in optimizer.param_groups:
+        copies = [p.detach().clone().requires_grad_(p.requires_grad) for p in group["params"]]
+        clones.update({id(c): p for c, p in zip(copies, group["params"])})
+        groups.append({**group, "params": copies})
+    try:
+        fresh = type(optimizer)(groups)
+    except Exception:  # noqa: BLE001 - groups this class cannot rebuild: judge by emptiness
+        return not len(optimizer.state)
+    by_original = {id(clones[id(c)]): fresh.state.get(c, {}) for g in fresh.param_groups
+                   for c in g["params"]}
+    if any(id(p) not in by_original for p in optimizer.state):
+        return False
+    for p, state in optimizer.state.items():
+        expected = by_original[id(p)]
+        if set(state) != set(expected):
+            return False
+        for key, value in state.items():
+            other = expected[key]
+            same = torch.equal(value, other) if isinstance(value, Tensor) and \
+                isinstance(other, Tensor) else value == other
+            if not same:
+                return False
+    return True
+
+
+def _fingerprint(params) -> list[tuple[int, int, int, int]]:
+    """Changes to a parameter's values (its version counter), storage, or gradient hooks."""
+    return [(p._version, p.data_ptr(), len(p._backward_hooks or ()),
+             len(getattr(p, "_post_accumulate_grad_hooks", None) or ())) for p in params]
+
+
 def train_digits_net(make_optimizer, *, seed: int, budget, batch_size: int = 64) -> dict[str, Tensor]:
     """Train notebook 10's digits network with the optimizer ``make_optimizer`` builds.
 
@@ -338,32 +448,64 @@ def train_digits_net(make_optimizer, *, seed: int, budget, batch_size: int = 64)
     ``optimizer.step()``. Returns the trained parameters (``state_dict``, detached copies):
     plain tensors, so whoever scores them (the checker, or a grader in another process) loads
     them into its own fresh network and measures the validation accuracy itself.
+
+    What the learner's code may not do is refused with an error (the run then fails): change
+    the parameters inside ``make_optimizer`` (training there, on any data, is outside the budget),
+    return anything but torch's own optimizer and scheduler classes (a subclass, a class put in
+    torch.optim's place, step hooks, an optimizer state filled in advance, a thread), or
+    change the parameters anywhere but in the optimizer's step (a scheduler's ``lr_lambda``).
     """
     from course_lib.problems.digits import load_digits_split  # the module stays light to import
 
     data = load_digits_split()
     net = make_net(seed=seed)
     steps_per_epoch = math.ceil(len(data.x_train) / batch_size)
+    params = list(net.parameters())
+    before = [p.detach().clone() for p in params]
+    threads_before = threading.active_count()
     made = make_optimizer(net.parameters(), steps_per_epoch=steps_per_epoch, epochs=budget.epochs)
     if not (isinstance(made, tuple) and len(made) == 2):
         raise TypeError("make_optimizer must return (optimizer, scheduler or None), "
                         f"got {type(made).__name__}")
     optimizer, scheduler = made
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TypeError(f"the first item must be a torch.optim optimizer, got {type(optimizer).__name__}")
+    _own_classes_only(optimizer, scheduler)
+    if list(net.parameters()) != params or any(
+            not torch.equal(p.detach(), b) for p, b in zip(params, before)):
+        raise ValueError("make_optimizer changed the network's parameters: it may only build the "
+                         "optimizer and the schedule; the training happens in the budget's loop")
+    if any(hooks or post_hooks for _, _, hooks, post_hooks in _fingerprint(params)):
+        raise TypeError("make_optimizer put hooks on the network's parameters: the check trains "
+                        "with the gradients of its own loss")
+    if not _fresh_state(optimizer):
+        raise ValueError("make_optimizer returned an optimizer that has already stepped (its state "
+                         "is not empty): the training happens in the budget's loop")
+    if threading.active_count() > threads_before:
+        raise RuntimeError("make_optimizer started a thread: it may only build the optimizer")
     generator = torch.Generator().manual_seed(seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        settled = _fingerprint(params)
         for _ in range(budget.epochs):
             order = torch.randperm(len(data.x_train), generator=generator)
             for first in range(0, len(order), batch_size):
                 batch = order[first:first + batch_size]
                 optimizer.zero_grad()
                 nn.functional.cross_entropy(net(data.x_train[batch]), data.y_train[batch]).backward()
+                if _fingerprint(params) != settled:
+                    raise ValueError("the network's parameters changed outside the optimizer's "
+                                     "step")
                 optimizer.step()
                 if scheduler is not None:
+                    stepped = _fingerprint(params)
                     scheduler.step()
+                    if _fingerprint(params) != stepped:
+                        raise ValueError("the scheduler changed the network's parameters: a "
+                                         "schedule may only set the learning rate")
+                settled = _fingerprint(params)
     finally:
         torch.set_num_threads(threads)
-    return {name: value.detach().clone() for name, value in net.state_dict().items()}
+    trained = {name: value.detach().clone() for name, value in net.state_dict().items()}
+    if _fingerprint(params) != settled:
+        raise ValueError("the network's parameters changed outside the optimizer's step")
+    return trained

@@ -31,7 +31,7 @@ from typing import Any
 from . import report
 from .rebuild import InvalidSubmission, load_course, rebuild
 
-GRADER_VERSION = "1"  # part of every work file's fingerprint: bump when grading changes
+GRADER_VERSION = "2"  # part of every work file's fingerprint: bump when grading changes
 DEFAULT_TIMEOUT_S = 60.0
 COURSE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -193,8 +193,9 @@ def grade_job(job: Job, seed: str, work_path: str, key: str) -> dict[str, Any]:
             continue
         cells = [(cid, src) for cid, src in rebuilt.answer_sources(exercise.exercise_id)]
         findings = scan.scan(cells, checker, all_answers)
-        if findings:
-            exercise.flags = [finding.text() for finding in findings]
+        if findings or exercise.guard:
+            # what the scan read in the code, then what the run-time guard saw it do
+            exercise.flags = [finding.text() for finding in findings] + list(exercise.guard)
             ran = f"{exercise.status}: {exercise.message}"
             exercise.status, exercise.score = "flagged", 0.0
             exercise.message = judge._clean("flagged for review: " + "; ".join(

@@ -13,7 +13,8 @@ no checker, no reference, no expected value ever reaches this process. It obeys 
 Everything the learner's code raises, including ``SystemExit`` and ``KeyboardInterrupt``, is
 caught and reported as data; what it prints goes to a capped log file the verdict never reads.
 The grader, not this process, decides: it compares what comes back with its own reference
-run. This file imports only the standard library, torch and ``wire``.
+run. This file imports only the standard library, torch, ``wire`` and ``guard`` (the run-time
+guard: what the exercise forbids cannot be reached from the learner's code, see ``guard.py``).
 """
 
 from __future__ import annotations
@@ -40,11 +41,14 @@ def drop_privileges(uid: int) -> None:
 
 
 class Harness:
-    def __init__(self, cmd_fd: int, reply_fd: int, wire):
+    def __init__(self, cmd_fd: int, reply_fd: int, wire, guard=None):
         self.cmd_fd, self.reply_fd, self.wire = cmd_fd, reply_fd, wire
+        self.guard = guard if guard is not None else _Unguarded()
         self.namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__,
                                 "display": _display, "get_ipython": lambda: None}
         self.handles: dict[int, object] = {}
+        self.executed_any = False
+        self.bound: dict[tuple[str, str], object] = {}  # training halves, bound before any cell
 
     # ----------------------------------------------------------------------------------------
     def serve(self) -> None:
@@ -56,7 +60,11 @@ class Harness:
             op = message.get("op")
             if op == "exit":
                 return
-            if op == "exec":
+            # the run-time guard: what this step's exercise forbids (none for a course cell)
+            self.guard.set_policy(message.get("forbidden") or (), message.get("refused") or {})
+            if op == "exec" and message.get("course") is True:
+                reply = self.exec_course_cell(str(message["label"]), str(message["source"]))
+            elif op == "exec":
                 reply = self.exec_cell(str(message["label"]), str(message["source"]))
             elif op == "eval":
                 reply = self.eval_expression(str(message["expr"]))
@@ -64,11 +72,25 @@ class Harness:
                 reply = self.call(message)
             elif op == "train":
                 reply = self.train(message)
+            elif op == "bind":
+                reply = self.bind(message)
             else:
                 reply = {"kind": "protocol_error", "message": f"unknown op {op!r}"}
+            hits = self.guard.take()
+            if hits:
+                reply["guard"] = hits
             self.wire.send(self.reply_fd, reply)
 
+    def exec_course_cell(self, label: str, source: str) -> dict:
+        """A course cell: what it binds (``adam_update`` in notebook 08) is given to the learner."""
+        before = {name: id(value) for name, value in self.namespace.items()}
+        reply = self.exec_cell(label, source)
+        self.guard.note_given(value for name, value in list(self.namespace.items())
+                              if before.get(name) != id(value))
+        return reply
+
     def exec_cell(self, label: str, source: str) -> dict:
+        self.executed_any = True
         filename = f"<cell {label}>"
         source = _without_magics(source)
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
@@ -121,6 +143,18 @@ class Harness:
             return {"kind": "unsendable", "message": f"{type(error).__name__}: {error}"[:300]}
         return {"kind": "result", "inputs": after, "returned": returned_node, **encoder.tables()}
 
+    def bind(self, message: dict) -> dict:
+        """Look up an outcome exercise's training half now, before any cell runs: a learner's
+        ``setattr(race, "train_" + "digits_net", fake)`` later changes nothing."""
+        module_name, name = str(message.get("module", "")), str(message.get("function", ""))
+        if self.executed_any or not module_name.startswith("course_lib."):
+            return {"kind": "protocol_error", "message": "bind comes first, for course modules"}
+        try:
+            self.bound[(module_name, name)] = getattr(importlib.import_module(module_name), name)
+        except BaseException as error:  # noqa: BLE001
+            return {"kind": "raised", **_describe(error)}
+        return {"kind": "ok"}
+
     def train(self, message: dict) -> dict:
         """Run an outcome-graded exercise's training half on the learner's function.
 
@@ -132,9 +166,10 @@ class Harness:
         module_name, name = str(message.get("module", "")), str(message.get("function", ""))
         if function is None or not module_name.startswith("course_lib."):
             return {"kind": "protocol_error", "message": "unknown function handle or module"}
+        train = self.bound.get((module_name, name))
+        if train is None:
+            return {"kind": "protocol_error", "message": "the training half was not bound"}
         try:
-            module = importlib.import_module(module_name)
-            train = getattr(module, name)
             budget = types.SimpleNamespace(**dict(message.get("budget") or {}))
             returned = train(function, seed=int(message["seed"]), budget=budget)
         except BaseException as error:  # noqa: BLE001 - the learner's errors are data too
@@ -169,6 +204,19 @@ class Harness:
 
         call_grader.__name__ = call_grader.__qualname__ = str(node.get("name", "function"))
         return call_grader
+
+
+class _Unguarded:
+    """No run-time guard (a harness driven in-process by the tests)."""
+
+    def set_policy(self, forbidden, refused=None) -> None:
+        pass
+
+    def note_given(self, values) -> None:
+        pass
+
+    def take(self) -> list:
+        return []
 
 
 def _display(*objects, **kwargs) -> None:
@@ -229,13 +277,18 @@ def main(argv: list[str]) -> int:
     sys.path.insert(0, course_dir)
     import torch  # noqa: F401 - loaded before the learner can tamper with the import system
 
-    import wire  # the copy next to this file
+    import guard  # noqa: I001 - the copies next to this file
+    import wire
 
+    guard.LEARNER_FILES.add(os.path.abspath(__file__))  # its `call` runs the learner's function
+    # the learner's `import guard` / `import wire` get fresh copies, not the harness's own
+    for name in ("guard", "wire"):
+        sys.modules.pop(name, None)
     torch.set_num_threads(1)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     wire.send(reply_fd, {"kind": "ready"})  # start-up done: the grader's clock for steps starts
-    Harness(cmd_fd, reply_fd, wire).serve()
+    Harness(cmd_fd, reply_fd, wire, guard).serve()
     return 0
 
 

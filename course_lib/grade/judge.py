@@ -31,6 +31,8 @@ from course_lib.exercises.checks import REGISTRY, discover, run_checker
 from course_lib.exercises.checks._framework import (FUNCTION, OUTCOME, PREDICTION, WRITTEN, CheckResult,
                                           _GuardInputs, _outcome_call)
 
+from course_lib.exercises.answer_scan import forbidden_for, refused_for
+
 from . import wire
 from .rebuild import CourseCell, Rebuilt
 from .sandbox import ChildDied, ChildTimeout, Sandbox
@@ -59,6 +61,7 @@ class ExerciseResult:
     feedback: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     written: str | None = None    # the learner's text, for written answers
+    guard: list[str] = field(default_factory=list)  # what the run-time guard caught
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -91,18 +94,25 @@ def _exception_for(description: dict[str, Any]) -> BaseException:
 class Session:
     """The child process for one notebook, started (and restarted) on demand."""
 
-    def __init__(self, sandbox: Sandbox, course_dir, harness_dir, timeout: float):
+    def __init__(self, sandbox: Sandbox, course_dir, harness_dir, timeout: float,
+                 binds: list[tuple[str, str]] | None = None):
         self.sandbox = sandbox
+        self.binds = list(binds or [])  # training halves the child looks up before any cell
         self.course_dir, self.harness_dir = course_dir, harness_dir
         self.timeout = timeout
         self.child = None
-        self.executed: list[tuple[str, str]] = []  # (label, source) of cells that ran
+        self.executed: list[tuple] = []  # (label, source, forbidden, refused, course cell?)
         self.budget_left = timeout
         self.fatal: Fatal | None = None
         self.last_error_where: str | None = None
         self.callbacks: dict[int, Any] = {}
         self.restarts = 0
         self.step_limit = timeout
+        # the run-time guard (guard.py): what the current step's exercise forbids, sent with
+        # every command, and what the child reported reaching anyway
+        self.forbidden: tuple[str, ...] = ()
+        self.refused: dict[str, tuple[str, ...]] = {}
+        self.guard_hits: list[str] = []
 
     # lifecycle -------------------------------------------------------------------------------
     def start_step(self, seconds: float | None = None) -> None:
@@ -126,11 +136,19 @@ class Session:
         if ready.get("kind") != "ready":
             self.drop_child()
             raise Fatal("error", "the sandbox did not start properly")
+        for module, function in self.binds:  # before any learner code can replace them
+            self.child.send({"op": "bind", "module": module, "function": function})
+            if self._receive(time.monotonic() + STARTUP_LIMIT_S).get("kind") != "ok":
+                self.drop_child()
+                raise Fatal("error", f"the sandbox could not load {module}.{function}")
         if self.executed:
             self.restarts += 1
-        for label, source in list(self.executed):  # replay the cells that had run
-            self.child.send({"op": "exec", "label": label, "source": source})
+        hits = list(self.guard_hits)  # a replayed cell's hits were counted when it first ran
+        for label, source, forbidden, refused, course in list(self.executed):  # replay them
+            self.child.send({"op": "exec", "label": label, "source": source,
+                             "forbidden": list(forbidden), "refused": refused, "course": course})
             self._receive(time.monotonic() + self.timeout)
+        self.guard_hits = hits
 
     def drop_child(self) -> None:
         if self.child is not None:
@@ -144,11 +162,16 @@ class Session:
         started = time.monotonic()
         try:
             if deadline is not None:
-                return self.child.receive(deadline)
-            try:
-                return self.child.receive(started + self.budget_left)
-            finally:
-                self.budget_left -= time.monotonic() - started
+                reply = self.child.receive(deadline)
+            else:
+                try:
+                    reply = self.child.receive(started + self.budget_left)
+                finally:
+                    self.budget_left -= time.monotonic() - started
+            hits = reply.pop("guard", None)
+            if isinstance(hits, list):
+                self.guard_hits.extend(_clean(hit) for hit in hits[:50])
+            return reply
         except ChildTimeout:
             self.drop_child()
             raise Fatal("timeout", f"stopped after {self.step_limit:g} s") from None
@@ -164,18 +187,23 @@ class Session:
             raise Fatal("error", f"the process running your code {died.description}") from None
 
     # steps -----------------------------------------------------------------------------------
-    def exec_cell(self, label: str, source: str) -> dict[str, Any]:
-        """Run a cell; returns the child's reply (``kind`` ok or raised). Raises Fatal."""
+    def exec_cell(self, label: str, source: str, forbidden: tuple[str, ...] = (),
+                  refused: dict[str, tuple[str, ...]] | None = None,
+                  course: bool = False) -> dict[str, Any]:
+        """Run a cell (an answer cell under its exercise's ``forbidden`` list); returns the
+        child's reply (``kind`` ok or raised). Raises Fatal."""
         self.ensure_child()
-        self._send({"op": "exec", "label": label, "source": source})
+        self._send({"op": "exec", "label": label, "source": source,
+                    "forbidden": list(forbidden), "refused": refused or {}, "course": course})
         reply = self._receive()
-        self.executed.append((label, source))
+        self.executed.append((label, source, tuple(forbidden), refused or {}, course))
         return reply
 
     def evaluate(self, expr: str) -> Any:
         """The value of a check cell's expression in the learner's namespace."""
         self.ensure_child()
-        self._send({"op": "eval", "expr": expr})
+        self._send({"op": "eval", "expr": expr, "forbidden": list(self.forbidden),
+                    "refused": self.refused})
         reply = self._receive()
         if reply.get("kind") == "raised":
             raise _exception_for(reply)
@@ -211,7 +239,8 @@ class Session:
             raise Fatal("error", "the process running your code had already ended")
         request = wire.Encoder(on_callable=self._register_callback)
         node = request.encode([list(args), dict(kwargs)])
-        self._send({"op": "call", "handle": handle, "args": node, **request.tables()})
+        self._send({"op": "call", "handle": handle, "args": node, **request.tables(),
+                    "forbidden": list(self.forbidden), "refused": self.refused})
         while True:
             reply = self._receive()
             kind = reply.get("kind")
@@ -243,7 +272,8 @@ class Session:
             raise RuntimeError("the process running your code had already ended")
         message = {"op": "train", "module": train.__module__, "function": train.__qualname__,
                    "handle": learner.handle, "seed": int(seed),
-                   "budget": dataclasses.asdict(budget) if budget is not None else {}}
+                   "budget": dataclasses.asdict(budget) if budget is not None else {},
+                   "forbidden": list(self.forbidden), "refused": self.refused}
         try:
             self._send(message)
             reply = self._receive()
@@ -353,6 +383,17 @@ def train_modules(course) -> list[str]:
             if train is not None:
                 lines.append(f"import {train.__module__}")
     return lines
+
+
+def training_halves(course) -> list[tuple[str, str]]:
+    """(module, function) of the notebook's outcome checkers' training halves."""
+    halves = []
+    for cell in course.cells:
+        for exercise_id, _ in cell.checks if cell.is_check else ():
+            train = getattr(REGISTRY.get(exercise_id), "train", None)
+            if train is not None:
+                halves.append((train.__module__, train.__qualname__))
+    return halves
 
 
 def memoized(checker):
@@ -479,12 +520,13 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
     results: dict[str, ExerciseResult] = {}
     cell_trouble: dict[str, list[str]] = {}      # exercise id -> errors of its answer cells
     cell_fatal: dict[str, Fatal] = {}             # exercise id -> its answer cell hung or died
+    cell_guard: dict[str, list[str]] = {}         # exercise id -> the guard's hits in its cells
     run = cells_to_run(rebuilt)
     # the sandbox gets the course_lib modules the *course's* cells import, whatever the answers do
     course_dir, harness_dir = sandbox.course_copy(course.name, [
         c.source for c in course.cells if c.cell_type == "code" and not c.is_answer]
         + train_modules(course))
-    session = Session(sandbox, course_dir, harness_dir, timeout)
+    session = Session(sandbox, course_dir, harness_dir, timeout, binds=training_halves(course))
     try:
         for cell in course.cells:
             if cell.cell_type == "markdown" and cell.is_answer:
@@ -501,18 +543,24 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
                         session, exercise_id, expr, seed=seed, timeout=timeout,
                         max_score=max_score, trouble=cell_trouble.get(exercise_id, []),
                         fatal=cell_fatal.get(exercise_id))
+                    results[exercise_id].guard[:0] = cell_guard.get(exercise_id, [])
                 continue
             if cell.index not in run:
                 continue
             source = rebuilt.source_of(cell)
             session.start_step()
+            forbidden, refused = _forbidden_in(cell) if cell.is_answer else ((), {})
+            session.guard_hits = []
             try:
-                reply = session.exec_cell(cell.cell_id, source)
+                reply = session.exec_cell(cell.cell_id, source, forbidden, refused,
+                                          course=not cell.is_answer)
             except Fatal as fatal:
                 for eid in cell.exercise_ids or _later_exercises(course, cell):
                     cell_fatal.setdefault(eid, Fatal(
                         fatal.status, f"cell {cell.cell_id!r}: {fatal.reason}"))
                 continue
+            for eid in cell.exercise_ids if session.guard_hits else ():
+                cell_guard.setdefault(eid, []).extend(session.guard_hits)
             if reply.get("kind") == "raised":
                 where = f" ({reply['where']})" if reply.get("where") else ""
                 text = f"cell {cell.cell_id!r} raised {reply.get('type')}: " \
@@ -526,6 +574,18 @@ def grade_notebook(rebuilt: Rebuilt, sandbox: Sandbox, *, seed: str, timeout: fl
         for note in rebuilt.notes.get(result.exercise_id, []):
             result.feedback.append(f"Note: {note}")
     return ordered
+
+
+def _forbidden_in(cell: CourseCell) -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
+    """What the run-time guard refuses while an answer cell runs: its exercises' lists."""
+    forbidden: list[str] = []
+    refused: dict[str, tuple[str, ...]] = {}
+    for eid in cell.exercise_ids:
+        checker = REGISTRY.get(eid)
+        if checker is not None and checker.kind != WRITTEN:
+            forbidden += [entry for entry in forbidden_for(checker) if entry not in forbidden]
+            refused.update(refused_for(checker))
+    return tuple(forbidden), refused
 
 
 def _later_exercises(course, cell: CourseCell) -> list[str]:
@@ -563,6 +623,19 @@ def _judge_exercise(session: Session, exercise_id: str, expr: str, *, seed: str,
                                                "stops Python (os._exit, sys.exit).")])
     limit = max(timeout, 2 * (checker.time_limit_s or 0)) if checker.kind == OUTCOME else timeout
     session.start_step(limit)
+    session.forbidden, session.refused = forbidden_for(checker), refused_for(checker)
+    session.guard_hits = []
+    try:
+        graded = _judge_steps(session, checker, exercise_id, expr, seed=seed,
+                              max_score=max_score, trouble=trouble)
+    finally:
+        session.forbidden, session.refused = (), {}
+    graded.guard = list(dict.fromkeys(session.guard_hits))
+    return graded
+
+
+def _judge_steps(session: Session, checker, exercise_id: str, expr: str, *, seed: str,
+                 max_score: float, trouble: list[str]) -> ExerciseResult:
     try:
         learner = session.evaluate(expr)
     except Fatal as error:

@@ -166,7 +166,7 @@ def build_course_copy(target: Path, sources: list[str]) -> list[str]:
             init.write_text("", encoding="utf-8")
     harness = target.parent / "harness"
     harness.mkdir(exist_ok=True)
-    for name in ("harness.py", "wire.py"):
+    for name in ("harness.py", "wire.py", "guard.py"):
         shutil.copyfile(GRADE_DIR / name, harness / name)
     _make_read_only(target)
     _make_read_only(harness)

@@ -501,3 +501,10 @@ def reddi_end_cases(rng: torch.Generator):
                 beta2 = float(f"{boundary * factor:.3g}")
             yield Case(f"C = {C}, β₂ = {beta2} ({side} where the end changes for this C)",
                        C=C, beta2=beta2)
+
+
+# The closed form notebook 07's set-up imports for its demo is 7.2's answer: refused there by the
+# grader's scan and run-time guard.
+from ._framework import REGISTRY as _REGISTRY  # noqa: E402
+
+_REGISTRY["7.2"].refused_calls = {"course_lib.theory.adam.spike_step_ratio": ()}

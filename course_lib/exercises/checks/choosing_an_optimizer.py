@@ -242,3 +242,12 @@ register_written(
            "miss it; plain SGD at its default lr barely moves; mentions the spread over seeds "
            "and that the default lrs are not tuned values.",
 )
+
+
+# The set-up imports the check's own measurement for the notebook's demo; as 10.2's answer it is
+# refused by the grader's scan and run-time guard.
+from ._framework import REGISTRY as _REGISTRY  # noqa: E402
+
+_prediction_10_2 = _REGISTRY["10.2"]
+_prediction_10_2.refused_calls = {
+    "course_lib.exercises.checks.choosing_an_optimizer.measured_matching_lr": ()}
