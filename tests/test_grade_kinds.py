@@ -164,7 +164,7 @@ def test_wrong_answers_of_every_kind_get_their_hints(kinds, tmp_path):
 # --------------------------------------------------------------------------------------------
 # The course's own outcome-graded exercise, 10.1: the learner's make_optimizer returns a
 # torch.optim optimizer, which cannot travel as data. Its checker is registered as train +
-# score: the training half runs in the child, the validation accuracy is computed here from
+# score: the training half runs in the child, the validation loss is computed here from
 # the trained parameters the child sends back.
 # --------------------------------------------------------------------------------------------
 
@@ -208,6 +208,6 @@ def test_outcome_exercise_10_1_trains_in_the_child_and_is_scored_here(tmp_path):
     assert good.status == "passed", good.message
     slow = _grade_10_1(tmp_path, TORCH_DEFAULT_10_1)
     assert slow.status == "failed" and slow.hint_id == "target_missed", slow.message
-    assert "validation accuracy" in slow.message
+    assert "median validation loss" in slow.message
     blank = _grade_10_1(tmp_path, None)
     assert blank.status == "failed" and "not attempted" in blank.message

@@ -43,6 +43,7 @@ __all__ = [
     "tuned_lr",
     "seconds_per_step",
     "train_digits_net",
+    "train_digits_nets",
 ]
 
 # name -> (torch class, the keyword arguments that make it this variant). Everything not named
@@ -509,3 +510,20 @@ def train_digits_net(make_optimizer, *, seed: int, budget, batch_size: int = 64)
     if _fingerprint(params) != settled:
         raise ValueError("the network's parameters changed outside the optimizer's step")
     return trained
+
+
+# Exercise 10.1's setting: small batches, so that gradient noise, not the number of steps,
+# limits what a constant learning rate reaches; several networks, so that the verdict rests on
+# their median rather than on one lucky or unlucky seed.
+SMALL_BATCH_SIZE = 8
+NETWORKS_PER_RUN = 5
+
+
+def train_digits_nets(make_optimizer, *, seed: int, budget, batch_size: int = SMALL_BATCH_SIZE,
+                      networks: int = NETWORKS_PER_RUN) -> list[dict[str, Tensor]]:
+    """Exercise 10.1's training half: :func:`train_digits_net` for ``networks`` networks, built
+    and shuffled from the seeds ``seed, seed + 1, …``, each with ``make_optimizer``'s own fresh
+    optimizer, in mini-batches of ``batch_size``. Returns their trained parameters, in order.
+    """
+    return [train_digits_net(make_optimizer, seed=seed + k, budget=budget, batch_size=batch_size)
+            for k in range(networks)]

@@ -1,10 +1,11 @@
 r"""Checkers for notebook 10, choosing an optimizer: exercises 10.1–10.3.
 
 10.1 outcome-graded: ``make_optimizer(params, *, steps_per_epoch, epochs) -> (optimizer,
-     scheduler or None)``; the check trains notebook 10's digits network (64-32-10, ReLU,
-     torch's default init from the seed) for 5 epochs of batch 64 with it, calling
-     ``scheduler.step()`` after every ``optimizer.step()``, and needs a validation accuracy of at
-     least 0.93 on each of two seeds (default Adam reaches about 0.8).
+     scheduler or None)``; the check trains 5 of notebook 10's digits networks (64-32-10, ReLU,
+     torch's default init, each from its own seed) for 3 epochs of batch 8 with it, calling
+     ``scheduler.step()`` after every ``optimizer.step()``, and needs their median validation
+     loss to be at most 0.12 (5 seeds drawn by the check). No constant lr reaches it: at batch
+     8 the gradient noise sets a floor that only a decaying lr gets below.
 10.2 predict, then measure: ``predicted_matching_lr(sgd_lr, momentum)``, the lr at which
      ``SGD(momentum=β)`` ends the 5-epoch budget at the same training loss as plain SGD at
      ``sgd_lr``; the check finds it by training both on the digits (an lr sweep of the momentum
@@ -29,22 +30,23 @@ from ._framework import (Budget, Case, KnownMistake, register_outcome, register_
 from .lr_schedules import _GRADER_DEFAULT_FORBIDDEN
 
 # --------------------------------------------------------------------------------------------
-# 10.1 outcome-graded: reach 0.93 validation accuracy in 5 epochs
+# 10.1 outcome-graded: beat the noise floor of small batches in 3 epochs
 # --------------------------------------------------------------------------------------------
 
-TARGET_ACCURACY = 0.93
-BUDGET = Budget(epochs=5, seconds=20)
-BATCH_SIZE = 64
+# Measured over 30 seeds (docs/benchmarks.md, "Exercise 10.1's target"): at batch 8 for 3
+# epochs, the median validation loss of 5 networks is 0.132 or more for every constant lr of
+# Adam (0.0056-0.0316) and SGD+momentum (0.0178-0.056) on every window of seeds, while Adam with
+# a 10 % warmup and a linear decay to 0 (peak 0.0316) stays at or below 0.106, and one-cycle or
+# AdamW with warmup + cosine at or below 0.115.
+TARGET_LOSS = 0.12
+BUDGET = Budget(epochs=3, seconds=60)
+NETWORKS = optimizer_race.NETWORKS_PER_RUN
 
 
-def score_digits_net(state, *, seed: int, budget: Budget) -> float:
-    """The scoring half: the validation accuracy of the trained parameters ``state``.
-
-    ``state`` is what :func:`course_lib.experiments.optimizer_race.train_digits_net` returned (in a grader,
-    it comes from the sandbox as plain tensors): it is loaded into a fresh copy of the course's
-    own network and evaluated here, on the validation split, so nothing but the parameters is
-    taken from the learner's run.
-    """
+def validation_loss(state, *, seed: int) -> float:
+    """The validation cross-entropy of the trained parameters ``state`` of the network built
+    from ``seed``: loaded into a fresh copy of the course's own network and evaluated here, so
+    nothing but the parameters is taken from the learner's run."""
     net = optimizer_race.make_net(seed=seed)
     expected = net.state_dict()
     if not isinstance(state, dict) or set(state) != set(expected):
@@ -57,36 +59,56 @@ def score_digits_net(state, *, seed: int, budget: Budget) -> float:
     net.load_state_dict({name: value.to(expected[name].dtype) for name, value in state.items()})
     data = load_digits_split()
     with torch.no_grad():
-        return float((net(data.x_val).argmax(1) == data.y_val).float().mean())
+        loss = float(torch.nn.functional.cross_entropy(net(data.x_val), data.y_val))
+    return loss if math.isfinite(loss) else math.inf
+
+
+def score_digits_nets(states, *, seed: int, budget: Budget) -> float:
+    """The scoring half: the median validation loss of the networks
+    :func:`course_lib.experiments.optimizer_race.train_digits_nets` trained (network ``k`` was
+    built from ``seed + k``; in a grader the parameters arrive from the sandbox as plain tensors).
+    """
+    if not isinstance(states, list) or len(states) != NETWORKS:
+        raise TypeError(f"the training run must return {NETWORKS} networks' state_dicts, "
+                        f"got {type(states).__name__}")
+    return float(np.median([validation_loss(state, seed=seed + k)
+                            for k, state in enumerate(states)]))
 
 
 def train_digits(make_optimizer, *, seed: int, budget: Budget) -> float:
     """The whole harness (as a notebook runs it): train, then score (the halves above)."""
-    return score_digits_net(optimizer_race.train_digits_net(make_optimizer, seed=seed, budget=budget,
-                                                            batch_size=BATCH_SIZE),
-                            seed=seed, budget=budget)
+    return score_digits_nets(optimizer_race.train_digits_nets(make_optimizer, seed=seed,
+                                                              budget=budget),
+                             seed=seed, budget=budget)
 
 
 def reference_make_optimizer(params, *, steps_per_epoch, epochs):
-    """Adam at a range-test-sized lr with one-cycle: rises, then anneals within the budget."""
-    optimizer = torch.optim.Adam(params, lr=0.03)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.03,
-                                                    total_steps=steps_per_epoch * epochs)
-    return optimizer, scheduler
+    """Adam at the top of its good region, 10 % linear warmup, then a linear decay to 0."""
+    optimizer = torch.optim.Adam(params, lr=0.0316)
+    total = steps_per_epoch * epochs
+    warmup = total // 10
+
+    def factor(step):
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total - step) / (total - warmup))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 _outcome_10_1 = register_outcome(
     "10.1",
-    train=optimizer_race.train_digits_net,
-    score=score_digits_net,
-    target=TARGET_ACCURACY,
+    train=optimizer_race.train_digits_nets,
+    score=score_digits_nets,
+    target=TARGET_LOSS,
+    higher_is_better=False,
     budget=BUDGET,
     reference=reference_make_optimizer,
-    metric="validation accuracy",
-    n_seeds=2,
-    explain="Five epochs are not many steps (110): torch's default learning rates are far too "
-            "small here. Read a better lr off the notebook's sensitivity curves, and let a "
-            "schedule (warmup then decay, or one-cycle) use a large lr safely.",
+    metric="median validation loss",
+    n_seeds=1,
+    explain="Look at how the training loss behaves over the last epoch at a constant lr: with "
+            "batches of 8 it stops falling and jitters around a floor. Which lr gets you there "
+            "fastest, and what would have to change during the run to get below that floor?",
 )
 
 # The answer to 10.1 *is* a torch.optim optimizer (and scheduler): only the course's own code is
@@ -103,6 +125,7 @@ _outcome_10_1.forbidden_imports = _GRADER_DEFAULT_FORBIDDEN
 # to any formula for the answer.
 MATCH_SEEDS = (0, 1, 2)
 MATCH_EPOCHS = 5
+MATCH_BATCH_SIZE = 64  # notebook 10's own batch size
 MATCH_GRID = (-2.0, 1.0, 6)  # log10 of (lowest, highest) lr / sgd_lr, points per decade
 # Bound when the checker is imported: an answer that replaces optimizer_race.lr_sweep (to return
 # made-up losses) does not change what the check measures.
@@ -118,7 +141,7 @@ def _median_final_losses(momentum: float, lrs) -> list[float]:
     registry = {"SGD": (torch.optim.SGD, kwargs)}
     runs = _LR_SWEEP("SGD", lrs, registry=registry, x_train=data.x_train,
                      y_train=data.y_train, seeds=MATCH_SEEDS, epochs=MATCH_EPOCHS,
-                     batch_size=BATCH_SIZE)
+                     batch_size=MATCH_BATCH_SIZE)
     return [float(np.median(run.final_train_loss)) for run in runs]
 
 
