@@ -310,9 +310,9 @@ register_written(
             "(the curvature μ cancels in g/√Σg²). The first effective lr is η/|g_i| = "
             "0.3/(1.5μ) = 0.2κ (20 at κ = 100, 2 at κ = 10) and falls only like 1/√t while the "
             "gradients stay flat-sized. A steep component u is multiplied by |1 − cL| per step: "
-            "about 19 at κ = 100 (it grows from 1e-15 to order 0.1 within a few tens of steps, its "
-            "gradients then fill both accumulators, c drops to about 1.3/L and the flat direction "
-            "crawls at 1 − 1.3/κ); at κ = 10, cL starts at 2 and falls below it at once, so "
+            "about 19 at κ = 100 (round-off of 1e-16 grows to a few hundredths within about 15 "
+            "steps, its gradients then fill both accumulators, c drops to about 1.4/L and the flat "
+            "direction crawls at 1 − 1.4/κ); at κ = 10, cL starts at 2 and falls below it at once, so "
             "|1 − cL| ≤ 1 and the perturbation never grows. The threshold is gradient descent's "
             "stability limit: an effective lr above 2/L on the steep direction."),
 )
