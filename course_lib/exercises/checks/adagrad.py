@@ -384,11 +384,11 @@ def _lecture_number(kappa, lr, s_x, s_y):
 
 
 def _explain_per_decade(inputs, measured, predicted):
-    return ("Once the sums stop growing, each step multiplies the error by the same matrix "
-            "I − P·H with P the diagonal of effective lrs. Which eigen-direction of that matrix "
-            "shrinks slowest, and by what factor per step? Then count how many such steps make "
-            "a factor of 10. The two effective lrs differ here, so neither one alone, nor their "
-            "average times a curvature, is the whole story. "
+    return ("Once the sums stop growing, one step is the same linear map of the error every "
+            "time. Write that map down from the update (lecture 05, sections 1 and 2): which "
+            "direction does it shrink slowest, and by what factor per step? Then count the steps "
+            "for a factor of 10. The two effective lrs differ here, so neither one alone, nor "
+            "their average times a curvature, is the whole story. "
             f"Here the measured figure is {measured:.4g} steps, yours {predicted:.4g}.")
 
 
@@ -401,16 +401,19 @@ def _explain_per_decade(inputs, measured, predicted):
         KnownMistake(
             "mean_lr_on_flat", _mean_lr_on_flat,
             "You took the average effective lr times the flat curvature. That is the answer only "
-            "when both effective lrs are equal; with unequal ones the slow direction of I − P·H is "
-            "no longer the valley's flat direction. Look at the eigenvalues of P·H itself."),
+            "when both effective lrs are equal; with unequal ones the direction one step shrinks "
+            "slowest is no longer the valley's flat direction. Look at the whole map one step "
+            "applies."),
         KnownMistake(
             "smallest_lr_on_flat", _smallest_lr_on_flat,
             "You took the smaller effective lr times the flat curvature. Both coordinates mix the "
-            "steep and the flat direction here: the slow rate comes from P·H as a whole."),
+            "steep and the flat direction here: the slow rate comes from the whole map one step "
+            "applies, both effective lrs and all of H."),
         KnownMistake(
             "largest_lr_on_flat", _largest_lr_on_flat,
             "You took the larger effective lr times the flat curvature. Both coordinates mix the "
-            "steep and the flat direction here: the slow rate comes from P·H as a whole."),
+            "steep and the flat direction here: the slow rate comes from the whole map one step "
+            "applies, both effective lrs and all of H."),
         KnownMistake(
             "gd_best_rate", _gd_best_rate,
             "That is gradient descent's rate at its best lr. Adagrad runs at the lrs its "
