@@ -19,8 +19,10 @@ So every coordinate has its own **effective learning rate**
 .. math::  \eta^{\text{eff}}_t = \frac{\tilde\eta_t}{\sqrt{s_t} + \epsilon}
     \qquad (\theta_t = \theta_{t-1} - \eta^{\text{eff}}_t\, g_t),
 
-which only ever shrinks: :math:`s_t` never decreases. For a gradient of constant size :math:`|g|`
-it is :math:`\eta / (\sqrt{s_0 + t g^2} + \epsilon) \approx \eta / (|g|\sqrt t)`.
+which never rises: :math:`s_t` never decreases. For a gradient of constant size :math:`|g|`
+it is :math:`\eta / (\sqrt{s_0 + t g^2} + \epsilon) \approx \eta / (|g|\sqrt t)`; when the
+gradients shrink (a noiseless problem being solved) :math:`s_t` converges, the effective learning
+rate settles at a fixed value and convergence is linear (notebook 05, section 3).
 
 In matrix terms Adagrad is gradient descent preconditioned by the *diagonal* matrix
 :math:`\operatorname{diag}(\tilde\eta_t / (\sqrt{s_t} + \epsilon))`: it can rescale each axis,
