@@ -284,6 +284,19 @@ def per_decade_right(kappa, lr, s_x, s_y):
     return math.log(10) / -math.log(rate)
 
 
+def per_decade_harmonic_mean(kappa, lr, s_x, s_y):
+    # the large-κ approximation: μ times the harmonic mean of the two effective lrs
+    p_x, p_y = lr / math.sqrt(s_x), lr / math.sqrt(s_y)
+    return math.log(10) / -math.log(1 - 2 * p_x * p_y / (p_x + p_y) / kappa)
+
+
+def per_decade_det_over_trace(kappa, lr, s_x, s_y):
+    # the slow eigenvalue as det(PH)/tr(PH), good only while it is small and the fast one is not near 2
+    mu = 1 / kappa
+    p_x, p_y = lr / math.sqrt(s_x), lr / math.sqrt(s_y)
+    return math.log(10) / -math.log(1 - p_x * p_y * mu / ((p_x + p_y) * (1 + mu) / 2))
+
+
 def per_decade_flat_curvature_only(kappa, lr, s_x, s_y):
     # GD at the geometric-mean effective lr on the flat curvature
     c = lr / (s_x * s_y) ** 0.25
@@ -320,6 +333,14 @@ class TestStepsPerDecade:
         result = run_check("5.4", fn)
         assert not result.passed
         assert result.hint_id == hint_id, result.report()
+
+    @pytest.mark.parametrize("fn", [per_decade_harmonic_mean, per_decade_det_over_trace])
+    def test_slow_mode_approximations_fail_where_the_fast_mode_or_small_kappa_matters(self, fn):
+        # within the check's 1 % on the first case, far outside it on the two added ones
+        assert fn(100.0, 0.3, 0.25, 0.04) == pytest.approx(per_decade_right(100.0, 0.3, 0.25, 0.04), rel=0.01)
+        for case in ((10.0, 0.5, 0.08, 0.06), (3.0, 0.3, 0.25, 0.04)):
+            assert abs(fn(*case) / per_decade_right(*case) - 1) > 0.05
+        assert not run_check("5.4", fn).passed
 
     @pytest.mark.parametrize("fn", [per_decade_flat_curvature_only, lambda **kw: 300.0,
                                     lambda kappa, lr, s_x, s_y: kappa])

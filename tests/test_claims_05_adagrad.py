@@ -171,3 +171,60 @@ def test_adagrad_wins_on_rare_features_on_6_of_6_seeds(sparse_outcomes):
 def test_dense_features_no_edge_on_6_of_6_seeds(sparse_outcomes):
     close = sum(0.9 < dense < 1.15 for _, _, dense in sparse_outcomes)
     assert close == 6, sparse_outcomes
+
+
+# -- review fixes: the settled value's bound, the 1e-9 start of exercise 5.3, the ratio κ -------
+
+
+@pytest.mark.parametrize("kappa", [100.0, 1000.0])
+def test_settled_lr_is_at_most_the_first_steps_and_up_to_a_third_below_it(kappa):
+    # "at most the first step's effective lr, about η√2/(L|u0|) ... up to about a third below it"
+    valley = landscapes.rotated_quadratic(kappa)
+    ratios = []
+    for start in (START, (1.0, 0.5), (-2.0, 0.3), (0.7, 1.2), (-1.0, -0.2), (2.0, -0.5), (0.3, 1.5)):
+        theta = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+        adagrad = torch.optim.Adagrad([theta], lr=0.3)
+        for _ in range(100):
+            theta.grad = valley.hessian @ theta.detach()
+            adagrad.step()
+        lr_eff = 0.3 / (adagrad.state[theta]["sum"].sqrt() + 1e-10) * valley.L
+        bound = 0.3 * math.sqrt(2) / abs(float(torch.tensor(start, dtype=torch.float64) @ STEEP))
+        ratios.append(float(lr_eff.mean()) / bound)
+    assert all(2 / 3 < r <= 1.0 for r in ratios)
+    assert ratios[0] > 0.9  # close to it from the lecture's start
+
+
+@pytest.mark.parametrize("kappa, low, high", [(100.0, 1.2, 1.35), (1000.0, 1.0, 1.15)])
+def test_start_moved_by_1e9_settles_near_1_3_and_1_1(kappa, low, high):
+    # exercise 5.3's rubric: c drops to about 1.3/L at κ = 100 and 1.1/L at κ = 1000
+    h = landscapes.rotated_quadratic(kappa).hessian.tolist()
+    x, y = -1.5, 1.5 + 1e-9
+    sx = sy = 0.0
+    for _ in range(200):
+        gx, gy = h[0][0] * x + h[0][1] * y, h[1][0] * x + h[1][1] * y
+        sx, sy = sx + gx * gx, sy + gy * gy
+        x, y = x - 0.3 * gx / (math.sqrt(sx) + 1e-10), y - 0.3 * gy / (math.sqrt(sy) + 1e-10)
+    for s in (sx, sy):
+        assert low < 0.3 / math.sqrt(s) < high
+    # the switch lies at κ = 10: the first effective lr 0.3/(1.5μ) = 0.2κ reaches 2/L there
+    assert 0.3 / (1.5 / 10.0) == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("start", [(-1.5, 1.5), (-1.5, 0.5), (0.4, 1.2), (2.0, -0.3), (-0.8, -1.6)])
+def test_settled_ratio_is_kappa_times_root_of_the_coordinate_sums(start):
+    # "their ratio is κ·√(Σx²/Σy²), κ only when |x0| = |y0|"
+    valley = landscapes.quadratic(50.0)
+    theta = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    adagrad = torch.optim.Adagrad([theta], lr=0.3)
+    squares = torch.zeros(2, dtype=torch.float64)
+    for _ in range(200):
+        squares += theta.detach() ** 2
+        theta.grad = valley.hessian @ theta.detach()
+        adagrad.step()
+    lr_eff = 0.3 / (adagrad.state[theta]["sum"].sqrt() + 1e-10)
+    ratio = float(lr_eff[1] / lr_eff[0])
+    assert ratio == pytest.approx(50.0 * math.sqrt(float(squares[0] / squares[1])), rel=1e-6)
+    if abs(start[0]) == abs(start[1]):
+        assert ratio == pytest.approx(50.0, rel=1e-6)
+    else:
+        assert abs(ratio / 50.0 - 1) > 0.05
