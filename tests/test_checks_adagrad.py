@@ -266,75 +266,86 @@ def test_written_answer_5_3_is_registered():
     from course_lib.exercises.checks._framework import REGISTRY
 
     assert "5.3" in known_exercises()
-    assert "turned" in REGISTRY["5.3"].prompt
+    assert "eigenvector" in REGISTRY["5.3"].prompt
 
 
 # --------------------------------------------------------------------------------------------
-# 5.4 predict, then measure: steps until a rare coordinate reaches the tolerance
+# 5.4 predict, then measure: the late linear rate on the turned valley, from settled sums
 # --------------------------------------------------------------------------------------------
 
 
-def steps_right(error0, lr, tol, curvature, every):
-    # the curvature cancels; zero-gradient steps change nothing; count appearances, then steps
-    e, total, n = error0, 0.0, 0
-    while abs(e) > tol:
-        total += e * e
-        e = e - lr * e / math.sqrt(total)
-        n += 1
-    return n * every
+def per_decade_right(kappa, lr, s_x, s_y):
+    # fixed diagonal P = lr/√s; the slowest factor is max |1 − λ(P·H)|; count steps for 10×
+    mu = 1 / kappa
+    p = [lr / math.sqrt(s_x), lr / math.sqrt(s_y)]
+    a, b, d = p[0] * (1 + mu) / 2, math.sqrt(p[0] * p[1]) * (1 - mu) / 2, p[1] * (1 + mu) / 2
+    mid, half = (a + d) / 2, math.sqrt(((a - d) / 2) ** 2 + b * b)
+    rate = max(abs(1 - (mid - half)), abs(1 - (mid + half)))
+    return math.log(10) / -math.log(rate)
 
 
-def steps_with_curvature(error0, lr, tol, curvature, every):
-    e, total, n = error0, 0.0, 0
-    while abs(e) > tol and n < 5000:
-        g = curvature * e
-        total += g * g
-        e = e - lr * curvature * g / math.sqrt(total)  # h applied twice
-        n += 1
-    return n * every
+def per_decade_harmonic_mean(kappa, lr, s_x, s_y):
+    # the large-κ approximation: μ times the harmonic mean of the two effective lrs
+    p_x, p_y = lr / math.sqrt(s_x), lr / math.sqrt(s_y)
+    return math.log(10) / -math.log(1 - 2 * p_x * p_y / (p_x + p_y) / kappa)
 
 
-def steps_counting_appearances(error0, lr, tol, curvature, every):
-    return steps_right(error0, lr, tol, curvature, 1)
+def per_decade_det_over_trace(kappa, lr, s_x, s_y):
+    # the slow eigenvalue as det(PH)/tr(PH), good only while it is small and the fast one is not near 2
+    mu = 1 / kappa
+    p_x, p_y = lr / math.sqrt(s_x), lr / math.sqrt(s_y)
+    return math.log(10) / -math.log(1 - p_x * p_y * mu / ((p_x + p_y) * (1 + mu) / 2))
 
 
-def steps_from_step_one(error0, lr, tol, curvature, every):
-    return (steps_right(error0, lr, tol, curvature, 1) - 1) * every + 1
+def per_decade_flat_curvature_only(kappa, lr, s_x, s_y):
+    # GD at the geometric-mean effective lr on the flat curvature
+    c = lr / (s_x * s_y) ** 0.25
+    return math.log(10) / -math.log(1 - c / kappa)
 
 
-def steps_plain_gd(error0, lr, tol, curvature, every):
-    rate = abs(1 - lr * curvature)
-    return math.inf if rate >= 1 else math.ceil(math.log(tol / abs(error0)) / math.log(rate)) * every
-
-
-class TestStepsToTolerance:
+class TestStepsPerDecade:
     def test_right_prediction_passes_for_several_seeds(self):
         for seed in (None, 1, 2, "learner-3"):
-            result = run_check("5.4", steps_right, seed=seed)
+            result = run_check("5.4", per_decade_right, seed=seed)
             assert result.passed, result.report()
 
-    def test_the_frequent_flat_coordinate_wins_whatever_the_curvature(self):
-        rare_steep = adagrad_checks.measure_steps_to_tolerance(1.5, 0.3, 1e-3, 50.0, 20)
-        frequent_flat = adagrad_checks.measure_steps_to_tolerance(-1.5, 0.3, 1e-3, 0.02, 1)
-        assert rare_steep == 20 * frequent_flat
-        assert adagrad_checks.measure_steps_to_tolerance(1.5, 0.3, 1e-3, 0.02, 20) == rare_steep
+    def test_measure_is_the_closed_form_of_the_course(self):
+        from course_lib.problems.landscapes import rotated_quadratic
+        from course_lib.theory.adagrad import preconditioned_rate
 
-    @pytest.mark.parametrize("fn, hint_id", [
-        (steps_counting_appearances, "counts_appearances"),
-        (steps_from_step_one, "first_appearance_at_step_one"),
-    ])
-    def test_known_mistake_gets_its_hint(self, fn, hint_id):
+        for kappa, lr, s_x, s_y in ((100.0, 0.3, 0.25, 0.04), (30.0, 0.2, 0.5, 0.05)):
+            rate = preconditioned_rate([lr / math.sqrt(s_x), lr / math.sqrt(s_y)],
+                                       rotated_quadratic(kappa).hessian.numpy())
+            measured = adagrad_checks.measure_steps_per_decade(kappa, lr, s_x, s_y)
+            assert measured == pytest.approx(math.log(10) / -math.log(rate), rel=2e-3)
+            assert measured == pytest.approx(per_decade_right(kappa, lr, s_x, s_y), rel=2e-3)
+
+    @pytest.mark.parametrize("hint_id", ["mean_lr_on_flat", "smallest_lr_on_flat",
+                                         "largest_lr_on_flat", "gd_best_rate", "aligned_answer",
+                                         "lecture_number"])
+    def test_known_mistake_gets_its_hint(self, hint_id):
+        fn = {"mean_lr_on_flat": adagrad_checks._mean_lr_on_flat,
+              "smallest_lr_on_flat": adagrad_checks._smallest_lr_on_flat,
+              "largest_lr_on_flat": adagrad_checks._largest_lr_on_flat,
+              "gd_best_rate": adagrad_checks._gd_best_rate,
+              "aligned_answer": adagrad_checks._aligned_answer,
+              "lecture_number": adagrad_checks._lecture_number}[hint_id]
         result = run_check("5.4", fn)
         assert not result.passed
         assert result.hint_id == hint_id, result.report()
 
-    @pytest.mark.parametrize("fn", [steps_with_curvature, steps_plain_gd, lambda **kw: 100])
-    def test_wrong_predictions_fail(self, fn):
+    @pytest.mark.parametrize("fn", [per_decade_harmonic_mean, per_decade_det_over_trace])
+    def test_slow_mode_approximations_fail_where_the_fast_mode_or_small_kappa_matters(self, fn):
+        # within the check's 1 % on the first case, far outside it on the two added ones
+        assert fn(100.0, 0.3, 0.25, 0.04) == pytest.approx(per_decade_right(100.0, 0.3, 0.25, 0.04), rel=0.01)
+        for case in ((10.0, 0.5, 0.08, 0.06), (3.0, 0.3, 0.25, 0.04)):
+            assert abs(fn(*case) / per_decade_right(*case) - 1) > 0.05
         assert not run_check("5.4", fn).passed
 
-    def test_checkers_curvature_mistake_fires(self):
-        result = run_check("5.4", adagrad_checks._curvature_kept)
-        assert result.hint_id == "curvature_kept"
+    @pytest.mark.parametrize("fn", [per_decade_flat_curvature_only, lambda **kw: 300.0,
+                                    lambda kappa, lr, s_x, s_y: kappa])
+    def test_wrong_predictions_fail(self, fn):
+        assert not run_check("5.4", fn).passed
 
 
 def test_patching_the_reference_or_torch_does_not_fool_the_checks(monkeypatch):

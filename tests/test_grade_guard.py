@@ -178,8 +178,8 @@ def test_the_scan_names_each_computed_route_for_make_check(source):
 REFUSED = [
     ("5.2", "def predicted_effective_lr(lr, lr_decay, initial_accumulator_value, eps, g, every, t):\n"
             "    return adagrad_effective_lr_curve([g] * t, lr=lr)[-1]\n"),
-    ("5.4", "def predicted_steps(error0, lr, tol, curvature, every):\n"
-            "    return measure_steps_to_tolerance(error0, lr, tol, curvature, every)\n"),
+    ("5.4", "def predicted_steps_per_decade(kappa, lr, s_x, s_y):\n"
+            "    return measure_steps_per_decade(kappa, lr, s_x, s_y)\n"),
     ("6.2", "def predicted_effective_lr(lr, alpha, eps, g1, n, g2, t):\n"
             "    return rmsprop_effective_lr_curve([g1] * n + [g2] * t, lr=lr, alpha=alpha)[-1]\n"),
     ("6.3", "def predicted_first_step(g, lr, rho, eps):\n"

@@ -17,6 +17,8 @@ from course_lib.exercises.checks._framework import PREDICTION
 ANSWERS = {
     "1.2": ["n/λ_max(XᵀX)", "n/λmax(XᵀX)", "Hessianis(2/n)·XᵀX"],
     "2.4": ["hascurvature2r²"],
+    "5.2": ["t/every", "s₀+n·g²", "s₀+(t/every)", "/(√sum+eps):divide", "atsteptthefactoris",
+            "stepsizeatsteptislr/(1+(t−1)", "onlytheappearancescount"],
     "4.4": ["multipliesbothentriesofthefirstrowby(1−ηh)"],
     "4.5": ["2(1+β)/((1+2β)L)"],
     "2.2": ["(N−B)/(N−1)", "(N-B)/(N-1)", "finite-population correction"],

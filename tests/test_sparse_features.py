@@ -78,12 +78,16 @@ def test_on_dense_features_adagrad_has_no_edge(seed):
     assert 0.9 < ratio < 1.25
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", range(6))
 def test_rmsprop_forgets_rare_features_that_adagrad_remembers(seed):
+    # notebook 05's first myth: RMSprop keeps only part of Adagrad's edge on rare features, its
+    # rare-weight error well above Adagrad's (about 2 to 3 times) yet below tuned SGD's
     problem = sparse_problem(seed=seed)
     ada = lr_sweep(problem, optim.Adagrad, ADAGRAD_LRS, seed=seed + 1)
     rms = lr_sweep(problem, optim.RMSprop, RMSPROP_LRS, seed=seed + 1)
+    sgd = lr_sweep(problem, optim.SGD, SGD_LRS, seed=seed + 1)
     assert 0 < rms.best < len(rms.lrs) - 1
     rare_ada = ada.errors[-1, ada.best][problem.rare].mean()
     rare_rms = rms.errors[-1, rms.best][problem.rare].mean()
-    assert rare_rms > 1.5 * rare_ada
+    rare_sgd = sgd.errors[-1, sgd.best][problem.rare].mean()
+    assert 1.5 * rare_ada < rare_rms < rare_sgd

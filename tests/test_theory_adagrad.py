@@ -66,8 +66,11 @@ def test_axis_aligned_path_does_not_depend_on_kappa(kappa):
 def test_rotated_valley_brings_kappa_back():
     # the same lr and steps: on the turned valley the final distance to the minimum grows with
     # kappa; on the aligned one it is the same for every kappa (the path is κ-free)
+    # from a generic start: the landscapes' own (-1.5, 1.5) lies on the turned valley's flat
+    # eigenvector, where only round-off brings κ back (tests/test_claims_05_adagrad.py)
     def distance(valley):
-        return float(np.linalg.norm(run(valley, optim.Adagrad, steps=100, lr=0.3).final_point))
+        return float(np.linalg.norm(run(valley, optim.Adagrad, start=(-1.5, 1.0), steps=100,
+                                        lr=0.3).final_point))
 
     aligned = [distance(landscapes.quadratic(k)) for k in (10.0, 1000.0)]
     turned = [distance(landscapes.rotated_quadratic(k)) for k in (10.0, 1000.0)]
@@ -94,3 +97,37 @@ def test_invalid_arguments_are_named():
         theory.adagrad_effective_lr_curve([1.0], lr=-1.0)
     with pytest.raises(ValueError, match="epsilon"):
         theory.adagrad_effective_lr(0.1, 1.0, eps=-1.0)
+
+
+def test_full_matrix_adagrad_turns_with_the_valley():
+    # started on an axis of an aligned valley, every gradient lies on that axis: G_t is then
+    # diagonal and full-matrix Adagrad is torch's Adagrad. Turning the valley turns the path.
+    flat = landscapes.quadratic(50.0)
+    on_axis = theory.full_matrix_adagrad_path(flat.hessian.numpy(), (-1.5, 0.0), lr=0.3, steps=60)
+    theirs = run(flat, torch.optim.Adagrad, start=(-1.5, 0.0), steps=60, lr=0.3).path
+    np.testing.assert_allclose(on_axis, theirs, rtol=1e-8, atol=1e-12)
+    ours = theory.full_matrix_adagrad_path(flat.hessian.numpy(), (-1.5, 1.0), lr=0.3, steps=60)
+    angle = 30.0
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    R = np.array([[c, -s], [s, c]])
+    turned = landscapes.rotated_quadratic(50.0, angle=angle)
+    path = theory.full_matrix_adagrad_path(turned.hessian.numpy(), R @ np.array([-1.5, 1.0]),
+                                           lr=0.3, steps=60)
+    # (G_1 has rank 1: round-off along its null direction, divided by eps = 1e-10, moves the
+    # path by about 1e-7)
+    np.testing.assert_allclose(path, ours @ R.T, rtol=1e-5, atol=1e-8)
+
+
+def test_diagonal_newton_and_preconditioned_rate():
+    flat = landscapes.quadratic(50.0)
+    path = theory.diagonal_newton_path(flat.hessian.numpy(), (-1.5, 1.0), steps=1)
+    np.testing.assert_allclose(path[-1], 0.0, atol=1e-15)  # exact Newton on a diagonal H
+    # a fixed diagonal P: the distance shrinks by the rate per step, late in a run
+    H = landscapes.rotated_quadratic(100.0).hessian.numpy()
+    p = np.array([0.6, 1.5])
+    theta = np.array([-1.5, 1.0])
+    for _ in range(300):
+        theta = theta - p * (H @ theta)
+    before = np.linalg.norm(theta)
+    theta = theta - p * (H @ theta)
+    assert np.linalg.norm(theta) / before == pytest.approx(theory.preconditioned_rate(p, H), rel=1e-6)

@@ -179,7 +179,8 @@ class RotatedQuadratic(Landscape):
     :math:`\kappa`, but the steep and flat directions no longer lie along the x and y axes. Gradient
     descent does not care (it is rotation-invariant); a per-coordinate method such as Adagrad does,
     because a diagonal preconditioner can rescale x and y but cannot undo the rotation
-    (notebook 05). ``angle=0`` is :class:`Quadratic` exactly.
+    (notebook 05). ``angle=0`` is :class:`Quadratic` exactly. At 45° the inherited ``start``
+    (-1.5, 1.5) lies exactly on the flat eigenvector (1, -1); notebook 05 starts at (-1.5, 1.0).
     """
 
     def __init__(self, condition_number: float = 10.0, L: float = 1.0, angle: float = 45.0):

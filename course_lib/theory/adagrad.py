@@ -19,8 +19,10 @@ So every coordinate has its own **effective learning rate**
 .. math::  \eta^{\text{eff}}_t = \frac{\tilde\eta_t}{\sqrt{s_t} + \epsilon}
     \qquad (\theta_t = \theta_{t-1} - \eta^{\text{eff}}_t\, g_t),
 
-which only ever shrinks: :math:`s_t` never decreases. For a gradient of constant size :math:`|g|`
-it is :math:`\eta / (\sqrt{s_0 + t g^2} + \epsilon) \approx \eta / (|g|\sqrt t)`.
+which never rises: :math:`s_t` never decreases. For a gradient of constant size :math:`|g|`
+it is :math:`\eta / (\sqrt{s_0 + t g^2} + \epsilon) \approx \eta / (|g|\sqrt t)`; when the
+gradients shrink (a noiseless problem being solved) :math:`s_t` converges, the effective learning
+rate settles at a fixed value and convergence is linear (notebook 05, section 3).
 
 In matrix terms Adagrad is gradient descent preconditioned by the *diagonal* matrix
 :math:`\operatorname{diag}(\tilde\eta_t / (\sqrt{s_t} + \epsilon))`: it can rescale each axis,
@@ -39,6 +41,9 @@ __all__ = [
     "adagrad_accumulator_curve",
     "adagrad_effective_lr_curve",
     "adagrad_diagonal_quadratic_path",
+    "full_matrix_adagrad_path",
+    "diagonal_newton_path",
+    "preconditioned_rate",
 ]
 
 
@@ -118,3 +123,55 @@ def adagrad_diagonal_quadratic_path(start, *, lr: float, steps: int) -> np.ndarr
         theta = theta * factor
         path[t] = theta
     return path
+
+
+def full_matrix_adagrad_path(hessian, start, *, lr: float, steps: int, eps: float = 1e-10) -> np.ndarray:
+    r"""Full-matrix Adagrad (Duchi et al. 2011, section 1) on :math:`f = \tfrac12\theta^\top H\theta`:
+
+    .. math::  G_t = \sum_{k \le t} g_k g_k^\top, \qquad
+        \theta_t = \theta_{t-1} - \eta\,(G_t^{1/2} + \epsilon I)^{-1} g_t ,
+
+    the matrix root of the summed gradient *outer products*, not :math:`H^{-1}`. torch has no such
+    optimizer; ``torch.optim.Adagrad`` keeps only the diagonal of :math:`G_t` (its ``state["sum"]``).
+    The update commutes with rotations: turning the valley turns the path. Returns the
+    ``(steps + 1, n)`` points, ``start`` first."""
+    if not (math.isfinite(lr) and lr > 0):
+        raise ValueError(f"Invalid learning rate: {lr}")
+    H = np.asarray(hessian, dtype=np.float64)
+    theta = np.array(start, dtype=np.float64).reshape(-1)
+    path = np.empty((steps + 1, theta.size))
+    path[0] = theta
+    G = np.zeros((theta.size, theta.size))
+    for t in range(1, steps + 1):
+        g = H @ theta
+        G += np.outer(g, g)
+        w, U = np.linalg.eigh(G)
+        theta = theta - lr * (U @ ((U.T @ g) / (np.sqrt(np.clip(w, 0.0, None)) + eps)))
+        path[t] = theta
+    return path
+
+
+def diagonal_newton_path(hessian, start, *, lr: float = 1.0, steps: int) -> np.ndarray:
+    r"""Diagonal Newton on :math:`f = \tfrac12\theta^\top H\theta`:
+    :math:`\theta_t = \theta_{t-1} - \eta\,\operatorname{diag}(H)^{-1} \nabla f(\theta_{t-1})`, the
+    true curvature but only its diagonal. On the 45° turned valley :math:`\operatorname{diag}(H)`
+    is :math:`\tfrac{L+\mu}{2} I`, so at ``lr = 1`` it is gradient descent at :math:`2/(L+\mu)`."""
+    H = np.asarray(hessian, dtype=np.float64)
+    theta = np.array(start, dtype=np.float64).reshape(-1)
+    path = np.empty((steps + 1, theta.size))
+    path[0] = theta
+    for t in range(1, steps + 1):
+        theta = theta - lr * (H @ theta) / np.diag(H)
+        path[t] = theta
+    return path
+
+
+def preconditioned_rate(preconditioner_diagonal, hessian) -> float:
+    r"""The late, linear rate :math:`\rho` of :math:`\theta \leftarrow \theta - P H\theta` with a
+    *fixed* diagonal :math:`P` (Adagrad once its accumulators have settled): the largest
+    :math:`|1 - \lambda|` over the eigenvalues :math:`\lambda` of :math:`PH` (real, since
+    :math:`PH` is similar to :math:`P^{1/2} H P^{1/2}`). The distance then shrinks like :math:`\rho^t`."""
+    p = np.sqrt(np.asarray(preconditioner_diagonal, dtype=np.float64))
+    H = np.asarray(hessian, dtype=np.float64)
+    lam = np.linalg.eigvalsh(p[:, None] * H * p[None, :])
+    return float(np.abs(1.0 - lam).max())

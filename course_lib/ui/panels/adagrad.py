@@ -5,7 +5,10 @@ fixed learning rate :math:`2/(L+\mu)` run side by side on an ill-conditioned qua
 condition number :math:`\kappa` and orientation (along the axes, or turned by 45°) are sliders.
 On the axis-aligned valley Adagrad's path does not depend on :math:`\kappa` at all
 (``course_lib.theory.adagrad.adagrad_diagonal_quadratic_path``); turned, the same valley slows it
-down as :math:`\kappa` grows, because a per-coordinate step size cannot undo a rotation.
+down as :math:`\kappa` grows: the steep direction's gradients fill *both* accumulators, so both
+effective learning rates settle near the same value of order :math:`1/L` and the flat direction
+crawls as under gradient descent (a per-coordinate step size cannot undo a rotation). Both runs
+start from :data:`START`.
 
 The theory the panel relies on lives in :mod:`course_lib.theory.adagrad`; this module only builds
 the widgets. ``panel.update(kappa=..., orientation=..., lr=..., eps=...)`` is what the sliders call.
@@ -19,7 +22,12 @@ from course_lib.problems import landscapes
 from course_lib.optim import SGD, Adagrad
 from course_lib.experiments.trajectories import run
 
-__all__ = ["ORIENTATIONS", "panel_landscape", "adagrad_vs_gd", "panel_caption", "adagrad_panel"]
+__all__ = ["START", "ORIENTATIONS", "panel_landscape", "adagrad_vs_gd", "panel_caption", "adagrad_panel"]
+
+#: where both runs start, on either orientation: a generic point. The landscapes' own start
+#: (-1.5, 1.5) lies exactly on the turned valley's flat eigenvector (1, -1), where Adagrad (in
+#: exact arithmetic) never leaves it and the result does not depend on κ (notebook 05, section 2)
+START = (-1.5, 1.0)
 
 #: orientation name -> angle in degrees
 ORIENTATIONS = {"along the axes": 0.0, "turned 45°": 45.0}
@@ -42,18 +50,19 @@ def _best_gd(kappa: float, orientation: str, steps: int):
     # (Trajectory objects are only read by the figure)
     valley = panel_landscape(kappa, orientation)
     best_gd_lr = 2.0 / (valley.L + valley.mu)
-    return run(valley, SGD, steps=steps, label=f"GD at its best lr {best_gd_lr:.3g}", lr=best_gd_lr)
+    return run(valley, SGD, start=START, steps=steps, label=f"GD at its best lr {best_gd_lr:.3g}",
+               lr=best_gd_lr)
 
 
 def adagrad_vs_gd(kappa: float, orientation: str, lr: float, eps: float, steps: int = 150) -> list:
-    """``[Adagrad(lr, eps), GD at lr = 2/(L+μ)]`` trajectories from the valley's start point.
+    """``[Adagrad(lr, eps), GD at lr = 2/(L+μ)]`` trajectories from :data:`START`.
     A diverging run is marked in its Trajectory, never raised."""
     if not lr > 0:
         raise ValueError(f"Invalid learning rate: {lr}")
     if not eps >= 0:
         raise ValueError(f"Invalid epsilon value: {eps}")
     valley = panel_landscape(float(kappa), orientation)
-    adagrad = run(valley, Adagrad, steps=steps, label=f"Adagrad (lr={lr:.3g}, eps={eps:.0e})",
+    adagrad = run(valley, Adagrad, start=START, steps=steps, label=f"Adagrad (lr={lr:.3g}, eps={eps:.0e})",
                   lr=lr, eps=eps)
     return [adagrad, _best_gd(float(kappa), orientation, steps)]
 
