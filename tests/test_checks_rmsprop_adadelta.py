@@ -170,6 +170,7 @@ def rmsprop_factor_right(lr, alpha, eps, g1, n, g2, t):
 
 
 def rmsprop_factor_by_loop(lr, alpha, eps, g1, n, g2, t):
+    # the lecture's boxed recursion, one step at a time: right, but it cannot finish in time
     v = 0.0
     for step in range(1, t + 1):
         g = g1 if step <= n else g2
@@ -178,10 +179,8 @@ def rmsprop_factor_by_loop(lr, alpha, eps, g1, n, g2, t):
 
 
 def rmsprop_factor_bias_corrected(lr, alpha, eps, g1, n, g2, t):
-    v = 0.0
-    for step in range(1, t + 1):
-        g = g1 if step <= n else g2
-        v = alpha * v + (1 - alpha) * g * g
+    k = t - n
+    v = alpha**k * (1 - alpha**n) * g1**2 + (1 - alpha**k) * g2**2
     return lr / (math.sqrt(v / (1 - alpha**t)) + eps)
 
 
@@ -204,11 +203,47 @@ def rmsprop_factor_forgot_everything(lr, alpha, eps, g1, n, g2, t):
 
 
 class TestRMSpropEffectiveLrPrediction:
-    @pytest.mark.parametrize("fn", [rmsprop_factor_right, rmsprop_factor_by_loop])
-    def test_right_predictions_pass(self, fn):
+    def test_right_prediction_passes(self):
         for seed in (None, 1, "s"):
-            result = run_check("6.2", fn, seed=seed)
+            result = run_check("6.2", rmsprop_factor_right, seed=seed)
             assert result.passed, result.report()
+
+    def test_a_step_loop_and_torch_itself_fail(self, monkeypatch):
+        # a loop over billions of steps is stopped by the check's time limit (shortened here)
+        from course_lib.exercises.checks import _framework
+
+        monkeypatch.setattr(_framework, "LEARNER_TIME_LIMIT_S", 0.3)
+        assert not run_check("6.2", rmsprop_factor_by_loop).passed
+
+        def by_torch(lr, alpha, eps, g1, n, g2, t):  # the lecture's measuring helper, copied
+            theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+            optimizer = torch.optim.RMSprop([theta], lr=lr, alpha=alpha, eps=eps)
+            for step in range(1, t + 1):
+                before = theta.item()
+                theta.grad = torch.full((1,), g1 if step <= n else g2, dtype=torch.float64)
+                optimizer.step()
+            return -(theta.item() - before) / g2
+
+        assert not run_check("6.2", by_torch).passed
+
+    def test_cases_are_beyond_a_loop_and_not_degenerate(self):
+        from course_lib.exercises.checks._framework import REGISTRY
+
+        for seed in (None, 1, "s"):
+            cases = [dict(case.inputs) for case in REGISTRY["6.2"].make_cases(seed)]
+            long = [case for case in cases if case["t"] > rmsprop_checks.TORCH_MEASURED_MAX_T]
+            assert len(long) >= 8 and all(case["t"] - case["n"] >= 1e8 for case in long)
+            # the old scale neither gone nor still whole: alpha^n and alpha^(t-n) well inside (0, 1)
+            assert all(0.1 < case["alpha"] ** case["n"] < 0.8 for case in long)
+            assert all(0.1 < case["alpha"] ** (case["t"] - case["n"]) < 0.85 for case in long)
+
+    @pytest.mark.parametrize("alpha, eps, g1, n, g2, t", [
+        (0.8, 1e-3, 1.5, 7, -0.2, 12), (0.99, 1e-8, 0.05, 100, 1.5, 150),
+        (0.999, 0.02, -2.0, 1500, 0.3, 4000), (0.5, 1e-8, 3.0, 1, 0.1, 3)])
+    def test_closed_form_measurement_equals_torch(self, alpha, eps, g1, n, g2, t):
+        closed = rmsprop_checks.rmsprop_effective_lr_after_switch(0.02, alpha, eps, g1, n, g2, t)
+        measured = rmsprop_checks.measure_rmsprop_effective_lr(0.02, alpha, eps, g1, n, g2, t)
+        assert math.isclose(measured, closed, rel_tol=1e-10)
 
     @pytest.mark.parametrize("fn, hint_id", [
         (rmsprop_factor_bias_corrected, "bias_correction"),
