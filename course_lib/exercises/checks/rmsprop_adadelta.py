@@ -549,25 +549,27 @@ def centered_first_step_above_cases(rng: torch.Generator):
 
 register_written(
     "6.4",
-    prompt=("torch's centered RMSprop divides by √(v − ḡ²) + ε; TensorFlow documents "
-            "√(v − ḡ² + ε) (and defaults ε to 1e-7). On a perfectly steady slope in float32, "
-            "what is the largest step each placement allows, relative to lr·|g|, for |g| = 1e-3 "
-            "and for |g| = 3, and can either still produce a NaN? Which placement would you want, "
-            "and is it enough on its own?"),
+    prompt=("torch's centered RMSprop divides by √(v − ḡ²) + ε; TensorFlow's kernel "
+            "(ApplyCenteredRMSProp) and Keras 3 put ε inside the root, √(v − ḡ² + ε), with ε = "
+            "1e-7, and round their averages differently (kernel: v += (g² − v)(1 − α); Keras: "
+            "α·v + (1 − α)·g²). On a perfectly steady slope in float32, what is the largest step "
+            "each placement allows, relative to lr·|g|, for |g| = 1e-3 and for |g| = 3, and can "
+            "either still produce a NaN? Which placement would you want, and is it enough on its "
+            "own?"),
     rubric=("Both averages converge, so v − ḡ² falls to the rounding leftover of the "
             "cancellation, about ulp·g² (ulp ≈ 1.2e-7 in float32), which can land on either side "
             "of 0. torch: the step is lr·|g|/(√leftover + ε); in float32 √leftover ≈ 3e-4·|g| beats "
             "ε = 1e-8 for both gradients, so rounding sets the cap (order 1e6·lr·|g| at |g| = "
-            "1e-3, order 1e3·lr·|g| at |g| = 3; ε takes over only below |g| ≈ 1e-6), and a "
+            "1e-3, order 1e3·lr·|g| at |g| = 3; ε takes over only below about |g| = 1e-5), and a "
             "negative leftover gives √(negative) = NaN (lecture 06, section 4: g = 3, α = 0.9). "
-            "TensorFlow: the cap is lr·|g|/√ε, about 3e3·lr·|g| with "
-            "ε = 1e-7, for every small gradient, and a negative leftover is absorbed while it is "
-            "smaller than ε, so small gradients are safe; but the leftover grows with g², so once "
-            "g²·ulp is comparable with ε (|g| of order 1 and above in float32) it can still go "
-            "below −ε and NaN (g = 10, ρ = 0.99 in a float32 re-implementation of the documented "
-            "formula). ε inside the root is the safer placement but not enough alone for large "
-            "gradients in float32: clamp v − ḡ² at 0, raise ε, or use plain RMSprop when the "
-            "gradient barely varies."),
+            "ε inside: the cap is lr·|g|/√ε, about 3e3·lr·|g| with ε = 1e-7, for every small "
+            "gradient, and a negative leftover is absorbed while it is smaller than ε, so small "
+            "gradients are safe; but the leftover grows with g², so once g²·ulp is comparable "
+            "with ε (|g| of order 1 and above in float32) it can go below −ε, and whether it does "
+            "depends on how the averages are rounded (g = 10, α = 0.99: a NaN in a "
+            "Keras-style float32 re-implementation, none in the kernel's form). ε inside the root "
+            "is the safer placement but not enough alone for large gradients in float32: clamp "
+            "v − ḡ² at 0, raise ε, or use plain RMSprop when the gradient barely varies."),
 )
 
 
