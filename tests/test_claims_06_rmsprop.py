@@ -3,10 +3,13 @@ several seeds wherever randomness enters (issue 17).
 
 - the first step of torch's RMSprop is lr/√(1 − α) in every coordinate (no bias correction);
 - RMSprop as sign descent (Hinton's rprop reading; Balles & Hennig 2018): the average step is
-  lr·μ/√(μ² + σ²), whatever the gradient's scale;
+  lr·μ/√(μ² + σ²), whatever the gradient's scale; on a deterministic bowl that converges the
+  steps instead shrink geometrically, far below lr (6 starts);
 - centered RMSprop ends about ten times plain RMSprop's effective lr on g = 1 + 0.1ξ;
 - centered RMSprop on a steady gradient: its step grows until ε or rounding caps it, and it can
-  turn NaN (float32 g = 3, α = 0.9; float64 g = 1e-3, α = 0.99);
+  turn NaN (float32 g = 3, α = 0.9; float64 g = 1e-3, α = 0.99); ε wins over rounding below
+  about |g| = 0.1 in float64 and 1e-5 in float32; with ε inside the root (TensorFlow, Keras 3)
+  whether a NaN comes depends on how the averages are rounded (Keras-style vs the kernel's form);
 - TensorFlow's documented momentum form (lr in the buffer, ε inside the root) equals torch's at a
   constant lr and not under a schedule;
 - myth corrections: RMSprop's rare weights end further from the truth than Adagrad's on each seed;
@@ -104,6 +107,26 @@ def test_centered_effective_lr_is_about_ten_times_plain_on_eight_seeds():
 
     ratio = final_effective_lr(centered=True) / final_effective_lr()
     assert np.all((8 < ratio) & (ratio < 14)), ratio
+
+
+# -- deterministic and converging: the steps shrink far below lr -------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_on_a_converging_bowl_the_steps_shrink_geometrically(seed):
+    theta0 = float(np.random.default_rng(seed).uniform(0.5, 2.0)) * (-1) ** seed
+    theta = torch.tensor([theta0], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.RMSprop([theta], lr=0.01, foreach=False)
+    steps = []
+    for _ in range(300):
+        before = theta.item()
+        theta.grad = theta.detach().clone()
+        optimizer.step()
+        steps.append(abs(theta.item() - before) / 0.01)
+    steps = np.array(steps)
+    assert steps[299] < 0.02
+    every_ten = steps[59::10]
+    assert np.all(every_ten[1:] <= 0.9 * every_ten[:-1])
 
 
 # -- centered on a steady gradient: capped by eps or rounding, or NaN ---------------------------
