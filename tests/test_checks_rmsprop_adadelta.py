@@ -157,7 +157,8 @@ class TestRMSpropStep:
 
 
 # --------------------------------------------------------------------------------------------
-# 6.2 and 6.3 predict, then measure: learner-style predictions
+# 6.2 and 6.3 predict, then measure: learner-style predictions (6.3: when centered RMSprop's
+# steps on a steady slope pass factor·lr)
 # --------------------------------------------------------------------------------------------
 
 
@@ -169,6 +170,7 @@ def rmsprop_factor_right(lr, alpha, eps, g1, n, g2, t):
 
 
 def rmsprop_factor_by_loop(lr, alpha, eps, g1, n, g2, t):
+    # the lecture's boxed recursion, one step at a time: right, but it cannot finish in time
     v = 0.0
     for step in range(1, t + 1):
         g = g1 if step <= n else g2
@@ -177,10 +179,8 @@ def rmsprop_factor_by_loop(lr, alpha, eps, g1, n, g2, t):
 
 
 def rmsprop_factor_bias_corrected(lr, alpha, eps, g1, n, g2, t):
-    v = 0.0
-    for step in range(1, t + 1):
-        g = g1 if step <= n else g2
-        v = alpha * v + (1 - alpha) * g * g
+    k = t - n
+    v = alpha**k * (1 - alpha**n) * g1**2 + (1 - alpha**k) * g2**2
     return lr / (math.sqrt(v / (1 - alpha**t)) + eps)
 
 
@@ -203,11 +203,47 @@ def rmsprop_factor_forgot_everything(lr, alpha, eps, g1, n, g2, t):
 
 
 class TestRMSpropEffectiveLrPrediction:
-    @pytest.mark.parametrize("fn", [rmsprop_factor_right, rmsprop_factor_by_loop])
-    def test_right_predictions_pass(self, fn):
+    def test_right_prediction_passes(self):
         for seed in (None, 1, "s"):
-            result = run_check("6.2", fn, seed=seed)
+            result = run_check("6.2", rmsprop_factor_right, seed=seed)
             assert result.passed, result.report()
+
+    def test_a_step_loop_and_torch_itself_fail(self, monkeypatch):
+        # a loop over billions of steps is stopped by the check's time limit (shortened here)
+        from course_lib.exercises.checks import _framework
+
+        monkeypatch.setattr(_framework, "LEARNER_TIME_LIMIT_S", 0.3)
+        assert not run_check("6.2", rmsprop_factor_by_loop).passed
+
+        def by_torch(lr, alpha, eps, g1, n, g2, t):  # the lecture's measuring helper, copied
+            theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+            optimizer = torch.optim.RMSprop([theta], lr=lr, alpha=alpha, eps=eps)
+            for step in range(1, t + 1):
+                before = theta.item()
+                theta.grad = torch.full((1,), g1 if step <= n else g2, dtype=torch.float64)
+                optimizer.step()
+            return -(theta.item() - before) / g2
+
+        assert not run_check("6.2", by_torch).passed
+
+    def test_cases_are_beyond_a_loop_and_not_degenerate(self):
+        from course_lib.exercises.checks._framework import REGISTRY
+
+        for seed in (None, 1, "s"):
+            cases = [dict(case.inputs) for case in REGISTRY["6.2"].make_cases(seed)]
+            long = [case for case in cases if case["t"] > rmsprop_checks.TORCH_MEASURED_MAX_T]
+            assert len(long) >= 8 and all(case["t"] - case["n"] >= 1e8 for case in long)
+            # the old scale neither gone nor still whole: alpha^n and alpha^(t-n) well inside (0, 1)
+            assert all(0.1 < case["alpha"] ** case["n"] < 0.8 for case in long)
+            assert all(0.1 < case["alpha"] ** (case["t"] - case["n"]) < 0.85 for case in long)
+
+    @pytest.mark.parametrize("alpha, eps, g1, n, g2, t", [
+        (0.8, 1e-3, 1.5, 7, -0.2, 12), (0.99, 1e-8, 0.05, 100, 1.5, 150),
+        (0.999, 0.02, -2.0, 1500, 0.3, 4000), (0.5, 1e-8, 3.0, 1, 0.1, 3)])
+    def test_closed_form_measurement_equals_torch(self, alpha, eps, g1, n, g2, t):
+        closed = rmsprop_checks.rmsprop_effective_lr_after_switch(0.02, alpha, eps, g1, n, g2, t)
+        measured = rmsprop_checks.measure_rmsprop_effective_lr(0.02, alpha, eps, g1, n, g2, t)
+        assert math.isclose(measured, closed, rel_tol=1e-10)
 
     @pytest.mark.parametrize("fn, hint_id", [
         (rmsprop_factor_bias_corrected, "bias_correction"),
@@ -230,58 +266,90 @@ class TestRMSpropEffectiveLrPrediction:
         assert math.isclose(measured, curve[-1], rel_tol=1e-12)
 
 
-def adadelta_first_right(g, lr, rho, eps):
-    square_avg = (1 - rho) * g * g
-    delta = math.sqrt(0 + eps) / math.sqrt(square_avg + eps) * g
-    return -lr * delta
+def centered_crossing_by_loop(lr, alpha, eps, g, factor):
+    # a learner who writes both averages from their zero start and walks t up
+    t = 1
+    while True:
+        x = alpha**t
+        if abs(g) / (abs(g) * math.sqrt(x * (1 - x)) + eps) > factor:
+            return t
+        t += 1
 
 
-def adadelta_first_eps_outside(g, lr, rho, eps):
-    return -lr * (0 + eps) / (math.sqrt((1 - rho) * g * g) + eps) * g
+def centered_crossing_closed_form(lr, alpha, eps, g, factor):
+    c = 1 / factor - eps / abs(g)
+    root = math.sqrt(1 - 4 * c * c)
+    low, high = (1 - root) / 2, (1 + root) / 2
+    if alpha > high:
+        return 1
+    return math.floor(math.log(low) / math.log(alpha)) + 1
 
 
-def adadelta_first_eps_top_only(g, lr, rho, eps):
-    return -lr * math.sqrt(eps) / math.sqrt((1 - rho) * g * g) * g
+def centered_crossing_no_eps(lr, alpha, eps, g, factor):
+    return centered_crossing_by_loop(lr, alpha, 0.0, g, factor)
 
 
-def adadelta_first_eps_bottom_only(g, lr, rho, eps):
-    u = 0.0
-    return -lr * math.sqrt(u) / math.sqrt((1 - rho) * g * g + eps) * g
+def centered_crossing_monotone(lr, alpha, eps, g, factor):
+    # solves only the late branch: misses that the first steps are already long
+    c = 1 / factor - eps / abs(g)
+    root = math.sqrt(1 - 4 * c * c)
+    return math.floor(math.log((1 - root) / 2) / math.log(alpha)) + 1
 
 
-def adadelta_first_without_lr(g, lr, rho, eps):
-    return -math.sqrt(eps) / math.sqrt((1 - rho) * g * g + eps) * g
+def centered_crossing_decay_only(lr, alpha, eps, g, factor):
+    # v − ḡ² taken as αᵗg²
+    t = 1
+    while abs(g) / (abs(g) * math.sqrt(alpha**t) + eps) <= factor:
+        t += 1
+    return t
 
 
-def adadelta_first_full_square(g, lr, rho, eps):
-    return -lr * math.sqrt(eps) / math.sqrt(g * g + eps) * g
+def centered_crossing_last_below(lr, alpha, eps, g, factor):
+    return centered_crossing_by_loop(lr, alpha, eps, g, factor) - 1
 
 
-class TestAdadeltaFirstStepPrediction:
-    def test_right_prediction_passes(self):
+def centered_crossing_memory_guess(lr, alpha, eps, g, factor):
+    return round(1 / (1 - alpha))
+
+
+class TestCenteredCrossingPrediction:
+    @pytest.mark.parametrize("fn", [centered_crossing_by_loop, centered_crossing_closed_form])
+    def test_right_predictions_pass(self, fn):
         for seed in (None, 3, "t"):
-            result = run_check("6.3", adadelta_first_right, seed=seed)
+            result = run_check("6.3", fn, seed=seed)
             assert result.passed, result.report()
 
     @pytest.mark.parametrize("fn, hint_id", [
-        (adadelta_first_eps_outside, "eps_outside_roots"),
-        (adadelta_first_eps_top_only, "eps_numerator_only"),
-        (adadelta_first_eps_bottom_only, "eps_denominator_only"),
-        (adadelta_first_without_lr, "lr_ignored"),
-        (adadelta_first_full_square, "no_one_minus_rho"),
+        (centered_crossing_no_eps, "eps_ignored"),
+        (centered_crossing_monotone, "first_steps_ignored"),
+        (centered_crossing_decay_only, "only_decay"),
+        (centered_crossing_last_below, "one_early"),
     ])
     def test_known_mistake_gets_its_hint(self, fn, hint_id):
         result = run_check("6.3", fn)
         assert not result.passed
         assert result.hint_id == hint_id, result.report()
 
-    def test_measurement_equals_the_theory(self):
-        from course_lib.theory.rmsprop import adadelta_first_step
+    def test_a_guess_and_a_blank_fail(self):
+        assert not run_check("6.3", centered_crossing_memory_guess).passed
+        assert not run_check("6.3", lambda lr, alpha, eps, g, factor: None).passed
 
-        for g in (1.0, -0.003, 25.0):
-            measured = rmsprop_checks.measure_adadelta_first_step(g, 1.0, 0.9, 1e-6)
-            assert math.isclose(measured, adadelta_first_step(g, lr=1.0, rho=0.9, eps=1e-6),
-                                rel_tol=1e-12)
+    def test_measurement_equals_the_theory(self):
+        from course_lib.theory.rmsprop import centered_first_step_above
+
+        for alpha, eps, g, factor in ((0.99, 1e-8, 1.0, 100.0), (0.9, 0.01, 0.1, 5.0),
+                                      (0.99, 1e-8, -0.5, 8.0), (0.8, 1e-8, -3.0, 1000.0)):
+            measured = rmsprop_checks.measure_centered_first_step_above(0.01, alpha, eps, g, factor)
+            assert measured == centered_first_step_above(alpha, eps, g, factor)
+
+    def test_cases_include_a_first_step_answer_and_an_eps_that_matters(self):
+        from course_lib.exercises.checks._framework import REGISTRY
+
+        cases = [dict(case.inputs) for case in REGISTRY["6.3"].make_cases()]
+        answers = [rmsprop_checks._centered_right(**case) for case in cases]
+        assert 1 in answers and len(set(answers)) >= 5
+        assert any(rmsprop_checks._centered_eps_ignored(**case) != answer
+                   for case, answer in zip(cases, answers))
 
 
 def test_written_answer_6_4_is_registered():

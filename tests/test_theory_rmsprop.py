@@ -129,3 +129,29 @@ def test_adadelta_first_step_and_lr_default():
     assert optim.Adadelta([torch.zeros(1, requires_grad=True)]).defaults["lr"] == 1.0
     halved = parameter_changes(torch.optim.Adadelta, [[g]] * 5, lr=0.5, foreach=False)
     np.testing.assert_allclose(halved, 0.5 * theory.adadelta_update_curve([[g]] * 5), rtol=1e-12)
+
+
+@pytest.mark.parametrize("alpha, eps, g, factor", [
+    (0.99, 1e-8, 1.0, 100.0), (0.99, 1e-8, -0.5, 8.0), (0.9, 0.01, 0.1, 5.0), (0.5, 1e-8, 2.0, 3.0),
+    (0.8, 1e-8, -3.0, 1000.0), (0.95, 1e-3, 0.3, 40.0),
+])
+def test_centered_first_step_above_matches_torch(alpha, eps, g, factor):
+    # torch's centered RMSprop on a steady gradient: the first step longer than factor·lr
+    theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.RMSprop([theta], lr=0.01, alpha=alpha, eps=eps, centered=True,
+                                    foreach=False)
+    for t in range(1, 5001):
+        before = theta.item()
+        theta.grad = torch.full((1,), g, dtype=torch.float64)
+        optimizer.step()
+        if abs(theta.item() - before) > factor * 0.01:
+            break
+    assert t == theory.centered_first_step_above(alpha, eps, g, factor)
+    # and the variance estimate it rests on is torch's
+    state = optimizer.state[theta]
+    assert math.isclose((state["square_avg"] - state["grad_avg"] ** 2).item(),
+                        theory.centered_variance_constant_gradient(alpha, g, t), rel_tol=1e-6)
+
+
+def test_centered_first_step_above_is_infinite_when_eps_alone_keeps_steps_short():
+    assert theory.centered_first_step_above(0.9, 0.1, 0.5, 10.0) == math.inf

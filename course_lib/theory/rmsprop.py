@@ -47,6 +47,7 @@ __all__ = [
     "rmsprop_effective_lr_curve",
     "rmsprop_constant_gradient_effective_lr",
     "centered_variance_constant_gradient",
+    "centered_first_step_above",
     "adadelta_update_curve",
     "adadelta_first_step",
 ]
@@ -132,11 +133,42 @@ def rmsprop_constant_gradient_effective_lr(lr: float, alpha: float, eps: float, 
 def centered_variance_constant_gradient(alpha: float, g: float, t: int) -> float:
     r"""Centered RMSprop's variance estimate :math:`v_t - \bar g_t^2` after :math:`t` steps of the
     same gradient :math:`g`: :math:`(1-\alpha^t) g^2 - (1-\alpha^t)^2 g^2 = \alpha^t (1-\alpha^t) g^2`.
-    It goes to 0, so the denominator shrinks to :math:`\epsilon` and the step grows towards
-    :math:`\eta |g| / \epsilon` on a perfectly steady slope."""
+    It goes to 0, so the step grows geometrically on a perfectly steady slope, until what is
+    left of :math:`\sqrt{v_t - \bar g_t^2}` in floating point (the rounding of the cancellation,
+    about :math:`\sqrt{\text{ulp}}\,|g|`) or :math:`\epsilon` stops it: about
+    :math:`10^{8}\,\eta|g|` when :math:`\epsilon = 10^{-8}` dominates, less when rounding does
+    (notebook 06, section 4). A leftover that rounds below 0 makes torch's step NaN."""
     _check_decay(alpha, "alpha")
     decayed = alpha**t
     return decayed * (1.0 - decayed) * g * g
+
+
+def centered_first_step_above(alpha: float, eps: float, g: float, factor: float) -> float:
+    r"""The first step :math:`t` at which centered RMSprop (momentum 0), fed the same gradient
+    :math:`g` on every step from its fresh state, takes a step longer than ``factor`` times
+    :math:`\eta` (exact arithmetic; ``math.inf`` if it never does).
+
+    With :math:`x = \alpha^t`, the step is :math:`\eta|g| / (|g|\sqrt{x(1-x)} + \epsilon)`, longer
+    than :math:`k\eta` when :math:`\sqrt{x(1-x)} < c = 1/k - \epsilon/|g|`. :math:`x(1-x)` first
+    *rises* (while :math:`x > 1/2`) and then falls, so the step is long at :math:`t = 1`
+    (:math:`\eta/\sqrt{\alpha(1-\alpha)}` for small :math:`\epsilon`), shrinks to about
+    :math:`2\eta` where :math:`\alpha^t = 1/2`, then grows without bound but for :math:`\epsilon`:
+    the answer is 1 when :math:`\alpha` lies outside the roots :math:`x_\pm` of :math:`x(1-x) = c^2`,
+    else the first :math:`t` with :math:`\alpha^t < x_-`. Exercise 6.3 asks for it."""
+    _check_decay(alpha, "alpha")
+    _check_non_negative(eps, "epsilon value")
+    if not (math.isfinite(factor) and factor > 0) or g == 0:
+        raise ValueError("factor must be a positive number and g non-zero")
+    c = 1.0 / factor - eps / abs(g)
+    if c <= 0:
+        return math.inf
+    if c >= 0.5 or alpha == 0.0:
+        return 1
+    root = math.sqrt(1.0 - 4.0 * c * c)
+    low, high = (1.0 - root) / 2.0, (1.0 + root) / 2.0
+    if alpha < low or alpha > high:
+        return 1
+    return math.floor(math.log(low) / math.log(alpha)) + 1
 
 
 def adadelta_update_curve(gradients, *, lr: float = 1.0, rho: float = 0.9,

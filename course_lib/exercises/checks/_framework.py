@@ -981,7 +981,10 @@ def _diagnose_prediction(checker: Checker, case: Case, expected: Observation,
     problem = compare(measured, predicted, rtol=rtol, atol=atol)
     if problem is None:
         return None
-    tolerance = f"within {rtol:.0%}" if rtol >= 0.01 else f"within a relative {rtol:g}"
+    if rtol == 0 and atol == 0:
+        tolerance = "only this value passes"
+    else:
+        tolerance = f"within {rtol:.0%}" if rtol >= 0.01 else f"within a relative {rtol:g}"
     result = CheckResult(checker.exercise_id, False, 0, "failed",
                          failing_case=case.description,
                          expected=f"{_short(measured)} (measured by {checker.measured_by}; "

@@ -14,13 +14,20 @@ r"""Checkers for notebook 06, RMSProp and Adadelta: exercises 6.1 to 6.4.
         \theta \leftarrow \theta - \eta\, g / D).
 6.2 *predict, then measure*: ``predicted_effective_lr(lr, alpha, eps, g1, n, g2, t)``, RMSprop's
     effective learning rate :math:`-\Delta\theta_t / g_2` at step ``t`` when the gradient was ``g1``
-    for the first ``n`` steps and ``g2`` afterwards (``t > n``); measured by running
-    ``torch.optim.RMSprop``. Answer:
+    for the first ``n`` steps and ``g2`` afterwards (``t > n``). Two cases are short streams
+    measured by running ``torch.optim.RMSprop``; the others have ``alpha`` within 1e-9 to 1e-12
+    of 1 and ``n``, ``t`` in the billions, so a loop over the steps cannot answer in the time a
+    check allows: they are measured by the closed form :func:`rmsprop_effective_lr_after_switch`,
+    itself equal to torch's steps (tests/test_checks_rmsprop_adadelta.py). Answer:
     :math:`\eta / (\sqrt{\alpha^{t-n}(1-\alpha^n) g_1^2 + (1-\alpha^{t-n}) g_2^2} + \epsilon)`.
-6.3 *predict, then measure*: ``predicted_first_step(g, lr, rho, eps)``, Adadelta's first change
-    :math:`\theta_1 - \theta_0`; measured by running ``torch.optim.Adadelta``. Answer:
-    :math:`-\eta\sqrt{\epsilon}\, g / \sqrt{(1-\rho) g^2 + \epsilon}`.
-6.4 *written*: centered RMSprop on a perfectly steady slope.
+6.3 *predict, then measure*: ``predicted_first_step_above(lr, alpha, eps, g, factor)``, the first
+    step at which centered RMSprop (momentum 0), fed the same gradient ``g`` on every step, moves
+    θ by more than ``factor · lr``; measured by running ``torch.optim.RMSprop(centered=True)``.
+    Answer: with :math:`x = \alpha^t`, the step is :math:`\eta|g|/(|g|\sqrt{x(1-x)} + \epsilon)`;
+    ``course_lib.theory.rmsprop.centered_first_step_above`` solves for :math:`t` (1 when the
+    very first steps are already that long, since :math:`x(1-x)` first rises).
+6.4 *written*: torch's and TensorFlow's placement of ε in centered RMSprop on a steady slope:
+    the largest step and whether a NaN can still happen, in float32.
 """
 
 from __future__ import annotations
@@ -33,10 +40,9 @@ from course_lib.optim.rmsprop import rmsprop_init, rmsprop_update
 
 from ._framework import Case, KnownMistake, register, register_prediction, register_written
 
-# Bound once, when the checks load: a learner's cell that reassigns torch.optim.RMSprop, Adadelta
+# Bound once, when the checks load: a learner's cell that reassigns torch.optim.RMSprop
 # or course_lib.optim.rmsprop.rmsprop_update afterwards cannot change what the checks compare with.
 _TorchRMSprop = torch.optim.RMSprop
-_TorchAdadelta = torch.optim.Adadelta
 from ._state_calls import in_place_state
 
 # --------------------------------------------------------------------------------------------
@@ -261,9 +267,25 @@ def rmsprop_step_cases(rng: torch.Generator):
 # --------------------------------------------------------------------------------------------
 
 
+# Streams longer than this are measured by the closed form (torch would need hours).
+TORCH_MEASURED_MAX_T = 5_000
+
+
+def rmsprop_effective_lr_after_switch(lr, alpha, eps, g1, n, g2, t):
+    """torch's RMSprop effective lr at step ``t`` (momentum 0, not centered, v₀ = 0) for the
+    stream "``g1`` on steps 1..n, ``g2`` on steps n+1..t", in closed form."""
+    k = t - n
+    v = alpha**k * (1 - alpha**n) * g1 * g1 + (1 - alpha**k) * g2 * g2
+    return lr / (math.sqrt(v) + eps)
+
+
 def measure_rmsprop_effective_lr(lr, alpha, eps, g1, n, g2, t):
     """Run ``torch.optim.RMSprop`` on one float64 coordinate: gradient ``g1`` on steps 1..n,
-    ``g2`` on steps n+1..t; return ``-Δθ_t / g2``."""
+    ``g2`` on steps n+1..t; return ``-Δθ_t / g2``. Streams longer than
+    ``TORCH_MEASURED_MAX_T`` steps use :func:`rmsprop_effective_lr_after_switch`, tested equal
+    to torch on shorter ones."""
+    if t > TORCH_MEASURED_MAX_T:
+        return rmsprop_effective_lr_after_switch(lr, alpha, eps, g1, n, g2, t)
     theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     optimizer = _TorchRMSprop([theta], lr=lr, alpha=alpha, eps=eps, foreach=False)
     before = 0.0
@@ -307,7 +329,8 @@ def _explain_rmsprop(inputs, measured, predicted):
     return ("Unroll v ← α·v + (1 − α)·g² from v₀ = 0: after the n steps of g1, how much of g1² "
             "is in v (it has not reached g1² yet)? Each later step multiplies what is there by α "
             "and takes in a share of g2²: how much of g2² has v reached after t − n steps? Then "
-            "use the step torch takes with that v. "
+            "use the step torch takes with that v. With billions of steps only a formula answers "
+            "in time: sum the geometric series rather than looping over it. "
             f"Here the optimizer's factor is {measured:.6g}, yours {predicted:.6g}.")
 
 
@@ -352,138 +375,201 @@ def rmsprop_effective_lr_cases(rng: torch.Generator):
                lr=0.01, alpha=0.9, eps=1e-8, g1=2.0, n=50, g2=0.1, t=55)
     yield Case("torch's default alpha 0.99, flat first then steep",
                lr=0.01, alpha=0.99, eps=1e-8, g1=0.05, n=100, g2=1.5, t=150)
+    # alpha a hair below 1 and billions of steps: the closed form answers at once, a loop over
+    # the steps would run for minutes to days
     for _ in range(8):
-        n = int(torch.randint(1, 60, (), generator=rng))
-        yield Case("a random switch of gradient scale", lr=round(uniform(0.001, 0.1), 4),
-                   alpha=pick(0.5, 0.9, 0.95, 0.99, round(uniform(0.6, 0.99), 3)),
+        k = pick(9, 10, 11, 12)
+        alpha = 1 - 10.0**-k
+        n = int(10**k * uniform(0.3, 2.0))
+        yield Case("billions of steps, alpha within 10^-%d of 1" % k,
+                   lr=round(uniform(0.001, 0.1), 4), alpha=alpha,
                    eps=pick(1e-8, round(uniform(0.001, 0.05), 4)),
                    g1=round(pick(-1, 1) * uniform(0.05, 3.0), 3), n=n,
                    g2=round(pick(-1, 1) * uniform(0.05, 3.0), 3),
-                   t=n + int(torch.randint(1, 80, (), generator=rng)))
+                   t=n + int(10**k * uniform(0.2, 2.0)))
 
 
 # --------------------------------------------------------------------------------------------
-# 6.3 predict, then measure: Adadelta's first step
+# 6.3 predict, then measure: when does centered RMSprop's step on a steady slope pass factor·lr?
 # --------------------------------------------------------------------------------------------
 
+CENTERED_MAX_STEPS = 20_000
 
-def measure_adadelta_first_step(g, lr, rho, eps):
-    """One step of ``torch.optim.Adadelta`` on one float64 coordinate from 0 with gradient ``g``:
-    return θ₁ − θ₀."""
+
+def measure_centered_first_step_above(lr, alpha, eps, g, factor):
+    """Run ``torch.optim.RMSprop(lr, alpha, eps, centered=True)`` on one float64 coordinate fed
+    the gradient ``g`` on every step; return the first step t with |θ_t − θ_{t−1}| > factor·lr
+    (``math.inf`` if none within 20 000 steps)."""
     theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-    optimizer = _TorchAdadelta([theta], lr=lr, rho=rho, eps=eps, foreach=False)
-    theta.grad = torch.full((1,), g, dtype=torch.float64)
-    optimizer.step()
-    return theta.item()
+    optimizer = _TorchRMSprop([theta], lr=lr, alpha=alpha, eps=eps, centered=True, foreach=False)
+    for step in range(1, CENTERED_MAX_STEPS + 1):
+        before = theta.item()
+        theta.grad = torch.full((1,), float(g), dtype=torch.float64)
+        optimizer.step()
+        if abs(theta.item() - before) > factor * lr:
+            return step
+    return math.inf
 
 
-def _adadelta_eps_outside(g, lr, rho, eps):
-    # (√u + ε)/(√v + ε) with u = 0: ε / (√((1−ρ)g²) + ε)
-    return -lr * eps * g / (math.sqrt((1 - rho) * g * g) + eps)
+def _roots(c):
+    root = math.sqrt(max(1.0 - 4.0 * c * c, 0.0))
+    return (1.0 - root) / 2.0, (1.0 + root) / 2.0
 
 
-def _adadelta_eps_numerator_only(g, lr, rho, eps):
-    return -lr * math.sqrt(eps) * g / math.sqrt((1 - rho) * g * g)
+def _first_below(alpha, x):
+    # the first t >= 1 with alpha**t < x
+    if alpha < x:
+        return 1
+    return math.floor(math.log(x) / math.log(alpha)) + 1
 
 
-def _adadelta_eps_denominator_only(g, lr, rho, eps):
-    # √u / √(v + ε) with u = 0: no step at all
-    return -lr * math.sqrt(0.0) * g / math.sqrt((1 - rho) * g * g + eps)
+def _crossing(alpha, c, *, rising_branch=True):
+    if c <= 0:
+        return math.inf
+    if c >= 0.5:
+        return 1
+    low, high = _roots(c)
+    if rising_branch and alpha > high:
+        return 1
+    return _first_below(alpha, low)
 
 
-def _adadelta_no_one_minus_rho(g, lr, rho, eps):
-    return -lr * math.sqrt(eps) * g / math.sqrt(g * g + eps)
+def _centered_right(lr, alpha, eps, g, factor):
+    return _crossing(alpha, 1 / factor - eps / abs(g))
 
 
-def _adadelta_lr_ignored(g, lr, rho, eps):
-    return -math.sqrt(eps) * g / math.sqrt((1 - rho) * g * g + eps)
+def _centered_eps_ignored(lr, alpha, eps, g, factor):
+    return _crossing(alpha, 1 / factor)
 
 
-def _adadelta_ascent(g, lr, rho, eps):
-    return lr * math.sqrt(eps) * g / math.sqrt((1 - rho) * g * g + eps)
+def _centered_eps_inside(lr, alpha, eps, g, factor):
+    # √(x(1−x)g² + ε) < |g|/factor
+    bound = 1 / factor**2 - eps / (g * g)
+    return _crossing(alpha, math.sqrt(bound)) if bound > 0 else math.inf
 
 
-def _adadelta_rmsprop_like(g, lr, rho, eps):
-    # as if the numerator were 1: an RMSprop step with lr
-    return -lr * g / math.sqrt((1 - rho) * g * g + eps)
+def _centered_only_decay(lr, alpha, eps, g, factor):
+    # v − ḡ² taken as αᵗ·g², as if the averages had no zero start to grow out of
+    c = 1 / factor - eps / abs(g)
+    return _first_below(alpha, c * c) if c > 0 else math.inf
 
 
-def _explain_adadelta(inputs, measured, predicted):
-    return ("Start from the state torch creates: square_avg = acc_delta = 0. Follow torch's "
-            "Adadelta update (lecture 06, section 5) in its order: which average takes in this "
-            "gradient before the step is formed, and which one only after? Then ask what is "
-            "left of the numerator while its average is still 0, and where lr enters. "
-            f"Here the optimizer moved by {measured:.6g}, you predicted {predicted:.6g}.")
+def _centered_first_steps_ignored(lr, alpha, eps, g, factor):
+    return _crossing(alpha, 1 / factor - eps / abs(g), rising_branch=False)
+
+
+def _centered_one_late(lr, alpha, eps, g, factor):
+    return _centered_right(lr, alpha, eps, g, factor) + 1
+
+
+def _centered_one_early(lr, alpha, eps, g, factor):
+    return _centered_right(lr, alpha, eps, g, factor) - 1
+
+
+def _explain_centered(inputs, measured, predicted):
+    return ("Start from the state torch creates (square_avg = grad_avg = 0) and write both "
+            "averages after t equal gradients; then the denominator torch divides by, with ε "
+            "where torch puts it, and the step it gives. Solve for the first whole t at which "
+            "the step is longer than factor·lr, and check step 1 against your formula. "
+            f"Here torch's step first passed factor·lr at step {measured:g}; you predicted "
+            f"{predicted:g}.")
 
 
 @register_prediction(
     "6.3",
-    measure=measure_adadelta_first_step,
-    rtol=1e-6,
-    explain=_explain_adadelta,
+    measure=measure_centered_first_step_above,
+    rtol=0.0,
+    explain=_explain_centered,
     mistakes=[
         KnownMistake(
-            "eps_outside_roots", _adadelta_eps_outside,
-            "You added ε outside the square roots. torch (and Zeiler's paper) put it inside both "
-            "RMS terms. Redo the numerator with acc_delta = 0 and ε where torch puts it."),
+            "eps_ignored", _centered_eps_ignored,
+            "You left ε out. Here it is not small next to the spread estimate near the crossing: "
+            "it is added to the denominator, so the step has to wait longer to get that long."),
         KnownMistake(
-            "eps_numerator_only", _adadelta_eps_numerator_only,
-            "ε goes inside *both* roots: the denominator is √(square_avg + ε), not √square_avg "
-            "(it matters when g² is not much larger than ε)."),
+            "eps_inside_root", _centered_eps_inside,
+            "You put ε inside the root. torch adds it outside: √(v − ḡ²) + ε (lecture 06, "
+            "section 4)."),
         KnownMistake(
-            "eps_denominator_only", _adadelta_eps_denominator_only,
-            "With ε only in the denominator, the numerator √acc_delta is 0 on the first step, so "
-            "Adadelta would never move (acc_delta stays 0 forever). Look at where torch puts ε "
-            "in the numerator: that is what starts it."),
+            "only_decay", _centered_only_decay,
+            "Your v − ḡ² only decays. Both averages start at 0 and are still growing towards g² "
+            "and g: write v_t and ḡ_t exactly from their zero start, then subtract."),
         KnownMistake(
-            "no_one_minus_rho", _adadelta_no_one_minus_rho,
-            "After one step square_avg is (1 − ρ)·g², not g²: the average starts at 0 and takes "
-            "in only (1 − ρ) of the new square."),
+            "first_steps_ignored", _centered_first_steps_ignored,
+            "Your step number is not torch's here. Check step 1 against your formula."),
         KnownMistake(
-            "lr_ignored", _adadelta_lr_ignored,
-            "torch multiplies Adadelta's step by lr (θ ← θ − lr·Δ); the paper has no lr, which is "
-            "torch's default lr = 1.0."),
+            "one_late", _centered_one_late,
+            "One step late: you gave the step after the first one that is longer than factor·lr."),
         KnownMistake(
-            "ascent", _adadelta_ascent,
-            "Wrong sign: θ moves against the gradient, θ₁ − θ₀ = −lr·Δ."),
-        KnownMistake(
-            "rmsprop_like", _adadelta_rmsprop_like,
-            "That is an RMSprop step. Adadelta multiplies g/RMS[g] by RMS[Δx] of the *previous* "
-            "steps: what is that on the first step, when no step has been taken yet?"),
+            "one_early", _centered_one_early,
+            "One step early: you gave the last step that is not yet longer than factor·lr."),
     ],
 )
-def adadelta_first_step_cases(rng: torch.Generator):
+def centered_first_step_above_cases(rng: torch.Generator):
     def uniform(low, high):
         return low + (high - low) * torch.rand((), generator=rng, dtype=torch.float64).item()
 
     def pick(*options):
         return options[int(torch.randint(0, len(options), (), generator=rng))]
 
-    yield Case("torch's defaults (lr 1.0, rho 0.9, eps 1e-6), g = 1", g=1.0, lr=1.0, rho=0.9,
-               eps=1e-6)
-    yield Case("a gradient as small as √eps (g = 0.001, eps 1e-6)", g=0.001, lr=1.0, rho=0.9,
-               eps=1e-6)
-    for _ in range(6):
-        yield Case("random settings", g=round(pick(-1, 1) * 10 ** uniform(-3.5, 1), 6),
-                   lr=pick(1.0, round(uniform(0.1, 2.0), 3)),
-                   rho=pick(0.9, 0.95, round(uniform(0.5, 0.99), 3)),
-                   eps=pick(1e-6, 1e-4, 10 ** round(uniform(-8, -2), 2)))
+    def clear(lr, alpha, eps, g, factor):
+        # skip draws whose crossing lands within rounding of a whole step, or that run too long
+        c = 1 / factor - eps / abs(g)
+        if not 0 < c < 0.5:
+            return False
+        low, high = _roots(c)
+        exponent = math.log(low) / math.log(alpha)
+        answer = _centered_right(lr, alpha, eps, g, factor)
+        return (answer <= 600 and abs(exponent - round(exponent)) > 1e-6
+                and abs(alpha - high) > 1e-6 and abs(alpha - low) > 1e-6)
+
+    yield Case("torch's alpha 0.99, g = 1, factor 100", lr=0.01, alpha=0.99, eps=1e-8, g=1.0,
+               factor=100.0)
+    yield Case("alpha 0.99, factor 8: how long are the very first steps?", lr=0.01, alpha=0.99,
+               eps=1e-8, g=-0.5, factor=8.0)
+    yield Case("alpha 0.9, eps 0.01 next to a gradient of 0.1, factor 5", lr=0.003, alpha=0.9,
+               eps=0.01, g=0.1, factor=5.0)
+    yield Case("alpha 0.8, a steep slope (g = -3), factor 1000", lr=0.05, alpha=0.8, eps=1e-8,
+               g=-3.0, factor=1000.0)
+    produced = 0
+    while produced < 5:
+        inputs = dict(lr=round(uniform(0.001, 0.1), 4),
+                      alpha=pick(0.5, 0.8, 0.9, 0.95, round(uniform(0.6, 0.97), 3)),
+                      eps=pick(1e-8, 1e-3, round(uniform(0.001, 0.02), 4)),
+                      g=round(pick(-1, 1) * uniform(0.05, 3.0), 3),
+                      factor=pick(round(uniform(2.5, 20.0), 2), round(10 ** uniform(1, 3), 1)))
+        if not clear(**inputs):
+            continue
+        produced += 1
+        yield Case("random decay, eps, gradient and factor", **inputs)
 
 
 # --------------------------------------------------------------------------------------------
-# 6.4 written: centered RMSprop on a steady slope
+# 6.4 written: where ε sits in centered RMSprop, torch's way and TensorFlow's
 # --------------------------------------------------------------------------------------------
 
 register_written(
     "6.4",
-    prompt=("Centered RMSprop divides by √(v − ḡ²) + ε. Suppose the gradient is exactly the same, "
-            "g, on every step (a long straight slope). What happens to the step size as t grows, "
-            "why, and what keeps it finite? Would you use centered=True on such a problem?"),
-    rubric=("v_t = (1 − αᵗ)g² and ḡ_t = (1 − αᵗ)g, so v − ḡ² = αᵗ(1 − αᵗ)g² → 0: the estimated "
-            "variance vanishes because there is no noise, the denominator falls to ε and the step "
-            "grows towards lr·|g|/ε (10⁶·lr·|g| with ε = 1e-8) — it speeds up exponentially on a "
-            "steady slope. Only ε (and the slope ending) bounds it; centering suits noisy "
-            "gradients, on a deterministic slope it is dangerous unless ε is large."),
+    prompt=("torch's centered RMSprop divides by √(v − ḡ²) + ε; TensorFlow's kernel "
+            "(ApplyCenteredRMSProp) and Keras 3 put ε inside the root, √(v − ḡ² + ε), with ε = "
+            "1e-7, and round their averages differently (kernel: v += (g² − v)(1 − α); Keras: "
+            "α·v + (1 − α)·g²). On a perfectly steady slope in float32, what is the largest step "
+            "each placement allows, relative to lr·|g|, for |g| = 1e-3 and for |g| = 3, and can "
+            "either still produce a NaN? Which placement would you want, and is it enough on its "
+            "own?"),
+    rubric=("Both averages converge, so v − ḡ² falls to the rounding leftover of the "
+            "cancellation, about ulp·g² (ulp ≈ 1.2e-7 in float32), which can land on either side "
+            "of 0. torch: the step is lr·|g|/(√leftover + ε); in float32 √leftover ≈ 3e-4·|g| beats "
+            "ε = 1e-8 for both gradients, so rounding sets the cap (order 1e6·lr·|g| at |g| = "
+            "1e-3, order 1e3·lr·|g| at |g| = 3; ε takes over only below about |g| = 1e-5), and a "
+            "negative leftover gives √(negative) = NaN (lecture 06, section 4: g = 3, α = 0.9). "
+            "ε inside: the cap is lr·|g|/√ε, about 3e3·lr·|g| with ε = 1e-7, for every small "
+            "gradient, and a negative leftover is absorbed while it is smaller than ε, so small "
+            "gradients are safe; but the leftover grows with g², so once g²·ulp is comparable "
+            "with ε (|g| of order 1 and above in float32) it can go below −ε, and whether it does "
+            "depends on how the averages are rounded (g = 10, α = 0.99: a NaN in a "
+            "Keras-style float32 re-implementation, none in the kernel's form). ε inside the root "
+            "is the safer placement but not enough alone for large gradients in float32: clamp "
+            "v − ḡ² at 0, raise ε, or use plain RMSprop when the gradient barely varies."),
 )
 
 
@@ -491,6 +577,20 @@ register_written(
 # course's closed forms): refused in those exercises by the grader's scan and run-time guard.
 from ._framework import REGISTRY as _REGISTRY  # noqa: E402
 
-_REGISTRY["6.2"].refused_calls = {"course_lib.theory.rmsprop.rmsprop_effective_lr_curve": (),
-                                  "course_lib.theory.adagrad.adagrad_effective_lr_curve": ()}
-_REGISTRY["6.3"].refused_calls = {"course_lib.theory.rmsprop.adadelta_first_step": ()}
+# torch's RMSprop and the course's copy of it run the very steps 6.2 and 6.3 ask to predict
+# (the grader's default list forbids both modules already; naming them here makes the refusal
+# explicit and reaches them however they are bound), and so do the check's own measurements.
+_RUNS_RMSPROP = {"torch.optim.RMSprop": (), "course_lib.optim.RMSprop": (),
+                 "course_lib.optim.rmsprop.rmsprop_update": (),
+                 "course_lib.optim.rmsprop.rmsprop_init": ()}
+_REGISTRY["6.2"].refused_calls = {
+    "course_lib.theory.rmsprop.rmsprop_effective_lr_curve": (),
+    "course_lib.theory.adagrad.adagrad_effective_lr_curve": (),
+    "course_lib.exercises.checks.rmsprop_adadelta.measure_rmsprop_effective_lr": (),
+    "course_lib.exercises.checks.rmsprop_adadelta.rmsprop_effective_lr_after_switch": (),
+    **_RUNS_RMSPROP}
+_REGISTRY["6.3"].refused_calls = {
+    "course_lib.theory.rmsprop.centered_first_step_above": (),
+    "course_lib.theory.rmsprop.centered_variance_constant_gradient": (),
+    "course_lib.exercises.checks.rmsprop_adadelta.measure_centered_first_step_above": (),
+    **_RUNS_RMSPROP}
