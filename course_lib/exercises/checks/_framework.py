@@ -984,11 +984,11 @@ def _diagnose_prediction(checker: Checker, case: Case, expected: Observation,
     if rtol == 0 and atol == 0:
         tolerance = "only this value passes"
     else:
-        tolerance = f"within {rtol:.0%}" if rtol >= 0.01 else f"within a relative {rtol:g}"
+        tolerance = (f"within {rtol:.0%}" if rtol >= 0.01 else f"within a relative {rtol:g}") + " passes"
     result = CheckResult(checker.exercise_id, False, 0, "failed",
                          failing_case=case.description,
                          expected=f"{_short(measured)} (measured by {checker.measured_by}; "
-                                  f"{tolerance} passes)",
+                                  f"{tolerance})",
                          received=f"{_short(predicted)} (your prediction)")
     measured_number, predicted_number = _as_number(measured), _as_number(predicted)
     if predicted is None:
