@@ -228,3 +228,49 @@ def test_capstone_ablation_over_six_seeds(digits):
     assert capstone > no_schedule
     # ... and He's init changes little on this shallow network
     assert abs(capstone - no_he) < 0.01
+
+
+# ---- the myth box: symmetry, and Xavier's factor when the widths differ ----------------------
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_constant_start_stays_one_unit_while_a_random_one_learns(seed):
+    from course_lib.problems import toy_regression as tr
+
+    x, y = tr.make_data()
+
+    def fit(constant):
+        net = tr.make_mlp(seed=seed)
+        if constant:
+            with torch.no_grad():
+                for layer in (net[0], net[2]):
+                    layer.weight.fill_(0.3)
+                    layer.bias.zero_()
+        optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+        for step in range(100):
+            optimizer.zero_grad()
+            nn.functional.mse_loss(net(x), y).backward()
+            if step == 0:
+                first_grad = net[0].weight.grad.norm().item()
+            optimizer.step()
+        spread = (net[0].weight - net[0].weight[0]).abs().max().item()
+        return first_grad, spread, tr.full_data_loss(net, x, y)
+
+    grad_c, spread_c, loss_c = fit(True)
+    grad_r, spread_r, _ = fit(False)
+    assert spread_c < 1e-5 < spread_r                 # the constant start's units stay identical
+    assert grad_c > 0.1 * grad_r                      # with a gradient of ordinary size
+    assert loss_c > 0.95 * float(y.var(unbiased=False))  # no better than predicting the mean
+
+
+@pytest.mark.parametrize("n_in, n_out", [(64, 64), (256, 64), (64, 256)])
+def test_xavier_after_a_relu_scales_the_mean_square_by_n_in_over_the_sum(n_in, n_out):
+    factors = []
+    for seed in range(5):
+        generator = torch.Generator().manual_seed(seed)
+        z = torch.randn(4096, n_in, generator=generator, dtype=torch.float64)   # a pre-activation
+        weight = torch.empty(n_out, n_in, dtype=torch.float64)
+        torch.manual_seed(seed)
+        nn.init.xavier_uniform_(weight)
+        factors.append(float((torch.relu(z) @ weight.T).pow(2).mean() / z.pow(2).mean()))
+    # averaged over 5 draws of W; with equal widths the RMS shrinks by √2
+    assert np.mean(factors) == pytest.approx(n_in / (n_in + n_out), rel=0.05)
