@@ -51,6 +51,8 @@ def warmup_cosine_adamw(peak):
 def one_cycle(peak):
     def make_optimizer(params, *, steps_per_epoch, epochs):
         optimizer = torch.optim.Adam(params, lr=peak)
+        # OneCycleLR's default cycle_momentum=True also cycles Adam's β₁ (between
+        # base_momentum 0.85 and max_momentum 0.95, opposite to the lr): this recipe changes β₁ too
         return optimizer, torch.optim.lr_scheduler.OneCycleLR(
             optimizer, max_lr=peak, total_steps=steps_per_epoch * epochs)
     return make_optimizer

@@ -192,8 +192,8 @@ REFUSED = [
     ("8.1", "def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):\n"
             "    adam_update(param, grad, state, lr=lr, weight_decay=weight_decay,\n"
             "                **{'decoupled_weight_decay': True})\n"),
-    ("10.2", "def predicted_matching_lr(sgd_lr, momentum):\n"
-             "    return measured_matching_lr(sgd_lr, momentum)\n"),
+    ("10.2", "def lr_for_summed_loss(name, lr, batch_size):\n"
+             "    return measured_lr_for_summed_loss(name, lr, batch_size)\n"),
 ]
 
 

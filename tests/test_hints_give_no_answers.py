@@ -27,7 +27,7 @@ ANSWERS = {
     "6.3": ["αᵗ(1−αᵗ)", "α^t(1−α^t)", "x(1−x)", "(1−αᵗ)g²", "(1−αᵗ)·g²"],
     "7.2": ["√(1−β₂ᵗ)", "(1−β₁)/(1−β₁ᵗ)"],
     "9.2": ["m̂₁=m₁/(1−β₁)=g", "v̂₁=v₁/(1−β₂)=g²"],
-    "10.2": ["sgd_lrby1−β", "sgd_lr·(1−β)", "smallerthanSGD'sbythatfactor"],
+    "10.2": ["lr/batch_size", "dividethelrbythebatchsize", "thefactorcancels"],
 }
 
 

@@ -28,7 +28,7 @@ def gradients(panel):
 
 
 def test_curves_equal_a_hand_built_network(panel):
-    panel.update(depth=5, activation="tanh", scheme="xavier", gain=1.3)
+    panel.update(depth=5, activation="tanh", scheme="xavier", gain=1.3, seed=0)
     x = torch.randn(BATCH, WIDTH, generator=torch.Generator().manual_seed(0))
     layers = []
     with torch.random.fork_rng(devices=[]):
@@ -57,19 +57,20 @@ def test_dashed_line_is_the_closed_form_only_for_relu_and_he(panel):
     assert len(panel.figure.theory_line.get_data()[0]) == 0
 
 
-def test_things_to_try_he_keeps_the_scale_over_30_relu_layers(panel):
-    # "He's gain √2: the output RMS stays within a factor 2 of √2 over 30 layers."
-    panel.update(depth=30, activation="relu", scheme="he", gain=math.sqrt(2))
-    assert np.all(np.abs(np.log(activations(panel) / math.sqrt(2))) < math.log(2))
+def test_he_at_seed_0_is_one_draw_around_the_closed_form(panel):
+    # the closed form is the average over networks; one seed scatters around it (the claims,
+    # over 40 seeds, are in tests/test_claims_11_initialization.py)
+    panel.update(depth=30, activation="relu", scheme="he", gain=math.sqrt(2), seed=0)
+    assert np.all(np.abs(np.log(activations(panel) / math.sqrt(2))) < math.log(10))
 
 
 def test_things_to_try_xavier_with_relu_halves_the_mean_square_per_layer(panel):
     # "Xavier (gain 1) with ReLU: by layer 30 the output is below 1/1000 of layer 1's."
     panel.update(depth=30, activation="relu", scheme="xavier", gain=1.0)
     assert activations(panel)[-1] < 1e-3 * activations(panel)[0]
-    # "... the same with tanh shrinks far less: still above 0.05 at layer 30."
+    # "Xavier with tanh at gain 1: it shrinks far less, but still to about a tenth by layer 30."
     panel.update(activation="tanh")
-    assert activations(panel)[-1] > 0.05
+    assert 0.05 < activations(panel)[-1] < 0.2
 
 
 def test_things_to_try_gain_two_explodes(panel):
@@ -81,5 +82,8 @@ def test_things_to_try_gain_two_explodes(panel):
 def test_things_to_try_torchs_default_starves_the_first_layers(panel):
     # "torch's default with ReLU, 30 layers: the first layer's weight gradient is a millionth
     #  of the last layer's or less."
-    panel.update(depth=30, activation="relu", scheme="torch_default", gain=1.0)
+    panel.update(depth=30, activation="relu", scheme="torch_default", gain=1.0, seed=0)
     assert gradients(panel)[0] < 1e-6 * gradients(panel)[-1]
+    # "... switch to torch_default_zero_bias: the layers get about the same gradient"
+    panel.update(scheme="torch_default_zero_bias")
+    assert 0.2 < gradients(panel)[0] / gradients(panel)[-1] < 5

@@ -11,7 +11,14 @@ Schemes (weights; biases are set to 0 except for ``"torch_default"``, which keep
 * ``"he"``: ``nn.init.kaiming_normal_(W, nonlinearity="relu")`` scaled by ``gain/√2`` so that
   ``gain = √2`` is He's :math:`\mathcal N(0, 2/n_{\text{in}})`; in general
   :math:`\mathcal N(0, \text{gain}^2/n_{\text{in}})`;
-* ``"torch_default"``: what ``nn.Linear`` does by itself, :math:`U(\pm 1/\sqrt{n_{\text{in}}})`.
+* ``"torch_default"``: what ``nn.Linear`` does by itself, :math:`U(\pm 1/\sqrt{n_{\text{in}}})`;
+* ``"torch_default_zero_bias"``: torch's default weights with the biases set to 0 (to separate
+  what the weights do from what torch's biases do).
+
+:func:`layer_scales` measures one network; :func:`scales_over_seeds` the same network built from
+many seeds (single deep networks scatter around the average, Hanin & Rolnick 2018);
+:func:`relative_weight_gradients` gives :math:`\lVert\nabla_W f\rVert/\lVert W\rVert` per layer for a
+classification loss.
 """
 
 from __future__ import annotations
@@ -25,9 +32,10 @@ from torch import nn
 
 from course_lib.problems.toy_regression import single_threaded
 
-__all__ = ["SCHEMES", "ACTIVATIONS", "deep_mlp", "initialise", "LayerScales", "layer_scales"]
+__all__ = ["SCHEMES", "ACTIVATIONS", "deep_mlp", "initialise", "LayerScales", "layer_scales",
+           "scales_over_seeds", "relative_weight_gradients"]
 
-SCHEMES = ("zero", "constant", "normal", "xavier", "he", "torch_default")
+SCHEMES = ("zero", "constant", "normal", "xavier", "he", "torch_default", "torch_default_zero_bias")
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "linear": nn.Identity}
 
 
@@ -59,6 +67,11 @@ def initialise(net: nn.Sequential, scheme: str, gain: float = 1.0, *, seed: int 
     if scheme not in SCHEMES:
         raise ValueError(f"unknown scheme {scheme!r}; choose one of {list(SCHEMES)}")
     if scheme == "torch_default":
+        return net
+    if scheme == "torch_default_zero_bias":
+        with torch.no_grad():
+            for layer in (m for m in net if isinstance(m, nn.Linear)):
+                layer.bias.zero_()
         return net
     seed = getattr(net, "seed", 0) if seed is None else seed
     with torch.random.fork_rng(devices=[]), torch.no_grad():
@@ -104,6 +117,32 @@ def layer_scales(net: nn.Sequential, x: torch.Tensor, loss_fn=None) -> LayerScal
     finally:
         for hook in hooks:
             hook.remove()
-    activation = np.array([float(o.pow(2).mean().sqrt()) for o in outputs])
-    grads = np.array([float(m.weight.grad.pow(2).mean().sqrt()) for m in net if isinstance(m, nn.Linear)])
+    # in float64: the squares of float32 values below about 1e-23 underflow to 0 in float32,
+    # which would show gradients of 1e-25 (small, but not zero) as exactly 0
+    activation = np.array([float(o.double().pow(2).mean().sqrt()) for o in outputs])
+    grads = np.array([float(m.weight.grad.double().pow(2).mean().sqrt()) for m in net if isinstance(m, nn.Linear)])
     return LayerScales(activation, grads)
+
+
+def scales_over_seeds(depth: int, width: int, seeds, *, activation: str = "relu", scheme: str = "he",
+                      gain: float = math.sqrt(2), batch: int = 256) -> list[LayerScales]:
+    """:func:`layer_scales` of the network that notebook 11's depth panel builds at each seed:
+    ``deep_mlp(depth, width, activation, seed)`` initialised by ``scheme`` and ``gain``, fed
+    ``batch`` standard-normal inputs drawn from ``torch.Generator().manual_seed(seed)``."""
+    results = []
+    for seed in seeds:
+        x = torch.randn(batch, width, generator=torch.Generator().manual_seed(int(seed)))
+        net = initialise(deep_mlp(depth, width, activation=activation, seed=int(seed)), scheme, gain)
+        results.append(layer_scales(net, x))
+    return results
+
+
+def relative_weight_gradients(net: nn.Sequential, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    r""":math:`\lVert\nabla_{W_l} f\rVert / \lVert W_l\rVert` for each linear layer (input side first),
+    with :math:`f` the mean cross-entropy of ``net(x)`` against the labels ``y``: the fraction of
+    its own size that one SGD step at lr 1 would move each weight matrix."""
+    with single_threaded():
+        net.zero_grad()
+        nn.functional.cross_entropy(net(x), y).backward()
+    linears = [m for m in net if isinstance(m, nn.Linear)]
+    return np.array([float(m.weight.grad.double().norm() / m.weight.detach().double().norm()) for m in linears])

@@ -1,22 +1,22 @@
 r"""Initialisation scales from variance preservation, and torch's own defaults.
 
 A linear layer :math:`z = Wx` with :math:`n_{\text{in}}` inputs and weights drawn independently
-with mean 0 and variance :math:`\sigma^2` gives each output the variance
+with mean 0 and variance :math:`\operatorname{Var}(w)` gives each output the variance
 
-.. math::  \operatorname{Var}(z_j) = n_{\text{in}}\,\sigma^2\,\mathbb E[x_i^2].
+.. math::  \operatorname{Var}(z_j) = n_{\text{in}}\,\operatorname{Var}(w)\,\mathbb E[x_i^2].
 
 **Forward**, keeping :math:`\operatorname{Var}(z) = \mathbb E[x^2]` needs
-:math:`\sigma^2 = 1/n_{\text{in}}`; **backward**, the gradient
-:math:`\partial L/\partial x = W^\top \partial L/\partial z` keeps its variance when
-:math:`\sigma^2 = 1/n_{\text{out}}`. **Glorot & Bengio (2010)** compromise,
-:math:`\sigma^2 = 2/(n_{\text{in}}+n_{\text{out}})`; a uniform :math:`U(-a, a)` has variance
+:math:`\operatorname{Var}(w) = 1/n_{\text{in}}`; **backward**, the gradient
+:math:`\partial f/\partial x = W^\top \partial f/\partial z` keeps its variance when
+:math:`\operatorname{Var}(w) = 1/n_{\text{out}}`. **Glorot & Bengio (2010)** compromise,
+:math:`\operatorname{Var}(w) = 2/(n_{\text{in}}+n_{\text{out}})`; a uniform :math:`U(-a, a)` has variance
 :math:`a^2/3`, so
 
 .. math::  a_{\text{Xavier}} = \text{gain}\cdot\sqrt{\frac{6}{n_{\text{in}}+n_{\text{out}}}}.
 
 **He et al. (2015)**: after a ReLU only half of a symmetric pre-activation survives,
 :math:`\mathbb E[\operatorname{relu}(z)^2] = \operatorname{Var}(z)/2`, so preserving the
-variance through ReLU layers needs twice as much, :math:`\sigma^2 = 2/n_{\text{in}}`:
+variance through ReLU layers needs twice as much, :math:`\operatorname{Var}(w) = 2/n_{\text{in}}`:
 
 .. math::  W \sim \mathcal N\bigl(0,\ 2/n_{\text{in}}\bigr)\quad(\text{gain } \sqrt2,\ \text{fan\_in}).
 
@@ -25,12 +25,12 @@ variance through ReLU layers needs twice as much, :math:`\sigma^2 = 2/n_{\text{i
 (a third of the forward-preserving value, a sixth of He's), and the bias is drawn from the
 same interval.
 
-Through :math:`D` ReLU layers of equal width with :math:`\sigma^2 = g^2/n` and zero biases, on
+Through :math:`D` ReLU layers of equal width with :math:`\operatorname{Var}(w) = c^2/n` and zero biases, on
 inputs with :math:`\mathbb E[x^2] = q_0`, the mean square of the last pre-activation is
 
-.. math::  \mathbb E[z_D^2] = g^2 q_0 \Bigl(\frac{g^2}{2}\Bigr)^{D-1},
+.. math::  \mathbb E[z_D^2] = c^2 q_0 \Bigl(\frac{c^2}{2}\Bigr)^{D-1},
 
-constant in depth exactly when :math:`g = \sqrt 2`.
+constant in depth exactly when :math:`c = \sqrt 2`.
 """
 
 from __future__ import annotations
@@ -84,6 +84,6 @@ def torch_linear_default_std(n_in: int) -> float:
 
 
 def relu_depth_mean_square(depth: int, gain: float, input_mean_square: float = 1.0) -> float:
-    r""":math:`\mathbb E[z_D^2] = g^2 q_0 (g^2/2)^{D-1}` for :math:`D` ReLU layers with :math:`\sigma^2 = g^2/n`."""
+    r""":math:`\mathbb E[z_D^2] = c^2 q_0 (c^2/2)^{D-1}` for :math:`D` ReLU layers with :math:`\operatorname{Var}(w) = c^2/n`."""
     _check_fan("depth", depth)
     return gain**2 * input_mean_square * (gain**2 / 2.0) ** (depth - 1)

@@ -1,17 +1,18 @@
 r"""Checkers for notebook 11, initialization and practice: exercises 11.1–11.3.
 
-11.1 predict, then measure: the RMS of the last pre-activation of a deep ReLU network with
-     weights :math:`\mathcal N(0, g^2/n)`, zero biases and standard-normal inputs, from its depth
-     and gain; the check runs such networks (16 of width 128, 128 inputs each) and measures it.
+11.1 predict, then measure: the gain :math:`c` of weights :math:`\mathcal N(0, c^2/n)` at which a
+     ``depth``-layer tanh network (no biases, standard-normal inputs) ends with output RMS 1;
+     the check bisects the gain on measured random networks (8 of width 128, 64 inputs each).
 11.2 ``clip_grad_norm(grads, max_norm)``: clip a list of gradients by their *total* norm in place
      and return that norm, as ``torch.nn.utils.clip_grad_norm_`` does (the reference is torch's).
-11.3 written answer: why zero or constant initialisation fails.
+11.3 written answer: why a larger SGD lr is not a substitute for a better initialisation.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from course_lib.problems.toy_regression import single_threaded
@@ -20,69 +21,95 @@ from ._framework import REGISTRY, Case, KnownMistake, Observation, register, reg
 from .lr_schedules import _GRADER_DEFAULT_FORBIDDEN
 
 # --------------------------------------------------------------------------------------------
-# 11.1 predict, then measure: activation scale through depth
+# 11.1 predict, then measure: the tanh gain that keeps the signal at RMS 1
 # --------------------------------------------------------------------------------------------
 
-WIDTH, NETS, SAMPLES = 128, 16, 128
+WIDTH, NETS, SAMPLES = 128, 8, 64
+GAIN_BRACKET = (0.8, 2.2)
 
 
-def measured_last_rms(depth: int, gain: float) -> float:
-    """Build ``NETS`` random ReLU networks (weights N(0, gain²/WIDTH), no biases), push standard
-    normal inputs through ``depth`` linear layers (ReLU between them) and return the RMS of the
-    last layer's output over all networks and inputs."""
-    generator = torch.Generator().manual_seed(1000 * depth + round(100 * gain))
+def measured_rms(depth: int, gain: float, *, seed: int | None = None) -> float:
+    """Build ``NETS`` random tanh networks (``depth`` linear layers of width ``WIDTH``, weights
+    N(0, gain²/WIDTH), no biases, tanh between consecutive layers), push standard-normal inputs
+    through them and return the RMS of the last layer's output over all networks and inputs.
+    The draws depend on ``depth`` (and ``seed``) only, so the RMS is a smooth increasing function
+    of ``gain``."""
+    generator = torch.Generator().manual_seed(1000 * depth + (0 if seed is None else 7919 * seed))
     with single_threaded():
         z = torch.randn(NETS, SAMPLES, WIDTH, generator=generator, dtype=torch.float64)
         for layer in range(depth):
             weights = torch.randn(NETS, WIDTH, WIDTH, generator=generator, dtype=torch.float64)
-            z = torch.bmm(torch.relu(z) if layer > 0 else z, weights * gain / math.sqrt(WIDTH))
+            z = torch.bmm(torch.tanh(z) if layer > 0 else z, weights * gain / math.sqrt(WIDTH))
         return float(z.pow(2).mean().sqrt())
 
 
-def _no_relu_halving(depth, gain):
-    return gain**depth
+def measured_unit_rms_gain(depth: int) -> float:
+    """The gain at which the measured RMS (:func:`measured_rms`, same draws for every gain) of the
+    ``depth``-th layer's output is 1, found by bisection on the measurement."""
+    low, high = GAIN_BRACKET
+    for _ in range(16):
+        middle = 0.5 * (low + high)
+        if measured_rms(depth, middle) < 1.0:
+            low = middle
+        else:
+            high = middle
+    return 0.5 * (low + high)
 
 
-def _halving_on_every_layer(depth, gain):
-    return (gain / math.sqrt(2)) ** depth
+def _xavier_gain(depth):
+    return 1.0
 
 
-def _halving_the_std(depth, gain):
-    return gain * (gain / 2) ** (depth - 1)
+def _calculate_gain(depth):
+    return 5.0 / 3.0
 
 
-def _variance_not_rms(depth, gain):
-    return gain**2 * (gain**2 / 2) ** (depth - 1)
+def _he_gain(depth):
+    return math.sqrt(2.0)
+
+
+def _fixed_point_gain(depth):
+    # the gain for which mean square 1 maps to itself, ignoring that the input layer starts there
+    # without a tanh in front: right only once the signal has settled
+    z, w = np.polynomial.hermite_e.hermegauss(81)
+    return float(1.0 / math.sqrt(np.sum(w / w.sum() * np.tanh(z) ** 2)))
 
 
 @register_prediction(
     "11.1",
-    measure=measured_last_rms,
-    rtol=0.1,
-    explain="Follow the mean square layer by layer: a linear layer with n inputs and weight "
-            "variance g²/n multiplies E[x²] by g²; what does a ReLU do to the mean square of a "
-            "symmetric input, and does the first layer get a ReLU before it?",
+    measure=measured_unit_rms_gain,
+    rtol=0.02,
+    explain="Follow the mean square q layer by layer. The first layer sees the inputs directly "
+            "(no tanh before it). After that, a wide layer's pre-activation is close to Gaussian "
+            "with mean square q: what does one tanh and one more linear layer turn q into? Unlike "
+            "a ReLU, tanh does not scale q by a constant factor, so compute the new q from the old "
+            "one (an expectation over a standard normal, numerically), repeat, and solve for the "
+            "gain that ends at 1.",
     mistakes=[
-        KnownMistake("no_relu_halving", _no_relu_halving,
-                     "You ignored the ReLUs: a ReLU zeroes the negative half of a symmetric "
-                     "pre-activation, so it halves the mean square (E[relu(z)²] = E[z²]/2)."),
-        KnownMistake("halving_on_every_layer", _halving_on_every_layer,
-                     "One halving too many: the inputs go into the first layer directly; only the "
-                     "depth − 1 layers after it see a ReLU first."),
-        KnownMistake("halving_the_std", _halving_the_std,
-                     "The ReLU halves the mean square, not the RMS: the RMS shrinks by √2."),
-        KnownMistake("variance_not_rms", _variance_not_rms,
-                     "That is the mean square E[z²]; the exercise asks for its square root, the RMS."),
+        KnownMistake("xavier_gain", _xavier_gain,
+                     "Gain 1 is Glorot & Bengio's, from treating tanh as the identity near 0. tanh "
+                     "compresses everything else, so each layer loses a little: the lecture's 30 "
+                     "layers end at about a tenth."),
+        KnownMistake("calculate_gain", _calculate_gain,
+                     "5/3 is torch's calculate_gain('tanh'), a rounded recommendation, not the "
+                     "gain that gives RMS 1: the lecture measured it ending somewhat above 1. "
+                     "Compute the mean square layer by layer instead."),
+        KnownMistake("he_gain", _he_gain,
+                     "√2 is He's gain for ReLU, whose halving of the mean square tanh does not do. "
+                     "Follow what tanh does to a Gaussian's mean square."),
+        KnownMistake("fixed_point_gain", _fixed_point_gain,
+                     "That is the gain for which mean square 1 maps to itself: right once the signal "
+                     "has settled, deep in the network. For a few layers it has not: the first "
+                     "layer's input has no tanh in front of it and the mean square only approaches "
+                     "its fixed point layer by layer. Iterate from the input for exactly `depth` layers."),
     ],
 )
-def depth_scale_cases(rng):
-    yield Case("one layer, gain 1", depth=1, gain=1.0)
-    yield Case("He's gain √2, 6 layers", depth=6, gain=math.sqrt(2))
-    yield Case("gain 1 (LeCun's variance 1/n), 5 layers", depth=5, gain=1.0)
-    for _ in range(2):
-        depth = int(torch.randint(2, 7, (), generator=rng))
-        gain = round(float(0.8 + 1.0 * torch.rand((), generator=rng)), 2)
-        yield Case(f"{depth} layers, gain {gain}", depth=depth, gain=gain)
+def unit_rms_gain_cases(rng):
+    yield Case("two layers", depth=2)
+    yield Case("three layers", depth=3)
+    yield Case("twelve layers", depth=12)
+    depth = int(torch.randint(4, 10, (), generator=rng))
+    yield Case(f"{depth} layers", depth=depth)
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,7 +270,7 @@ def clip_cases(rng):
 # 11.2 asks for clip_grad_norm_ itself: calling torch's is flagged by the grader's scan too.
 REGISTRY["11.2"].forbidden_imports = _GRADER_DEFAULT_FORBIDDEN + ("torch.optim", "torch.nn.utils.clip_grad")
 # 11.1 runs no optimizer: its Expected line says how its truth is measured
-REGISTRY["11.1"].measured_by = "pushing inputs through 16 random networks"
+REGISTRY["11.1"].measured_by = "bisecting the gain on 8 random tanh networks of width 128"
 
 # --------------------------------------------------------------------------------------------
 # 11.3 written answer
@@ -251,14 +278,16 @@ REGISTRY["11.1"].measured_by = "pushing inputs through 16 random networks"
 
 register_written(
     "11.3",
-    prompt="Notebook 11 trains a network whose weights all start at the same constant. Why does "
-           "it never learn more than a one-unit network, and why is that not a problem of "
-           "exploding or vanishing gradients?",
-    rubric="With equal incoming weights every hidden unit of a layer computes the same output, so "
-           "its outgoing weights receive the same gradient and its incoming weights the same "
-           "gradient: after every update the units are still identical (the symmetry is never "
-           "broken, by any optimizer that treats them alike), so a layer of width n behaves like "
-           "one unit. The gradients themselves can have any size (the notebook shows they are "
-           "neither exploding nor vanishing); random initialisation breaks the symmetry. "
-           "All-zero weights are the special case where the hidden gradients are also zero.",
+    prompt="At torch's default init the 6-layer network's hidden layers all get about the same, far too "
+           "small relative gradient; SGD+momentum stalls and Adam trains. Why is a 50 times larger "
+           "SGD lr not equivalent to He's initialisation? Give two reasons from the measurements.",
+    rubric="(1) One lr scales every layer's step alike, but the output layer's relative gradient is "
+           "several times the hidden layers' (the lecture's per-layer table): an lr that moves the "
+           "hidden weights enough moves the output layer by a large fraction of its size per step "
+           "and destabilises it first. (2) The init sets the forward signal, not only the gradient "
+           "size: at torch's default the hidden activations have shrunk layer by layer, so the "
+           "output hardly depends on the input and the hidden gradients carry little information; "
+           "larger steps along them do not restore the signal. He's init restores the signal and "
+           "keeps the layers' relative gradients balanced. Credit also: Adam copes by normalising "
+           "each weight's step, which removes the scale but not the weak signal.",
 )
