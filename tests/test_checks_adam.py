@@ -10,8 +10,9 @@ import torch
 
 from course_lib.exercises.checks import run_check
 from course_lib.optim.adam import adam_init
-from course_lib.exercises.checks.adam import (ADAM_STEP_MISTAKES, measured_reddi_end, measured_spike_step,
-                                   reddi_period_drift, reference_adam_step)
+from course_lib.exercises.checks.adam import (ADAM_STEP_MISTAKES, measured_first_long_silence,
+                                              measured_reddi_end, measured_spike_step,
+                                              reddi_period_drift, reference_adam_step)
 from course_lib.theory.adam import spike_step_ratio
 
 # -- 7.1: learner-style implementations ---------------------------------------------------------
@@ -177,17 +178,27 @@ def test_reference_equals_torch_adam(amsgrad, betas, eps):
         torch.testing.assert_close(state["max_exp_avg_sq"], torch_state["max_exp_avg_sq"])
 
 
-# -- 7.2: the rare-feature step ------------------------------------------------------------------
+# -- 7.2: how long a silence must be before a rare gradient's step passes η ----------------------
+
+
+def derived_first_long_silence(beta1, beta2):
+    """The derivation a learner writes: the step after s silent steps from the update's
+    equations (one gradient in m and v, corrections at t = s + 1), searched for the first s >= 1
+    where it passes 1."""
+    s = 1
+    while (1 - beta1) / (1 - beta1 ** (s + 1)) * math.sqrt((1 - beta2 ** (s + 1)) / (1 - beta2)) <= 1:
+        s += 1
+    return s
 
 
 @pytest.mark.parametrize("beta1, beta2, quiet", [(0.9, 0.999, 0), (0.9, 0.999, 20), (0.5, 0.99, 300),
                                                   (0.0, 0.9, 7), (0.95, 0.9999, 2999)])
-def test_measure_equals_the_closed_form(beta1, beta2, quiet):
+def test_spike_measure_equals_the_closed_form(beta1, beta2, quiet):
     assert measured_spike_step(beta1, beta2, quiet) == pytest.approx(
         spike_step_ratio(beta1, beta2, quiet), rel=1e-6)
 
 
-def test_measure_agrees_with_torch_adam():
+def test_spike_measure_agrees_with_torch_adam():
     weight = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.Adam([weight], lr=1.0, betas=(0.8, 0.995), eps=1e-12, foreach=False)
     for _ in range(50):
@@ -198,30 +209,51 @@ def test_measure_agrees_with_torch_adam():
     assert abs(weight.item()) == pytest.approx(measured_spike_step(0.8, 0.995, 50), rel=1e-9)
 
 
+@pytest.mark.parametrize("beta1, beta2", [(0.9, 0.999), (0.8, 0.999), (0.95, 0.9999), (0.6, 0.995)])
+def test_silence_measure_equals_the_closed_form_and_one_run_per_silence(beta1, beta2):
+    measured = measured_first_long_silence(beta1, beta2)
+    assert measured == derived_first_long_silence(beta1, beta2)
+    # the vector trick equals separate runs, one per silence, on either side of the answer
+    assert measured_spike_step(beta1, beta2, measured) > 1.0
+    assert measured_spike_step(beta1, beta2, measured - 1) <= 1.0
+
+
+def test_silence_measure_refuses_betas_whose_step_never_passes_lr():
+    with pytest.raises(ValueError, match="no silence"):
+        measured_first_long_silence(0.9, 0.99)  # (1 − β₁)/√(1 − β₂) = 1: never longer than η
+
+
 @pytest.mark.parametrize("seed", [None, 3, "learner-9"])
-def test_the_derived_formula_passes(seed):
-    assert run_check("7.2", spike_step_ratio, seed=seed).passed
+def test_the_derived_silence_passes(seed):
+    assert run_check("7.2", derived_first_long_silence, seed=seed).passed
+
+
+def _first(ratio):
+    s = 1
+    while ratio(s) <= 1:
+        s += 1
+    return s
 
 
 @pytest.mark.parametrize("prediction, hint_id", [
-    (lambda beta1, beta2, quiet_steps: 1.0, "about_lr"),
-    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta2) ** 0.5, "no_bias_correction"),
-    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta1 ** (quiet_steps + 1))
-     / math.sqrt(1 - beta2), "only_first_correction"),
-    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta1 ** (quiet_steps + 1))
-     * (1 - beta2 ** (quiet_steps + 1)) / (1 - beta2), "no_sqrt"),
-    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta1 ** max(quiet_steps, 1))
-     * math.sqrt((1 - beta2 ** max(quiet_steps, 1)) / (1 - beta2)), "off_by_one"),
-    (lambda beta1, beta2, quiet_steps: 0.5, "prediction_off"),
+    (lambda beta1, beta2: 1, "one_step"),
+    # v's correction left out: the step is long from the first silent step on
+    (lambda beta1, beta2: _first(lambda s: (1 - beta1) / (1 - beta1 ** (s + 1)) / math.sqrt(1 - beta2)),
+     "one_step"),
+    (lambda beta1, beta2: int(1 / (1 - beta2) + 0.5), "v_memory"),
+    (lambda beta1, beta2: 105, "default_betas_only"),
+    (lambda beta1, beta2: _first(lambda s: (1 - beta1) / (1 - beta1**s)
+                                 * math.sqrt((1 - beta2**s) / (1 - beta2))), "off_by_one"),
+    (lambda beta1, beta2: 50, "prediction_off"),
 ])
-def test_wrong_predictions_get_their_hint(prediction, hint_id):
+def test_wrong_silences_get_their_hint(prediction, hint_id):
     result = run_check("7.2", prediction)
     assert not result.passed
     assert result.hint_id == hint_id, result.report()
 
 
 def test_a_single_number_is_not_enough():
-    assert not run_check("7.2", 3.16).passed
+    assert not run_check("7.2", 105).passed
 
 
 def test_written_answer_is_registered():

@@ -184,8 +184,8 @@ REFUSED = [
             "    return rmsprop_effective_lr_curve([g1] * n + [g2] * t, lr=lr, alpha=alpha)[-1]\n"),
     ("6.3", "def predicted_first_step(g, lr, rho, eps):\n"
             "    return adadelta_first_step(g, lr=lr, rho=rho, eps=eps)\n"),
-    ("7.2", "def predicted_spike_step(beta1, beta2, quiet_steps):\n"
-            "    return spike_step_ratio(beta1, beta2, quiet_steps)\n"),
+    ("7.2", "def predicted_first_long_silence(beta1, beta2):\n"
+            "    return next(s for s in range(1, 5000) if spike_step_ratio(beta1, beta2, s) > 1)\n"),
     ("8.1", "def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):\n"
             "    adam_update(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps,\n"
             "                weight_decay=weight_decay, decoupled_weight_decay=True)\n"),

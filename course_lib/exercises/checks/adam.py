@@ -1,4 +1,4 @@
-r"""Checkers for notebook 07, Adam: exercises 7.1 to 7.3.
+r"""Checkers for notebook 07, Adam: exercises 7.1 to 7.4.
 
 7.1 ``adam_step(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False)``: one step of
     ``torch.optim.Adam`` on one tensor, in place (``course_lib.optim.adam_update``), on the
@@ -14,10 +14,10 @@ r"""Checkers for notebook 07, Adam: exercises 7.1 to 7.3.
 
     and with ``amsgrad`` :math:`v^{\max} \leftarrow \max(v^{\max}, v)` (of the *raw* v) replacing
     v in the denominator, bias-corrected by the same :math:`1-\beta_2^t`.
-7.2 predict, then measure: ``predicted_spike_step(beta1, beta2, quiet_steps)``, the length of
-    Adam's step divided by lr for a coordinate whose gradient was 0 for ``quiet_steps`` steps and
-    then arrives (a rare feature); the check runs ``course_lib.optim.Adam`` to measure it.
-7.3 written answer: what rescaling the loss does to SGD's and Adam's steps.
+7.2 predict, then measure: ``predicted_first_long_silence(beta1, beta2)``, the smallest number
+    of silent steps (zero gradients, from a fresh start) after which a rare gradient's Adam step
+    is longer than lr; the check runs ``course_lib.optim.Adam`` to measure it.
+7.3 written answer: why a large β₂ helps on Reddi et al.'s problem and hurts on Rosenbrock.
 7.4 predict, then measure: ``predicted_end(C, beta2)``, the end (+1 or -1) at which Adam with
     β₁ = 0 settles on Reddi et al.'s problem with this C and β₂; the check runs Adam.
 """
@@ -303,8 +303,11 @@ def adam_step_cases(rng: torch.Generator):
 
 
 # --------------------------------------------------------------------------------------------
-# 7.2 predict, then measure: Adam's step on a rare feature
+# 7.2 predict, then measure: how long a silence must be before a rare gradient's step passes η
 # --------------------------------------------------------------------------------------------
+
+SPIKE_GRADIENT = 0.37
+SILENCE_SEARCH_LIMIT = 4096
 
 
 def measured_spike_step(beta1, beta2, quiet_steps):
@@ -319,80 +322,121 @@ def measured_spike_step(beta1, beta2, quiet_steps):
             weight.grad = torch.zeros(1, dtype=torch.float64)
             optimizer.step()
         before = weight.item()
-        weight.grad = torch.full((1,), 0.37, dtype=torch.float64)
+        weight.grad = torch.full((1,), SPIKE_GRADIENT, dtype=torch.float64)
         optimizer.step()
     return abs(weight.item() - before)
 
 
-def _spike_about_lr(beta1, beta2, quiet_steps):
-    return 1.0
+def measured_first_long_silence(beta1, beta2):
+    """The smallest silence s >= 1 after which a rare gradient's Adam step is longer than lr,
+    from a fresh start, measured by running ``course_lib.optim.Adam`` (lr 1, ε 1e-12).
+
+    One run does every silence at once: weight k of a vector receives 0 at steps 1..k and 0.37
+    at step k + 1 (Adam is elementwise and every weight shares the step count, so weight k sees
+    exactly "k silent steps, then a gradient"); the answer is the first k >= 1 whose step at
+    k + 1 is longer than lr. Raises ValueError if no silence up to 4095 steps does it."""
+    from course_lib.optim import Adam
+
+    size = SILENCE_SEARCH_LIMIT
+    weights = torch.zeros(size, dtype=torch.float64, requires_grad=True)
+    optimizer = Adam([weights], lr=1.0, betas=(beta1, beta2), eps=1e-12)
+    with torch.no_grad():
+        for k in range(size):
+            grad = torch.zeros(size, dtype=torch.float64)
+            grad[k] = SPIKE_GRADIENT
+            before = weights[k].item()
+            weights.grad = grad
+            optimizer.step()
+            if k >= 1 and abs(weights[k].item() - before) > 1.0:
+                return k
+    raise ValueError(f"no silence up to {size - 1} steps makes the step longer than lr "
+                     f"for betas ({beta1}, {beta2})")
 
 
-def _spike_no_correction(beta1, beta2, quiet_steps):
-    return (1 - beta1) / math.sqrt(1 - beta2)
+def _first_silence_where(ratio, limit=SILENCE_SEARCH_LIMIT):
+    """The first s >= 1 with ratio(s) > 1 (inf if none up to ``limit``): the wrong answers below
+    share this search and differ in the step they search with."""
+    for s in range(1, limit):
+        if ratio(s) > 1.0:
+            return s
+    return math.inf
 
 
-def _spike_no_sqrt(beta1, beta2, quiet_steps):
-    t = quiet_steps + 1
-    return (1 - beta1) / (1 - beta1**t) * (1 - beta2**t) / (1 - beta2)
+def _silence_one_step(beta1, beta2):
+    # "any silence makes the step longer": the dip is missed (or v's correction left out)
+    return 1
 
 
-def _spike_step_count_off_by_one(beta1, beta2, quiet_steps):
-    t = quiet_steps  # the spike is step quiet_steps + 1
-    if t == 0:
-        return math.inf
-    return (1 - beta1) / (1 - beta1**t) * math.sqrt((1 - beta2**t) / (1 - beta2))
+def _silence_v_memory(beta1, beta2):
+    return round(1 / (1 - beta2))
 
 
-def _spike_only_first_correction(beta1, beta2, quiet_steps):
-    t = quiet_steps + 1
-    return (1 - beta1) / (1 - beta1**t) / math.sqrt(1 - beta2)
+def _silence_off_by_one(beta1, beta2):
+    # the step of a gradient arriving at t = s (one step too early) searched over s
+    return _first_silence_where(
+        lambda s: (1 - beta1) / (1 - beta1**s) * math.sqrt((1 - beta2**s) / (1 - beta2)))
 
 
-def _spike_explain(inputs, measured, predicted):
-    t = inputs["quiet_steps"] + 1
-    return (f"Only one non-zero gradient g has entered the averages, at step t = {t}. Write m and "
-            "v after it (what is left of the zeros?), then divide each by its own bias "
-            f"correction at t = {t}, and form m̂/√v̂. The result does not depend on g.")
+def _silence_default_betas(beta1, beta2):
+    return 105
+
+
+def _silence_explain(inputs, measured, predicted):
+    return ("Only one non-zero gradient has entered m and v when it arrives after s silent steps. "
+            "Write Adam's step at that step count as a function of s (it does not depend on the "
+            "gradient's size), then search for the first s >= 1 at which it passes η: it dips "
+            "below η first, so look past the dip.")
 
 
 @register_prediction(
     "7.2",
-    measure=measured_spike_step,
-    rtol=0.005,
-    explain=_spike_explain,
+    measure=measured_first_long_silence,
+    rtol=1e-3,
+    explain=_silence_explain,
     mistakes=[
-        KnownMistake("about_lr", _spike_about_lr,
-                     "\"Adam's step is about lr\" holds for steady gradients, where m̂ ≈ g and "
-                     "√v̂ ≈ |g|. Here m and v saw the gradient only once: work them out."),
-        KnownMistake("no_bias_correction", _spike_no_correction,
-                     "That is the step without bias correction (or long after the corrections "
-                     "have faded). At this step count, 1 − β₁ᵗ and 1 − β₂ᵗ are not 1 yet."),
-        KnownMistake("only_first_correction", _spike_only_first_correction,
-                     "You corrected m̂ but not v̂: v has its own bias correction, and since v "
-                     "sits under the square root, so does its correction. For β₂ near 1 it "
-                     "matters for thousands of steps."),
-        KnownMistake("no_sqrt", _spike_no_sqrt,
-                     "The denominator is √v̂, so the second-moment factors enter under a square "
-                     "root."),
-        KnownMistake("off_by_one", _spike_step_count_off_by_one,
-                     "Your step count is one short: after quiet_steps zero gradients, the spike "
-                     "arrives at step t = quiet_steps + 1, and the corrections use that t."),
+        KnownMistake("one_step", _silence_one_step,
+                     "A single silent step does not make the step longer than η: after a short "
+                     "silence the step is shorter than η (lecture 07, section 5, the dip). "
+                     "Check that your step keeps v's own bias correction."),
+        KnownMistake("v_memory", _silence_v_memory,
+                     "1/(1 − β₂) is how long v remembers, not where the step passes η: the "
+                     "step depends on both bias corrections, and on β₁ too."),
+        KnownMistake("default_betas_only", _silence_default_betas,
+                     "105 is where the step passes η for the default betas (0.9, 0.999), "
+                     "section 5 of the lecture. These betas differ: derive the step as a "
+                     "function of the silence and both betas."),
+        KnownMistake("off_by_one", _silence_off_by_one,
+                     "Your count is one step off: after s silent steps the gradient arrives at "
+                     "step t = s + 1, and both corrections use that t."),
     ],
 )
-def spike_step_cases(rng: torch.Generator):
-    yield Case("the very first step (quiet_steps = 0), default betas",
-               beta1=0.9, beta2=0.999, quiet_steps=0)
-    yield Case("default betas, after 20 quiet steps", beta1=0.9, beta2=0.999, quiet_steps=20)
-    yield Case("default betas, after 5000 quiet steps", beta1=0.9, beta2=0.999, quiet_steps=5000)
-    yield Case("beta2 = 0.99, after 2000 quiet steps (both corrections gone)",
-               beta1=0.9, beta2=0.99, quiet_steps=2000)
-    for _ in range(4):
-        beta1 = round(float(torch.empty(()).uniform_(0.5, 0.95, generator=rng)), 2)
-        beta2 = round(1 - 10 ** float(torch.empty(()).uniform_(-4.0, -1.5, generator=rng)), 5)
-        quiet = int(torch.randint(1, 3000, (), generator=rng))
-        yield Case(f"betas ({beta1}, {beta2}), after {quiet} quiet steps",
-                   beta1=beta1, beta2=beta2, quiet_steps=quiet)
+def first_long_silence_cases(rng: torch.Generator):
+    """Fixed betas whose answers lie between 3 and about 400 silent steps, then three drawn
+    pairs (β₁ in [0.6, 0.95], β₂ in [0.998, 0.9999]) whose long-silence step
+    (1 − β₁)/√(1 − β₂) is at least 2η (so the answer exists and is not far out), and whose step
+    at the answer is not within 1e-6 of η (so float round-off cannot move it)."""
+    from course_lib.theory.adam import spike_step_ratio
+
+    def clear(beta1, beta2):
+        if (1 - beta1) / math.sqrt(1 - beta2) < 2.0:
+            return False
+        for s in range(1, 2000):
+            ratio = spike_step_ratio(beta1, beta2, s)
+            if ratio > 1.0:
+                return ratio > 1.0 + 1e-6 and spike_step_ratio(beta1, beta2, s - 1) < 1.0 - 1e-6
+        return False
+
+    yield Case("default betas (0.9, 0.999)", beta1=0.9, beta2=0.999)
+    yield Case("betas (0.8, 0.999)", beta1=0.8, beta2=0.999)
+    yield Case("betas (0.95, 0.9999)", beta1=0.95, beta2=0.9999)
+    yield Case("betas (0.6, 0.995): a short dip", beta1=0.6, beta2=0.995)
+    drawn = 0
+    while drawn < 3:
+        beta1 = round(float(torch.empty(()).uniform_(0.6, 0.95, generator=rng)), 2)
+        beta2 = round(1 - 10 ** float(torch.empty(()).uniform_(-4.0, -2.7, generator=rng)), 5)
+        if clear(beta1, beta2):
+            drawn += 1
+            yield Case(f"betas ({beta1}, {beta2})", beta1=beta1, beta2=beta2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,15 +445,21 @@ def spike_step_cases(rng: torch.Generator):
 
 register_written(
     "7.3",
-    prompt="You multiply your loss by 1000 (say, a sum over a batch of 1000 instead of a mean). "
-           "What happens to the steps of SGD and of Adam at the same lr, what must you change "
-           "for each, and where does ε come in?",
-    rubric="SGD's gradient and step grow 1000×: divide lr by 1000 (or it diverges). Adam's "
-           "m̂/√v̂ is unchanged (both scale by 1000), so its steps stay the same: nothing to "
-           "change. ε does not scale: it is now 1000× smaller relative to √v̂, so it matters "
-           "even less; the opposite rescaling (a tiny loss, gradients near ε) makes ε dominate "
-           "and turns Adam into SGD with lr η/ε. Mentions that Adam's lr is a step length "
-           "per coordinate, SGD's a multiplier of the gradient.",
+    prompt="A large β₂ is what rescues Adam on Reddi et al.'s problem (section 8), and what slows "
+           "it on Rosenbrock (section 6). Explain, from what v remembers, why the same setting "
+           "helps in one case and hurts in the other. Would AMSGrad help on Rosenbrock? What "
+           "property of a gradient sequence decides whether long memory in v is good or bad?",
+    rubric="Reddi: the large gradient C is rare; a β₂ near 1 keeps it in v across the period, so "
+           "the C step and the two −1 steps are divided by about the same √v and the large "
+           "gradient wins. Rosenbrock: the early gradients (about 216, 88) are far larger than the "
+           "later ones (2.0, 0.15 at t = 200); a β₂ near 1 keeps them in v, so √v̂ ≫ |g| and the "
+           "late steps are far shorter than η: an effective lr that decays by itself. AMSGrad "
+           "keeps the maximum, so it can only remember longer: it fixes Reddi's problem and "
+           "cannot help on Rosenbrock (it ends slightly worse: 1.08 against 1.00 at lr 0.1). "
+           "What decides: whether the gradient's size is stationary (rare large gradients that "
+           "recur: memory is good) or trends downwards (gradients that shrink as training "
+           "proceeds: memory shortens the steps). Mentions that v tracks squared gradients, not "
+           "curvature.",
 )
 
 
