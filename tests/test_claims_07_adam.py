@@ -314,3 +314,32 @@ def test_adam_beats_rmsprop_on_5_of_5_seeds_and_is_closer_to_adagrad_on_4(sparse
     closer = sum(abs(r["Adam"][2] - r["Adagrad"][2]) < abs(r["Adam"][2] - r["RMSprop"][2])
                  for r in sparse_by_seed.values())
     assert (below, closer) == (5, 4)  # the counts notebook 07, section 9, states
+
+
+# -- section 5's table and the myth "no tuning needed" ------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_steps_are_about_lr_for_steady_gradients_and_shorter_for_noise(seed):
+    # c07-scale-free's claim on other seeds: steady coordinates step ≈ η, pure noise far less
+    generator = torch.Generator().manual_seed(seed)
+    means = torch.tensor([100.0, 1.0, 0.01, 0.0], dtype=torch.float64)
+    spreads = torch.tensor([10.0, 0.1, 0.001, 1.0], dtype=torch.float64)
+    theta = torch.zeros(4, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([theta], lr=0.01)
+    path = []
+    for _ in range(500):
+        theta.grad = means + spreads * torch.randn(4, generator=generator, dtype=torch.float64)
+        optimizer.step()
+        path.append(theta.detach().clone())
+    path = torch.stack(path)
+    steps = (path[100:] - path[99:-1]).abs().mean(dim=0) / 0.01
+    assert bool(((steps[:3] > 0.95) & (steps[:3] < 1.05)).all())
+    assert steps[3] < 0.3
+
+
+def test_adams_lr_still_decides_a_factor_of_about_300():
+    rosenbrock = landscapes.rosenbrock()
+    default = run(rosenbrock, torch.optim.Adam, steps=200, lr=1e-3).final_loss
+    best = best_loss(torch.optim.Adam, ADAM_LRS)
+    assert 200 < default / best < 500
