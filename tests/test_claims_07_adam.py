@@ -97,13 +97,79 @@ def best_loss(optimizer_cls, lrs, start=None, **hyperparameters):
     return min(finite)
 
 
-def test_tuned_adam_ends_about_12_times_above_tuned_sgd():
-    sgd = best_loss(torch.optim.SGD, SGD_LRS, momentum=0.9)
-    adam = best_loss(torch.optim.Adam, ADAM_LRS)
-    assert 10 < adam / sgd < 15
-    # the printed SGD grid's best is not at its edge that diverges: 4e-3 diverges
+def test_the_adam_coarse_sweep_is_what_the_myth_quotes():
+    # "no tuning needed": 4.5 at lr 1e-3 down to 0.014 at lr 1, the best of the coarse grid
+    losses = [run(landscapes.rosenbrock(), torch.optim.Adam, steps=200, lr=lr).final_loss
+              for lr in ADAM_LRS]
+    assert 4 < losses[0] < 5 and 0.01 < losses[4] < 0.02 and min(losses) == losses[4]
+    # SGD + momentum diverges at 4e-3 from the lecture's start: its best lr sits below that
     assert not run(landscapes.rosenbrock(), torch.optim.SGD, steps=200, lr=4e-3,
                    momentum=0.9).final_loss < 1e3
+
+
+def rosenbrock_starts(n=5):
+    # the notebook's starts: the lecture's and four within about 0.1 of it
+    starts = torch.tensor([landscapes.rosenbrock().start] * n, dtype=torch.float64)
+    starts[1:] += 0.1 * torch.randn(n - 1, 2, generator=torch.Generator().manual_seed(0),
+                                    dtype=torch.float64)
+    return starts
+
+
+def best_losses_from_starts(optimizer_cls, lrs, starts, **hyperparameters):
+    """For each start (a row), the lowest loss after 200 steps of torch's optimizer over the lr
+    grid; each run moves every start at once (the optimizers are elementwise)."""
+    rosenbrock = landscapes.rosenbrock()
+    losses = []
+    for lr in lrs:
+        theta = starts.clone().requires_grad_(True)
+        optimizer = optimizer_cls([theta], lr=float(lr), **hyperparameters)
+        for _ in range(200):
+            theta.grad = rosenbrock.grad(theta.detach())
+            optimizer.step()
+        loss = rosenbrock(theta.detach())
+        losses.append(torch.where(loss < 1e3, loss, torch.inf))
+    return torch.stack(losses).min(0).values
+
+
+def test_elementwise_batch_equals_separate_runs():
+    starts = rosenbrock_starts()
+    batched = best_losses_from_starts(torch.optim.Adam, [0.3], starts)
+    for k in range(len(starts)):
+        single = run(landscapes.rosenbrock(), torch.optim.Adam, steps=200, lr=0.3,
+                     start=starts[k].tolist()).final_loss
+        assert float(batched[k]) == pytest.approx(single, rel=1e-9)
+
+
+@pytest.fixture(scope="module")
+def rosenbrock_grids():
+    starts = rosenbrock_starts()
+    out = {}
+    for per_grid in (9, 17):  # the notebook's grid, and one twice as fine
+        adam_grid = np.logspace(-1.5, 0.5, per_grid)
+        sgd_grid = np.logspace(-3.2, -2.4, per_grid)
+        out[per_grid] = (best_losses_from_starts(torch.optim.Adam, adam_grid, starts),
+                         best_losses_from_starts(torch.optim.SGD, sgd_grid, starts, momentum=0.9),
+                         best_losses_from_starts(torch.optim.Adam, adam_grid, starts,
+                                                 betas=(0.9, 0.9)))
+    return out
+
+
+def test_tuned_adam_ends_above_tuned_sgd_from_4_of_5_starts_on_either_grid(rosenbrock_grids):
+    for per_grid, (adam, sgd, _) in rosenbrock_grids.items():
+        assert int((adam > sgd).sum()) == 4, per_grid
+    # the factor itself is not stable: it spans more than a factor of 10 between starts, and the
+    # finer grid moves the lecture's start's factor by more than 2x
+    ratio9 = rosenbrock_grids[9][0] / rosenbrock_grids[9][1]
+    ratio17 = rosenbrock_grids[17][0] / rosenbrock_grids[17][1]
+    higher = ratio9[ratio9 > 1]
+    assert higher.min() < 5 and higher.max() > 100
+    assert not 0.5 < float(ratio17[0] / ratio9[0]) < 2
+
+
+def test_beta2_09_on_the_notebooks_grid(rosenbrock_grids):
+    adam, sgd, fast = rosenbrock_grids[9]
+    assert int((fast < adam).sum()) == 4  # "from 4 of the 5 starts"
+    assert float((fast / sgd).max()) < 6  # "stays below 6 from every start"
 
 
 def adam_state_at(lr, beta2, steps=200, start=None):
@@ -123,8 +189,6 @@ def test_v_remembers_the_early_gradients_and_beta2_09_closes_most_of_the_gap():
     assert (root_v_hat / last).min() > 10 and loss > 0.5
     last_fast, root_v_hat_fast, _ = adam_state_at(0.1, 0.9)
     assert (root_v_hat_fast / last_fast).max() < 6
-    sgd = best_loss(torch.optim.SGD, SGD_LRS, momentum=0.9)
-    assert best_loss(torch.optim.Adam, ADAM_LRS, betas=(0.9, 0.9)) / sgd < 4
 
 
 @pytest.mark.parametrize("seed", SEEDS)
@@ -277,6 +341,8 @@ def test_amsgrad_is_no_help_on_rosenbrock():
         plain = run(rosenbrock, torch.optim.Adam, steps=200, lr=lr).final_loss
         amsgrad = run(rosenbrock, torch.optim.Adam, steps=200, lr=lr, amsgrad=True).final_loss
         assert amsgrad >= plain
+        if lr == 0.1:  # 7.3's rubric: about 1.08 against 1.00
+            assert 1.0 < amsgrad / plain < 1.2 and 0.9 < plain < 1.1
 
 
 # -- section 9: notebook 05's sparse problem -------------------------------------------------------
@@ -285,9 +351,11 @@ def test_amsgrad_is_no_help_on_rosenbrock():
 def sparse_results(seed):
     problem = sparse_problem(seed=seed)
     out = {}
-    for name, cls, lrs in (("Adagrad", optim.Adagrad, ADAGRAD_LRS), ("RMSprop", optim.RMSprop, RMSPROP_LRS),
-                           ("Adam", optim.Adam, RMSPROP_LRS)):
-        result = lr_sweep(problem, cls, lrs, steps=600, seed=seed + 1)
+    for name, cls, lrs, kwargs in (("Adagrad", optim.Adagrad, ADAGRAD_LRS, {}),
+                                   ("RMSprop", optim.RMSprop, RMSPROP_LRS, {}),
+                                   ("Adam", optim.Adam, RMSPROP_LRS, {}),
+                                   ("RMSprop 0.999", optim.RMSprop, RMSPROP_LRS, dict(alpha=0.999))):
+        result = lr_sweep(problem, cls, lrs, steps=600, seed=seed + 1, **kwargs)
         out[name] = (result.best_lr, result.losses[-1, result.best],
                      result.errors[-1, result.best][problem.rare].mean())
     return out
@@ -303,8 +371,9 @@ def test_the_notebooks_lrs_are_the_seed_0_grid_bests(sparse_by_seed):
     assert best["Adagrad"][0] == ADAGRAD_LRS[4]
     assert best["RMSprop"][0] == RMSPROP_LRS[6]
     assert best["Adam"][0] == RMSPROP_LRS[7]
+    assert best["RMSprop 0.999"][0] == RMSPROP_LRS[6]
     for name in best:  # and the best lr lies inside the grid, not at its edge
-        grid = ADAGRAD_LRS if name == "Adagrad" else RMSPROP_LRS
+        grid = ADAGRAD_LRS if name == "Adagrad" else RMSPROP_LRS  # noqa: E501
         assert grid[0] < best[name][0] < grid[-1]
 
 
@@ -314,6 +383,17 @@ def test_adam_beats_rmsprop_on_5_of_5_seeds_and_is_closer_to_adagrad_on_4(sparse
     closer = sum(abs(r["Adam"][2] - r["Adagrad"][2]) < abs(r["Adam"][2] - r["RMSprop"][2])
                  for r in sparse_by_seed.values())
     assert (below, closer) == (5, 4)  # the counts notebook 07, section 9, states
+
+
+def test_rmsprop_with_adams_memory_does_as_well_as_adam(sparse_by_seed):
+    """Section 9's ablation: RMSprop with alpha = 0.999 (Adam's memory; no bias correction, no
+    momentum), tuned on the same grid: loss below Adam's on 5 of 5 seeds, rare-weight error on
+    4 of 5, and below plain RMSprop's in both on 5 of 5."""
+    loss = sum(r["RMSprop 0.999"][1] < r["Adam"][1] for r in sparse_by_seed.values())
+    rare = sum(r["RMSprop 0.999"][2] < r["Adam"][2] for r in sparse_by_seed.values())
+    vs_rmsprop = sum(r["RMSprop 0.999"][1] < r["RMSprop"][1] and r["RMSprop 0.999"][2] < r["RMSprop"][2]
+                     for r in sparse_by_seed.values())
+    assert (loss, rare, vs_rmsprop) == (5, 4, 5)
 
 
 # -- section 5's table and the myth "no tuning needed" ------------------------------------------------

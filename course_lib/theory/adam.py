@@ -96,16 +96,10 @@ def spike_step_ratio(beta1: float, beta2: float, quiet_steps: int) -> float:
     steps and is :math:`g \ne 0` at step :math:`t = \text{quiet\_steps} + 1` (a rare feature;
     ε ignored).
 
-    Only the last gradient is in the averages: :math:`m_t = (1-\beta_1) g`,
-    :math:`v_t = (1-\beta_2) g^2`, so
-
-    .. math::
-
-        \frac{|\Delta\theta_t|}{\eta}
-        = \frac{1-\beta_1}{1-\beta_1^t}\cdot\frac{\sqrt{1-\beta_2^t}}{\sqrt{1-\beta_2}},
-
-    which is 1 at t = 1, then **dips** below 1 while β₂'s correction is still large (for the
-    default betas 0.48 after 10 silent steps, the minimum 0.481 after 11, 0.98 after 100), passes
+    Only the last gradient is in the averages (the zeros before it left nothing in m and v), so
+    the step does not depend on the gradient's size, only on the two bias corrections at
+    t = quiet_steps + 1. The ratio is 1 at t = 1, then **dips** below 1 while β₂'s correction is
+    still large (for the default betas 0.48 after 10 silent steps, the minimum 0.481 after 11, 0.98 after 100), passes
     1 only after 105 silent steps and approaches :math:`(1-\beta_1)/\sqrt{1-\beta_2}` (3.16 for
     the default betas) once both corrections have faded, after about 10⁴ steps. So a rare
     feature's step is longer than lr only after a *long* silence (notebook 07, section 5).
