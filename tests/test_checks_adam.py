@@ -10,8 +10,9 @@ import torch
 
 from course_lib.exercises.checks import run_check
 from course_lib.optim.adam import adam_init
-from course_lib.exercises.checks.adam import (ADAM_STEP_MISTAKES, measured_reddi_end, measured_spike_step,
-                                   reddi_period_drift, reference_adam_step)
+from course_lib.exercises.checks.adam import (ADAM_STEP_MISTAKES, measured_first_long_silence,
+                                              measured_reddi_end, measured_spike_step,
+                                              reddi_period_drift, reference_adam_step)
 from course_lib.theory.adam import spike_step_ratio
 
 # -- 7.1: learner-style implementations ---------------------------------------------------------
@@ -177,17 +178,27 @@ def test_reference_equals_torch_adam(amsgrad, betas, eps):
         torch.testing.assert_close(state["max_exp_avg_sq"], torch_state["max_exp_avg_sq"])
 
 
-# -- 7.2: the rare-feature step ------------------------------------------------------------------
+# -- 7.2: how long a silence must be before a rare gradient's step passes η ----------------------
+
+
+def derived_first_long_silence(beta1, beta2):
+    """The derivation a learner writes: the step after s silent steps from the update's
+    equations (one gradient in m and v, corrections at t = s + 1), searched for the first s >= 1
+    where it passes 1."""
+    s = 1
+    while (1 - beta1) / (1 - beta1 ** (s + 1)) * math.sqrt((1 - beta2 ** (s + 1)) / (1 - beta2)) <= 1:
+        s += 1
+    return s
 
 
 @pytest.mark.parametrize("beta1, beta2, quiet", [(0.9, 0.999, 0), (0.9, 0.999, 20), (0.5, 0.99, 300),
                                                   (0.0, 0.9, 7), (0.95, 0.9999, 2999)])
-def test_measure_equals_the_closed_form(beta1, beta2, quiet):
+def test_spike_measure_equals_the_closed_form(beta1, beta2, quiet):
     assert measured_spike_step(beta1, beta2, quiet) == pytest.approx(
         spike_step_ratio(beta1, beta2, quiet), rel=1e-6)
 
 
-def test_measure_agrees_with_torch_adam():
+def test_spike_measure_agrees_with_torch_adam():
     weight = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.Adam([weight], lr=1.0, betas=(0.8, 0.995), eps=1e-12, foreach=False)
     for _ in range(50):
@@ -198,30 +209,67 @@ def test_measure_agrees_with_torch_adam():
     assert abs(weight.item()) == pytest.approx(measured_spike_step(0.8, 0.995, 50), rel=1e-9)
 
 
+@pytest.mark.parametrize("beta1, beta2", [(0.9, 0.999), (0.8, 0.999), (0.95, 0.9999), (0.6, 0.995)])
+def test_silence_measure_equals_the_closed_form_and_one_run_per_silence(beta1, beta2):
+    measured = measured_first_long_silence(beta1, beta2)
+    assert measured == derived_first_long_silence(beta1, beta2)
+    # the vector trick equals separate runs, one per silence, on either side of the answer
+    assert measured_spike_step(beta1, beta2, measured) > 1.0
+    assert measured_spike_step(beta1, beta2, measured - 1) <= 1.0
+
+
+@pytest.mark.parametrize("beta1, beta2", [(0.99, 0.99999), (0.995, 0.999998), (0.999, 0.9999999)])
+def test_long_dips_are_measured_exactly(beta1, beta2):
+    # answers of about 1/(1 − β₁)² silent steps, 10⁴ to 10⁶: the bisection on torch's state
+    measured = measured_first_long_silence(beta1, beta2)
+    assert measured == derived_first_long_silence(beta1, beta2)
+    assert measured > 0.9 / (1 - beta1) ** 2
+    assert measured != round(1 / (1 - beta1) ** 2)  # the approximation is not the answer
+
+
+def test_the_cases_include_a_million_step_silence():
+    from course_lib.exercises.checks import REGISTRY
+
+    assert max(measured_first_long_silence(**case.inputs)
+               for case in REGISTRY["7.2"].make_cases()) > 10**6
+
+
+def test_silence_measure_refuses_betas_whose_step_never_passes_lr():
+    with pytest.raises(ValueError, match="no silence"):
+        measured_first_long_silence(0.9, 0.99)  # (1 − β₁)/√(1 − β₂) = 1: never longer than η
+
+
 @pytest.mark.parametrize("seed", [None, 3, "learner-9"])
-def test_the_derived_formula_passes(seed):
-    assert run_check("7.2", spike_step_ratio, seed=seed).passed
+def test_the_derived_silence_passes(seed):
+    assert run_check("7.2", derived_first_long_silence, seed=seed).passed
+
+
+def _first(ratio):
+    s = 1
+    while ratio(s) <= 1:
+        s += 1
+    return s
 
 
 @pytest.mark.parametrize("prediction, hint_id", [
-    (lambda beta1, beta2, quiet_steps: 1.0, "about_lr"),
-    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta2) ** 0.5, "no_bias_correction"),
-    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta1 ** (quiet_steps + 1))
-     / math.sqrt(1 - beta2), "only_first_correction"),
-    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta1 ** (quiet_steps + 1))
-     * (1 - beta2 ** (quiet_steps + 1)) / (1 - beta2), "no_sqrt"),
-    (lambda beta1, beta2, quiet_steps: (1 - beta1) / (1 - beta1 ** max(quiet_steps, 1))
-     * math.sqrt((1 - beta2 ** max(quiet_steps, 1)) / (1 - beta2)), "off_by_one"),
-    (lambda beta1, beta2, quiet_steps: 0.5, "prediction_off"),
+    (lambda beta1, beta2: 1, "one_step"),
+    # v's correction left out: the step is long from the first silent step on
+    (lambda beta1, beta2: _first(lambda s: (1 - beta1) / (1 - beta1 ** (s + 1)) / math.sqrt(1 - beta2)),
+     "one_step"),
+    (lambda beta1, beta2: int(1 / (1 - beta2) + 0.5), "v_memory"),
+    (lambda beta1, beta2: 105, "default_betas_only"),
+    (lambda beta1, beta2: _first(lambda s: (1 - beta1) / (1 - beta1**s)
+                                 * math.sqrt((1 - beta2**s) / (1 - beta2))), "off_by_one"),
+    (lambda beta1, beta2: 50, "prediction_off"),
 ])
-def test_wrong_predictions_get_their_hint(prediction, hint_id):
+def test_wrong_silences_get_their_hint(prediction, hint_id):
     result = run_check("7.2", prediction)
     assert not result.passed
     assert result.hint_id == hint_id, result.report()
 
 
 def test_a_single_number_is_not_enough():
-    assert not run_check("7.2", 3.16).passed
+    assert not run_check("7.2", 105).passed
 
 
 def test_written_answer_is_registered():
@@ -232,7 +280,7 @@ def test_written_answer_is_registered():
 # -- 7.4: the end Adam settles at on Reddi et al.'s problem -----------------------------------------
 
 
-def derived_end(C, beta2):
+def derived_drift(C, beta2):
     # the periodic steady state of v (β₁ = 0), written independently of the checker's helper
     v = 0.0
     for t in range(1, 30_000):  # iterate v to its periodic orbit
@@ -241,12 +289,35 @@ def derived_end(C, beta2):
             a = v
             b = beta2 * a + 1 - beta2
             c = beta2 * b + 1 - beta2
-            return 1.0 if -C / math.sqrt(a) + 1 / math.sqrt(b) + 1 / math.sqrt(c) > 0 else -1.0
+            return -C / math.sqrt(a) + 1 / math.sqrt(b) + 1 / math.sqrt(c)
 
 
 @pytest.mark.parametrize("seed", [None, 1, "learner-2"])
-def test_the_derived_end_passes(seed):
-    assert run_check("7.4", derived_end, seed=seed).passed
+def test_the_derived_drift_passes(seed):
+    assert run_check("7.4", derived_drift, seed=seed).passed
+
+
+def test_the_drifts_sign_is_the_end_adam_settles_at():
+    from course_lib.exercises.checks import REGISTRY
+    from course_lib.exercises.checks.adam import measured_reddi_drift
+
+    for case in REGISTRY["7.4"].make_cases():
+        drift = measured_reddi_drift(**case.inputs)
+        assert drift == pytest.approx(reddi_period_drift(**case.inputs), rel=1e-9)
+        assert math.copysign(1.0, drift) == measured_reddi_end(**case.inputs)
+
+
+def test_the_lectures_simulation_copied_fails():
+    """Notebook 07's ``reddi_paper`` (the paper's projected Adam) copied as the answer gives
+    positions in [-1, 1], not the movement per period."""
+    def predicted_drift(C, beta2):
+        x, v = 0.0, 0.0
+        for t in range(1, 1001):
+            g = C if t % 3 == 1 else -1.0
+            v = beta2 * v + (1 - beta2) * g * g
+            x = min(1.0, max(-1.0, x - 0.5 / math.sqrt(t) * g / math.sqrt(v)))
+        return x
+    assert not run_check("7.4", predicted_drift).passed
 
 
 def test_cases_include_both_ends():
@@ -268,31 +339,27 @@ def test_reddis_setting_fails_and_amsgrad_does_not():
 
 
 @pytest.mark.parametrize("prediction, hint_id", [
-    (lambda C, beta2: -1.0, "always_the_minimiser"),
-    (lambda C, beta2: 1.0, "always_the_wrong_end"),
+    (lambda C, beta2: -1.0 if reddi_period_drift(C, beta2) < 0 else 1.0, "sign_only"),
+    (lambda C, beta2: (-C + 2) / math.sqrt((C * C + 2) / 3), "equal_denominators"),
+    (lambda C, beta2: 2 * reddi_period_drift(C, beta2), "prediction_off"),
 ])
-def test_guesses_fail(prediction, hint_id):
+def test_wrong_drifts_get_their_hint(prediction, hint_id):
     result = run_check("7.4", prediction, seed=7)
     assert not result.passed
     assert result.hint_id == hint_id, result.report()
 
 
 @pytest.mark.parametrize("threshold", [0.05, 0.1, 0.2, 0.3, 0.47, 0.5, 0.63])
-@pytest.mark.parametrize("seed", [None, 1, 2])
-def test_any_threshold_on_beta2_alone_fails_on_every_seed(threshold, seed):
-    """The end depends on C too (issue 16: `1.0 if beta2 < 0.3 else -1.0` passed): each case pair
-    brackets its own C's boundary, and the boundaries of the four C bands do not overlap."""
+def test_any_end_or_threshold_on_beta2_alone_fails(threshold):
     guess = lambda C, beta2: 1.0 if beta2 < threshold else -1.0  # noqa: E731
-    result = run_check("7.4", guess, seed=seed)
-    assert not result.passed
-    assert result.reason == "your prediction has the wrong sign"
+    assert not run_check("7.4", guess).passed
 
 
 def test_7_4_cases_pair_up_around_each_boundary():
     from course_lib.exercises.checks import REGISTRY
     from course_lib.exercises.checks.adam import reddi_boundary
 
-    cases = REGISTRY["7.4"].make_cases()[2:]
+    cases = REGISTRY["7.4"].make_cases()[3:]
     assert len(cases) == 8
     for below, above in zip(cases[::2], cases[1::2]):
         C = below.inputs["C"]

@@ -618,7 +618,7 @@ def test_the_real_checkers_speak_in_ratios_and_signs():
     """The same headlines from the course's checkers, on answers the learners gave."""
     from course_lib.exercises.checks import adam, lr_schedules  # noqa: F401 (registers them)
 
-    wrong_end = run_check("7.4", lambda C, beta2: -adam.measured_reddi_end(C, beta2))
+    wrong_end = run_check("7.4", lambda C, beta2: -adam.measured_reddi_drift(C, beta2))
     assert wrong_end.reason == "your prediction has the wrong sign"
 
     def warmup_forgotten(grad, lr, start_factor, beta1, beta2, eps):

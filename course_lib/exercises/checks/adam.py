@@ -1,4 +1,4 @@
-r"""Checkers for notebook 07, Adam: exercises 7.1 to 7.3.
+r"""Checkers for notebook 07, Adam: exercises 7.1 to 7.4.
 
 7.1 ``adam_step(param, grad, state, *, lr, beta1, beta2, eps, amsgrad=False)``: one step of
     ``torch.optim.Adam`` on one tensor, in place (``course_lib.optim.adam_update``), on the
@@ -14,12 +14,13 @@ r"""Checkers for notebook 07, Adam: exercises 7.1 to 7.3.
 
     and with ``amsgrad`` :math:`v^{\max} \leftarrow \max(v^{\max}, v)` (of the *raw* v) replacing
     v in the denominator, bias-corrected by the same :math:`1-\beta_2^t`.
-7.2 predict, then measure: ``predicted_spike_step(beta1, beta2, quiet_steps)``, the length of
-    Adam's step divided by lr for a coordinate whose gradient was 0 for ``quiet_steps`` steps and
-    then arrives (a rare feature); the check runs ``course_lib.optim.Adam`` to measure it.
-7.3 written answer: what rescaling the loss does to SGD's and Adam's steps.
-7.4 predict, then measure: ``predicted_end(C, beta2)``, the end (+1 or -1) at which Adam with
-    β₁ = 0 settles on Reddi et al.'s problem with this C and β₂; the check runs Adam.
+7.2 predict, then measure: ``predicted_first_long_silence(beta1, beta2)``, the smallest number
+    of silent steps (zero gradients, from a fresh start) after which a rare gradient's Adam step
+    is longer than lr; the check runs ``course_lib.optim.Adam`` to measure it.
+7.3 written answer: would AMSGrad help on Rosenbrock? Predict, explain, measure.
+7.4 predict, then measure: ``predicted_drift(C, beta2)``, how far Adam with β₁ = 0 moves x over
+    one period of Reddi et al.'s gradients (C, −1, −1), in units of lr, once v has settled; its
+    sign says at which end Adam settles. The check runs Adam.
 """
 
 from __future__ import annotations
@@ -303,8 +304,11 @@ def adam_step_cases(rng: torch.Generator):
 
 
 # --------------------------------------------------------------------------------------------
-# 7.2 predict, then measure: Adam's step on a rare feature
+# 7.2 predict, then measure: how long a silence must be before a rare gradient's step passes η
 # --------------------------------------------------------------------------------------------
+
+SPIKE_GRADIENT = 0.37
+SILENCE_SEARCH_LIMIT = 4096
 
 
 def measured_spike_step(beta1, beta2, quiet_steps):
@@ -319,80 +323,152 @@ def measured_spike_step(beta1, beta2, quiet_steps):
             weight.grad = torch.zeros(1, dtype=torch.float64)
             optimizer.step()
         before = weight.item()
-        weight.grad = torch.full((1,), 0.37, dtype=torch.float64)
+        weight.grad = torch.full((1,), SPIKE_GRADIENT, dtype=torch.float64)
         optimizer.step()
     return abs(weight.item() - before)
 
 
-def _spike_about_lr(beta1, beta2, quiet_steps):
-    return 1.0
+def _step_after_fresh_silence(beta1, beta2, quiet_steps):
+    """One ``course_lib.optim.Adam`` step (lr 1, ε 0) of a weight whose optimizer has counted
+    ``quiet_steps`` zero gradients from a fresh start, then receives 0.37: the step's length
+    divided by lr. The silent steps are not run one by one: torch's state after them is set
+    directly (m = v = 0, step = quiet_steps), as notebook 07's ``step_after_silence`` does."""
+    from course_lib.optim import Adam
+
+    weight = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = Adam([weight], lr=1.0, betas=(beta1, beta2), eps=1e-12)
+    with torch.no_grad():
+        weight.grad = torch.zeros(1, dtype=torch.float64)
+        optimizer.step()  # creates the state; a zero gradient with m = 0 does not move the weight
+        optimizer.state[weight]["step"].fill_(float(quiet_steps))
+        optimizer.param_groups[0]["eps"] = 0.0  # from here ε plays no part (v > 0 below)
+        before = weight.item()
+        weight.grad = torch.full((1,), SPIKE_GRADIENT, dtype=torch.float64)
+        optimizer.step()
+    return abs(weight.item() - before)
 
 
-def _spike_no_correction(beta1, beta2, quiet_steps):
-    return (1 - beta1) / math.sqrt(1 - beta2)
+def measured_first_long_silence(beta1, beta2):
+    """The smallest silence s >= 1 after which a rare gradient's Adam step is longer than lr,
+    from a fresh start, measured with ``course_lib.optim.Adam`` (lr 1, ε 0).
+
+    Each measurement is one Adam step with torch's state set to "s silent steps from a fresh
+    start" (:func:`_step_after_fresh_silence`). The step dips below lr after a short silence and
+    then grows with s, so the silences whose step is longer than lr are all those from the
+    answer on: the answer is found by doubling s until the step passes lr, then bisecting
+    (about 50 Adam steps, even when the answer is a million silent steps). Raises ValueError if
+    no silence up to 2**40 steps does it."""
+    def passes(s):
+        return _step_after_fresh_silence(beta1, beta2, s) > 1.0
+
+    if passes(1):
+        return 1
+    low, high = 1, 2
+    while not passes(high):
+        low, high = high, 2 * high
+        if high > 2**40:
+            raise ValueError(f"no silence up to 2**40 steps makes the step longer than lr "
+                             f"for betas ({beta1}, {beta2})")
+    while high - low > 1:  # passes(low) is False, passes(high) is True
+        middle = (low + high) // 2
+        if passes(middle):
+            high = middle
+        else:
+            low = middle
+    return high
 
 
-def _spike_no_sqrt(beta1, beta2, quiet_steps):
-    t = quiet_steps + 1
-    return (1 - beta1) / (1 - beta1**t) * (1 - beta2**t) / (1 - beta2)
+def _first_silence_where(ratio, limit=SILENCE_SEARCH_LIMIT):
+    """The first s >= 1 with ratio(s) > 1 (inf if none up to ``limit``): the wrong answers below
+    share this search and differ in the step they search with."""
+    for s in range(1, limit):
+        if ratio(s) > 1.0:
+            return s
+    return math.inf
 
 
-def _spike_step_count_off_by_one(beta1, beta2, quiet_steps):
-    t = quiet_steps  # the spike is step quiet_steps + 1
-    if t == 0:
-        return math.inf
-    return (1 - beta1) / (1 - beta1**t) * math.sqrt((1 - beta2**t) / (1 - beta2))
+def _silence_one_step(beta1, beta2):
+    # "any silence makes the step longer": the dip is missed (or v's correction left out)
+    return 1
 
 
-def _spike_only_first_correction(beta1, beta2, quiet_steps):
-    t = quiet_steps + 1
-    return (1 - beta1) / (1 - beta1**t) / math.sqrt(1 - beta2)
+def _silence_v_memory(beta1, beta2):
+    return round(1 / (1 - beta2))
 
 
-def _spike_explain(inputs, measured, predicted):
-    t = inputs["quiet_steps"] + 1
-    return (f"Only one non-zero gradient g has entered the averages, at step t = {t}. Write m and "
-            "v after it (what is left of the zeros?), then divide each by its own bias "
-            f"correction at t = {t}, and form m̂/√v̂. The result does not depend on g.")
+def _silence_off_by_one(beta1, beta2):
+    # the step of a gradient arriving at t = s (one step too early) searched over s
+    return _first_silence_where(
+        lambda s: (1 - beta1) / (1 - beta1**s) * math.sqrt((1 - beta2**s) / (1 - beta2)))
+
+
+def _silence_default_betas(beta1, beta2):
+    return 105
+
+
+def _silence_explain(inputs, measured, predicted):
+    return ("Only one non-zero gradient has entered m and v when it arrives after s silent steps. "
+            "Write Adam's step at that step count as a function of s (it does not depend on the "
+            "gradient's size), then search for the first s >= 1 at which it passes η: it dips "
+            "below η first, so look past the dip.")
 
 
 @register_prediction(
     "7.2",
-    measure=measured_spike_step,
-    rtol=0.005,
-    explain=_spike_explain,
+    measure=measured_first_long_silence,
+    rtol=0.0,
+    atol=0.5,
+    explain=_silence_explain,
     mistakes=[
-        KnownMistake("about_lr", _spike_about_lr,
-                     "\"Adam's step is about lr\" holds for steady gradients, where m̂ ≈ g and "
-                     "√v̂ ≈ |g|. Here m and v saw the gradient only once: work them out."),
-        KnownMistake("no_bias_correction", _spike_no_correction,
-                     "That is the step without bias correction (or long after the corrections "
-                     "have faded). At this step count, 1 − β₁ᵗ and 1 − β₂ᵗ are not 1 yet."),
-        KnownMistake("only_first_correction", _spike_only_first_correction,
-                     "You corrected m̂ but not v̂: v has its own bias correction, and since v "
-                     "sits under the square root, so does its correction. For β₂ near 1 it "
-                     "matters for thousands of steps."),
-        KnownMistake("no_sqrt", _spike_no_sqrt,
-                     "The denominator is √v̂, so the second-moment factors enter under a square "
-                     "root."),
-        KnownMistake("off_by_one", _spike_step_count_off_by_one,
-                     "Your step count is one short: after quiet_steps zero gradients, the spike "
-                     "arrives at step t = quiet_steps + 1, and the corrections use that t."),
+        KnownMistake("one_step", _silence_one_step,
+                     "A single silent step does not make the step longer than η: after a short "
+                     "silence the step is shorter than η (lecture 07, section 5, the dip). "
+                     "Check that your step keeps v's own bias correction."),
+        KnownMistake("v_memory", _silence_v_memory,
+                     "1/(1 − β₂) is how long v remembers, not where the step passes η: the "
+                     "step depends on both bias corrections, and on β₁ too."),
+        KnownMistake("default_betas_only", _silence_default_betas,
+                     "105 is where the step passes η for the default betas (0.9, 0.999), "
+                     "section 5 of the lecture. These betas differ: derive the step as a "
+                     "function of the silence and both betas."),
+        KnownMistake("off_by_one", _silence_off_by_one,
+                     "Your count is one step off: after s silent steps the gradient arrives at "
+                     "step t = s + 1, and both corrections use that t."),
     ],
 )
-def spike_step_cases(rng: torch.Generator):
-    yield Case("the very first step (quiet_steps = 0), default betas",
-               beta1=0.9, beta2=0.999, quiet_steps=0)
-    yield Case("default betas, after 20 quiet steps", beta1=0.9, beta2=0.999, quiet_steps=20)
-    yield Case("default betas, after 5000 quiet steps", beta1=0.9, beta2=0.999, quiet_steps=5000)
-    yield Case("beta2 = 0.99, after 2000 quiet steps (both corrections gone)",
-               beta1=0.9, beta2=0.99, quiet_steps=2000)
-    for _ in range(4):
-        beta1 = round(float(torch.empty(()).uniform_(0.5, 0.95, generator=rng)), 2)
-        beta2 = round(1 - 10 ** float(torch.empty(()).uniform_(-4.0, -1.5, generator=rng)), 5)
-        quiet = int(torch.randint(1, 3000, (), generator=rng))
-        yield Case(f"betas ({beta1}, {beta2}), after {quiet} quiet steps",
-                   beta1=beta1, beta2=beta2, quiet_steps=quiet)
+def first_long_silence_cases(rng: torch.Generator):
+    """Fixed betas whose answers lie between 3 and about 400 silent steps; three with β₁ from
+    0.99 to 0.999 whose answers lie between about 10⁴ and 10⁶ silent steps (there a loop that
+    re-runs Adam, or its averages, for every candidate silence is far too slow, while the
+    derived step is evaluated in microseconds); then three drawn pairs (β₁ in [0.6, 0.95], β₂ in
+    [0.998, 0.9999]) whose long-silence step (1 − β₁)/√(1 − β₂) is at least 2η (so the answer
+    exists and is not far out), and whose step at the answer is not within 1e-6 of η (so float
+    round-off cannot move it)."""
+    from course_lib.theory.adam import spike_step_ratio
+
+    def clear(beta1, beta2):
+        if (1 - beta1) / math.sqrt(1 - beta2) < 2.0:
+            return False
+        for s in range(1, 2000):
+            ratio = spike_step_ratio(beta1, beta2, s)
+            if ratio > 1.0:
+                return ratio > 1.0 + 1e-6 and spike_step_ratio(beta1, beta2, s - 1) < 1.0 - 1e-6
+        return False
+
+    yield Case("default betas (0.9, 0.999)", beta1=0.9, beta2=0.999)
+    yield Case("betas (0.8, 0.999)", beta1=0.8, beta2=0.999)
+    yield Case("betas (0.95, 0.9999)", beta1=0.95, beta2=0.9999)
+    yield Case("betas (0.6, 0.995): a short dip", beta1=0.6, beta2=0.995)
+    yield Case("betas (0.99, 0.99999): a long dip", beta1=0.99, beta2=0.99999)
+    yield Case("betas (0.995, 0.999998): a longer dip", beta1=0.995, beta2=0.999998)
+    yield Case("betas (0.999, 0.9999999): a very long dip", beta1=0.999, beta2=0.9999999)
+    drawn = 0
+    while drawn < 3:
+        beta1 = round(float(torch.empty(()).uniform_(0.6, 0.95, generator=rng)), 2)
+        beta2 = round(1 - 10 ** float(torch.empty(()).uniform_(-4.0, -2.7, generator=rng)), 5)
+        if clear(beta1, beta2):
+            drawn += 1
+            yield Case(f"betas ({beta1}, {beta2})", beta1=beta1, beta2=beta2)
 
 
 # --------------------------------------------------------------------------------------------
@@ -401,20 +477,23 @@ def spike_step_cases(rng: torch.Generator):
 
 register_written(
     "7.3",
-    prompt="You multiply your loss by 1000 (say, a sum over a batch of 1000 instead of a mean). "
-           "What happens to the steps of SGD and of Adam at the same lr, what must you change "
-           "for each, and where does ε come in?",
-    rubric="SGD's gradient and step grow 1000×: divide lr by 1000 (or it diverges). Adam's "
-           "m̂/√v̂ is unchanged (both scale by 1000), so its steps stay the same: nothing to "
-           "change. ε does not scale: it is now 1000× smaller relative to √v̂, so it matters "
-           "even less; the opposite rescaling (a tiny loss, gradients near ε) makes ε dominate "
-           "and turns Adam into SGD with lr η/ε. Mentions that Adam's lr is a step length "
-           "per coordinate, SGD's a multiplier of the gradient.",
+    prompt="Would AMSGrad (torch.optim.Adam(..., amsgrad=True)) end Rosenbrock's 200 steps at lr "
+           "0.1 lower or higher than plain Adam? Predict and explain from what the running maximum "
+           "does to sqrt(v_hat) on this problem's gradient sequence, then run both and say whether "
+           "you were right. Name a gradient sequence on which the maximum shortens the steps even "
+           "more, and one on which it changes nothing.",
+    rubric="Higher (or no better): on Rosenbrock the largest gradients (about 216, 88) come first; "
+           "the maximum of v holds v at that early peak, so sqrt(v_hat) stays at least as large as "
+           "Adam's and the late steps are at least as short: measured 1.08 against 1.00 at lr 0.1. "
+           "The maximum helps on Reddi et al.'s problem only because the large gradient recurs; "
+           "here it does not. Shortened more: gradients that shrink steadily (a flattening loss). "
+           "No change: gradients of constant or growing size (the maximum equals v). Credit a "
+           "wrong prediction that is then corrected from the measurement with the right reason.",
 )
 
 
 # --------------------------------------------------------------------------------------------
-# 7.4 predict, then measure: where Adam ends on Reddi et al.'s problem
+# 7.4 predict, then measure: how far Adam drifts per period on Reddi et al.'s problem
 # --------------------------------------------------------------------------------------------
 
 REDDI_LR = 0.02
@@ -465,31 +544,82 @@ def reddi_period_drift(C, beta2):
     return -C / math.sqrt(a) + 1 / math.sqrt(b) + 1 / math.sqrt(c)
 
 
+REDDI_DRIFT_PERIODS = 300
+
+
+def measured_reddi_drift(C, beta2):
+    """Run ``course_lib.optim.Adam`` (lr 1, β₁ = 0, this β₂, ε 0) on Reddi et al.'s gradients
+    C, −1, −1, ... for 300 periods, without the projection onto [-1, 1] (the gradients do not
+    depend on x, so x just adds up its steps); return x's movement over the last period divided
+    by lr. Positive: towards +1, the wrong end. After 900 steps the bias correction has faded
+    (β₂ⁿ < 1e-20 for every β₂ the cases use, 0.95 at most)."""
+    from course_lib.optim import Adam
+
+    x = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = Adam([x], lr=1.0, betas=(0.0, beta2), eps=0.0)
+    gradients = [torch.full((1,), float(C), dtype=torch.float64),
+                 torch.full((1,), -1.0, dtype=torch.float64),
+                 torch.full((1,), -1.0, dtype=torch.float64)]
+    with torch.no_grad():
+        for period in range(REDDI_DRIFT_PERIODS):
+            if period == REDDI_DRIFT_PERIODS - 1:
+                before = x.item()
+            for gradient in gradients:
+                x.grad = gradient.clone()
+                optimizer.step()
+    return x.item() - before
+
+
+def _drift_equal_denominators(C, beta2):
+    # all three steps divided by the same √v (AMSGrad's, or "v is the average g²")
+    return (-C + 2) / math.sqrt((C * C + 2) / 3)
+
+
+def _drift_sign_only(C, beta2):
+    return 1.0 if reddi_period_drift(C, beta2) > 0 else -1.0
+
+
+def _drift_order_c_last(C, beta2):
+    # v read before this step's gradient enters it (the step divided by the previous v)
+    a = (beta2 * (1 - beta2**2) + (1 - beta2) * C**2) / (1 - beta2**3)
+    b = beta2 * a + 1 - beta2
+    c = beta2 * b + 1 - beta2
+    return -C / math.sqrt(c) + 1 / math.sqrt(a) + 1 / math.sqrt(b)
+
+
 @register_prediction(
     "7.4",
-    measure=measured_reddi_end,
-    rtol=0.01,
-    explain="Once the bias corrections have faded, each step is −lr·g/√v (β₁ = 0). The gradients "
-            "repeat C, −1, −1, so v settles into a repeating pattern of three values: solve for "
-            "them, add up the three steps of one period, and the sign of the sum says which end "
-            "x drifts to.",
+    measure=measured_reddi_drift,
+    rtol=1e-3,
+    atol=1e-4,
+    explain="Once the bias corrections have faded, each step is −lr·g/√v (β₁ = 0), with this "
+            "step's gradient already in v. The gradients repeat C, −1, −1, so v settles into a "
+            "repeating pattern of three values: solve for them, then add up the three steps of "
+            "one period.",
     mistakes=[
-        KnownMistake("always_the_minimiser", lambda C, beta2: -1.0,
-                     "The average loss (C − 2)x/3 is smallest at x = −1, and Adam gets there when "
-                     "β₂ is close to 1. For smaller β₂, v forgets the large gradient C within the "
-                     "period: compare the step the C takes with the two steps the −1s take."),
-        KnownMistake("always_the_wrong_end", lambda C, beta2: 1.0,
-                     "Adam does not always fail: when β₂ is close to 1, v remembers C across the "
-                     "period and the large gradient wins. Compute the three steps of one period."),
+        KnownMistake("sign_only", _drift_sign_only,
+                     "You returned which end x heads for (±1). The exercise asks for how far x "
+                     "moves over one period, in units of lr: the sum of the period's three "
+                     "steps."),
+        KnownMistake("equal_denominators", _drift_equal_denominators,
+                     "You divided all three steps by the same √v. With a short memory v changes "
+                     "within the period: it is largest just after C and shrinks over the two −1 "
+                     "steps. Write v after each of the three gradients."),
+        KnownMistake("v_one_step_late", _drift_order_c_last,
+                     "Your steps use v from before this step's gradient entered it. torch "
+                     "updates v first, then divides this step's gradient by its root."),
     ],
 )
 def reddi_end_cases(rng: torch.Generator):
-    """Two cases from the lecture's table, then, for C drawn from four bands across [2.5, 20],
+    """(The drift's sign is the end Adam settles at, so the cases are those that tell ends
+    apart.) Two cases from the lecture's table, then, for C drawn from four bands across [2.5, 20],
     a pair of β₂ on either side of *that C's* boundary (about 0.8 and 1.25 times it). The
-    boundary moves from about 0.63 at C = 2.5 to 0.04 at C = 20, so no threshold on β₂ alone
-    (and no table of a few C) gets every pair right: the answer must follow the boundary."""
+    boundary moves from about 0.63 at C = 2.5 to 0.04 at C = 20 (a larger C is remembered long
+    enough by a shorter memory), so no threshold on β₂ alone gets the signs right; the third case
+    (β₂ = 0.95) is far from any boundary."""
     yield Case("C = 3, β₂ = 0.1 (Reddi et al.'s β₂ = 1/(1 + C²))", C=3.0, beta2=0.1)
     yield Case("C = 3, β₂ = 0.9", C=3.0, beta2=0.9)
+    yield Case("C = 5, β₂ = 0.95", C=5.0, beta2=0.95)
     for low, high in [(2.5, 4.0), (4.0, 7.0), (7.0, 12.0), (12.0, 20.0)]:
         C = round(float(torch.empty(()).uniform_(low, high, generator=rng)), 1)
         boundary = reddi_boundary(C)
