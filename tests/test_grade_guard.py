@@ -182,17 +182,10 @@ REFUSED = [
             "    return measure_steps_per_decade(kappa, lr, s_x, s_y)\n"),
     ("6.2", "def predicted_effective_lr(lr, alpha, eps, g1, n, g2, t):\n"
             "    return rmsprop_effective_lr_curve([g1] * n + [g2] * t, lr=lr, alpha=alpha)[-1]\n"),
-<<<<<<< HEAD
     ("6.3", "def predicted_first_step_above(lr, alpha, eps, g, factor):\n"
             "    return centered_first_step_above(alpha, eps, g, factor)\n"),
-    ("7.2", "def predicted_spike_step(beta1, beta2, quiet_steps):\n"
-            "    return spike_step_ratio(beta1, beta2, quiet_steps)\n"),
-=======
-    ("6.3", "def predicted_first_step(g, lr, rho, eps):\n"
-            "    return adadelta_first_step(g, lr=lr, rho=rho, eps=eps)\n"),
     ("7.2", "def predicted_first_long_silence(beta1, beta2):\n"
             "    return next(s for s in range(1, 5000) if spike_step_ratio(beta1, beta2, s) > 1)\n"),
->>>>>>> nb07
     ("8.1", "def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):\n"
             "    adam_update(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps,\n"
             "                weight_decay=weight_decay, decoupled_weight_decay=True)\n"),
