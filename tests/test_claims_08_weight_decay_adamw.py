@@ -243,3 +243,40 @@ def test_adamax_and_nadam_formulas_match_torch(seed):
                  - eta * mu_next / (1 - product * mu_next) * m / denom)
     torch.testing.assert_close(theta, optimizer_path(torch.optim.NAdam, theta0, grads, lr=eta)[-1],
                                rtol=0, atol=1e-8)
+
+
+# -- the myth box: "AdamW adds L2 to Adam" and "AdamW's weight_decay is the paper's λ" ------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_adamw_is_decoupled_adam_and_not_adams_own_weight_decay(seed):
+    def train(make_optimizer):
+        torch.manual_seed(seed)
+        model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 1))
+        x, y = torch.randn(32, 4), torch.randn(32, 1)
+        optimizer = make_optimizer(model.parameters())
+        for _ in range(20):
+            optimizer.zero_grad()
+            ((model(x) - y) ** 2).mean().backward()
+            optimizer.step()
+        return torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    adamw = train(lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.5, foreach=False))
+    decoupled = train(lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.5,
+                                                 decoupled_weight_decay=True, foreach=False))
+    l2 = train(lambda p: torch.optim.Adam(p, lr=0.01, weight_decay=0.5, foreach=False))
+    assert torch.equal(adamw, decoupled)
+    assert (adamw - l2).abs().max().item() > 1e-3
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_torchs_decay_per_step_is_lr_times_weight_decay(seed):
+    generator = torch.Generator().manual_seed(seed)
+    lr = float(10 ** torch.empty(()).uniform_(-4, -2, generator=generator))
+    weight_decay = float(10 ** torch.empty(()).uniform_(-2, 0, generator=generator))
+    weight = torch.ones(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.AdamW([weight], lr=lr, weight_decay=weight_decay)
+    for _ in range(500):
+        weight.grad = torch.zeros(1, dtype=torch.float64)
+        optimizer.step()
+    assert weight.item() == pytest.approx((1 - lr * weight_decay) ** 500, rel=1e-12)
