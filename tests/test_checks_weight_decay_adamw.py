@@ -13,6 +13,7 @@ from torch import nn
 from course_lib.exercises.checks import run_check
 from course_lib.exercises.checks.weight_decay_adamw import (
     DECAY_GROUP_MISTAKES,
+    box_constrained_minimiser,
     measured_adamw_end,
     measured_rms_weight,
     reference_decay_groups,
@@ -21,25 +22,40 @@ from course_lib.exercises.checks.weight_decay_adamw import (
 # -- 8.1 where AdamW ends -------------------------------------------------------------------------
 
 
-def box_end(curvature, minimiser, weight_decay):
+def box_end(hessian, minimiser, weight_decay):
+    (a, b), (_, d) = hessian
     bound = 1 / weight_decay
-    return max(-bound, min(bound, minimiser))
+    theta1 = theta2 = 0.0
+    for _ in range(500):
+        theta1 = max(-bound, min(bound, minimiser[0] - b * (theta2 - minimiser[1]) / a))
+        theta2 = max(-bound, min(bound, minimiser[1] - b * (theta1 - minimiser[0]) / d))
+    return theta2
 
 
 @pytest.mark.parametrize("seed", [None, 5])
-def test_the_box_prediction_passes(seed):
+def test_the_box_constrained_minimiser_passes(seed):
     result = run_check("8.1", box_end, seed=seed)
     assert result.passed, result.report()
 
 
+def test_the_reference_enumeration_and_coordinate_descent_agree():
+    for hessian, minimiser, weight_decay in [([[1.0, 0.8], [0.8, 1.0]], [3.0, 0.5], 0.5),
+                                             ([[4.0, 1.9], [1.9, 1.0]], [2.0, -0.5], 1.0),
+                                             ([[0.3, -0.2], [-0.2, 5.0]], [0.1, 0.2], 2.0)]:
+        assert box_constrained_minimiser(hessian, minimiser, weight_decay)[1] == pytest.approx(
+            box_end(hessian, minimiser, weight_decay), abs=1e-9)
+
+
 @pytest.mark.parametrize("prediction, hint_id", [
-    (lambda curvature, minimiser, weight_decay: curvature * minimiser / (curvature + weight_decay),
-     "l2_minimiser"),
-    (lambda curvature, minimiser, weight_decay: minimiser, "unregularised"),
-    (lambda curvature, minimiser, weight_decay: math.copysign(1 / weight_decay, minimiser),
+    (lambda hessian, minimiser, weight_decay: max(-1 / weight_decay, min(1 / weight_decay,
+                                                                         minimiser[1])),
+     "clip_each_coordinate"),
+    (lambda hessian, minimiser, weight_decay: minimiser[1], "unregularised"),
+    (lambda hessian, minimiser, weight_decay: math.copysign(1 / weight_decay, minimiser[1]),
      "always_on_the_boundary"),
-    (lambda curvature, minimiser, weight_decay: max(-1.0, min(1.0, minimiser)), "box_of_size_one"),
-    (lambda curvature, minimiser, weight_decay: 0.9 * box_end(curvature, minimiser, weight_decay),
+    (lambda hessian, minimiser, weight_decay: max(-1.0, min(1.0, minimiser[1])),
+     "box_of_size_one"),
+    (lambda hessian, minimiser, weight_decay: 0.9 * box_end(hessian, minimiser, weight_decay),
      "prediction_off"),
 ])
 def test_wrong_endpoints_get_their_hint(prediction, hint_id):
@@ -48,33 +64,46 @@ def test_wrong_endpoints_get_their_hint(prediction, hint_id):
     assert result.hint_id == hint_id, result.report()
 
 
-def test_a_constant_guess_and_a_stub_fail():
-    assert not run_check("8.1", lambda curvature, minimiser, weight_decay: 2.0).passed
+def test_the_l2_endpoint_gets_its_hint():
+    def l2(hessian, minimiser, weight_decay):
+        H = torch.tensor(hessian, dtype=torch.float64)
+        c = torch.tensor(minimiser, dtype=torch.float64)
+        return torch.linalg.solve(H + weight_decay * torch.eye(2, dtype=torch.float64), H @ c)[1].item()
 
-    def predicted_adamw_end(curvature, minimiser, weight_decay):
+    result = run_check("8.1", l2)
+    assert not result.passed and result.hint_id == "l2_minimiser", result.report()
+
+
+def test_a_constant_guess_and_a_stub_fail():
+    assert not run_check("8.1", lambda hessian, minimiser, weight_decay: 2.0).passed
+
+    def predicted_adamw_end(hessian, minimiser, weight_decay):
         raise NotImplementedError
 
     assert run_check("8.1", predicted_adamw_end).status == "not_attempted"
 
 
-def test_the_endpoint_does_not_depend_on_the_curvature_and_l2_does():
-    # the checker's cases need an answer that ignores h; L2's endpoint h·c/(h+λ) does not
-    ends = [measured_adamw_end(h, 3.0, 0.5) for h in (1e-3, 1.0, 1e3)]
+def test_the_endpoint_does_not_depend_on_the_curvature_scale():
+    # AdamW's endpoint ignores a common scale of H; L2's (H + λI)⁻¹Hc does not
+    ends = [measured_adamw_end([[s, 0.0], [0.0, 0.01 * s]], [0.5, 3.0], 0.5)
+            for s in (1e-2, 1.0, 1e2)]
     assert max(ends) - min(ends) < 1e-3
     assert ends[0] == pytest.approx(2.0, rel=0.01)      # the edge 1/λ of the box
 
 
 def test_the_measurement_is_torch_adamw():
-    # one case run by hand with torch.optim.AdamW at the checker's settings, mean of the tail
-    theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    H = torch.tensor([[2.0, 0.5], [0.5, 0.7]], dtype=torch.float64)
+    c = torch.tensor([-0.4, 0.3], dtype=torch.float64)
+    theta = torch.zeros(2, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.AdamW([theta], lr=0.02, betas=(0.9, 0.99), weight_decay=2.0)
     tail = []
     for step in range(2500):
-        theta.grad = 0.7 * (theta.detach() + 0.4)
+        theta.grad = H @ (theta.detach() - c)
         optimizer.step()
         if step >= 2000:
-            tail.append(theta.item())
-    assert measured_adamw_end(0.7, -0.4, 2.0) == pytest.approx(sum(tail) / len(tail), rel=1e-9)
+            tail.append(theta[1].item())
+    assert measured_adamw_end(H.tolist(), c.tolist(), 2.0) == pytest.approx(
+        sum(tail) / len(tail), rel=1e-9)
 
 
 # -- 8.2 the size a noise-driven weight settles at ---------------------------------------------------

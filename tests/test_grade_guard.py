@@ -242,14 +242,15 @@ CLIP_112 = {
     return getattr(utils, "clip_grad_" + "norm_")(params, max_norm)
 ''',
 }
-ADAMW_81 = '''def predicted_adamw_end(curvature, minimiser, weight_decay):
+ADAMW_81 = '''def predicted_adamw_end(hessian, minimiser, weight_decay):
     optim = __import__("importlib").import_module("torch." + "optim")  # runs the measurement
-    theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    H, c = torch.tensor(hessian), torch.tensor(minimiser)
+    theta = torch.zeros(2, dtype=H.dtype, requires_grad=True)
     optimizer = optim.AdamW([theta], lr=0.02, betas=(0.9, 0.99), weight_decay=weight_decay)
     for _ in range(2500):
-        theta.grad = curvature * (theta.detach() - minimiser)
+        theta.grad = H @ (theta.detach() - c)
         optimizer.step()
-    return theta.item()
+    return theta[1].item()
 '''
 
 

@@ -1,10 +1,11 @@
 r"""Checkers for notebook 08, weight decay and AdamW: exercises 8.1 to 8.4.
 
-8.1 predict, then measure: ``predicted_adamw_end(curvature, minimiser, weight_decay)``, where
-    ``torch.optim.AdamW`` ends on one coordinate of :math:`f = \tfrac12 h(\theta - c)^2` (full
-    batch, betas (0.9, 0.99), long enough to converge): f's minimiser c where
-    :math:`|c| \le 1/\lambda`, the edge :math:`\pm 1/\lambda` of that box otherwise, whatever h is
-    (Xie & Li 2024); measured by running AdamW.
+8.1 predict, then measure: ``predicted_adamw_end(hessian, minimiser, weight_decay)``, where
+    ``torch.optim.AdamW`` ends (its second coordinate) on a 2-D quadratic
+    :math:`f = \tfrac12(\theta-c)^\top H(\theta-c)`, full batch, betas (0.9, 0.99), long enough
+    to settle: the minimiser of f inside the box :math:`\lVert\theta\rVert_\infty \le 1/\lambda`
+    (Xie & Li 2024), which for a coupled H is not f's minimiser clipped into the box; measured by
+    running AdamW.
 8.2 predict, then measure: ``predicted_rms_weight(lr, weight_decay, grad_scale, decoupled)``, the
     RMS size that weights driven by zero-mean noise ±σ settle at under ``Adam(weight_decay=λ)``
     (L2) or ``AdamW``: the decay removes about 2r·θ² per step (r = ηλ/σ or ηλ) and the noisy
@@ -40,88 +41,143 @@ ADAMW_END_STEPS = 2500
 ADAMW_END_WINDOW = 500          # the answer is the mean of the last 500 iterates
 
 
-def measured_adamw_end(curvature, minimiser, weight_decay):
-    r"""Run ``torch.optim.AdamW(lr=0.02, betas=(0.9, 0.99), weight_decay=λ)`` on one coordinate of
-    :math:`f(\theta) = \tfrac12 h(\theta - c)^2` (``curvature`` h, ``minimiser`` c), full batch,
-    from θ = 0, for 2500 steps, and return the mean of the last 500 iterates: where AdamW ends."""
+def measured_adamw_end(hessian, minimiser, weight_decay):
+    r"""Run ``torch.optim.AdamW(lr=0.02, betas=(0.9, 0.99), weight_decay=λ)`` on the 2-D quadratic
+    :math:`f(\theta) = \tfrac12 (\theta - c)^\top H (\theta - c)` (``hessian`` H, 2x2 nested
+    lists; ``minimiser`` c), full batch, from θ = 0, for 2500 steps, and return the mean of
+    :math:`\theta_2` over the last 500 iterates: where AdamW's second coordinate ends."""
     from course_lib.problems.toy_regression import single_threaded
 
-    theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    H = torch.tensor(hessian, dtype=torch.float64)
+    c = torch.tensor(minimiser, dtype=torch.float64)
+    theta = torch.zeros(2, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.AdamW([theta], lr=ADAMW_END_LR, betas=ADAMW_END_BETAS,
                                   weight_decay=weight_decay, foreach=False)
     total = 0.0
     with single_threaded():
         for step in range(ADAMW_END_STEPS):
-            theta.grad = curvature * (theta.detach() - minimiser)
+            theta.grad = H @ (theta.detach() - c)
             optimizer.step()
             if step >= ADAMW_END_STEPS - ADAMW_END_WINDOW:
-                total += theta.item()
+                total += theta[1].item()
     return total / ADAMW_END_WINDOW
 
 
+def box_constrained_minimiser(hessian, minimiser, weight_decay):
+    r"""The minimiser of the 2-D quadratic f inside the box :math:`|\theta_i| \le 1/\lambda`, by
+    trying every active set (each coordinate free, at −1/λ or at +1/λ). Used to choose cases away
+    from the edges, never to grade."""
+    import itertools
+
+    (a, b), (_, d) = hessian
+    c = minimiser
+    bound = 1 / weight_decay
+    best = None
+    for sides in itertools.product((None, -1.0, 1.0), repeat=2):
+        theta = [0.0 if s is None else s * bound for s in sides]
+        if sides == (None, None):
+            theta = list(c)
+        elif sides[0] is None:
+            theta[0] = c[0] - b * (theta[1] - c[1]) / a
+        elif sides[1] is None:
+            theta[1] = c[1] - b * (theta[0] - c[0]) / d
+        if max(abs(theta[0]), abs(theta[1])) > bound * (1 + 1e-12):
+            continue
+        u, v = theta[0] - c[0], theta[1] - c[1]
+        value = 0.5 * (a * u * u + 2 * b * u * v + d * v * v)
+        if best is None or value < best[0]:
+            best = (value, theta)
+    return best[1]
+
+
 def _explain_adamw_end(inputs, measured, predicted):
-    return ("Write the condition for a point where AdamW stops moving: the decay η·λ·θ and the "
-            "Adam step cancel. How large can Adam's normalised step m̂/(√v̂ + ε) be once the "
-            "gradient's sign stops changing, and what does that allow θ to be? Then ask, "
-            "coordinate by coordinate, whether f's own minimiser satisfies it.")
+    return ("Write the condition for a point where AdamW stops moving, coordinate by coordinate: "
+            "the decay η·λ·θᵢ and the Adam step cancel. How large can the normalised step be "
+            "once a gradient keeps its sign, and what does that allow θᵢ to be? A coordinate "
+            "that is held at its limit has a gradient that is not zero; a free coordinate's "
+            "gradient is zero, and with H coupled it depends on where the other one sits.")
 
 
 def _clip(value, bound):
     return max(-bound, min(bound, value))
 
 
+def _l2_end(hessian, minimiser, weight_decay):
+    (a, b), (_, d) = hessian
+    c1, c2 = minimiser
+    # (H + λI) θ = H c, second coordinate
+    r1, r2 = a * c1 + b * c2, b * c1 + d * c2
+    a, d = a + weight_decay, d + weight_decay
+    return (a * r2 - b * r1) / (a * d - b * b)
+
+
 @register_prediction(
     "8.1",
     measure=measured_adamw_end,
-    rtol=0.01,
+    rtol=0.03,
     explain=_explain_adamw_end,
     mistakes=[
-        KnownMistake("l2_minimiser", lambda curvature, minimiser, weight_decay:
-                     curvature * minimiser / (curvature + weight_decay),
+        KnownMistake("l2_minimiser", _l2_end,
                      "That is where Adam + L2 (and SGD + L2) end: the minimiser of "
-                     "f + λ/2·θ². AdamW's decay does not enter the gradient, so its stationary "
+                     "f + λ/2·‖θ‖². AdamW's decay does not enter the gradient, so its stationary "
                      "points obey another equation: lecture 08, section 3, 'Where each method "
                      "ends up'."),
-        KnownMistake("unregularised", lambda curvature, minimiser, weight_decay: minimiser,
+        KnownMistake("clip_each_coordinate", lambda hessian, minimiser, weight_decay:
+                     _clip(minimiser[1], 1 / weight_decay),
+                     "Clipping f's minimiser into the box is right only when H is diagonal. Here "
+                     "the coordinates are coupled: when θ₁ is held at its limit, θ₂'s own "
+                     "gradient is zero somewhere else. Where?"),
+        KnownMistake("unregularised", lambda hessian, minimiser, weight_decay: minimiser[1],
                      "f's own minimiser is right only when it satisfies AdamW's stationary "
                      "condition. How large can the normalised step be, and how large is the "
                      "decay's pull at this minimiser?"),
-        KnownMistake("always_on_the_boundary", lambda curvature, minimiser, weight_decay:
-                     math.copysign(1 / weight_decay, minimiser),
-                     "The decay's pull λθ can also be balanced by a gradient close to zero: "
-                     "when f's minimiser lies inside the region the condition allows, AdamW "
-                     "stops there."),
-        KnownMistake("box_of_size_one", lambda curvature, minimiser, weight_decay:
-                     _clip(minimiser, 1.0),
-                     "The bound depends on λ: the normalised step has size at most about 1, "
+        KnownMistake("always_on_the_boundary", lambda hessian, minimiser, weight_decay:
+                     math.copysign(1 / weight_decay, minimiser[1]),
+                     "The decay's pull λθ can also be balanced by a gradient close to zero: a "
+                     "coordinate need not sit at its limit."),
+        KnownMistake("box_of_size_one", lambda hessian, minimiser, weight_decay:
+                     _clip(minimiser[1], 1.0),
+                     "The limit depends on λ: the normalised step has size at most about 1, "
                      "and it must balance λ·θ, not θ."),
-        KnownMistake("box_of_size_lambda", lambda curvature, minimiser, weight_decay:
-                     _clip(minimiser, weight_decay),
-                     "Solve |λ·θ| ≤ 1 for θ again: the bound is not λ."),
-        KnownMistake("shrunk_by_one_plus_lambda", lambda curvature, minimiser, weight_decay:
-                     minimiser / (1 + weight_decay),
-                     "A decay does not shrink the endpoint by a fixed fraction: write the "
-                     "condition where decay and Adam's step cancel."),
     ],
 )
 def adamw_end_cases(rng: torch.Generator):
-    """Curvatures from 1e-4 to 1e4 (AdamW's endpoint does not depend on them, L2's does), and
-    minimisers both inside and outside the region |θ| ≤ 1/λ, at least 25 % away from its edge,
-    of both signs; 1/λ both below and above 1."""
+    """Diagonal H first (curvatures from 0.01 to 100: AdamW's endpoint does not depend on them,
+    L2's does), then coupled H where θ₁'s minimiser lies outside the box, so θ₂ ends away from
+    both its own minimiser and its clipped value. Random cases have θ₁ held at its limit and θ₂
+    free, at least 0.3/λ from 0 and 10 % from the box's edge (where both sit on the edge, AdamW
+    hovers a few per cent inside it)."""
     def uniform(low, high):
         return float(torch.empty(()).uniform_(low, high, generator=rng))
 
-    yield Case("h = 0.01, c = 3, λ = 0.5", curvature=0.01, minimiser=3.0, weight_decay=0.5)
-    yield Case("h = 100, c = 3, λ = 0.5", curvature=100.0, minimiser=3.0, weight_decay=0.5)
-    yield Case("h = 1, c = 0.3, λ = 2", curvature=1.0, minimiser=0.3, weight_decay=2.0)
-    for inside in (True, False, True, False):
-        weight_decay = float(f"{10 ** uniform(-0.6, 0.6):.2g}")       # 1/λ from 0.25 to 4
+    def case(hessian, minimiser, weight_decay):
+        (a, b), (_, d) = hessian
+        name = "H diagonal" if b == 0 else "H coupled"
+        return Case(f"{name}: H = [[{a:g}, {b:g}], [{b:g}, {d:g}]], c = ({minimiser[0]:g}, "
+                    f"{minimiser[1]:g}), λ = {weight_decay:g}",
+                    hessian=hessian, minimiser=minimiser, weight_decay=weight_decay)
+
+    yield case([[1.0, 0.0], [0.0, 0.01]], [0.5, 3.0], 0.5)
+    yield case([[0.01, 0.0], [0.0, 50.0]], [3.0, 0.3], 2.0)
+    yield case([[1.0, 0.8], [0.8, 1.0]], [3.0, 0.5], 0.5)
+    yield case([[4.0, 1.9], [1.9, 1.0]], [2.0, -0.5], 1.0)
+    yield case([[1.0, 0.5], [0.5, 2.0]], [-3.0, -1.0], 0.5)
+    made = 0
+    while made < 3:
+        weight_decay = float(f"{10 ** uniform(-0.5, 0.3):.2g}")
         bound = 1 / weight_decay
-        size = bound * (uniform(0.2, 0.75) if inside else uniform(1.3, 2.5))
-        minimiser = float(f"{size * (1 if uniform(0, 1) < 0.5 else -1):.2g}")
-        curvature = float(f"{10 ** uniform(-4, 4):.1g}")
-        yield Case(f"h = {curvature:g}, c = {minimiser:g}, λ = {weight_decay:g}",
-                   curvature=curvature, minimiser=minimiser, weight_decay=weight_decay)
+        a, d = (float(f"{10 ** uniform(-1, 1):.2g}") for _ in range(2))
+        rho = uniform(0.3, 0.8) * (1 if uniform(0, 1) < 0.5 else -1)
+        b = float(f"{rho * math.sqrt(a * d):.2g}")
+        c1 = float(f"{bound * uniform(1.5, 3.0) * (1 if uniform(0, 1) < 0.5 else -1):.2g}")
+        c2 = float(f"{bound * uniform(-0.8, 0.8):.2g}")
+        end = box_constrained_minimiser([[a, b], [b, d]], [c1, c2], weight_decay)[1]
+        on_edge = abs(abs(end) - bound) < 1e-9
+        if on_edge or abs(end) < 0.3 * bound or abs(end) > 0.9 * bound \
+                or abs(end - _clip(c2, bound)) < 0.2 * bound:
+            continue
+        made += 1
+        yield case([[a, b], [b, d]], [c1, c2], weight_decay)
 
 
 # --------------------------------------------------------------------------------------------
