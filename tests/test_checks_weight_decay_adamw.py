@@ -129,6 +129,9 @@ def test_the_balance_passes():
      balance(lr, weight_decay, grad_scale, decoupled) ** 2, "no_square_root"),
     (lambda lr, weight_decay, grad_scale, decoupled:
      grad_scale * balance(lr, weight_decay, grad_scale, decoupled), "raw_gradient_steps"),
+    (lambda lr, weight_decay, grad_scale, decoupled:
+     math.sqrt(0.1 / 1.9) * balance(lr, weight_decay, grad_scale, decoupled),
+     "one_step_rms_as_the_noise"),
     (lambda lr, weight_decay, grad_scale, decoupled: 0.1, "prediction_off"),
 ])
 def test_wrong_sizes_get_their_hint(prediction, hint_id):
@@ -142,6 +145,90 @@ def test_adamw_settles_at_the_same_size_whatever_the_gradient_scale():
     large = measured_rms_weight(0.01, 0.2, 10.0, True)
     assert small == pytest.approx(large, rel=1e-6)  # Adam's step is scale-free, so is the decay
     assert small == pytest.approx(balance(0.01, 0.2, 1.0, True), rel=0.04)
+
+
+def test_one_adam_step_is_short_but_theta_wanders_like_a_walk_with_steps_of_lr():
+    """The mechanism 8.2's solution teaches, against torch.optim.Adam without decay: one step's
+    RMS is η·√((1−β₁)/(1+β₁)) ≈ 0.23η, yet Var θ grows by about η² per step."""
+    generator = torch.Generator().manual_seed(0)
+    lr, steps = 0.01, 1000
+    weights = torch.zeros(4000, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([weights], lr=lr)
+    squares, before = [], weights.detach().clone()
+    for step in range(steps):
+        weights.grad = 0.5 * (torch.randint(0, 2, weights.shape, generator=generator,
+                                             dtype=torch.float64) * 2 - 1)
+        optimizer.step()
+        if step > 200:
+            squares.append(((weights.detach() - before) ** 2).mean().item())
+        before = weights.detach().clone()
+    one_step = math.sqrt(sum(squares) / len(squares)) / lr
+    assert one_step == pytest.approx(math.sqrt(0.1 / 1.9), rel=0.05)
+    assert (weights.detach() ** 2).mean().item() / (steps * lr**2) == pytest.approx(1.0, rel=0.1)
+
+
+# -- 8.1 and 8.2 are predictions: a simulation is flagged by make check's and the grader's scan ----
+
+SIMULATE_8_1 = """
+import torch
+def predicted_adamw_end(hessian, minimiser, weight_decay):
+    H = torch.tensor(hessian, dtype=torch.float64); c = torch.tensor(minimiser, dtype=torch.float64)
+    theta = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.AdamW([theta], lr=0.02, betas=(0.9, 0.99), weight_decay=weight_decay)
+    total = 0.0
+    for step in range(2500):
+        theta.grad = H @ (theta.detach() - c); opt.step()
+        if step >= 2000: total += theta[1].item()
+    return total / 500
+"""
+SIMULATE_8_2 = """
+import math, torch
+from torch.optim import Adam, AdamW
+def predicted_rms_weight(lr, weight_decay, grad_scale, decoupled):
+    g = torch.Generator().manual_seed(1)
+    rate = lr * weight_decay if decoupled else lr * weight_decay / grad_scale
+    n = int(3 / rate); w = torch.zeros(400, dtype=torch.float64, requires_grad=True)
+    opt = (AdamW if decoupled else Adam)([w], lr=lr, weight_decay=weight_decay)
+    total, count = 0.0, 0
+    for s in range(n):
+        w.grad = grad_scale * (torch.randint(0, 2, (400,), generator=g, dtype=torch.float64) * 2 - 1)
+        opt.step()
+        if s > n // 2: total += (w.detach() ** 2).mean().item(); count += 1
+    return math.sqrt(total / count)
+"""
+FUNCTIONAL = [
+    "from torch.optim._functional import adamw\n",
+    "import torch\ntorch.optim.adamw.adamw([p], [g], [m], [v], [], [s])\n",
+    "from torch.optim.adam import adam\n",
+    "from course_lib.optim import adam_update\n",
+    "import course_lib.optim as o\n",
+]
+
+
+@pytest.mark.parametrize("exercise_id, source", [("8.1", SIMULATE_8_1), ("8.2", SIMULATE_8_2)]
+                         + [(eid, s) for eid in ("8.1", "8.2") for s in FUNCTIONAL])
+def test_a_simulating_answer_is_flagged_by_the_scan(exercise_id, source):
+    from course_lib.exercises import answer_scan as scan
+    from course_lib.exercises.checks import REGISTRY, discover
+
+    discover()
+    found = [f.what for f in scan.scan([("answer", source)], REGISTRY[exercise_id], [source])]
+    assert any("forbids" in what for what in found), found
+
+
+def test_the_exercise_text_does_not_publish_the_measurement_protocol():
+    import json
+    from pathlib import Path
+
+    notebook = json.loads(Path(__file__).parents[1].joinpath(
+        "solutions", "08_weight_decay_adamw.ipynb").read_text())
+    text = {c["id"]: "".join(c["source"]) for c in notebook["cells"]}
+    for settings in ("lr=0.02", "0.99", "2500", "last 500"):
+        assert settings not in text["wd-ex1-text"], settings
+    for settings in ("2000", "6 %", "default betas"):
+        assert settings not in text["wd-ex2-text"], settings
+    assert "Predict, don't simulate" in text["wd-ex1-text"]
+    assert "Predict, don't simulate" in text["wd-ex2-text"]
 
 
 # -- 8.3 param groups -------------------------------------------------------------------------------

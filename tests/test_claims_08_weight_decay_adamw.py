@@ -137,6 +137,21 @@ def test_at_a_constant_lr_adam_l2_hovers_around_it_over_long_runs():
                                    atol=spread)
 
 
+def test_at_a_constant_lr_adamw_hovers_too_around_the_minimiser_in_the_box():
+    """AdamW does not settle either: over steps 3000 to 20 000 it wanders within a few hundredths
+    (lr 0.1) or thousandths (lr 0.01) around (1, 1), like Adam + L2 around its own centre."""
+    for lr, low, high in ((0.1, 0.02, 0.1), (0.01, 0.002, 0.01)):
+        path = quadratic_end(torch.optim.AdamW, torch.zeros(2, dtype=torch.float64), lr,
+                             steps=20_000)
+        tail = path[-500:]
+        spread = (tail.max(0).values - tail.min(0).values).max().item()
+        assert low < spread < high, (lr, spread)
+        torch.testing.assert_close(tail.mean(0), torch.ones(2, dtype=torch.float64), rtol=0,
+                                   atol=spread)
+        late = path[3000:]
+        assert (late - 1).abs().max().item() < 5 * high, (lr, (late - 1).abs().max().item())
+
+
 # -- section 6: a weight matrix before LayerNorm ---------------------------------------------------
 
 
