@@ -22,8 +22,8 @@ simulation with the exercise's settings would pass them.
     norm gains and other vectors and scalars; frozen parameters are left out. Checked on modules
     the learner has not seen (convolutions with batch norm, attention, RNNs, tied weights, a
     custom module with its own gain vector and a scalar temperature).
-8.4 written answer: what multiplying the loss by 10 does to Adam's step and to the best λ of
-    Adam + L2, AdamW and SGD + L2, and what that says about the units of each λ.
+8.4 written answer: what halving torch's lr does to where each method is drawn to (AdamW's box
+    1/λ has no lr in it) and to how much decay a fixed-length run applies.
 """
 
 from __future__ import annotations
@@ -527,16 +527,18 @@ def decay_groups_cases(rng: torch.Generator):
 
 register_written(
     "8.4",
-    prompt="You multiply the loss by 10 (everything else unchanged). What happens to Adam's step "
-           "without decay, and to the best λ of Adam + L2, of AdamW and of SGD + L2 (with its lr "
-           "retuned)? What does that say about the units each λ is measured in?",
-    rubric="Adam's step m̂/(√v̂+ε) is unchanged (ε aside): m̂ and √v̂ both scale by 10. AdamW: "
-           "the decay ηλθ does not involve the gradient and the Adam part is unchanged, so the "
-           "same run, the same best λ. Adam + L2: the gradient becomes 10∇f + λθ = 10(∇f + "
-           "(λ/10)θ), so the same regularisation needs λ ten times larger. SGD + L2: the "
-           "minimiser of 10f + λ/2‖θ‖² is that of f + (λ/10)/2‖θ‖², so λ also ×10 (and lr ÷10 "
-           "to keep the same steps). L2's λ is weighed against raw gradients (units of the "
-           "loss's curvature), AdamW's against normalised steps of order 1 (units of 1/θ): "
-           "why their good values differ by orders of magnitude and why an L2 λ does not "
-           "transfer between losses of different scale.",
+    prompt="You halve torch's lr and change nothing else. (a) For full-batch training run until it "
+           "hovers, what happens to the point Adam + L2 is drawn to, and to AdamW's box? (b) In "
+           "a run of a fixed number of steps that is far from that point, what happens to how "
+           "much each method's λ has shrunk the weights by the end, and what would you do to λ "
+           "to undo it?",
+    rubric="(a) Adam + L2: the point is the minimiser of f + λ/2‖θ‖², which has no lr in it: "
+           "unchanged. AdamW: the stationary condition m̂/√v̂ = −λθ has no lr either (η "
+           "multiplies both the decay and the Adam step), so the box |θᵢ| ≤ 1/λ is unchanged. "
+           "(b) AdamW's decay per step is ηλ: over the same steps the weights are shrunk about "
+           "half as much, so doubling λ restores it (torch couples λ to lr; the paper's "
+           "decoupled λ would not need that). Adam + L2's shrink is ηλθ/√v̂ per step: also "
+           "halved, restored by doubling λ, but that also moves its endpoint (the minimiser of "
+           "f + λ/2‖θ‖²), which AdamW's doubled λ moves too by halving the box. Mentions that "
+           "the equal-looking fix has different costs.",
 )
