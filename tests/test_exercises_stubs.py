@@ -37,7 +37,7 @@ def test_every_check_fails_on_the_stubs(path):
 
 
 def test_write_an_update_exercises_state_one_contract_the_same_way():
-    """3.1, 4.1, 5.1, 6.1, 7.1 and 8.1 state torch's own state contract in the same two bullets,
+    """3.1, 4.1, 5.1, 6.1 and 7.1 state torch's own state contract in the same two bullets,
     word for word but for the *_init call that builds the state (issue 16)."""
     import re
 
@@ -46,7 +46,7 @@ def test_write_an_update_exercises_state_one_contract_the_same_way():
     root = Path(__file__).resolve().parents[1]
     stubs = {"03_momentum": "mom-ex1-text", "04_nesterov": "nag-ex1-text",
              "05_adagrad": "ada-ex1-text", "06_rmsprop_adadelta": "rms-ex1-text",
-             "07_adam": "adam-ex1-text", "08_weight_decay_adamw": "wd-ex1-text"}
+             "07_adam": "adam-ex1-text"}
     contracts = set()
     for name, cell_id in stubs.items():
         notebook = nbformat.read(root / "exercises" / f"{name}.ipynb", as_version=4)

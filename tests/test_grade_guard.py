@@ -9,9 +9,9 @@ Issue 21's forgeries for notebooks 05–11, tried as a dishonest learner would:
   process), and the scan names the route, so ``make check`` flags it too;
 - forbidden names matched by what they resolve to: 11.2 with ``torch.nn.utils.clip_grad_norm_``
   or ``get_total_norm`` + ``clip_grads_with_norm_``;
-- a helper the notebook gives that does the exercise: ``adam_update(...,
-  decoupled_weight_decay=True)`` in 8.1, the course's closed forms in 5.2, 6.2, 6.3, 7.2, the
-  check's own measurement in 5.4 and 10.2;
+- a helper the notebook gives that does the exercise: the course's closed forms in 5.2, 6.2,
+  6.3, 7.2, the check's own measurement in 5.4 and 10.2; and 8.1's prediction replaced by a run of
+  ``torch.optim.AdamW`` reached through ``importlib``;
 
 and, end to end through ``course-grade`` (bubblewrap), each forgery scores 0 or ``flagged`` while
 the honest solutions keep full marks. ``make check`` reads the same scan
@@ -186,12 +186,6 @@ REFUSED = [
             "    return centered_first_step_above(alpha, eps, g, factor)\n"),
     ("7.2", "def predicted_first_long_silence(beta1, beta2):\n"
             "    return next(s for s in range(1, 5000) if spike_step_ratio(beta1, beta2, s) > 1)\n"),
-    ("8.1", "def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):\n"
-            "    adam_update(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps,\n"
-            "                weight_decay=weight_decay, decoupled_weight_decay=True)\n"),
-    ("8.1", "def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):\n"
-            "    adam_update(param, grad, state, lr=lr, weight_decay=weight_decay,\n"
-            "                **{'decoupled_weight_decay': True})\n"),
     ("10.2", "def lr_for_summed_loss(name, lr, batch_size):\n"
              "    return measured_lr_for_summed_loss(name, lr, batch_size)\n"),
 ]
@@ -200,14 +194,6 @@ REFUSED = [
 @pytest.mark.parametrize("exercise_id,source", REFUSED)
 def test_a_given_helper_that_answers_the_exercise_is_flagged(exercise_id, source):
     assert any("answers this exercise itself" in what for what in flags(exercise_id, source))
-
-
-def test_the_given_helper_used_as_intended_is_not_flagged():
-    source = ("def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):\n"
-              "    param.mul_(1 - lr * weight_decay)\n"
-              "    adam_update(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps,\n"
-              "                decoupled_weight_decay=False)\n")
-    assert flags("8.1", source) == []
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,9 +242,15 @@ CLIP_112 = {
     return getattr(utils, "clip_grad_" + "norm_")(params, max_norm)
 ''',
 }
-ADAMW_81 = '''def adamw_step(param, grad, state, *, lr, beta1, beta2, eps, weight_decay):
-    adam_update(param, grad, state, lr=lr, beta1=beta1, beta2=beta2, eps=eps,
-                weight_decay=weight_decay, **{"decoupled_" + "weight_decay": True})
+ADAMW_81 = '''def predicted_adamw_end(hessian, minimiser, weight_decay):
+    optim = __import__("importlib").import_module("torch." + "optim")  # runs the measurement
+    H, c = torch.tensor(hessian), torch.tensor(minimiser)
+    theta = torch.zeros(2, dtype=H.dtype, requires_grad=True)
+    optimizer = optim.AdamW([theta], lr=0.02, betas=(0.9, 0.99), weight_decay=weight_decay)
+    for _ in range(2500):
+        theta.grad = H @ (theta.detach() - c)
+        optimizer.step()
+    return theta[1].item()
 '''
 
 
@@ -353,7 +345,7 @@ def guard_submissions() -> dict[str, dict[str, bytes]]:
                                                     ADAGRAD_51.format(route=route))}
     for student, source in CLIP_112.items():
         subs[student] = {PRACTICE: forge.with_answer(PRACTICE, "11.2", source)}
-    subs["adamw_decoupled"] = {ADAMW: forge.with_answer(ADAMW, "8.1", ADAMW_81)}
+    subs["adamw_runs_torch"] = {ADAMW: forge.with_answer(ADAMW, "8.1", ADAMW_81)}
     for student, source in OUTCOME_101.items():
         subs[student] = {CHOOSING: forge.with_answer(CHOOSING, "10.1", source)}
     subs["honest"][CHOOSING] = (ROOT / "solutions" / CHOOSING).read_bytes()
@@ -362,11 +354,11 @@ def guard_submissions() -> dict[str, dict[str, bytes]]:
 
 FORGED = {**{(s, ADAGRAD, "5.1"): True for s in ROUTES_51},
           **{(s, PRACTICE, "11.2"): True for s in CLIP_112},
-          ("adamw_decoupled", ADAMW, "8.1"): True,
+          ("adamw_runs_torch", ADAMW, "8.1"): True,
           **{(s, CHOOSING, "10.1"): True for s in OUTCOME_101}}
 # forgeries whose flag must (also) come from the run-time guard
 RUN_TIME_ONLY = {("route_object_getattribute", ADAGRAD, "5.1"), ("route_importlib", ADAGRAD, "5.1"),
-                 ("clip_computed", PRACTICE, "11.2"), ("adamw_decoupled", ADAMW, "8.1")}
+                 ("clip_computed", PRACTICE, "11.2"), ("adamw_runs_torch", ADAMW, "8.1")}
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,8 @@ What is flagged, each with its line:
   through a namespace (``torch.__dict__[...]``); the grader's run-time guard refuses what the
   exercise forbids on every such route, this scan names the route for ``make check`` too;
 - using a helper the notebook gives that answers this exercise itself, or passing it the
-  argument that does (a checker's ``refused_calls``: 8.1's ``adam_update(...,
-  decoupled_weight_decay=True)``, 7.2's ``spike_step_ratio``);
+  argument that does (a checker's ``refused_calls``: e.g. 7.2's ``spike_step_ratio``, or a
+  helper allowed but for one argument, ``{"module.helper": ("argument",)}``);
 - replacing or deleting an attribute of a course module (``race.train_digits_net = ...``);
 - interpreter internals: ``sys._getframe``, ``inspect``, frame attributes (``f_back``,
   ``f_locals``...), ``gc``, ``ctypes``, ``sys.modules``, ``sys.settrace``; assigning
