@@ -570,12 +570,16 @@ def steps_until_forms_agree_cases(rng: torch.Generator):
 
 register_written(
     "3.6",
-    prompt="In three sentences: on an ill-conditioned quadratic, why does momentum help in the "
-           "flat direction, and what does it do to the steep one?",
-    rubric="In a flat direction the gradient barely changes from step to step, so the buffer "
-           "sums it: the step grows towards η·g/(1−β), 1/(1−β) times plain SGD's (10× at "
-           "β = 0.9). The stability limit rises only by a factor (1+β) (η < 2(1+β)/L), so at "
-           "the best settings the flat direction converges like 1 − 1/√κ instead of 1 − 1/κ. "
-           "The steep direction is not damped: it rings, shrinking only by about √β per step, "
-           "slower than GD would shrink it at the same lr.",
+    prompt="In three sentences: on a steep direction with ηL = 2.5, plain gradient descent "
+           "diverges. Using the buffer's gain for a gradient that flips sign every step (not the "
+           "roots of section 5), explain why heavy ball with β = 0.5 converges there while "
+           "β = 0.1 does not, and say what the same β = 0.5 does to a flat direction at this lr.",
+    rubric="While the steep error flips sign every step its gradient alternates, and the buffer "
+           "holds it at about 1/(1+β) of the size a steady gradient would reach (gain "
+           "1/|1 − βe^{iπ}|), so heavy ball's steep step acts like GD with lr η/(1+β); GD is "
+           "stable while (η/(1+β))·L < 2, i.e. ηL < 2(1+β). With β = 0.5 that is 2.5/1.5 ≈ 1.7 < 2 "
+           "(limit 3): it converges; with β = 0.1, 2.5/1.1 ≈ 2.3 > 2 (limit 2.2): it diverges. In a "
+           "flat direction the gradient is steady and the same buffer multiplies it by "
+           "1/(1−β) = 2, so that direction moves like GD at twice the lr: the one β damps the "
+           "steep direction and speeds up the flat one.",
 )
