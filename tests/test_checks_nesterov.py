@@ -451,3 +451,17 @@ def test_43_velocity_stored_as_the_buffer_gets_its_hint():
 
     result = run_check("4.3", sutskever_to_torch)
     assert not result.passed and result.hint_id == "velocity_as_buffer", result.report()
+
+
+def test_44_math_sqrt_of_a_negative_discriminant_gets_advice():
+    import math
+
+    def nesterov_rate(lr, momentum, curvature):
+        s = 1 - lr * curvature
+        trace, det = (1 + momentum) * s, momentum * s
+        root = math.sqrt(trace * trace - 4 * det)          # fails when the roots are complex
+        return max(abs((trace + root) / 2), abs((trace - root) / 2))
+
+    result = run_check("4.4", nesterov_rate)
+    assert not result.passed and result.status == "error"
+    assert "cmath.sqrt" in result.report() and "root = math.sqrt" in result.report()

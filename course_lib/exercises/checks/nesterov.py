@@ -37,7 +37,7 @@ import math
 import torch
 
 from ._framework import (Case, KnownMistake, Observation, in_place, register,
-                         register_prediction, register_written)
+                         register_prediction, register_written, returns)
 from ._measure import measured_largest_stable_lr_momentum
 
 # --------------------------------------------------------------------------------------------
@@ -521,9 +521,27 @@ def _rate_complex_formula_everywhere(lr, momentum, curvature):
     return math.sqrt(abs(momentum * (1.0 - lr * curvature)))
 
 
+class returns_explaining_math_domain_errors(returns):
+    """``returns()`` that adds advice to math.sqrt's bare ``ValueError: math domain error``: in
+    4.4 it means the square root of a negative discriminant, i.e. complex roots. The same
+    exception object is re-raised (its traceback, with the learner's line, is kept)."""
+
+    def __call__(self, fn, inputs) -> Observation:
+        try:
+            return super().__call__(fn, inputs)
+        except ValueError as error:
+            if "math domain error" in str(error):
+                error.args = ("math domain error: math.sqrt (or math.log) of a negative number. In "
+                              "this case the discriminant is negative, so the roots are complex: "
+                              "take the square root with cmath.sqrt, or treat that case on its "
+                              "own, and return the largest modulus |r|",)
+            raise
+
+
 @register(
     "4.4",
     reference=reference_nesterov_rate,
+    call=returns_explaining_math_domain_errors(),
     mistakes=[
         KnownMistake(
             "heavy_ball_matrix", _rate_heavy_ball,
