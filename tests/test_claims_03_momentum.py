@@ -229,3 +229,17 @@ def test_03_momentum_beats_gd_at_lr_one_from_other_starts(seed):
         for beta in (0.5, 0.9):
             heavy = run(valley, optim.SGD, start=start, steps=150, lr=1.0, momentum=beta)
             assert heavy.final_loss < 1e-2 * plain.final_loss
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_solution_36_beta_half_stabilises_eta_l_two_and_a_half_and_beta_tenth_does_not(seed):
+    # solution 3.6: the buffer's 1/(1+β) on a flipping gradient moves the limit to 2(1+β)/L
+    x0 = float(np.random.default_rng(seed).uniform(0.5, 2.0))
+    assert hb_theory.heavy_ball_stable_lr(0.5, 1.0) > 2.5 > hb_theory.heavy_ball_stable_lr(0.1, 1.0)
+    for beta, converges in [(0.5, True), (0.1, False), (0.0, False)]:
+        x = torch.tensor([x0], dtype=torch.float64, requires_grad=True)
+        optimizer = torch.optim.SGD([x], lr=2.5, momentum=beta, foreach=False)
+        for _ in range(200):
+            x.grad = x.detach().clone()
+            optimizer.step()
+        assert (abs(x.item()) < 1e-6) == converges, beta
