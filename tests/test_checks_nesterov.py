@@ -465,3 +465,36 @@ def test_44_math_sqrt_of_a_negative_discriminant_gets_advice():
     result = run_check("4.4", nesterov_rate)
     assert not result.passed and result.status == "error"
     assert "cmath.sqrt" in result.report() and "root = math.sqrt" in result.report()
+
+
+# --------------------------------------------------------------------------------------------
+# Shortcuts: the lecture's stable-lr formula (4.5) and the checker's own measurement (4.2)
+# --------------------------------------------------------------------------------------------
+
+
+def _scan_flags(exercise_id, source):
+    from course_lib.exercises import answer_scan
+    from course_lib.exercises.checks import discover
+    from course_lib.exercises.checks._framework import REGISTRY
+
+    discover()
+    return [f.what for f in answer_scan.scan([("c", source)], REGISTRY[exercise_id], [source])]
+
+
+@pytest.mark.parametrize("exercise_id, source, name", [
+    ("4.5", "def predicted(mu, L, momentum):\n    return nesterov_stable_lr(momentum, L)\n",
+     "nesterov_stable_lr"),
+    ("4.5", "from course_lib.theory.nesterov import nesterov_stable_lr as f\n"
+            "def predicted(mu, L, momentum):\n    return f(momentum, L)\n", "nesterov_stable_lr"),
+    ("4.2", "from course_lib.exercises.checks.nesterov import measure_nesterov_overshoot_onset\n"
+            "def predicted(momentum):\n    return measure_nesterov_overshoot_onset(momentum)\n",
+     "measure_nesterov_overshoot_onset"),
+])
+def test_shortcut_helpers_are_refused(exercise_id, source, name):
+    from course_lib.exercises.checks._framework import REGISTRY
+    from course_lib.exercises.checks import discover
+
+    discover()
+    assert any(name in key for key in REGISTRY[exercise_id].refused_calls)
+    hits = _scan_flags(exercise_id, source)
+    assert any(name in hit or "forbids" in hit for hit in hits), hits

@@ -351,7 +351,7 @@ def optimal_momentum_cases(rng: torch.Generator):
                lr=3.5, mu=0.01, L=1.0)
     yield Case("Polyak's lr 4/(√L + √μ)² for mu = 0.01, L = 1: both sides agree",
                lr=4 / (1 + 0.1) ** 2, mu=0.01, L=1.0)
-    yield Case("lr = 0.2, mu = 0.5, L = 50 (L is not 1)", lr=0.2, mu=0.5, L=50.0)
+    yield Case("lr = 0.05, mu = 0.5, L = 50 (L is not 1)", lr=0.05, mu=0.5, L=50.0)
     yield Case("lr·L = 1 on a round bowl, mu = L = 2: no momentum needed", lr=0.5, mu=2.0, L=2.0)
     for _ in range(5):
         mu = float(f"{10 ** (-3 + 3 * torch.rand((), generator=rng).item()):.3g}")
