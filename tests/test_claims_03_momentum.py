@@ -243,3 +243,29 @@ def test_solution_36_beta_half_stabilises_eta_l_two_and_a_half_and_beta_tenth_do
             x.grad = x.detach().clone()
             optimizer.step()
         assert (abs(x.item()) < 1e-6) == converges, beta
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_myth_box_flat_direction_gains_only_while_sqrt_beta_below_one_minus_eta_mu(seed):
+    # the κ = 50 valley at lr = 1/L: β = 0.9 (√β = 0.949 < 0.98) beats GD in the flat direction,
+    # β = 0.99 (√β = 0.995 > 0.98) rings there and is slower than GD
+    valley = landscapes.quadratic(condition_number=50.0)
+    mu, L = valley.mu, valley.L
+    lr = 1.0 / L
+    for beta, faster in [(0.9, True), (0.99, False)]:
+        assert (math.sqrt(beta) < 1 - lr * mu) == faster
+        assert (torch_rate(lr, beta, mu) < 1 - lr * mu) == faster
+        # from random starts, the flat coordinate's error after 300 steps, heavy ball vs GD
+        x0 = float(np.random.default_rng(seed).uniform(0.5, 2.0))
+        ends = []
+        for momentum in (beta, 0.0):
+            x = torch.tensor([x0], dtype=torch.float64, requires_grad=True)
+            optimizer = torch.optim.SGD([x], lr=lr, momentum=momentum, foreach=False)
+            peak = 0.0
+            for step in range(300):
+                x.grad = mu * x.detach().clone()
+                optimizer.step()
+                if step >= 250:
+                    peak = max(peak, abs(x.item()))
+            ends.append(peak)
+        assert (ends[0] < ends[1]) == faster, (beta, ends)
