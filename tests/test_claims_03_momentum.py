@@ -269,3 +269,23 @@ def test_myth_box_flat_direction_gains_only_while_sqrt_beta_below_one_minus_eta_
                     peak = max(peak, abs(x.item()))
             ends.append(peak)
         assert (ends[0] < ends[1]) == faster, (beta, ends)
+
+
+def test_03_rosenbrock_beta_09_beats_099_and_gd_on_k_of_6_starts():
+    # the panel's start and 5 more within ±0.2 of it; the panel text quotes this count
+    from course_lib.ui.panels.momentum import panel_landscape
+
+    surface = panel_landscape("rosenbrock")
+    generator = np.random.default_rng(0)
+    start = [float(v) for v in surface.start]
+    points = [start] + [[start[0] + generator.uniform(-0.2, 0.2), start[1] + generator.uniform(-0.2, 0.2)]
+                        for _ in range(5)]
+    holds = []
+    for point in points:
+        plain = run(surface, optim.SGD, start=point, steps=150, lr=1e-3)
+        heavy_09 = run(surface, optim.SGD, start=point, steps=150, lr=1e-3, momentum=0.9)
+        heavy_099 = run(surface, optim.SGD, start=point, steps=150, lr=1e-3, momentum=0.99)
+        holds.append(not heavy_09.diverged and heavy_09.final_loss < 0.1 * plain.final_loss
+                     and (heavy_099.diverged or heavy_099.final_loss > heavy_09.final_loss))
+    assert holds[0]                                                # the panel's start
+    assert sum(holds) == 5

@@ -162,3 +162,46 @@ def test_04_rosenbrock_high_momentum_nesterov_ends_far_lower(nesterov, beta):
 def test_04_rosenbrock_longer_step_nesterov_diverges(nesterov):
     heavy, nag = nesterov.update(landscape="rosenbrock", lr=1e-3, momentum=0.99)
     assert nag.diverged and not heavy.diverged
+
+
+# --------------------------------------------------------------------------------------------
+# Rosenbrock from several starts: the panel's start and 5 more within ±0.2 of it
+# --------------------------------------------------------------------------------------------
+
+
+def rosenbrock_starts():
+    from course_lib.ui.panels.nesterov import _landscape
+
+    surface = _landscape("rosenbrock")
+    generator = np.random.default_rng(0)
+    start = [float(v) for v in surface.start]
+    return surface, [start] + [[start[0] + generator.uniform(-0.2, 0.2), start[1] + generator.uniform(-0.2, 0.2)]
+                               for _ in range(5)]
+
+
+def rosenbrock_pairs(lr, beta):
+    from course_lib.optim import SGD
+    from course_lib.experiments.trajectories import run
+
+    surface, points = rosenbrock_starts()
+    return [(run(surface, SGD, start=p, steps=150, lr=lr, momentum=beta),
+             run(surface, SGD, start=p, steps=150, lr=lr, momentum=beta, nesterov=True)) for p in points]
+
+
+# (lr, β) -> starts of 6 where Nesterov ends below 0.2× heavy ball, as the panel text says
+FAR_LOWER = {(5e-4, 0.97): 4, (5e-4, 0.99): 3, (3e-4, 0.99): 6}
+
+
+@pytest.mark.parametrize("lr, beta", list(FAR_LOWER))
+def test_04_rosenbrock_far_lower_on_k_of_6_starts(lr, beta):
+    pairs = rosenbrock_pairs(lr, beta)
+    assert not pairs[0][1].diverged and pairs[0][1].final_loss < 0.2 * pairs[0][0].final_loss  # the panel's start
+    k = sum((not nag.diverged) and nag.final_loss < 0.2 * heavy.final_loss for heavy, nag in pairs)
+    assert k == FAR_LOWER[(lr, beta)]
+
+
+def test_04_rosenbrock_longer_step_diverges_on_k_of_6_starts():
+    pairs = rosenbrock_pairs(1e-3, 0.99)
+    assert pairs[0][1].diverged and not pairs[0][0].diverged       # the panel's start
+    assert sum(nag.diverged for _, nag in pairs) == 3
+    assert sum(heavy.diverged for heavy, _ in pairs) == 2
