@@ -575,7 +575,7 @@ def nesterov_rate_cases(rng: torch.Generator):
                lr=1.0, momentum=0.8, curvature=0.01)
     yield Case("complex roots (the error spirals in): lr=0.1, momentum=0.9, h=1",
                lr=0.1, momentum=0.9, curvature=1.0)
-    yield Case("lr·h = 1: both roots are 0, one step kills this direction",
+    yield Case("lr·h = 1: both roots are 0, the matrix squares to zero: two steps clear this direction",
                lr=0.5, momentum=0.9, curvature=2.0)
     yield Case("beyond Nesterov's stability limit (heavy ball is still stable): "
                "lr=1.5, momentum=0.9, h=1", lr=1.5, momentum=0.9, curvature=1.0)
