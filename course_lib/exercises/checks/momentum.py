@@ -320,8 +320,8 @@ OPTIMAL_MOMENTUM_MISTAKES = [
     KnownMistake(
         "polyak_beta", _momentum_polyak,
         "That is Polyak's β*, the best momentum at *his* learning rate 4/(√L + √μ)². At the lr "
-        "you are given, put both extreme curvatures inside the band where the roots are complex, "
-        "(1 − √β)² ≤ η·h ≤ (1 + √β)², with the smallest β that does it."),
+        "you are given, ask which β makes the rate the same in the flattest and the steepest "
+        "direction: section 5's regimes say where the rate is √β."),
     KnownMistake(
         "flat_side_only", _momentum_flat_side_only,
         "You only looked after the flat direction (critical damping at h = μ). At this lr the "
