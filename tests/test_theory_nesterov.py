@@ -97,3 +97,18 @@ def test_nesterov_standard_parameters_converge_within_the_guarantee():
     bound = nag.nesterov_guarantee_bound(np.arange(len(x)), nag.lessard_function(3.3), 3.3, mu, L)
     assert np.all(gaps <= bound + 1e-15)
     assert math.isclose(nag.nesterov_guaranteed_rate(mu, L), 0.8)
+
+
+@pytest.mark.parametrize("beta", [0.0, 0.1, 0.5, 0.9, 0.99])
+def test_stable_lr_found_by_bisection_is_the_closed_form(beta):
+    # r = −1 is a root of r² − (1+β)s·r + βs exactly when s = 1 − ηh = −1/(1+2β)
+    for h in (0.5, 1.0, 7.0):
+        closed_form = 2 * (1 + beta) / ((1 + 2 * beta) * h)
+        assert nag.nesterov_stable_lr(beta, h) == pytest.approx(closed_form, rel=1e-12)
+
+
+def test_the_theory_module_does_not_spell_out_exercise_45s_answer():
+    import inspect
+    source = "".join(inspect.getsource(nag).split())
+    for spelling in ("(1+2β)", "(1+2\\beta)", "1.0+2.0*momentum", "1+2*momentum"):
+        assert spelling not in source

@@ -32,6 +32,14 @@ The effective learning rate: for a constant gradient the buffer grows to :math:`
 heavy ball moves like GD with :math:`\eta/(1-\beta)` in a flat direction, while its stability
 limit grows only from :math:`2/L` to :math:`2(1+\beta)/L`.
 
+The buffer as a filter: a gradient that oscillates as :math:`g_t = e^{i\omega t}` is scaled by
+:math:`1/|1 - \beta e^{-i\omega}|` (:func:`momentum_filter_gain`): :math:`1/(1-\beta)` for a
+steady gradient (:math:`\omega = 0`), :math:`1/(1+\beta)` for one that flips sign every step
+(:math:`\omega = \pi`). The second is why the limit is :math:`2(1+\beta)/L` and why a small
+:math:`\beta` damps a flipping steep direction: along curvature :math:`h` heavy ball is slower
+than GD at the same :math:`\eta` exactly when :math:`\sqrt\beta > |1 - \eta h|` (its rate is
+never below :math:`\sqrt\beta`, the product of the two roots being :math:`\beta`).
+
 Symbols: docs/notation.md (:math:`\eta` = ``lr``, :math:`\beta` = ``momentum``,
 :math:`\mu, L` the extreme curvatures, :math:`\kappa = L/\mu`).
 """
@@ -55,6 +63,7 @@ __all__ = [
     "critical_damping_lrs",
     "effective_lr",
     "heavy_ball_errors",
+    "momentum_filter_gain",
 ]
 
 
@@ -218,3 +227,17 @@ def heavy_ball_errors(lr: float, momentum: float, curvature: float, steps: int,
         state = matrix @ state
         errors.append(state[0])
     return np.asarray(errors)
+
+
+def momentum_filter_gain(momentum: float, frequency):
+    r"""How much the buffer :math:`b_t = \beta b_{t-1} + g_t` amplifies a gradient that oscillates
+    with angular frequency :math:`\omega` (radians per step): :math:`1/|1 - \beta e^{-i\omega}|`.
+
+    In the steady state :math:`g_t = e^{i\omega t}` gives :math:`b_t = g_t/(1 - \beta e^{-i\omega})`.
+    :math:`\omega = 0` (a steady gradient) gives :math:`1/(1-\beta)`, the effective learning rate's
+    factor; :math:`\omega = \pi` (a gradient that flips sign every step, the steep direction above
+    :math:`\eta h = 1`) gives :math:`1/(1+\beta)`: the buffer partly cancels it. ``frequency`` may be
+    a float or a numpy array.
+    """
+    _check_lr_momentum(1.0, momentum)
+    return 1.0 / np.abs(1.0 - momentum * np.exp(-1j * np.asarray(frequency, dtype=float)))

@@ -32,9 +32,13 @@ and on a quadratic, along curvature :math:`h`,
 
 with :math:`x_k` the paper's iterate (torch's ``param`` minus :math:`\beta v`). For merely convex
 :math:`f` the variant with :math:`\beta_k = (k-1)/(k+2)` gets :math:`O(L\lVert x_0-x^*\rVert^2/k^2)`.
+The factor :math:`1 - 1/\sqrt\kappa` is a rate of the *loss gap*; the distance to
+:math:`x^*` shrinks at its square root (:func:`nesterov_guaranteed_distance_rate`).
 Heavy ball at Polyak's quadratic optimum has no such guarantee: :func:`lessard_gradient` is a
-strongly convex function (:math:`\kappa = 25`) on which it cycles forever (Lessard, Recht &
-Packard, 2016).
+strongly convex function (:math:`\kappa = 25`) on which it cycles forever from some starts
+(Lessard, Recht & Packard, 2016). At smaller parameters heavy ball does converge globally on this
+class, without acceleration (Ghadimi, Feyzmahdavian & Johansson, 2015), and no choice of its
+parameters accelerates it on the whole class (Goujaud, Taylor & Dieuleveut, 2023).
 
 Symbols: docs/notation.md (:math:`\eta` = ``lr``, :math:`\beta` = ``momentum``; torch's docs
 write :math:`\mu` for the momentum, here :math:`\mu` is the smallest curvature).
@@ -54,6 +58,7 @@ __all__ = [
     "nesterov_stable_lr",
     "nesterov_standard_parameters",
     "nesterov_guaranteed_rate",
+    "nesterov_guaranteed_distance_rate",
     "nesterov_guarantee_bound",
     "nesterov_best_quadratic_rate",
     "LESSARD_MU",
@@ -92,18 +97,28 @@ def nesterov_rate(lr: float, momentum: float, curvature: float) -> float:
 
 
 def nesterov_stable_lr(momentum: float, curvature: float) -> float:
-    r"""Largest stable Nesterov lr along curvature :math:`h`:
-    :math:`\eta < 2(1 + \beta)/((1 + 2\beta)\, h)`.
+    r"""Largest stable Nesterov lr along curvature :math:`h`: the :math:`\eta` at which
+    :func:`nesterov_rate` reaches 1, found by bisection on :math:`\eta h \in (1, 2(1+\beta)]`.
 
-    (Setting :math:`r = -1` in :math:`r^2 - (1+\beta)s\,r + \beta s` gives :math:`1 + (1 + 2\beta)s = 0`,
-    i.e. :math:`s = 1 - \eta h = -1/(1+2\beta)`.) For :math:`\beta = 0.9` that is
-    :math:`1.36/h`, against heavy ball's :math:`3.8/h`: the brake that damps overshoot also
-    amplifies a step that is already too long.
+    It lies below heavy ball's :math:`2(1+\beta)/h` for every :math:`\beta > 0` (for
+    :math:`\beta = 0.9` about :math:`1.36/h` against :math:`3.8/h`): the brake that damps overshoot
+    also amplifies a step that is already too long. The closed form is exercise 4.5's to derive
+    (from the roots of :math:`N(h)` as a real one leaves the unit circle); the tests compare it
+    with this bisection.
     """
     _check_lr_momentum(1.0, momentum)
     if not curvature > 0:
         raise ValueError(f"Invalid curvature: {curvature} (must be > 0)")
-    return 2.0 * (1.0 + momentum) / ((1.0 + 2.0 * momentum) * curvature)
+    low, high = 1.0, 2.0 * (1.0 + momentum)   # stable at ηh = 1 (ρ = √0 = 0), not at heavy ball's limit
+    for _ in range(200):
+        middle = 0.5 * (low + high)
+        if nesterov_rate(middle, momentum, 1.0) < 1.0:
+            low = middle
+        else:
+            high = middle
+        if high - low <= 1e-15 * high:
+            break
+    return 0.5 * (low + high) / curvature
 
 
 def nesterov_standard_parameters(mu: float, L: float) -> tuple[float, float]:
@@ -120,6 +135,17 @@ def nesterov_guaranteed_rate(mu: float, L: float) -> float:
     :math:`1 - 1/\sqrt\kappa` (on every smooth strongly convex function, not only quadratics)."""
     _check_curvatures(mu, L)
     return 1.0 - math.sqrt(mu / L)
+
+
+def nesterov_guaranteed_distance_rate(mu: float, L: float) -> float:
+    r"""The same guarantee for the *distance* to the minimiser, the unit of every other rate
+    :math:`\rho` in the course: :math:`\sqrt{1 - 1/\sqrt\kappa}` per step.
+
+    Strong convexity gives :math:`\tfrac{\mu}{2}\lVert x_k - x^*\rVert^2 \le f(x_k) - f^*`, so the
+    distance is bounded by a constant times :math:`(1 - 1/\sqrt\kappa)^{k/2}`. At :math:`\kappa = 25`
+    that is :math:`\sqrt{0.8} \approx 0.894` per step, against heavy ball's :math:`0.667` at Polyak's
+    optimum on a quadratic (:func:`course_lib.theory.momentum.heavy_ball_optimal_rate`)."""
+    return math.sqrt(nesterov_guaranteed_rate(mu, L))
 
 
 def nesterov_guarantee_bound(steps, initial_gap: float, initial_distance: float,

@@ -11,31 +11,23 @@ r"""Checkers for notebook 03, momentum: exercises 3.1 to 3.6.
     with :math:`\eta` = ``lr``, :math:`\beta` = ``momentum``, :math:`\tau` = ``dampening``,
     :math:`b` = ``state["momentum_buffer"]``; at ``momentum = 0`` torch keeps no buffer. The one
     "write the update" exercise of the notebook.
-3.2 ``bias_corrected_ema_lrs(lr, beta, steps) -> list[float]``: the *bias-corrected* EMA form
-    :math:`m_t = \beta m_{t-1} + (1-\beta) g_t,\ m_0 = 0,\ \hat m_t = m_t/(1-\beta^t),\
-    \theta \leftarrow \theta - \alpha \hat m_t` (Adam's first moment) equals torch's
-    ``SGD(momentum=β, dampening=0)`` only with a learning rate that changes every step:
-    :math:`\text{lr}_t = \alpha(1-\beta)/(1-\beta^t)`, because :math:`m_t = (1-\beta) b_t`. The
-    lecture teaches the uncorrected case (``lr = α(1−β)``); this asks for the synthesis.
+3.2 ``bias_corrected_ema_lrs(lr, beta, steps) -> list[float]``: the torch learning rates, one per
+    step, with which ``SGD(momentum=β, dampening=0)`` follows the *bias-corrected* EMA form
+    (Adam's first moment). The lecture teaches the uncorrected case; this asks for the synthesis.
 3.3 ``optimal_momentum(lr, mu, L) -> momentum``: at a *given* learning rate, the momentum that
-    makes heavy ball fastest on a quadratic with curvatures in :math:`[\mu, L]`:
-    :math:`\beta^*(\eta) = \max(1 - \sqrt{\eta\mu}, \sqrt{\eta L} - 1)^2` (at Polyak's
-    :math:`\eta^* = 4/(\sqrt L + \sqrt\mu)^2` it is his :math:`((\sqrt\kappa-1)/(\sqrt\kappa+1))^2`;
-    the lecture gives Polyak's pair, the exercise asks for the general case).
+    makes heavy ball fastest on a quadratic with curvatures in :math:`[\mu, L]` (the lecture
+    gives Polyak's pair; the exercise asks for the general case).
 3.4 ``dampened_gap(grads, *, lr, beta)``: where the tempting conversion
-    ``SGD(lr=α, momentum=β, dampening=β)`` leaves the EMA form: torch skips dampening on step 1
-    (:math:`b_1 = g_1`, the EMA has :math:`m_1 = (1-\beta) g_1`), the buffers then differ by
-    :math:`\beta^k g_1`, and after the t gradients ``grads`` (the same sequence fed to both)
-    :math:`\theta^{\text{torch}}_t - \theta^{\text{EMA}}_t = -\alpha\beta\, g_1 (1-\beta^t)/(1-\beta)`.
+    ``SGD(lr=α, momentum=β, dampening=β)`` leaves the EMA form, after the t gradients ``grads``
+    (the same sequence fed to both). Cases whose later gradients are NaN test which gradients the
+    learner's gap depends on: simulating both optimizers does not pass them.
 3.5 *predict, then measure* ``steps_until_forms_agree(lr_before, lr_after, momentum, tol)``:
-    Keras' / Sutskever's velocity form (:math:`v \leftarrow \beta v - \eta_t g`,
-    :math:`\theta \leftarrow \theta + v`) and torch's form take the same steps at a constant lr,
-    but not after a step schedule drops :math:`\eta_1 \to \eta_2`: the velocity still carries the
-    old lr. With a constant gradient and both in their steady state, the k-th step after the drop
-    differs by the factor :math:`1 + (\eta_1/\eta_2 - 1)\beta^k`, so they agree within ``tol``
-    after :math:`k = \lceil \ln(\text{tol}/(\eta_1/\eta_2 - 1)) / \ln\beta \rceil` steps. The check
-    runs ``torch.optim.SGD`` and the velocity form and counts.
-3.6 written answer: why momentum helps in the flat direction (and not by damping the steep one).
+    Keras' / Sutskever's velocity form and torch's form take the same steps at a constant lr,
+    but not after a step schedule drops the lr; how many steps until they agree within ``tol``.
+    The check runs ``torch.optim.SGD`` and the velocity form and counts; the closed form lives
+    in the tests, not here.
+3.6 written answer: the two effects of momentum in a steep direction, and how Polyak's β trades
+    the steep direction against the flat one.
 """
 
 from __future__ import annotations
@@ -328,24 +320,26 @@ OPTIMAL_MOMENTUM_MISTAKES = [
     KnownMistake(
         "polyak_beta", _momentum_polyak,
         "That is Polyak's β*, the best momentum at *his* learning rate 4/(√L + √μ)². At the lr "
-        "you are given, put both extreme curvatures inside the band where the roots are complex, "
-        "(1 − √β)² ≤ η·h ≤ (1 + √β)², with the smallest β that does it."),
+        "you are given, ask which β makes the rate the same in the flattest and the steepest "
+        "direction: section 5's regimes say where the rate is √β."),
     KnownMistake(
         "flat_side_only", _momentum_flat_side_only,
         "You only looked after the flat direction (critical damping at h = μ). At this lr the "
-        "steep direction needs more: η·L ≤ (1 + √β)², so √β ≥ √(ηL) − 1; take the larger of "
-        "the two requirements."),
+        "steep direction η·L falls outside your β's complex band, so its larger real root is "
+        "slower than √β: find what the steep direction requires of β too, and satisfy both."),
     KnownMistake(
         "steep_side_only", _momentum_steep_side_only,
-        "You only looked at the steep direction. The flat one needs η·μ ≥ (1 − √β)², so "
-        "√β ≥ 1 − √(ημ); take the larger of the two requirements."),
+        "You only looked at the steep direction. At this lr the flat direction η·μ falls below "
+        "your β's complex band (monotone, overdamped, slower than √β): find what the flat "
+        "direction requires of β too, and satisfy both."),
     KnownMistake(
         "not_squared", _momentum_not_squared,
         "That is the rate √β, not β: square it."),
     KnownMistake(
         "without_square_roots", _momentum_without_square_roots,
-        "The band edges are (1 ± √β)² in units of η·h, so the conditions involve √(ηh): "
-        "√β ≥ 1 − √(ημ) and √β ≥ √(ηL) − 1."),
+        "Your band edges are linear in β. The roots meet where the discriminant "
+        "(1 + β − ηh)² − 4β vanishes: solve that for β (it is a perfect square in √β), "
+        "not for η·h."),
 ]
 
 
@@ -357,7 +351,7 @@ def optimal_momentum_cases(rng: torch.Generator):
                lr=3.5, mu=0.01, L=1.0)
     yield Case("Polyak's lr 4/(√L + √μ)² for mu = 0.01, L = 1: both sides agree",
                lr=4 / (1 + 0.1) ** 2, mu=0.01, L=1.0)
-    yield Case("lr = 0.2, mu = 0.5, L = 50 (L is not 1)", lr=0.2, mu=0.5, L=50.0)
+    yield Case("lr = 0.05, mu = 0.5, L = 50 (L is not 1)", lr=0.05, mu=0.5, L=50.0)
     yield Case("lr·L = 1 on a round bowl, mu = L = 2: no momentum needed", lr=0.5, mu=2.0, L=2.0)
     for _ in range(5):
         mu = float(f"{10 ** (-3 + 3 * torch.rand((), generator=rng).item()):.3g}")
@@ -422,8 +416,9 @@ DAMPENED_GAP_MISTAKES = [
         "against the gradient, so θ_torch − θ_EMA points along −g₁."),
     KnownMistake(
         "all_gradients", _gap_all_gradients,
-        "Only g₁ matters: from step 2 on both buffers add the same (1−β)·g_k, so the later "
-        "gradients cancel in the difference. Follow d_k = b_k − m_k."),
+        "Your gap reads gradients it does not depend on (a NaN among them comes through). "
+        "Follow the difference of the two buffers, d_k = b_k − m_k, step by step from step 1: "
+        "which gradients survive in it?"),
     KnownMistake(
         "every_step_gap", _gap_every_step,
         "Only step 1 is treated differently; later steps do not each open a new gap. The later "
@@ -445,6 +440,13 @@ def dampened_gap_cases(rng: torch.Generator):
                grads=[torch.zeros(2, dtype=torch.float64)]
                + [torch.randn(2, generator=rng, dtype=torch.float64) for _ in range(4)],
                lr=0.1, beta=0.9)
+    nan = float("nan")
+    yield Case("g₂ … g₆ are NaN (a gap that never reads them stays finite), lr = 0.1, beta = 0.9",
+               grads=[torch.tensor([0.5, -1.5], dtype=torch.float64)]
+               + [torch.full((2,), nan, dtype=torch.float64) for _ in range(5)], lr=0.1, beta=0.9)
+    yield Case("g₂ … g₄₀ are NaN, beta = 0.99, lr = 0.01",
+               grads=[torch.randn(3, generator=rng, dtype=torch.float64)]
+               + [torch.full((3,), nan, dtype=torch.float64) for _ in range(39)], lr=0.01, beta=0.99)
     yield Case("beta = 0.99, 30 steps: far from the limit",
                grads=[torch.randn(2, generator=rng, dtype=torch.float64) for _ in range(30)],
                lr=0.01, beta=0.99)
@@ -494,11 +496,6 @@ def measure_steps_until_forms_agree(lr_before, lr_after, momentum, tol) -> int:
     raise RuntimeError(f"the two forms did not agree within {tol} in {max_steps - warm} steps")
 
 
-def predicted_steps_until_forms_agree(lr_before, lr_after, momentum, tol) -> int:
-    """k = ⌈ln(tol / (η₁/η₂ − 1)) / ln β⌉: the velocity still holds β^k of the old lr's steps."""
-    return max(1, math.ceil(math.log(tol / (lr_before / lr_after - 1)) / math.log(momentum)))
-
-
 # The wrong formulas return floats: a learner may round or not, and the match has a tolerance.
 def _agree_at_once(lr_before, lr_after, momentum, tol):
     return 0.0
@@ -512,16 +509,26 @@ def _agree_memory_length(lr_before, lr_after, momentum, tol):
     return 1 / (1 - momentum)
 
 
+def _agree_ratio_not_excess(lr_before, lr_after, momentum, tol):
+    # the gap's size taken as the lr ratio η₁/η₂ instead of the excess η₁/η₂ − 1
+    return math.log(tol * lr_after / lr_before) / math.log(momentum)
+
+
 @register_prediction(
     "3.5",
     measure=measure_steps_until_forms_agree,
     rtol=0.05,
     atol=1.0,
-    explain=("Write both steps k updates after the drop, with a constant gradient g and both "
-             "buffers in their steady state: torch's is −η₂·b with b = g/(1−β); the velocity "
-             "still remembers the steps taken at η₁. Write their ratio: which part of it fades "
-             "with k, and how large is that part right after the drop?"),
+    explain=("Write both steps k updates after the drop, with a constant gradient and both "
+             "buffers in their steady state before it: what does torch's step become at once, "
+             "and what does the velocity still remember from η₁? Write the ratio of the two "
+             "steps: which part of it fades with k, and how large is that part right after the "
+             "drop?"),
     mistakes=[
+        KnownMistake("ratio_not_excess", _agree_ratio_not_excess,
+                     "Your gap starts at the ratio of the two learning rates. The ratio of the two "
+                     "*steps* is 1 plus a part that fades: how large is that part right after the "
+                     "drop? (A small drop, ÷1.25, shows the difference.)"),
         KnownMistake("agree_at_once", _agree_at_once,
                      "They agree at a constant learning rate (v = −η·b), but not after the drop: "
                      "torch multiplies its whole buffer by the new lr at once, while the velocity "
@@ -543,6 +550,10 @@ def steps_until_forms_agree_cases(rng: torch.Generator):
                lr_before=0.5, lr_after=0.25, momentum=0.5, tol=0.001)
     yield Case("lr 0.01 → 0.001, momentum 0.99, tol 1 %",
                lr_before=0.01, lr_after=0.001, momentum=0.99, tol=0.01)
+    yield Case("a small drop: lr 0.1 → 0.08 (÷1.25), momentum 0.95, tol 1 %",
+               lr_before=0.1, lr_after=0.08, momentum=0.95, tol=0.01)
+    yield Case("lr 0.2 → 0.1 (halved), momentum 0.9, tol 0.1 %",
+               lr_before=0.2, lr_after=0.1, momentum=0.9, tol=0.001)
     for _ in range(3):
         lr_before = float(f"{10 ** (-3 + 2.5 * torch.rand((), generator=rng).item()):.3g}")
         drop = float(f"{10 ** (0.3 + 1.7 * torch.rand((), generator=rng).item()):.3g}")
@@ -559,12 +570,16 @@ def steps_until_forms_agree_cases(rng: torch.Generator):
 
 register_written(
     "3.6",
-    prompt="In three sentences: on an ill-conditioned quadratic, why does momentum help in the "
-           "flat direction, and what does it do to the steep one?",
-    rubric="In a flat direction the gradient barely changes from step to step, so the buffer "
-           "sums it: the step grows towards η·g/(1−β), 1/(1−β) times plain SGD's (10× at "
-           "β = 0.9). The stability limit rises only by a factor (1+β) (η < 2(1+β)/L), so at "
-           "the best settings the flat direction converges like 1 − 1/√κ instead of 1 − 1/κ. "
-           "The steep direction is not damped: it rings, shrinking only by about √β per step, "
-           "slower than GD would shrink it at the same lr.",
+    prompt="In three sentences: on a steep direction with ηL = 2.5, plain gradient descent "
+           "diverges. Using the buffer's gain for a gradient that flips sign every step (not the "
+           "roots of section 5), explain why heavy ball with β = 0.5 converges there while "
+           "β = 0.1 does not, and say what the same β = 0.5 does to a flat direction at this lr.",
+    rubric="While the steep error flips sign every step its gradient alternates, and the buffer "
+           "holds it at about 1/(1+β) of the size a steady gradient would reach (gain "
+           "1/|1 − βe^{iπ}|), so heavy ball's steep step acts like GD with lr η/(1+β); GD is "
+           "stable while (η/(1+β))·L < 2, i.e. ηL < 2(1+β). With β = 0.5 that is 2.5/1.5 ≈ 1.7 < 2 "
+           "(limit 3): it converges; with β = 0.1, 2.5/1.1 ≈ 2.3 > 2 (limit 2.2): it diverges. In a "
+           "flat direction the gradient is steady and the same buffer multiplies it by "
+           "1/(1−β) = 2, so that direction moves like GD at twice the lr: the one β damps the "
+           "steep direction and speeds up the flat one.",
 )
