@@ -454,8 +454,8 @@ def test_every_registered_hint_is_exercised_here():
                 "correction_over_n"},
         "2.3": {"counted_epochs", "counted_samples", "batch_loss", "checked_at_epoch_ends",
                 "off_by_one", "forgot_zero_grad"},
-        "2.4": {"full_batch_limit", "forgot_the_two", "ignored_batch_size", "average_sample",
-                "smallest_sample"},
+        "2.4": {"full_batch_limit", "linear_scaling", "samples_alone", "forgot_the_two",
+                "ignored_batch_size", "average_sample", "smallest_sample"},
     }
     for exercise_id, hint_ids in covered.items():
         assert {m.hint_id for m in REGISTRY[exercise_id].mistakes} == hint_ids
@@ -514,10 +514,28 @@ def test_2_4_measurement_agrees_with_the_theory_and_the_theory_passes(seed):
 
 def test_2_4_learner_solution_passes():
     def largest_stable_lr_at_batch_size(x, y, batch_size):
-        per_sample_curvature = 2 * (x ** 2).sum(dim=1) / batch_size
-        return (2 / per_sample_curvature.max()).item()
+        worst = 0.0
+        for column in x.T:                          # one feature at a time
+            squares = (column ** 2).sort(descending=True).values
+            # the worst batch holds the B largest samples on this feature: curvature 2·sum/B
+            worst = max(worst, 2 * squares[:batch_size].sum().item() / batch_size)
+        return 2 / worst
 
     assert run_check("2.4", largest_stable_lr_at_batch_size).passed
+
+
+def test_2_4_linear_scaling_and_per_sample_answers_fail_on_a_shared_feature():
+    def linear_scaling(x, y, batch_size):
+        full_L = 2 * torch.linalg.eigvalsh(x.T @ x / len(x))[-1].item()
+        return batch_size / len(x) * 2 / full_L
+
+    def per_sample(x, y, batch_size):
+        return batch_size / (x ** 2).sum(1).max().item()
+
+    for wrong, hint_id in [(linear_scaling, "linear_scaling"), (per_sample, "samples_alone")]:
+        result = run_check("2.4", wrong)
+        assert not result.passed and "share one feature" in result.failing_case
+        assert result.hint_id == hint_id, result.report()
 
 
 @pytest.mark.parametrize("wrong, hint_id", [

@@ -6,8 +6,8 @@ downloaded), fitted by a 1-20-1 tanh MLP under the mean squared error
 
 .. math::
 
-    L(\theta) = \frac{1}{N}\sum_{i=1}^{N} \ell_i(\theta), \qquad
-    \ell_i(\theta) = \bigl(f_\theta(x_i) - y_i\bigr)^2 .
+    f(\theta) = \frac{1}{N}\sum_{i=1}^{N} \ell_i(\theta), \qquad
+    \ell_i(\theta) = \bigl(\hat y_\theta(x_i) - y_i\bigr)^2 .
 
 One **update** is one optimizer step on the mean loss of one mini-batch :math:`\mathcal B`
 of :math:`B` = ``batch_size`` indices:
@@ -22,7 +22,7 @@ in between mini-batch SGD. Each epoch visits every sample exactly once, in a fre
 (sampling *without* replacement, as ``DataLoader(shuffle=True)`` does).
 
 Gradient noise. With per-sample gradients :math:`g_i = \nabla\ell_i(\theta)`, their mean
-:math:`\bar g = \nabla L(\theta)` and their population variance
+:math:`\bar g = \nabla f(\theta)` and their population variance
 :math:`\sigma^2 = \frac1N\sum_i \lVert g_i - \bar g\rVert^2`, a batch of :math:`B` distinct
 indices drawn uniformly without replacement gives
 
@@ -559,7 +559,7 @@ def updates_to_reach(
 def per_sample_gradients(model: nn.Sequential, x: Tensor, y: Tensor) -> Tensor:
     r"""All :math:`N` per-sample gradients :math:`g_i = \nabla_\theta \ell_i(\theta)`, flattened.
 
-    Row ``i`` is the gradient of :math:`\ell_i = (f_\theta(x_i) - y_i)^2` (averaged over output
+    Row ``i`` is the gradient of :math:`\ell_i = (\hat y_\theta(x_i) - y_i)^2` (averaged over output
     features) with the parameters in ``model.parameters()`` order, so
     ``per_sample_gradients(...).mean(0)`` is the full-batch gradient of the MSE.
 
