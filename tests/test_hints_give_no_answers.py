@@ -19,6 +19,7 @@ ANSWERS = {
     "1.2": ["n/λ_max(XᵀX)", "n/λmax(XᵀX)", "Hessianis(2/n)·XᵀX"],
     "1.3": ["c_i²(1−ηλ_i)^(2k)", "c_i·(1−ηλ_i)^k"],
     "2.4": ["hascurvature2r²"],
+    "2.6": ["qᵀΣq/(h(2−ηh))", "q_iᵀΣq_i", "η·qᵀΣq"],
     "4.4": ["multipliesbothentriesofthefirstrowby(1−ηh)"],
     "4.5": ["2(1+β)/((1+2β)L)"],
     "2.2": ["(N−B)/(N−1)", "(N-B)/(N-1)", "finite-population correction"],

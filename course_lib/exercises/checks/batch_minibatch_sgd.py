@@ -1,4 +1,4 @@
-r"""Checkers for notebook 02, batch vs mini-batch vs SGD: exercises 2.1 to 2.5.
+r"""Checkers for notebook 02, batch vs mini-batch vs SGD: exercises 2.1 to 2.6.
 
 2.1 ``minibatch_indices(n, batch_size, *, epochs, seed, drop_last)``: yield index batches so
     that every sample appears exactly once per epoch, in a fresh order each epoch, reproducible
@@ -18,6 +18,9 @@ r"""Checkers for notebook 02, batch vs mini-batch vs SGD: exercises 2.1 to 2.5.
     batch's curvature along one feature; the check runs mini-batch ``torch.optim.SGD`` over a
     grid of learning rates (``_measure``). Cases with a shared feature tell it from the
     linear-scaling guess :math:`\frac Bn\cdot\frac2{L_{\rm full}}`.
+2.6 *predict, then measure* ``cloud_mean_square(hessian, noise_cov, lr)``: the stationary
+    :math:`\mathbb E\lVert\theta - \theta^*\rVert^2` of SGD with gradient noise of covariance
+    :math:`\Sigma` on a rotated quadratic; the check runs 4000 noisy ``SGD`` runs at once.
 2.5 written answer: why the 1-D fit's single-sample SGD survives far above :math:`2/c_{\max}`,
     and what that says about when the sharpest sample decides.
 """
@@ -705,3 +708,125 @@ register_written(
            "not decide because the samples share one direction and their factors multiply; "
            "only non-overlapping directions (2.4) leave each step alone with its curvature.",
 )
+
+
+# --------------------------------------------------------------------------------------------
+# 2.6 the size of SGD's noise cloud: predict, then measure
+# --------------------------------------------------------------------------------------------
+
+
+def measure_cloud_mean_square(hessian, noise_cov, lr, *, chains: int = 4000, seed: int = 0) -> float:
+    r"""The truth for 2.6: ``chains`` independent runs of the course's ``SGD`` on
+    :math:`\tfrac12\theta^\top H\theta` (minimum at 0), each step fed the gradient
+    :math:`H\theta + \xi` with :math:`\xi \sim \mathcal N(0, \Sigma)` (``noise_cov``), started at
+    the minimum; the mean of :math:`\lVert\theta\rVert^2` over the runs and over the last 100
+    steps of a run long enough for the slowest direction to settle."""
+    from course_lib.optim import SGD
+
+    hessian, noise_cov = hessian.double(), noise_cov.double()
+    smallest = torch.linalg.eigvalsh(hessian)[0].item()
+    settle = math.ceil(5 / (lr * smallest * (2 - lr * smallest)))
+    factor = torch.linalg.cholesky(noise_cov + 1e-15 * torch.eye(len(noise_cov), dtype=torch.float64))
+    generator = torch.Generator().manual_seed(seed)
+    theta = torch.zeros(chains, len(hessian), dtype=torch.float64)
+    optimizer = SGD([theta], lr=lr)
+    total, counted = 0.0, 0
+    for step in range(settle + 100):
+        noise = torch.randn(theta.shape, generator=generator, dtype=torch.float64) @ factor.T
+        theta.grad = theta @ hessian + noise
+        optimizer.step()
+        if step >= settle:
+            total += theta.square().sum(1).mean().item()
+            counted += 1
+    return total / counted
+
+
+def predicted_cloud_mean_square(hessian, noise_cov, lr) -> float:
+    r"""The theory's answer to 2.6: along an eigenvector :math:`q_i` of :math:`H` (curvature
+    :math:`h_i`) the error obeys :math:`e_i \leftarrow (1 - \eta h_i)e_i - \eta\,q_i^\top\xi`, so its
+    stationary variance is :math:`\eta\,q_i^\top\Sigma q_i / (h_i(2 - \eta h_i))`; the covariances
+    between directions do not enter :math:`\mathbb E\lVert\theta\rVert^2`, the sum of these."""
+    curvatures, directions = torch.linalg.eigh(hessian.double())
+    along = torch.diagonal(directions.T @ noise_cov.double() @ directions)
+    return (lr * along / (curvatures * (2 - lr * curvatures))).sum().item()
+
+
+def _cloud_small_lr(hessian, noise_cov, lr):
+    curvatures, directions = torch.linalg.eigh(hessian.double())
+    along = torch.diagonal(directions.T @ noise_cov.double() @ directions)
+    return (lr * along / (2 * curvatures)).sum().item()
+
+
+def _cloud_isotropic(hessian, noise_cov, lr):
+    curvatures = torch.linalg.eigvalsh(hessian.double())
+    per_direction = torch.trace(noise_cov.double()) / len(noise_cov)
+    return (lr * per_direction / (curvatures * (2 - lr * curvatures))).sum().item()
+
+
+def _cloud_unrotated_noise(hessian, noise_cov, lr):
+    curvatures = torch.linalg.eigvalsh(hessian.double())
+    return (lr * torch.diagonal(noise_cov.double()) / (curvatures * (2 - lr * curvatures))).sum().item()
+
+
+def _cloud_without_lr(hessian, noise_cov, lr):
+    return predicted_cloud_mean_square(hessian, noise_cov, lr) / lr
+
+
+def _cloud_radius(hessian, noise_cov, lr):
+    return math.sqrt(predicted_cloud_mean_square(hessian, noise_cov, lr))
+
+
+@register_prediction(
+    "2.6",
+    measure=measure_cloud_mean_square,
+    rtol=0.05,
+    explain=("Follow one eigen-direction of H at a time, as section 8 of the lecture did on the "
+             "bowl: what part of the noise kicks that direction each step, and where do the "
+             "shrinking and the kicks balance?"),
+    mistakes=[
+        KnownMistake("small_lr", _cloud_small_lr,
+                     "Your cloud is right for a tiny learning rate only: in this case η·h is not "
+                     "small, and the factor (1 − η·h) that shrinks the old error is squared in "
+                     "the balance. Keep the exact balance of section 8."),
+        KnownMistake("isotropic_noise", _cloud_isotropic,
+                     "You spread the noise evenly over the directions. Here the noise is "
+                     "stronger along some directions than others: how much of it falls along "
+                     "each eigenvector of H?"),
+        KnownMistake("unrotated_noise", _cloud_unrotated_noise,
+                     "You paired the diagonal of the noise covariance with H's eigenvalues. H is "
+                     "rotated here: its eigenvectors are not the coordinate axes, so measure the "
+                     "noise along them."),
+        KnownMistake("lr_missing", _cloud_without_lr,
+                     "Your cloud does not grow with the learning rate the way the measurement "
+                     "does: each kick is η·ξ, not ξ."),
+        KnownMistake("radius_not_mean_square", _cloud_radius,
+                     "That looks like a radius (a root mean square). The exercise asks for the "
+                     "mean squared distance E‖θ − θ*‖²."),
+    ],
+)
+def cloud_mean_square_cases(rng: torch.Generator):
+    diagonal = torch.diag(torch.tensor([1.0, 0.1], dtype=torch.float64))
+    yield Case("the lecture's bowl diag(1, 0.1), noise σ = 0.6 in every direction, lr = 0.3",
+               hessian=diagonal, noise_cov=0.36 * torch.eye(2, dtype=torch.float64), lr=0.3)
+    angle = torch.tensor(0.5, dtype=torch.float64)
+    rotation = torch.stack([torch.stack([angle.cos(), -angle.sin()]),
+                            torch.stack([angle.sin(), angle.cos()])])
+    rotated = rotation @ torch.diag(torch.tensor([2.0, 0.4], dtype=torch.float64)) @ rotation.T
+    along_x = torch.diag(torch.tensor([0.5, 0.02], dtype=torch.float64))
+    yield Case("rotated 2x2 Hessian (curvatures 2 and 0.4), noise mostly along the x axis, "
+               "lr = 0.75 (η·L = 1.5)", hessian=rotated, noise_cov=along_x, lr=0.75)
+    yield Case("the same Hessian, noise mostly along the y axis, lr = 0.75", hessian=rotated,
+               noise_cov=torch.diag(torch.tensor([0.02, 0.5], dtype=torch.float64)), lr=0.75)
+    for size in (2, 3):
+        q, _ = torch.linalg.qr(torch.randn(size, size, generator=rng, dtype=torch.float64))
+        curvatures = torch.logspace(0, math.log10(float(2 + 3 * torch.rand((), generator=rng))),
+                                    size, dtype=torch.float64)
+        hessian = q @ torch.diag(curvatures) @ q.T
+        hessian = (hessian + hessian.T) / 2
+        mixing = torch.randn(size, size, generator=rng, dtype=torch.float64)
+        noise_cov = 0.3 * mixing @ mixing.T + 0.01 * torch.eye(size, dtype=torch.float64)
+        fraction = float(0.4 + 0.5 * torch.rand((), generator=rng))
+        lr = fraction * 2 / curvatures.max().item()
+        yield Case(f"random rotated {size}x{size} Hessian (κ = {curvatures.max().item():.1f}), "
+                   f"correlated noise, η·L = {2 * fraction:.2f}", hessian=hessian,
+                   noise_cov=noise_cov, lr=lr)
