@@ -454,8 +454,8 @@ def test_every_registered_hint_is_exercised_here():
                 "correction_over_n"},
         "2.3": {"counted_epochs", "counted_samples", "batch_loss", "checked_at_epoch_ends",
                 "off_by_one", "forgot_zero_grad"},
-        "2.4": {"full_batch_limit", "forgot_the_two", "ignored_batch_size", "average_sample",
-                "smallest_sample"},
+        "2.4": {"full_batch_limit", "linear_scaling", "samples_alone", "forgot_the_two",
+                "ignored_batch_size", "average_sample", "smallest_sample"},
     }
     for exercise_id, hint_ids in covered.items():
         assert {m.hint_id for m in REGISTRY[exercise_id].mistakes} == hint_ids
@@ -514,10 +514,28 @@ def test_2_4_measurement_agrees_with_the_theory_and_the_theory_passes(seed):
 
 def test_2_4_learner_solution_passes():
     def largest_stable_lr_at_batch_size(x, y, batch_size):
-        per_sample_curvature = 2 * (x ** 2).sum(dim=1) / batch_size
-        return (2 / per_sample_curvature.max()).item()
+        worst = 0.0
+        for column in x.T:                          # one feature at a time
+            squares = (column ** 2).sort(descending=True).values
+            # the worst batch holds the B largest samples on this feature: curvature 2·sum/B
+            worst = max(worst, 2 * squares[:batch_size].sum().item() / batch_size)
+        return 2 / worst
 
     assert run_check("2.4", largest_stable_lr_at_batch_size).passed
+
+
+def test_2_4_linear_scaling_and_per_sample_answers_fail_on_a_shared_feature():
+    def linear_scaling(x, y, batch_size):
+        full_L = 2 * torch.linalg.eigvalsh(x.T @ x / len(x))[-1].item()
+        return batch_size / len(x) * 2 / full_L
+
+    def per_sample(x, y, batch_size):
+        return batch_size / (x ** 2).sum(1).max().item()
+
+    for wrong, hint_id in [(linear_scaling, "linear_scaling"), (per_sample, "samples_alone")]:
+        result = run_check("2.4", wrong)
+        assert not result.passed and "share one feature" in result.failing_case
+        assert result.hint_id == hint_id, result.report()
 
 
 @pytest.mark.parametrize("wrong, hint_id", [
@@ -584,3 +602,70 @@ def test_2_3_loop_that_normalises_x_in_place_fails():
 
     result = run_check("2.3", normalises_x)
     assert not result.passed and result.hint_id == "changed_input", result.report()
+
+
+# --------------------------------------------------------------------------------------------
+# 2.6 the noise cloud's mean square (predict, then measure)
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", [None, 0, "grader"])
+def test_2_6_measurement_agrees_with_the_closed_form(seed):
+    for case in REGISTRY["2.6"].make_cases(seed):
+        assert checks_02.measure_cloud_mean_square(**case.inputs) == pytest.approx(
+            checks_02.predicted_cloud_mean_square(**case.inputs), rel=0.02)
+    assert run_check("2.6", checks_02.predicted_cloud_mean_square, seed=seed).passed
+
+
+def test_2_6_closed_form_is_the_stationary_covariance():
+    """Σ_i η qᵢᵀΣqᵢ/(hᵢ(2 − ηhᵢ)) is the trace of the solution of P = A P Aᵀ + η²Σ, A = I − ηH."""
+    rng = torch.Generator().manual_seed(5)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=rng, dtype=torch.float64))
+    hessian = q @ torch.diag(torch.tensor([3.0, 1.0, 0.2], dtype=torch.float64)) @ q.T
+    mixing = torch.randn(3, 3, generator=rng, dtype=torch.float64)
+    noise_cov, lr = mixing @ mixing.T, 0.5
+    step = torch.eye(3, dtype=torch.float64) - lr * hessian
+    covariance = torch.zeros(3, 3, dtype=torch.float64)
+    for _ in range(5000):
+        covariance = step @ covariance @ step.T + lr ** 2 * noise_cov
+    assert torch.trace(covariance).item() == pytest.approx(
+        checks_02.predicted_cloud_mean_square(hessian, noise_cov, lr), rel=1e-10)
+
+
+def _learner_cloud(hessian, noise_cov, lr):
+    total = 0.0
+    eigenvalues, eigenvectors = torch.linalg.eigh(hessian)
+    for h, q in zip(eigenvalues, eigenvectors.T):
+        kick = lr ** 2 * (q @ noise_cov @ q)
+        total += (kick / (1 - (1 - lr * h) ** 2)).item()
+    return total
+
+
+def test_2_6_learner_solution_passes():
+    assert run_check("2.6", _learner_cloud).passed
+
+
+@pytest.mark.parametrize("hint_id, wrong", [
+    ("small_lr", lambda h, s, lr: sum(
+        (lr * (q @ s @ q) / (2 * c)).item() for c, q in zip(*[torch.linalg.eigh(h)[0],
+                                                              torch.linalg.eigh(h)[1].T]))),
+    ("isotropic_noise", lambda h, s, lr: _learner_cloud(
+        h, torch.eye(len(s), dtype=torch.float64) * torch.trace(s) / len(s), lr)),
+    ("lr_missing", lambda h, s, lr: _learner_cloud(h, s, lr) / lr),
+    ("radius_not_mean_square", lambda h, s, lr: _learner_cloud(h, s, lr) ** 0.5),
+    ("prediction_off", lambda h, s, lr: 1.0),
+])
+def test_2_6_hints(hint_id, wrong):
+    result = run_check("2.6", lambda hessian, noise_cov, lr: wrong(hessian, noise_cov, lr))
+    assert not result.passed
+    assert result.hint_id == hint_id, result.report()
+
+
+def test_2_6_unrotated_noise_hint():
+    def paired_with_the_diagonal(hessian, noise_cov, lr):
+        curvatures = torch.linalg.eigvalsh(hessian)
+        return sum((lr * s / (h * (2 - lr * h))).item()
+                   for h, s in zip(curvatures, torch.diagonal(noise_cov)))
+
+    result = run_check("2.6", paired_with_the_diagonal)
+    assert not result.passed and result.hint_id == "unrotated_noise", result.report()

@@ -11,12 +11,11 @@ import torch
 
 from course_lib.exercises.checks import REGISTRY, discover, run_check
 from course_lib.exercises.checks.gradient_descent import (
-    _random_spd,
-    contraction_factor,
     measure_largest_stable_lr,
+    measure_steps_from_zero,
     predicted_largest_stable_lr,
+    predicted_steps_from_zero,
     reference_gd_step,
-    reference_steps_to_tolerance,
 )
 
 discover()
@@ -157,95 +156,84 @@ def test_1_2_y_plays_no_part():
     assert first == pytest.approx(second, rel=0.03)
 
 
-# ---------------------------------------------------------------- 1.3 steps to tolerance
+# ---------------------------------------------------------------- 1.3 steps from w = 0 (predict)
 
 
-def _simulated_steps(hessian, lr, tol, max_steps=100_000):
-    """Steps GD needs from the worst start (the slowest eigenvector) until |θ_k| ≤ tol·|θ₀|."""
-    eigenvalues, eigenvectors = torch.linalg.eigh(hessian)
-    theta = eigenvectors[:, (1 - lr * eigenvalues).abs().argmax()].clone()
-    for k in range(max_steps + 1):
-        if theta.norm().item() <= tol * (1 + 1e-12):
-            return k
-        theta = theta - lr * hessian @ theta
+def _simulated_steps_from_zero(x, y, lr, tol, max_steps=100_000):
+    """Plain GD written out in float64 (w ← w − lr·(2/n)Xᵀ(Xw − y)), w* by numpy's lstsq."""
+    import numpy as np
+
+    xn, yn = x.numpy(), y.numpy()
+    w_star = np.linalg.lstsq(xn, yn, rcond=None)[0]
+    w = np.zeros(xn.shape[1])
+    for step in range(1, max_steps + 1):
+        w = w - lr * 2 / len(xn) * xn.T @ (xn @ w - yn)
+        if np.linalg.norm(w - w_star) <= tol * np.linalg.norm(w_star):
+            return step
     return math.inf
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_steps_formula_equals_simulation_from_the_worst_start(seed):
-    rng = torch.Generator().manual_seed(seed)
-    hessian = _random_spd(2 + seed % 3, 5.0 + 10 * seed, rng, torch.float64)
-    lam_max = torch.linalg.eigvalsh(hessian).max().item()
-    for fraction in (0.1, 0.7, 1.0, 1.9):
-        lr = fraction / lam_max
-        tol = 10.0 ** -(2 + seed)
-        assert reference_steps_to_tolerance(hessian, lr, tol) == _simulated_steps(hessian, lr, tol)
+@pytest.mark.parametrize("seed", [None, 0, 1, "grader"])
+def test_1_3_measure_equals_closed_form_and_a_numpy_loop(seed):
+    for case in REGISTRY["1.3"].make_cases(seed):
+        measured = measure_steps_from_zero(**case.inputs)
+        assert abs(measured - predicted_steps_from_zero(**case.inputs)) <= 1
+        assert abs(measured - _simulated_steps_from_zero(**case.inputs)) <= 1
+    assert run_check("1.3", predicted_steps_from_zero, seed=seed).passed
 
 
-def test_steps_edge_cases():
-    hessian = torch.diag(torch.tensor([1.0, 10.0], dtype=torch.float64))
-    assert reference_steps_to_tolerance(hessian, 0.1, 1.0) == 0
-    assert reference_steps_to_tolerance(hessian, 0.2, 1e-3) == math.inf  # ρ = 1 exactly
-    assert contraction_factor(hessian, 2 / 11) == pytest.approx(9 / 11)
-    one_step = torch.tensor([[2.0]], dtype=torch.float64)
-    assert reference_steps_to_tolerance(one_step, 0.5, 1e-9) == 1 == _simulated_steps(
-        one_step, 0.5, 1e-9)
+def _learner_steps_from_zero(x, y, lr, tol):
+    """A learner's closed form: follow each eigen-direction's part of the starting error."""
+    hessian = 2 * x.T @ x / len(x)
+    eigenvalues, eigenvectors = torch.linalg.eigh(hessian)
+    w_star = torch.linalg.lstsq(x, y.unsqueeze(1)).solution.squeeze(1)
+    parts = eigenvectors.T @ w_star
+    k = 0
+    while ((parts * (1 - lr * eigenvalues) ** k) ** 2).sum().sqrt() > tol * w_star.norm():
+        k += 1
+    return k
 
 
-def _learner_steps(hessian, lr, tol):
-    if tol >= 1:
-        return 0
-    lam = torch.linalg.eigvalsh(hessian)
-    rho = max(abs(1 - lr * lam[0].item()), abs(1 - lr * lam[-1].item()))
-    if rho >= 1:
-        return math.inf
-    if rho == 0:
-        return 1
+def test_1_3_learner_solution_passes():
+    assert run_check("1.3", _learner_steps_from_zero).passed
+
+
+def _worst_start_count(x, y, lr, tol):
+    """The lecture's recipe: ρ = max |1 − lr·λ|, k = ⌈ln tol / ln ρ⌉."""
+    eigenvalues = torch.linalg.eigvalsh(2 * x.T @ x / len(x))
+    rho = (1 - lr * eigenvalues).abs().max().item()
     return math.ceil(math.log(tol) / math.log(rho))
 
 
-def test_steps_passes_with_a_learner_solution():
-    assert run_check("1.3", _learner_steps).passed
-
-
-def _steps_with_rho(rho_of):
-    def steps(hessian, lr, tol):
-        rho = rho_of(torch.linalg.eigvalsh(hessian), lr)
-        if tol >= 1:
-            return 0
-        return math.inf if rho >= 1 else math.ceil(math.log(tol) / math.log(rho))
-    return steps
-
-
 @pytest.mark.parametrize("hint_id, wrong", [
-    ("plus_one", lambda hessian, lr, tol: _learner_steps(hessian, lr, tol) + 1),
-    ("floor", lambda hessian, lr, tol: int(math.log(tol) / math.log(
-        contraction_factor(hessian, lr)))),
-    ("lambda_max_only", _steps_with_rho(lambda lam, lr: abs(1 - lr * lam[-1].item()))),
-    ("lambda_min_only", _steps_with_rho(lambda lam, lr: abs(1 - lr * lam[0].item()))),
+    ("worst_start", _worst_start_count),
+    ("forgot_the_two", lambda x, y, lr, tol: _learner_steps_from_zero(x, y, lr / 2, tol)),
+    ("prediction_off", lambda x, y, lr, tol: 30),
 ])
-def test_steps_hints(hint_id, wrong):
+def test_1_3_hints(hint_id, wrong):
     result = run_check("1.3", wrong)
     assert not result.passed
     assert result.hint_id == hint_id, result.report()
 
 
-def test_steps_returning_a_fraction_is_told_to_round():
-    def unrounded(hessian, lr, tol):
-        if tol >= 1:
-            return 0
-        return math.log(tol) / math.log(contraction_factor(hessian, lr))
+def test_1_3_log_of_zero_gets_a_hint_not_a_bare_error():
+    def skips_the_first_cases(x, y, lr, tol):
+        if x.shape == (4, 2) and lr == 1.0:
+            return _worst_start_count(x, y, lr, tol)     # ρ = 0: math.log(0)
+        return _learner_steps_from_zero(x, y, lr, tol)
 
-    result = run_check("1.3", unrounded)
-    assert "expected a whole number" in result.reason
+    result = run_check("1.3", skips_the_first_cases)
+    assert result.status == "error" and "math domain error" in result.reason
+    assert result.hint_id == "log_of_zero" and "one step" in result.hint
 
 
-def test_1_3_function_that_changes_the_hessian_fails():
-    def halves_hessian(hessian, lr, tol):
-        hessian.mul_(0.5)  # rescale in place, then use 2·λ: the right number, a changed input
-        return _learner_steps(2 * hessian, lr, tol)
+def test_1_3_function_that_changes_x_fails():
+    def rescales_x(x, y, lr, tol):
+        x.mul_(1.0)
+        y.mul_(2.0)                                      # w* doubles: the same count, a changed input
+        return _learner_steps_from_zero(x, y, lr, tol)
 
-    result = run_check("1.3", halves_hessian)
+    result = run_check("1.3", rescales_x)
     assert not result.passed and result.hint_id == "changed_input", result.report()
 
 
@@ -269,7 +257,7 @@ def _case_values(cases):
 @pytest.mark.parametrize("seed", range(15))
 def test_references_pass_under_many_seeds(seed):
     assert run_check("1.1", reference_gd_step, seed=seed).passed
-    assert run_check("1.3", reference_steps_to_tolerance, seed=seed).passed
+    assert run_check("1.3", predicted_steps_from_zero, seed=seed).passed
 
 
 def test_1_4_is_a_written_answer():

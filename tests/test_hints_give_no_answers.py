@@ -15,10 +15,13 @@ from course_lib.exercises.checks._framework import PREDICTION
 # The answer (or the step of the derivation that is the answer) of each exercise that asks the
 # learner to derive a formula, as a hint would spell it.
 ANSWERS = {
+    "1.1": ["θ←θ−lr·g", "subtractlr*grad", "p.add_(p.grad,alpha=-lr)"],
     "1.2": ["n/λ_max(XᵀX)", "n/λmax(XᵀX)", "Hessianis(2/n)·XᵀX"],
+    "1.3": ["c_i²(1−ηλ_i)^(2k)", "c_i·(1−ηλ_i)^k"],
     "2.4": ["hascurvature2r²"],
     "5.2": ["t/every", "s₀+n·g²", "s₀+(t/every)", "/(√sum+eps):divide", "atsteptthefactoris",
             "stepsizeatsteptislr/(1+(t−1)", "onlytheappearancescount"],
+    "2.6": ["qᵀΣq/(h(2−ηh))", "q_iᵀΣq_i", "η·qᵀΣq"],
     "4.4": ["multipliesbothentriesofthefirstrowby(1−ηh)"],
     "4.2": ["((1−β)/(1+β))²", "(1−β)²/(1+β)²", "1−4β/(1+β)²"],
     "4.3": ["b=−v/η", "=−v/η"],

@@ -62,7 +62,7 @@ def test_lecture_does_not_state_what_an_exercise_asks_for(notebook):
 
 EXERCISE_LISTS = {
     "01_gradient_descent.ipynb": ("exercises-pointer", ["1.1", "1.2", "1.3", "1.4"]),
-    "02_batch_minibatch_sgd.ipynb": ("bms-exercises", ["2.1", "2.2", "2.3", "2.4", "2.5"]),
+    "02_batch_minibatch_sgd.ipynb": ("bms-exercises", ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6"]),
     "03_momentum.ipynb": ("m03-summary", ["3.1", "3.2", "3.3", "3.4", "3.5", "3.6"]),
     "04_nesterov.ipynb": ("nag-next", ["4.1", "4.2", "4.3", "4.4", "4.5", "4.6"]),
 }

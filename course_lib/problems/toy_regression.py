@@ -6,8 +6,8 @@ downloaded), fitted by a 1-20-1 tanh MLP under the mean squared error
 
 .. math::
 
-    L(\theta) = \frac{1}{N}\sum_{i=1}^{N} \ell_i(\theta), \qquad
-    \ell_i(\theta) = \bigl(f_\theta(x_i) - y_i\bigr)^2 .
+    f(\theta) = \frac{1}{N}\sum_{i=1}^{N} \ell_i(\theta), \qquad
+    \ell_i(\theta) = \bigl(\hat y_\theta(x_i) - y_i\bigr)^2 .
 
 One **update** is one optimizer step on the mean loss of one mini-batch :math:`\mathcal B`
 of :math:`B` = ``batch_size`` indices:
@@ -22,7 +22,7 @@ in between mini-batch SGD. Each epoch visits every sample exactly once, in a fre
 (sampling *without* replacement, as ``DataLoader(shuffle=True)`` does).
 
 Gradient noise. With per-sample gradients :math:`g_i = \nabla\ell_i(\theta)`, their mean
-:math:`\bar g = \nabla L(\theta)` and their population variance
+:math:`\bar g = \nabla f(\theta)` and their population variance
 :math:`\sigma^2 = \frac1N\sum_i \lVert g_i - \bar g\rVert^2`, a batch of :math:`B` distinct
 indices drawn uniformly without replacement gives
 
@@ -59,6 +59,8 @@ __all__ = [
     "per_sample_gradients",
     "minibatch_gradient_variance",
     "sampled_gradient_variance",
+    "full_data_hessian",
+    "sharpness",
     "BATCH_SIZE_CHOICES",
     "single_threaded",
 ]
@@ -557,7 +559,7 @@ def updates_to_reach(
 def per_sample_gradients(model: nn.Sequential, x: Tensor, y: Tensor) -> Tensor:
     r"""All :math:`N` per-sample gradients :math:`g_i = \nabla_\theta \ell_i(\theta)`, flattened.
 
-    Row ``i`` is the gradient of :math:`\ell_i = (f_\theta(x_i) - y_i)^2` (averaged over output
+    Row ``i`` is the gradient of :math:`\ell_i = (\hat y_\theta(x_i) - y_i)^2` (averaged over output
     features) with the parameters in ``model.parameters()`` order, so
     ``per_sample_gradients(...).mean(0)`` is the full-batch gradient of the MSE.
 
@@ -673,3 +675,54 @@ def sampled_gradient_variance(
         weights.scatter_(1, picks, 1.0)
     batch_means = weights @ per_sample_grads / batch_size
     return ((batch_means - per_sample_grads.mean(dim=0)) ** 2).sum(dim=1).mean()
+
+
+def full_data_hessian(model: nn.Sequential, x: Tensor, y: Tensor) -> Tensor:
+    r"""The Hessian of the full-data MSE :math:`f(\theta)` of a 1-h-1 tanh MLP, in float64.
+
+    A ``(P, P)`` matrix over the parameters in ``model.parameters()`` order (``w1, b1, w2, b2``;
+    ``P = 3h + 1 = 61`` for ``make_mlp()``), in closed form: with the residuals
+    :math:`r_i = \hat y_\theta(x_i) - y_i` and the output's gradient :math:`J_i =
+    \nabla_\theta \hat y_\theta(x_i)`,
+
+    .. math::
+
+        H = \frac2N\sum_i \bigl(J_i J_i^\top + r_i\,\nabla^2_\theta \hat y_\theta(x_i)\bigr),
+
+    the Gauss-Newton part plus the residual part (``tests/test_toy_regression.py`` compares it
+    with ``torch.autograd.functional.hessian``). Milliseconds, where autograd takes 0.1 s.
+    """
+    first, _, second = model[0], model[1], model[2]
+    if not (isinstance(first, nn.Linear) and isinstance(second, nn.Linear) and first.in_features == 1
+            and second.out_features == 1 and isinstance(model[1], nn.Tanh) and len(model) == 3):
+        raise ValueError("full_data_hessian handles the 1-h-1 tanh MLP of make_mlp()")
+    with torch.no_grad():
+        w1 = first.weight.double().view(-1)
+        b1 = first.bias.double()
+        w2 = second.weight.double().view(-1)
+        b2 = second.bias.double()
+        xs, ys = x.double().view(-1, 1), y.double().view(-1)
+        n, h = len(xs), len(w1)
+        t = torch.tanh(xs * w1 + b1)                         # (n, h)
+        dt = 1 - t**2                                        # tanh'
+        ddt = -2 * t * dt                                    # tanh''
+        residual = t @ w2 + b2 - ys                          # (n,)
+        jac = torch.cat([w2 * dt * xs, w2 * dt, t, torch.ones(n, 1, dtype=torch.float64)], dim=1)
+        hess = 2 / n * jac.T @ jac
+        # the residual part: nonzero only within hidden unit j's (w1_j, b1_j, w2_j) block
+        r_ddt = residual[:, None] * ddt * w2                  # (n, h)
+        r_dt = residual[:, None] * dt
+        xx = xs.view(-1)
+        blocks = {(0, 0): (r_ddt * xx[:, None]**2).sum(0), (0, 1): (r_ddt * xx[:, None]).sum(0),
+                  (1, 1): r_ddt.sum(0), (0, 2): (r_dt * xx[:, None]).sum(0), (1, 2): r_dt.sum(0)}
+        index = torch.arange(h)
+        for (a, b), values in blocks.items():
+            hess[a * h + index, b * h + index] += 2 / n * values
+            if a != b:
+                hess[b * h + index, a * h + index] += 2 / n * values
+    return hess
+
+
+def sharpness(model: nn.Sequential, x: Tensor, y: Tensor) -> float:
+    """:math:`L`, the largest eigenvalue of the full-data Hessian: GD's limit is ``2 / sharpness``."""
+    return float(torch.linalg.eigvalsh(full_data_hessian(model, x, y))[-1])

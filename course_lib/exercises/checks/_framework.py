@@ -851,7 +851,30 @@ _BASE_EXCEPTION_ADVICE = {
 }
 
 
+# Hints for an exception that learner code commonly raises on one exercise (a log of 0, the
+# square root of a negative number): exercise id -> [(exception type, text in its message,
+# hint_id, hint)]. Added by ``register_error_hint``; ``_raised`` attaches the first that matches.
+ERROR_HINTS: dict[str, list[tuple[type, str, str, str]]] = {}
+
+
+def register_error_hint(exercise_id: str, error_type: type, message_contains: str, hint_id: str,
+                        hint: str) -> None:
+    """When the learner's function raises ``error_type`` with ``message_contains`` in its
+    message on exercise ``exercise_id``, report ``hint`` (and ``hint_id``) with the error."""
+    ERROR_HINTS.setdefault(exercise_id, []).append((error_type, message_contains, hint_id, hint))
+
+
 def _raised(exercise_id: str, n_cases: int, case: Case, error: BaseException) -> CheckResult:
+    result = _raised_without_hint(exercise_id, n_cases, case, error)
+    for error_type, contains, hint_id, hint in ERROR_HINTS.get(exercise_id, ()):
+        if isinstance(error, error_type) and contains in result.reason:
+            result.hint_id, result.hint = hint_id, hint
+            break
+    return result
+
+
+def _raised_without_hint(exercise_id: str, n_cases: int, case: Case,
+                         error: BaseException) -> CheckResult:
     details = []
     frame = _last_learner_frame(error)
     if frame is not None:

@@ -1,4 +1,4 @@
-r"""Checkers for notebook 02, batch vs mini-batch vs SGD: exercises 2.1 to 2.5.
+r"""Checkers for notebook 02, batch vs mini-batch vs SGD: exercises 2.1 to 2.6.
 
 2.1 ``minibatch_indices(n, batch_size, *, epochs, seed, drop_last)``: yield index batches so
     that every sample appears exactly once per epoch, in a fresh order each epoch, reproducible
@@ -14,10 +14,15 @@ r"""Checkers for notebook 02, batch vs mini-batch vs SGD: exercises 2.1 to 2.5.
     number of SGD updates after which the full-data loss first is <= ``target_loss``,
     as ``course_lib.problems.toy_regression.updates_to_reach`` defines and computes it.
 2.4 *predict, then measure* ``largest_stable_lr_at_batch_size(x, y, batch_size)``: one-hot
-    least squares (each sample its own feature): the learner derives :math:`B/\max_i r_i^2`,
-    the check runs mini-batch ``torch.optim.SGD`` over a grid of learning rates (``_measure``).
-2.5 written answer: why batch size 1 diverges at a smaller learning rate (per-sample curvature,
-    not noise).
+    least squares (one feature per sample, some features shared): the learner derives the worst
+    batch's curvature along one feature; the check runs mini-batch ``torch.optim.SGD`` over a
+    grid of learning rates (``_measure``). Cases with a shared feature tell it from the
+    linear-scaling guess :math:`\frac Bn\cdot\frac2{L_{\rm full}}`.
+2.6 *predict, then measure* ``cloud_mean_square(hessian, noise_cov, lr)``: the stationary
+    :math:`\mathbb E\lVert\theta - \theta^*\rVert^2` of SGD with gradient noise of covariance
+    :math:`\Sigma` on a rotated quadratic; the check runs 4000 noisy ``SGD`` runs at once.
+2.5 written answer: why the 1-D fit's single-sample SGD survives far above :math:`2/c_{\max}`,
+    and what that says about when the sharpest sample decides.
 """
 
 from __future__ import annotations
@@ -515,7 +520,7 @@ def _counted_one_extra(model, x, y, *, batch_size, lr, target_loss, max_epochs, 
                      "+1 per optimizer.step(), whatever the batch size."),
         KnownMistake("batch_loss", _make_wrong(0, loss_column=4),
                      "You stopped when the mini-batch loss reached the target. The definition "
-                     "uses the full-data loss L(θ) over all n points, evaluated after each "
+                     "uses the full-data loss f(θ) over all n points, evaluated after each "
                      "update: a single lucky batch can be far below it."),
         KnownMistake("checked_at_epoch_ends", _make_wrong(0, epoch_ends_only=True),
                      "You checked the loss only at the end of each epoch. Evaluate the "
@@ -570,13 +575,24 @@ def measure_largest_stable_lr_at_batch_size(x, y, batch_size) -> float:
 
 
 def predicted_largest_stable_lr_at_batch_size(x, y, batch_size) -> float:
-    r"""The theory's answer for one-hot samples (each sample :math:`i` has its own feature, with
-    value :math:`r_i`): a batch's loss :math:`\frac1B\sum_{i\in\mathcal B}(r_i w_{c_i} - y_i)^2`
-    has curvature :math:`2r_i^2/B` along sample :math:`i`'s feature, so every batch is stable
-    exactly when :math:`\eta < B/\max_i r_i^2`. At :math:`B = n` that is the full-batch limit of
-    1.2, :math:`n/\lambda_{\max}(X^\top X)`; at :math:`B = 1` it is :math:`n` times smaller."""
-    squared_norms = (x.double() ** 2).sum(1)
-    return batch_size / squared_norms.max().item()
+    r"""The theory's answer for one-hot samples (sample :math:`i` has one non-zero feature, of
+    value :math:`r_i`; several samples may share a feature). A batch's loss
+    :math:`\frac1B\sum_{i\in\mathcal B}(r_i w_{k_i} - y_i)^2` is a sum of independent parabolas,
+    one per feature :math:`k`, of curvature :math:`\frac2B\sum_{i\in\mathcal B,\,k_i = k} r_i^2`.
+    The worst batch holds the :math:`\min(m_k, B)` largest :math:`r_i^2` of one feature's
+    :math:`m_k` samples, so :math:`\eta < B / \max_k S_k` with :math:`S_k` their sum. Without
+    shared features that is :math:`B/\max_i r_i^2`, which equals the linear-scaling rule
+    :math:`\frac Bn\cdot\frac2{L_{\rm full}}`; with a shared feature the two differ (at
+    :math:`B = 1` one step sees one sample, whatever shares its feature). The check's cases
+    with shared features use :math:`B = 1` and :math:`B = n`, where every possible batch occurs."""
+    x = x.double()
+    features = x.abs().argmax(dim=1)
+    squared = (x ** 2).sum(1)
+    worst = 0.0
+    for feature in features.unique():
+        on_it = squared[features == feature].sort(descending=True).values
+        worst = max(worst, on_it[:batch_size].sum().item())
+    return batch_size / worst
 
 
 def _b_full_batch_limit(x, y, batch_size):
@@ -590,6 +606,15 @@ def _b_forgot_the_two(x, y, batch_size):
 
 def _b_ignored_batch_size(x, y, batch_size):
     return predicted_largest_stable_lr_at_batch_size(x, y, 1)
+
+
+def _b_linear_scaling(x, y, batch_size):
+    x = x.double()
+    return batch_size / torch.linalg.eigvalsh(x.T @ x).max().item()
+
+
+def _b_samples_alone(x, y, batch_size):
+    return batch_size / (x.double() ** 2).sum(1).max().item()
 
 
 def _b_average_sample(x, y, batch_size):
@@ -612,6 +637,13 @@ def _b_smallest_sample(x, y, batch_size):
                      "That is the full-batch limit of exercise 1.2. With one-hot "
                      "samples the full-batch loss spreads each sample's curvature over n, but one "
                      "update sees only its batch, where that sample weighs 1/B, not 1/n."),
+        KnownMistake("linear_scaling", _b_linear_scaling,
+                     "That is the full-batch limit scaled by B/n, the linear-scaling rule. It "
+                     "agrees with the truth only while no two samples share a feature: look at "
+                     "the case with a shared feature and at what one update of B = 1 sees there."),
+        KnownMistake("samples_alone", _b_samples_alone,
+                     "You treated every sample on its own. In the case with a shared feature, a "
+                     "batch that holds several of its samples sees them along the same direction."),
         KnownMistake("forgot_the_two", _b_forgot_the_two,
                      "Twice too large: mse_loss has no ½. Differentiate one sample's squared "
                      "error (r·w − y)² twice along its feature and compare with what you used."),
@@ -643,6 +675,19 @@ def largest_stable_lr_at_batch_size_cases(rng: torch.Generator):
         yield Case(f"12 one-hot samples (values {values.min().item():.2f} to "
                    f"{values.max().item():.2f}, shuffled features), batch size {batch_size}",
                    x=x, y=y, batch_size=batch_size)
+    # a shared feature (a word seen 4 times): its samples add up in the full batch, not at B = 1
+    singles = 0.5 + 1.0 * torch.rand(8, generator=rng, dtype=torch.float64)
+    repeated = 1.0 + 0.3 * torch.rand((), generator=rng, dtype=torch.float64)
+    values = torch.cat([singles, repeated.repeat(4)])
+    features = torch.randperm(n, generator=rng)[:9]
+    shared = torch.cat([features[:8], features[8].repeat(4)])
+    order = torch.randperm(n, generator=rng)
+    x = torch.zeros(n, n, dtype=torch.float64)
+    x[torch.arange(n), shared[order]] = values[order]
+    y = torch.randn(n, generator=rng, dtype=torch.float64)
+    for batch_size in (1, n):
+        yield Case(f"12 one-hot samples, 4 of which share one feature (value {repeated.item():.2f}), "
+                   f"batch size {batch_size}", x=x, y=y, batch_size=batch_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -651,13 +696,137 @@ def largest_stable_lr_at_batch_size_cases(rng: torch.Generator):
 
 register_written(
     "2.5",
-    prompt="In three sentences: why does single-sample SGD diverge at a smaller learning rate "
-           "than full-batch gradient descent, although averaging over more samples only removes "
-           "noise? Name the mechanism and say what the additive-noise model gets wrong.",
-    rubric="Under a model where the mini-batch gradient is the full gradient plus noise that "
-           "does not depend on θ, every batch has the full-batch Hessian and the limit stays "
-           "2/L. The real mechanism is per-sample curvature: each update follows its own batch's "
-           "loss, whose Hessian is the mean of B per-sample Hessians; a small batch can hold a "
-           "sample whose curvature is far above the full-batch average (the one-hot case of 2.4: "
-           "n times), so 2/λ_max of the batch Hessian, not of the full one, sets the limit.",
+    prompt="In three sentences: on section 8b's 1-D fit of w·x², with mini-batches of B samples "
+           "drawn with replacement, how does the mean-square stable learning rate move as B "
+           "grows, towards what, and why does the largest per-sample curvature still not "
+           "decide?",
+    rubric="One update multiplies w − w* by 1 − η·c̄_B, with c̄_B the batch's mean curvature: "
+           "mean c̄ and variance Var(c)/B (exercise 2.2). So E[(1 − η c̄_B)²] = (1 − η c̄)² + "
+           "η² Var(c)/B < 1 while η < 2c̄/(c̄² + Var(c)/B): 2c̄/E[c²] at B = 1, rising towards "
+           "the full batch's 2/c̄ as B grows. The noise is multiplicative: its non-uniformity "
+           "(the spread of the c_i), not additive noise, lowers the limit. The largest c_i does "
+           "not decide because the samples share one direction and their factors multiply; "
+           "only non-overlapping directions (2.4) leave each step alone with its curvature.",
 )
+
+
+# --------------------------------------------------------------------------------------------
+# 2.6 the size of SGD's noise cloud: predict, then measure
+# --------------------------------------------------------------------------------------------
+
+
+def measure_cloud_mean_square(hessian, noise_cov, lr, *, chains: int = 4000, seed: int = 0) -> float:
+    r"""The truth for 2.6: ``chains`` independent runs of the course's ``SGD`` on
+    :math:`\tfrac12\theta^\top H\theta` (minimum at 0), each step fed the gradient
+    :math:`H\theta + \xi` with :math:`\xi \sim \mathcal N(0, \Sigma)` (``noise_cov``), started at
+    the minimum; the mean of :math:`\lVert\theta\rVert^2` over the runs and over the last 100
+    steps of a run long enough for the slowest direction to settle."""
+    from course_lib.optim import SGD
+
+    hessian, noise_cov = hessian.double(), noise_cov.double()
+    smallest = torch.linalg.eigvalsh(hessian)[0].item()
+    settle = math.ceil(5 / (lr * smallest * (2 - lr * smallest)))
+    factor = torch.linalg.cholesky(noise_cov + 1e-15 * torch.eye(len(noise_cov), dtype=torch.float64))
+    generator = torch.Generator().manual_seed(seed)
+    theta = torch.zeros(chains, len(hessian), dtype=torch.float64)
+    optimizer = SGD([theta], lr=lr)
+    total, counted = 0.0, 0
+    for step in range(settle + 100):
+        noise = torch.randn(theta.shape, generator=generator, dtype=torch.float64) @ factor.T
+        theta.grad = theta @ hessian + noise
+        optimizer.step()
+        if step >= settle:
+            total += theta.square().sum(1).mean().item()
+            counted += 1
+    return total / counted
+
+
+def predicted_cloud_mean_square(hessian, noise_cov, lr) -> float:
+    r"""The theory's answer to 2.6: along an eigenvector :math:`q_i` of :math:`H` (curvature
+    :math:`h_i`) the error obeys :math:`e_i \leftarrow (1 - \eta h_i)e_i - \eta\,q_i^\top\xi`, so its
+    stationary variance is :math:`\eta\,q_i^\top\Sigma q_i / (h_i(2 - \eta h_i))`; the covariances
+    between directions do not enter :math:`\mathbb E\lVert\theta\rVert^2`, the sum of these."""
+    curvatures, directions = torch.linalg.eigh(hessian.double())
+    along = torch.diagonal(directions.T @ noise_cov.double() @ directions)
+    return (lr * along / (curvatures * (2 - lr * curvatures))).sum().item()
+
+
+def _cloud_small_lr(hessian, noise_cov, lr):
+    curvatures, directions = torch.linalg.eigh(hessian.double())
+    along = torch.diagonal(directions.T @ noise_cov.double() @ directions)
+    return (lr * along / (2 * curvatures)).sum().item()
+
+
+def _cloud_isotropic(hessian, noise_cov, lr):
+    curvatures = torch.linalg.eigvalsh(hessian.double())
+    per_direction = torch.trace(noise_cov.double()) / len(noise_cov)
+    return (lr * per_direction / (curvatures * (2 - lr * curvatures))).sum().item()
+
+
+def _cloud_unrotated_noise(hessian, noise_cov, lr):
+    curvatures = torch.linalg.eigvalsh(hessian.double())
+    return (lr * torch.diagonal(noise_cov.double()) / (curvatures * (2 - lr * curvatures))).sum().item()
+
+
+def _cloud_without_lr(hessian, noise_cov, lr):
+    return predicted_cloud_mean_square(hessian, noise_cov, lr) / lr
+
+
+def _cloud_radius(hessian, noise_cov, lr):
+    return math.sqrt(predicted_cloud_mean_square(hessian, noise_cov, lr))
+
+
+@register_prediction(
+    "2.6",
+    measure=measure_cloud_mean_square,
+    rtol=0.05,
+    explain=("Follow one eigen-direction of H at a time, as section 8 of the lecture did on the "
+             "bowl: what part of the noise kicks that direction each step, and where do the "
+             "shrinking and the kicks balance?"),
+    mistakes=[
+        KnownMistake("small_lr", _cloud_small_lr,
+                     "Your cloud is right for a tiny learning rate only: in this case η·h is not "
+                     "small, and the factor (1 − η·h) that shrinks the old error is squared in "
+                     "the balance. Keep the exact balance of section 8."),
+        KnownMistake("isotropic_noise", _cloud_isotropic,
+                     "You spread the noise evenly over the directions. Here the noise is "
+                     "stronger along some directions than others: how much of it falls along "
+                     "each eigenvector of H?"),
+        KnownMistake("unrotated_noise", _cloud_unrotated_noise,
+                     "You paired the diagonal of the noise covariance with H's eigenvalues. H is "
+                     "rotated here: its eigenvectors are not the coordinate axes, so measure the "
+                     "noise along them."),
+        KnownMistake("lr_missing", _cloud_without_lr,
+                     "Your cloud does not grow with the learning rate the way the measurement "
+                     "does: each kick is η·ξ, not ξ."),
+        KnownMistake("radius_not_mean_square", _cloud_radius,
+                     "That looks like a radius (a root mean square). The exercise asks for the "
+                     "mean squared distance E‖θ − θ*‖²."),
+    ],
+)
+def cloud_mean_square_cases(rng: torch.Generator):
+    diagonal = torch.diag(torch.tensor([1.0, 0.1], dtype=torch.float64))
+    yield Case("the lecture's bowl diag(1, 0.1), noise σ = 0.6 in every direction, lr = 0.3",
+               hessian=diagonal, noise_cov=0.36 * torch.eye(2, dtype=torch.float64), lr=0.3)
+    angle = torch.tensor(0.5, dtype=torch.float64)
+    rotation = torch.stack([torch.stack([angle.cos(), -angle.sin()]),
+                            torch.stack([angle.sin(), angle.cos()])])
+    rotated = rotation @ torch.diag(torch.tensor([2.0, 0.4], dtype=torch.float64)) @ rotation.T
+    along_x = torch.diag(torch.tensor([0.5, 0.02], dtype=torch.float64))
+    yield Case("rotated 2x2 Hessian (curvatures 2 and 0.4), noise mostly along the x axis, "
+               "lr = 0.75 (η·L = 1.5)", hessian=rotated, noise_cov=along_x, lr=0.75)
+    yield Case("the same Hessian, noise mostly along the y axis, lr = 0.75", hessian=rotated,
+               noise_cov=torch.diag(torch.tensor([0.02, 0.5], dtype=torch.float64)), lr=0.75)
+    for size in (2, 3):
+        q, _ = torch.linalg.qr(torch.randn(size, size, generator=rng, dtype=torch.float64))
+        curvatures = torch.logspace(0, math.log10(float(2 + 3 * torch.rand((), generator=rng))),
+                                    size, dtype=torch.float64)
+        hessian = q @ torch.diag(curvatures) @ q.T
+        hessian = (hessian + hessian.T) / 2
+        mixing = torch.randn(size, size, generator=rng, dtype=torch.float64)
+        noise_cov = 0.3 * mixing @ mixing.T + 0.01 * torch.eye(size, dtype=torch.float64)
+        fraction = float(0.4 + 0.5 * torch.rand((), generator=rng))
+        lr = fraction * 2 / curvatures.max().item()
+        yield Case(f"random rotated {size}x{size} Hessian (κ = {curvatures.max().item():.1f}), "
+                   f"correlated noise, η·L = {2 * fraction:.2f}", hessian=hessian,
+                   noise_cov=noise_cov, lr=lr)

@@ -7,12 +7,14 @@ r"""Checkers for notebook 01, gradient descent: exercises 1.1 to 1.4.
     full-batch gradient descent on ``mse_loss(x @ w, y)`` converges. The learner derives it (the
     Hessian is :math:`\frac2n X^\top X`, so :math:`\eta < n/\lambda_{\max}(X^\top X)`); the check
     runs ``torch.optim.SGD`` over a grid of learning rates and finds the limit (``_measure``).
-1.3 ``steps_to_tolerance(hessian, lr, tol)``: the error contracts by at most
-    :math:`\rho = \max_i |1 - \eta \lambda_i|` per step (and by exactly :math:`\rho` from the
-    worst start), so the number of steps until :math:`\lVert\theta_k\rVert \le
-    \text{tol}\,\lVert\theta_0\rVert` is :math:`k = \lceil \ln(\text{tol}) / \ln\rho \rceil`.
-1.4 written answer: why the steepest direction sets the largest stable learning rate while the
-    flattest one sets the number of steps, and what that means as κ grows.
+1.3 *predict, then measure* ``steps_from_zero(x, y, lr, tol)``: the steps full-batch GD on
+    ``mse_loss(x @ w, y)`` needs from ``w = 0`` until :math:`\lVert w_k - w^*\rVert \le
+    \text{tol}\,\lVert w^*\rVert`. Not the lecture's worst-start count: each eigen-direction
+    of :math:`\frac2n X^\top X` carries its own part of the starting error. The check counts
+    the steps of ``torch.optim.SGD``. (``reference_steps_to_tolerance`` below is the
+    worst-start count, kept for the lecture's comparison.)
+1.4 written answer: what centring a feature does to the fitted line, to the Hessian of the
+    least-squares loss and to gradient descent's limit and speed.
 
 Notation (docs/notation.md): η learning rate (``lr``), μ and L the smallest and largest
 curvature, κ = L/μ.
@@ -24,7 +26,8 @@ import math
 
 import torch
 
-from ._framework import Case, KnownMistake, in_place, register, register_prediction, register_written
+from ._framework import (Case, KnownMistake, in_place, register, register_error_hint,
+                         register_prediction, register_written)
 from ._measure import measured_largest_stable_lr_sgd
 
 # --------------------------------------------------------------------------------------------
@@ -57,14 +60,14 @@ def _gd_lr_times_param(param, grad, lr):
     call=in_place("param"),
     mistakes=[
         KnownMistake("ascent", _gd_ascent,
-                     "You moved along +grad. The gradient points uphill; descent subtracts it: "
-                     "θ ← θ − lr·g."),
+                     "You moved along +grad, uphill: compare the sign of your step with section "
+                     "1's update equation."),
         KnownMistake("no_lr", _gd_without_lr,
-                     "The step is the whole gradient: multiply it by the learning rate first, "
-                     "θ ← θ − lr·g."),
+                     "Your step is the whole gradient: the learning rate is missing from it "
+                     "(section 1 of the lecture names each symbol of the update)."),
         KnownMistake("lr_times_param", _gd_lr_times_param,
-                     "The step lr·g does not depend on θ itself: subtract lr * grad, "
-                     "not lr * param * grad."),
+                     "Your step is scaled by the parameter itself: in gradient descent the step "
+                     "depends on θ only through the gradient."),
     ],
 )
 def gd_step_cases(rng: torch.Generator):
@@ -204,69 +207,128 @@ def reference_steps_to_tolerance(hessian: torch.Tensor, lr: float, tol: float) -
     return math.ceil(math.log(tol) / math.log(rho))
 
 
-def _steps_plus_one(hessian, lr, tol):
-    return reference_steps_to_tolerance(hessian, lr, tol) + 1
+def _least_squares_pieces(x, y, lr):
+    """Curvatures λ_i of mse_loss(x @ w, y) (Hessian 2XᵀX/n), the starting error's components
+    c_i along their eigenvectors (start w = 0, so the error is −w*), and the factors 1 − lr·λ_i."""
+    x, y = x.double(), y.double()
+    eigenvalues, eigenvectors = torch.linalg.eigh(2 * x.T @ x / len(x))
+    w_star = torch.linalg.lstsq(x, y.unsqueeze(1)).solution.squeeze(1)
+    return eigenvalues, eigenvectors.T @ (-w_star), 1 - lr * eigenvalues
 
 
-def _steps_floor(hessian, lr, tol):
-    rho = contraction_factor(hessian, lr)
-    return math.floor(math.log(tol) / math.log(rho))
+def _first_step_below(components, factors, tol, max_steps=1_000_000):
+    """Smallest k with ‖Σ c_i·f_iᵏ‖ ≤ tol·‖c‖, from the closed form, in chunks of steps."""
+    target = tol * components.norm().item()
+    if bool(((factors.abs() >= 1) & (components.abs() > target)).any()):
+        return math.inf  # a direction that holds error and never shrinks
+    start = 0
+    while start < max_steps:
+        k = torch.arange(start, start + 4096, dtype=torch.float64)
+        norms = ((components[None, :] * factors[None, :] ** k[:, None]) ** 2).sum(1).sqrt()
+        below = torch.nonzero(norms <= target)
+        if len(below):
+            return int(k[below[0, 0]].item())
+        start += 4096
+    return math.inf
 
 
-def _steps_lambda_max_only(hessian, lr, tol):
-    rho = abs(1.0 - lr * torch.linalg.eigvalsh(hessian.double()).max().item())
-    return math.inf if rho >= 1 else math.ceil(math.log(tol) / math.log(rho))
+def predicted_steps_from_zero(x, y, lr, tol) -> int:
+    r"""The theory's answer to 1.3: each eigen-direction of :math:`H = \frac2n X^\top X`
+    multiplies its part :math:`c_i` of the starting error by :math:`1 - \eta\lambda_i` per step,
+    so :math:`\lVert w_k - w^*\rVert^2 = \sum_i c_i^2 (1 - \eta\lambda_i)^{2k}`: the smallest
+    :math:`k` at which that is below :math:`\text{tol}^2\lVert w^*\rVert^2`. Not the
+    worst-start count :math:`\lceil\ln\text{tol}/\ln\rho\rceil`: a direction that holds little
+    of the starting error needs fewer steps."""
+    _, components, factors = _least_squares_pieces(x, y, lr)
+    return _first_step_below(components, factors, tol)
 
 
-def _steps_lambda_min_only(hessian, lr, tol):
-    rho = abs(1.0 - lr * torch.linalg.eigvalsh(hessian.double()).min().item())
-    return math.inf if rho >= 1 else math.ceil(math.log(tol) / math.log(rho))
+def measure_steps_from_zero(x, y, lr, tol, max_steps: int = 200_000) -> int:
+    """The truth for 1.3: full-batch ``torch.optim.SGD`` on ``mse_loss(x @ w, y)`` from
+    ``w = 0``, counting steps until ``‖w − w*‖ ≤ tol·‖w*‖`` (``w*`` by ``torch.linalg.lstsq``)."""
+    x, y = x.double(), y.double()
+    w_star = torch.linalg.lstsq(x, y.unsqueeze(1)).solution.squeeze(1)
+    target = tol * w_star.norm().item()
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([w], lr=lr)
+    for step in range(1, max_steps + 1):
+        optimizer.zero_grad()
+        torch.nn.functional.mse_loss(x @ w, y).backward()
+        optimizer.step()
+        if (w.detach() - w_star).norm().item() <= target:
+            return step
+    return math.inf
 
 
-@register(
+def _worst_start(x, y, lr, tol):
+    eigenvalues, _, factors = _least_squares_pieces(x, y, lr)
+    return math.ceil(math.log(tol) / math.log(factors.abs().max().item()))
+
+
+def _steps_with_curvature_scale(scale):
+    def steps(x, y, lr, tol):
+        _, components, factors = _least_squares_pieces(x, y, lr * scale)
+        return _first_step_below(components, factors, tol)
+    return steps
+
+
+_steps_forgot_the_two = _steps_with_curvature_scale(0.5)
+
+
+def _steps_sum_not_mean_fn(x, y, lr, tol):
+    _, components, factors = _least_squares_pieces(x, y, lr * len(x))
+    return _first_step_below(components, factors, tol)
+
+
+@register_prediction(
     "1.3",
-    reference=reference_steps_to_tolerance,
+    measure=measure_steps_from_zero,
+    rtol=0.03,
+    atol=1.0,
+    explain=("Split the starting error w₀ − w* (here −w*) along the eigenvectors of this loss's "
+             "Hessian and follow each part on its own: how much is left of each after k steps, "
+             "and when is the whole error below tol·‖w*‖?"),
     mistakes=[
-        KnownMistake("plus_one", _steps_plus_one,
-                     "Off by one: after k steps the error is at most ρᵏ·‖θ₀‖, so you need the "
-                     "smallest k with ρᵏ ≤ tol, which is ⌈ln tol / ln ρ⌉ (no extra step)."),
-        KnownMistake("floor", _steps_floor,
-                     "Off by one: rounding down stops one step early (ρᵏ is still above tol). "
-                     "Round up: k = ⌈ln tol / ln ρ⌉."),
-        KnownMistake("lambda_max_only", _steps_lambda_max_only,
-                     "You used only the largest eigenvalue. With a small lr the slow direction "
-                     "is the *smallest* eigenvalue: ρ = max(|1 − lr·λ_min|, |1 − lr·λ_max|)."),
-        KnownMistake("lambda_min_only", _steps_lambda_min_only,
-                     "You used only the smallest eigenvalue. Near lr = 2/L the largest "
-                     "eigenvalue oscillates and is the slowest: ρ = max(|1 − lr·λ_min|, "
-                     "|1 − lr·λ_max|)."),
+        KnownMistake("worst_start", _worst_start,
+                     "That counts from the worst start, where all the error lies along the "
+                     "slowest direction. This run starts at w = 0: how much of its starting "
+                     "error lies along the slowest direction?"),
+        KnownMistake("forgot_the_two", _steps_forgot_the_two,
+                     "Your curvatures are half of mse_loss's: it is the mean of (x·w − y)² "
+                     "without a ½ (exercise 1.2 meets the same factor)."),
+        KnownMistake("sum_not_mean", _steps_sum_not_mean_fn,
+                     "Your curvatures are n times too large: mse_loss averages over the samples."),
     ],
 )
-def steps_to_tolerance_cases(rng: torch.Generator):
-    diag = torch.diag(torch.tensor([1.0, 10.0], dtype=torch.float64))
-    yield Case("diagonal (1, 10), small lr = 0.05: the flat direction is slowest",
-               hessian=diag, lr=0.05, tol=1e-3)
-    yield Case("diagonal (1, 10), lr = 0.19 close to 2/L: the steep direction is slowest",
-               hessian=diag, lr=0.19, tol=1e-3)
-    yield Case("diagonal (1, 10), optimal lr = 2/(μ+L)", hessian=diag, lr=2 / 11, tol=1e-6)
-    yield Case("tol = 1: already there, 0 steps", hessian=diag, lr=0.1, tol=1.0)
-    yield Case("lr above 2/L: never converges (math.inf)", hessian=diag, lr=0.25, tol=1e-3)
-    yield Case("1x1 Hessian [[2.]], lr = 0.5: one step lands on the minimum",
-               hessian=torch.tensor([[2.0]], dtype=torch.float64), lr=0.5, tol=1e-8)
-    produced = 0
-    while produced < 6:
-        size = 2 + produced % 3
-        hessian = _random_spd(size, float(torch.empty(()).uniform_(2, 100, generator=rng)), rng,
-                              torch.float64)
-        lam_max = torch.linalg.eigvalsh(hessian).max().item()
-        lr = float(torch.empty(()).uniform_(0.05, 1.95, generator=rng)) / lam_max
-        tol = 10.0 ** -float(torch.empty(()).uniform_(2, 8, generator=rng))
-        ratio = math.log(tol) / math.log(contraction_factor(hessian, lr))
-        if abs(ratio - round(ratio)) < 1e-6:
-            continue  # too close to a whole number: rounding could legitimately go either way
-        produced += 1
-        yield Case(f"rotated {size}x{size} Hessian, lr = {lr * lam_max:.2f}/L, tol = {tol:.1e}",
-                   hessian=hessian, lr=lr, tol=tol)
+def steps_from_zero_cases(rng: torch.Generator):
+    steep_flat = torch.tensor([[1.5, 0.0], [0.0, 0.5], [1.5, 0.0], [0.0, 0.5]], dtype=torch.float64)
+    yield Case("2 orthogonal features; w* lies almost all along the steep one; lr = 0.4",
+               x=steep_flat, y=steep_flat @ torch.tensor([1.0, 0.02], dtype=torch.float64),
+               lr=0.4, tol=1e-3)
+    yield Case("the same data with w* along both; lr = 0.8, close to 2/L: the steep direction "
+               "oscillates", x=steep_flat,
+               y=steep_flat @ torch.tensor([1.0, 1.0], dtype=torch.float64), lr=0.8, tol=1e-4)
+    equal = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
+    yield Case("2 features of equal curvature 1 and lr = 1: one step lands on w*", x=equal,
+               y=torch.tensor([2.0, -1.0, 2.0, -1.0], dtype=torch.float64), lr=1.0, tol=1e-6)
+    for n, d in [(30, 3), (50, 4), (20, 2)]:
+        scales = 10 ** (torch.rand(d, generator=rng, dtype=torch.float64) - 0.5)
+        x = (torch.randn(n, d, generator=rng, dtype=torch.float64) + 0.3) * scales
+        x[:, 0] = 1.0  # an intercept
+        w_true = torch.randn(d, generator=rng, dtype=torch.float64)
+        y = x @ w_true + 0.1 * torch.randn(n, generator=rng, dtype=torch.float64)
+        L = torch.linalg.eigvalsh(2 * x.T @ x / n).max().item()
+        fraction = float(torch.empty(()).uniform_(0.3, 1.8, generator=rng))
+        tol = 10.0 ** -float(torch.empty(()).uniform_(2, 5, generator=rng))
+        yield Case(f"{n} samples, {d} correlated features with an intercept, lr = {fraction:.2f}/L, "
+                   f"tol = {tol:.1e}", x=x, y=y, lr=fraction / L, tol=tol)
+
+
+register_error_hint(
+    "1.3", ValueError, "math domain error", "log_of_zero",
+    "A logarithm of 0 (or of a negative number): some direction's factor is exactly 0 in this "
+    "case, so that direction is finished after one step. Handle such a direction on its own "
+    "instead of taking its logarithm.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,14 +337,15 @@ def steps_to_tolerance_cases(rng: torch.Generator):
 
 register_written(
     "1.4",
-    prompt="In three sentences: on a quadratic with curvatures from μ to L, why does the "
-           "steepest direction decide the largest stable learning rate while the flattest "
-           "decides how many steps gradient descent needs, and what happens to the number of "
-           "steps when κ = L/μ grows ten times?",
-    rubric="Each eigen-direction is multiplied by (1 − η·λ) per step. The steepest (λ = L) is "
-           "the first where |1 − ηL| exceeds 1, so η < 2/L; at any such η the flattest shrinks "
-           "only by 1 − ημ ≥ 1 − 2/κ per step, so it needs about (κ/2)·ln(1/tol) steps even at "
-           "the best η = 2/(μ + L). Ten times larger κ: about ten times more steps.",
+    prompt="In three sentences: if section 6's model ŷ = w·x + b is fitted with the feature "
+           "centred, ŷ = w·(x − x̄) + b′, does the fitted line change; what happens to the "
+           "Hessian of mse_loss and its eigenvalues, and why; and what does that do to the "
+           "largest stable learning rate and the number of steps gradient descent needs?",
+    rubric="Same line: b′ = b + w·x̄ reparametrises the same family, so least squares gives the "
+           "same predictions and slope. The Hessian 2XᵀX/n = 2[[mean x², x̄], [x̄, 1]] becomes "
+           "2[[Var x, 0], [0, 1]]: centring removes the slope-intercept coupling x̄; for "
+           "x ~ U[0, 1] the eigenvalues go from about 2.53 and 0.13 (κ ≈ 19) to 2 and 1/6 "
+           "(κ = 12). So 2/L rises from about 0.79 to 1 and the steps (∝ κ) fall by about 40 %."
 )
 
 

@@ -11,7 +11,7 @@ and, for reference, with the full batch :math:`B = N`, and shows
 * the full-data loss against **updates** (optimizer steps): per update the full batch is best;
 * the same losses against **samples seen** (:math:`B` per update): per sample, small batches
   are far cheaper;
-* the gradient-noise variance :math:`\mathbb E\lVert g_{\mathcal B} - \nabla L\rVert^2` against
+* the gradient-noise variance :math:`\mathbb E\lVert g_{\mathcal B} - \nabla f\rVert^2` against
   :math:`B` at the initial parameters: the closed form :math:`\frac{\sigma^2}{B}\frac{N-B}{N-1}`
   for batches without replacement (what the trainer uses), :math:`\sigma^2/B` with replacement,
   and Monte-Carlo estimates at the slider's batch sizes, with the chosen :math:`B` marked.
