@@ -54,6 +54,7 @@ __all__ = [
     "multistep_lr",
     "exponential_lr",
     "cosine_lr",
+    "cosine_restarts_lr",
     "linear_warmup_lr",
     "warmup_cosine_lr",
     "warmup_cosine_factor",
@@ -69,6 +70,14 @@ def _check_step(t) -> int:
     if isinstance(t, bool) or not isinstance(t, int) or t < 0:
         raise ValueError(f"the step t must be an integer >= 0, got {t!r}")
     return t
+
+
+def _restart_position(t: int, T_0: int, T_mult: int) -> tuple[int, int]:
+    """(steps since the last restart, length of the current cycle) at step t."""
+    start, length = 0, T_0
+    while t >= start + length:
+        start, length = start + length, length * T_mult
+    return t - start, length
 
 
 def _check_positive(name: str, value: float) -> None:
@@ -107,6 +116,23 @@ def cosine_lr(t: int, *, base_lr: float, T_max: int, eta_min: float = 0.0) -> fl
     if t > T_max:
         raise ValueError(f"cosine_lr is defined for 0 <= t <= T_max={T_max}, got t={t}")
     return eta_min + (base_lr - eta_min) * 0.5 * (1.0 + math.cos(math.pi * t / T_max))
+
+
+def cosine_restarts_lr(t: int, *, base_lr: float, T_0: int, T_mult: int = 1,
+                       eta_min: float = 0.0) -> float:
+    r"""SGDR (Loshchilov & Hutter 2017), torch's ``CosineAnnealingWarmRestarts(T_0, T_mult, eta_min)``.
+
+    :math:`\eta_{\min} + (\eta_{\text{base}}-\eta_{\min})\tfrac12\bigl(1+\cos(\pi\,T_{\text{cur}}/T_i)\bigr)`,
+    where cycle :math:`i` lasts :math:`T_i = T_0\,T_{\text{mult}}^{\,i}` steps and
+    :math:`T_{\text{cur}}` counts the steps since the last restart: at each restart the lr jumps
+    back to :math:`\eta_{\text{base}}`.
+    """
+    _check_step(t)
+    _check_positive("T_0", T_0)
+    if isinstance(T_mult, bool) or not isinstance(T_mult, int) or T_mult < 1:
+        raise ValueError(f"T_mult must be an integer >= 1, got {T_mult!r}")
+    t_cur, length = _restart_position(t, T_0, T_mult)
+    return eta_min + (base_lr - eta_min) * 0.5 * (1.0 + math.cos(math.pi * t_cur / length))
 
 
 def linear_warmup_lr(t: int, *, base_lr: float, warmup_steps: int, start_factor: float) -> float:
