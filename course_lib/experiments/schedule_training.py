@@ -34,6 +34,8 @@ __all__ = [
     "torch_scheduler",
     "torch_lrs",
     "closed_form_lrs",
+    "torch_lrs_restarts",
+    "torch_lrs_one_cycle_three_phase",
     "RangeTest",
     "lr_range_test",
     "suggest_lr",
@@ -99,6 +101,37 @@ def torch_lrs(name: str, steps: int, *, base_lr: float, **settings) -> list[floa
             optimizer.step()
         scheduler.step()
     return lrs
+
+
+def _record_lrs(optimizer, scheduler, steps: int) -> list[float]:
+    lrs = []
+    for t in range(steps):
+        lrs.append(float(optimizer.param_groups[0]["lr"]))
+        if t == 0:
+            optimizer.step()     # no gradient: nothing moves; torch sees the right order
+        scheduler.step()
+    return lrs
+
+
+def torch_lrs_restarts(steps: int, *, base_lr: float, T_0: int, T_mult: int = 1,
+                       eta_min: float = 0.0) -> list[float]:
+    """The lr ``CosineAnnealingWarmRestarts(T_0, T_mult, eta_min)`` gives steps 0 … ``steps``−1."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=T_0, T_mult=T_mult,
+                                                                     eta_min=eta_min)
+    return _record_lrs(optimizer, scheduler, steps)
+
+
+def torch_lrs_one_cycle_three_phase(steps: int, *, max_lr: float, pct_start: float = 0.3,
+                                    div_factor: float = 25.0, final_div_factor: float = 1e4) -> list[float]:
+    """The lr of ``OneCycleLR(three_phase=True, anneal_strategy="linear")`` (Smith & Topin's shape:
+    a linear rise, a symmetric linear fall back to the start, then a final drop), steps 0 … ``steps``−1."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=max_lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=max_lr, total_steps=steps, pct_start=pct_start, div_factor=div_factor,
+        final_div_factor=final_div_factor, three_phase=True, anneal_strategy="linear",
+        cycle_momentum=False)
+    return _record_lrs(optimizer, scheduler, steps)
 
 
 def closed_form_lrs(name: str, steps: int, *, base_lr: float, **settings) -> list[float]:
