@@ -122,8 +122,10 @@ class ScheduleFigure:
 
 
 def diverged(run: ls.ScheduledRun) -> bool:
-    """Stopped early (the trainer stops at an inf/NaN/huge loss) or ended non-finite."""
-    return run.updates[-1] < len(run.lrs) or not np.isfinite(run.losses[-1])
+    """Stopped early (the trainer stops at an inf/NaN/huge loss), or its last recorded loss is
+    non-finite or above 10⁶ times the initial one (a blow-up caught at the very last evaluation)."""
+    last = run.losses[-1]
+    return run.updates[-1] < len(run.lrs) or not np.isfinite(last) or last > 1e6 * run.losses[0]
 
 
 def schedule_panel(*, schedule: str = "warmup_cosine", lr: float = 0.2, final_fraction: float = 0.01,
