@@ -189,8 +189,11 @@ def test_the_grader_scan_forbids_torch_optim_in_all_three_predictions():
     from course_lib.exercises.checks import discover
 
     discover()
+    assert checks09._GRADER_DEFAULT_FORBIDDEN == scan.DEFAULT_FORBIDDEN
     for exercise_id in ("9.1", "9.2", "9.3"):
         assert "torch.optim" in scan.forbidden_for(REGISTRY[exercise_id])
+    assert "torch.optim" not in scan.forbidden_for(REGISTRY["10.1"])
+    assert "torch.nn.utils.clip_grad" in scan.forbidden_for(REGISTRY["11.2"])
 
 
 def test_9_1_refuses_the_lectures_simulation_helper():

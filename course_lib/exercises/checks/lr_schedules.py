@@ -22,6 +22,12 @@ from course_lib.problems.toy_regression import single_threaded
 
 from ._framework import REGISTRY, Case, KnownMistake, register_prediction, register_written
 
+# course_lib.exercises.answer_scan.DEFAULT_FORBIDDEN (without torch.optim), kept here so that the
+# checkers do not import the grader (choosing_an_optimizer imports it from here);
+# tests/test_checks_lr_schedules.py keeps the two equal.
+_GRADER_DEFAULT_FORBIDDEN = ("course_lib.optim", "course_lib.theory", "course_lib.exercises.checks",
+                             "course_lib.grade", "course_lib.exercises.generate", "course_lib.exercises.notebook_runner")
+
 # --------------------------------------------------------------------------------------------
 # 9.1 predict, then measure: the size of Adam's early momentum average
 # --------------------------------------------------------------------------------------------
