@@ -227,3 +227,27 @@ def test_rule_of_thumb_and_rmsprop_first_step():
     theta.grad = torch.tensor([3.0])
     rmsprop.step()
     assert abs(theta.item()) / 0.01 == pytest.approx(1 / math.sqrt(1 - 0.99), rel=1e-5)
+
+
+# ---- section 10 and myth 4: the range test's minimum sits at the edge ---------------------------
+
+
+def test_range_test_minimum_is_at_the_edge_over_ten_seeds():
+    """Twice the minimum diverges on 9 of 10 seeds, the minimum itself on 2 of 10, and one-cycle
+    peaking at the minimum trains (below 1.25x the floor) on 10 of 10."""
+    def sgd_momentum(params, lr):
+        return torch.optim.SGD(params, lr=lr, momentum=0.9)
+
+    counts = {"2x diverges": 0, "min diverges": 0, "one-cycle trains": 0}
+    for seed in SEEDS:
+        found = ls.lr_range_test(tr.make_mlp(seed=seed), ls.toy_batches(steps=100, batch_size=32, seed=seed),
+                                 lr_min=1e-3, lr_max=3.0, optimizer_cls=sgd_momentum)
+        picked = ls.suggest_lr(*found)
+        rows = [np.full(400, picked.lr_at_min), np.full(400, 2 * picked.lr_at_min),
+                np.array(ls.closed_form_lrs("one_cycle", 400, base_lr=None, max_lr=picked.lr_at_min,
+                                            total_steps=400))]
+        at_min, twice, cycle = ls.train_many_schedules_sgd(rows, momentum=0.9, seed=seed, eval_every=10)
+        counts["2x diverges"] += panel.diverged(twice)
+        counts["min diverges"] += panel.diverged(at_min)
+        counts["one-cycle trains"] += (not panel.diverged(cycle)) and cycle.losses[-1] < 1.25 * FLOOR
+    assert counts == {"2x diverges": 9, "min diverges": 2, "one-cycle trains": 10}
