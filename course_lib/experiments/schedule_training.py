@@ -6,8 +6,9 @@ the ``torch.optim.lr_scheduler`` object for the same name and settings, and
 :func:`torch_lrs` records the lr it gives each optimizer step, so a test (and the schedule
 explorer) can put the two side by side.
 
-The LR range test (Smith 2017, "the LR finder"): start from a fresh model, take one optimizer
-step per mini-batch while the lr grows geometrically from ``lr_min`` to ``lr_max``,
+The LR range test in fastai's form (its "LR finder"; Smith 2017 ramped the lr linearly and read
+the accuracy): start from a fresh model, take one optimizer step per mini-batch while the lr
+grows geometrically from ``lr_min`` to ``lr_max``,
 
 .. math::  \eta_k = \eta_{\min}\,(\eta_{\max}/\eta_{\min})^{k/(K-1)},\qquad k = 0,\dots,K-1,
 

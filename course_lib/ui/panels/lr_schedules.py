@@ -14,7 +14,7 @@ Pick a schedule and its settings; the panel draws
 The sliders share one meaning across schedules: ``lr`` is the peak lr (``base_lr``, or
 ``max_lr`` for one-cycle and cyclic), ``final_fraction`` the share of it left at the end
 (step: three drops by the same factor; exponential: :math:`\gamma = f^{1/T}`; cosine and
-warmup+cosine: ``eta_min`` :math:`= f\eta_0`), ``warmup_fraction`` the share of the run spent
+warmup+cosine: ``eta_min`` :math:`= f\eta_{\text{base}}`), ``warmup_fraction`` the share of the run spent
 rising (warmup+cosine: :math:`W/T`; one-cycle: ``pct_start``; cyclic: the rising share of each
 of 4 cycles). ``seed`` picks the data, the mini-batches and the initial model of both runs, so a
 "Things to try" claim can be checked on several seeds.
@@ -173,7 +173,7 @@ def schedule_panel(*, schedule: str = "warmup_cosine", lr: float = 0.2, final_fr
                               style={"description_width": "initial"})
     sliders = {
         "schedule": picker,
-        "lr": lr_slider(lr, min_exp=-2.0, max_exp=0.0, description="peak lr η₀"),
+        "lr": lr_slider(lr, min_exp=-2.0, max_exp=0.0, description="peak lr"),
         "final_fraction": float_slider(final_fraction, 0.001, 1.0, 0.1, "final share f", log=True),
         "warmup_fraction": float_slider(warmup_fraction, 0.02, 0.5, 0.02, "warmup share"),
         "seed": int_slider(seed, 0, 9, "seed (data, batches, init)"),
