@@ -621,9 +621,10 @@ def test_the_real_checkers_speak_in_ratios_and_signs():
     wrong_end = run_check("7.4", lambda C, beta2: -adam.measured_reddi_drift(C, beta2))
     assert wrong_end.reason == "your prediction has the wrong sign"
 
-    def warmup_forgotten(grad, lr, start_factor, beta1, beta2, eps):
-        return lr_schedules.measured_first_adam_update(grad, lr=lr, start_factor=start_factor,
-                                                       beta1=beta1, beta2=beta2, eps=eps) * 10
+    def warmup_forgotten(g1, g2, lr, start_factor, warmup_steps, beta1, beta2, eps):
+        return lr_schedules.measured_second_adam_update(
+            g1, g2, lr=lr, start_factor=start_factor, warmup_steps=warmup_steps, beta1=beta1,
+            beta2=beta2, eps=eps) * 10
     result = run_check("9.2", warmup_forgotten)
     assert result.reason == ("your prediction is off by a factor of about 10: too large in size "
                              "(same sign)")

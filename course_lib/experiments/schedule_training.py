@@ -6,8 +6,9 @@ the ``torch.optim.lr_scheduler`` object for the same name and settings, and
 :func:`torch_lrs` records the lr it gives each optimizer step, so a test (and the schedule
 explorer) can put the two side by side.
 
-The LR range test (Smith 2017, "the LR finder"): start from a fresh model, take one optimizer
-step per mini-batch while the lr grows geometrically from ``lr_min`` to ``lr_max``,
+The LR range test in fastai's form (its "LR finder"; Smith 2017 ramped the lr linearly and read
+the accuracy): start from a fresh model, take one optimizer step per mini-batch while the lr
+grows geometrically from ``lr_min`` to ``lr_max``,
 
 .. math::  \eta_k = \eta_{\min}\,(\eta_{\max}/\eta_{\min})^{k/(K-1)},\qquad k = 0,\dots,K-1,
 
@@ -34,6 +35,8 @@ __all__ = [
     "torch_scheduler",
     "torch_lrs",
     "closed_form_lrs",
+    "torch_lrs_restarts",
+    "torch_lrs_one_cycle_three_phase",
     "RangeTest",
     "lr_range_test",
     "suggest_lr",
@@ -41,6 +44,12 @@ __all__ = [
     "ScheduledRun",
     "train_with_schedule",
     "train_many_schedules_sgd",
+    "train_schedules_over_seeds",
+    "count_seeds",
+    "top_hessian_eigenvalue",
+    "sharpness_along_run",
+    "momentum_forms_final_loss",
+    "adam_update_ratios",
 ]
 
 
@@ -93,6 +102,37 @@ def torch_lrs(name: str, steps: int, *, base_lr: float, **settings) -> list[floa
             optimizer.step()
         scheduler.step()
     return lrs
+
+
+def _record_lrs(optimizer, scheduler, steps: int) -> list[float]:
+    lrs = []
+    for t in range(steps):
+        lrs.append(float(optimizer.param_groups[0]["lr"]))
+        if t == 0:
+            optimizer.step()     # no gradient: nothing moves; torch sees the right order
+        scheduler.step()
+    return lrs
+
+
+def torch_lrs_restarts(steps: int, *, base_lr: float, T_0: int, T_mult: int = 1,
+                       eta_min: float = 0.0) -> list[float]:
+    """The lr ``CosineAnnealingWarmRestarts(T_0, T_mult, eta_min)`` gives steps 0 … ``steps``−1."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=base_lr)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=T_0, T_mult=T_mult,
+                                                                     eta_min=eta_min)
+    return _record_lrs(optimizer, scheduler, steps)
+
+
+def torch_lrs_one_cycle_three_phase(steps: int, *, max_lr: float, pct_start: float = 0.3,
+                                    div_factor: float = 25.0, final_div_factor: float = 1e4) -> list[float]:
+    """The lr of ``OneCycleLR(three_phase=True, anneal_strategy="linear")`` (Smith & Topin's shape:
+    a linear rise, a symmetric linear fall back to the start, then a final drop), steps 0 … ``steps``−1."""
+    optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=max_lr)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=max_lr, total_steps=steps, pct_start=pct_start, div_factor=div_factor,
+        final_div_factor=final_div_factor, three_phase=True, anneal_strategy="linear",
+        cycle_momentum=False)
+    return _record_lrs(optimizer, scheduler, steps)
 
 
 def closed_form_lrs(name: str, steps: int, *, base_lr: float, **settings) -> list[float]:
@@ -304,12 +344,92 @@ def train_many_schedules_sgd(lr_rows, *, momentum: float = 0.0, batch_size: int 
     return runs
 
 
+def train_schedules_over_seeds(lr_rows, seeds, *, momentum: float = 0.9, batch_size: int = 32,
+                               eval_every: int = 10) -> list[list[ScheduledRun]]:
+    r""":func:`train_many_schedules_sgd` for every seed of ``seeds`` in one stacked pass.
+
+    ``runs[i][k]`` is the run of lr sequence ``lr_rows[k]`` on seed ``seeds[i]`` (its data, its
+    mini-batches and its initial model), the same training as
+    ``train_many_schedules_sgd(lr_rows, seed=seeds[i])`` (tested). Stacking the seeds as well
+    as the schedules costs about as much as one seed: notebook 09 uses it to count on how many
+    seeds a claim holds within the lecture's time budget.
+    """
+    rows = [np.asarray(r, dtype=float) for r in lr_rows]
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("seeds must name at least one seed")
+    if not rows or any(r.ndim != 1 or len(r) == 0 or not np.all(r >= 0) for r in rows):
+        raise ValueError("lr_rows must be one or more non-empty 1-D sequences of learning rates >= 0")
+    steps = len(rows[0])
+    if any(len(r) != steps for r in rows):
+        raise ValueError("every lr sequence in lr_rows must have the same length")
+    K = len(rows)
+    tasks = [_toy_task_float64(seed, batch_size, steps, keep=True) for seed in seeds]
+    lrs = np.tile(np.stack(rows), (len(seeds), 1))                    # (S*K, T), seed-major
+    x = np.repeat(np.stack([t[0] for t in tasks]), K, axis=0)         # (S*K, n)
+    y = np.repeat(np.stack([t[1] for t in tasks]), K, axis=0)
+    batches = np.repeat(np.stack([t[2] for t in tasks]), K, axis=0)   # (S*K, T, B)
+    theta = np.repeat(np.stack([np.concatenate([p[0], p[1], p[2], [p[3]]]) for _, _, _, p in tasks]),
+                      K, axis=0)
+    hidden = len(tasks[0][3][0])
+    w1, b1, w2, b2 = (theta[:, :hidden], theta[:, hidden:2 * hidden], theta[:, 2 * hidden:3 * hidden],
+                      theta[:, 3 * hidden])
+    models = np.arange(len(theta))[:, None]
+    velocity = None
+
+    def full_loss():
+        out = np.tanh(x[:, :, None] * w1[:, None, :] + b1[:, None, :]) @ w2[:, :, None]
+        return np.mean((out[:, :, 0] + b2[:, None] - y) ** 2, axis=1)
+
+    evals = [(0, full_loss())]
+    with np.errstate(all="ignore"):
+        for t in range(steps):
+            xb, yb = x[models, batches[:, t]], y[models, batches[:, t]]      # (M, B)
+            h = np.tanh(xb[:, :, None] * w1[:, None, :] + b1[:, None, :])    # (M, B, H)
+            r = 2.0 * ((h @ w2[:, :, None])[:, :, 0] + b2[:, None] - yb) / xb.shape[1]
+            delta = r[:, :, None] * w2[:, None, :] * (1.0 - h * h)
+            grad = np.concatenate([np.einsum("mbh,mb->mh", delta, xb), delta.sum(axis=1),
+                                   np.einsum("mb,mbh->mh", r, h), r.sum(axis=1)[:, None]], axis=1)
+            velocity = grad if velocity is None else momentum * velocity + grad
+            theta -= lrs[:, t, None] * velocity
+            if (t + 1) % eval_every == 0 or t + 1 == steps:
+                evals.append((t + 1, full_loss()))
+    updates = np.array([u for u, _ in evals])
+    losses = np.stack([l for _, l in evals], axis=1)
+    runs = []
+    for i, seed in enumerate(seeds):
+        per_seed = []
+        for k in range(K):
+            m = i * K + k
+            bad = ~np.isfinite(losses[m]) | (losses[m] > 1e6 * losses[m, 0])
+            bad[0] = False
+            end = int(np.argmax(bad)) + 1 if bad.any() else len(updates)
+            per_seed.append(ScheduledRun(f"seed {seed}", updates[:end].copy(), losses[m, :end].copy(), rows[k]))
+        runs.append(per_seed)
+    return runs
+
+
+def count_seeds(predicate, runs_per_seed) -> int:
+    """How many seeds' runs satisfy ``predicate(run)`` (a list of runs, one per seed)."""
+    return sum(bool(predicate(run)) for run in runs_per_seed)
+
+
 _TOY_TASK_CACHE: dict = {}
+_TOY_TASK_KEPT: dict = {}
 
 
-def _toy_task_float64(seed: int, batch_size: int, steps: int):
-    """(x, y, batch index rows, (w1, b1, w2, b2)) of train_with_schedule's task, as float64 numpy."""
+def _toy_task_float64(seed: int, batch_size: int, steps: int, keep: bool = False):
+    """(x, y, batch index rows, (w1, b1, w2, b2)) of train_with_schedule's task, as float64 numpy.
+
+    ``keep=True`` (several seeds at once) keeps every task built in a second, bounded cache.
+    """
     key = (seed, batch_size, steps)
+    if keep:
+        if key not in _TOY_TASK_KEPT:
+            if len(_TOY_TASK_KEPT) > 64:
+                _TOY_TASK_KEPT.clear()
+            _TOY_TASK_KEPT[key] = _toy_task_float64(seed, batch_size, steps)
+        return _TOY_TASK_KEPT[key]
     if key not in _TOY_TASK_CACHE:
         x, y = tr.make_data(seed=seed)
         model = tr.make_mlp(seed=seed)
@@ -323,3 +443,105 @@ def _toy_task_float64(seed: int, batch_size: int, steps: int):
         _TOY_TASK_CACHE.clear()          # one task at a time: the panel uses one seed
         _TOY_TASK_CACHE[key] = (x.double().numpy()[:, 0], y.double().numpy()[:, 0], rows, params)
     return _TOY_TASK_CACHE[key]
+
+
+# --------------------------------------------------------------------------------------------
+# Notebook 09's checks of three mechanisms: sharpness, momentum forms, Adam's early steps
+# --------------------------------------------------------------------------------------------
+
+
+def top_hessian_eigenvalue(model: nn.Module, x: Tensor, y: Tensor, *, iters: int = 60) -> float:
+    r"""The largest eigenvalue :math:`\lambda_{\max}` of the full-data loss's Hessian at ``model``.
+
+    Power iteration on Hessian-vector products (double backward through the mean squared error),
+    from a fixed random start: ``iters`` products, no Hessian stored. The model is not changed.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    loss = nn.functional.mse_loss(model(x), y)
+    grads = torch.autograd.grad(loss, params, create_graph=True)
+    generator = torch.Generator().manual_seed(0)
+    vector = [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in params]
+    value = 0.0
+    for _ in range(iters):
+        norm = torch.sqrt(sum((v * v).sum() for v in vector))
+        vector = [v / norm for v in vector]
+        product = torch.autograd.grad(grads, params, vector, retain_graph=True)
+        value = float(sum((v * h).sum() for v, h in zip(vector, product)))
+        vector = [h.detach() for h in product]
+    return value
+
+
+def sharpness_along_run(lrs, *, at_steps, momentum: float = 0.9, batch_size: int = 32,
+                        seed: int = 0) -> dict[int, float]:
+    """:func:`top_hessian_eigenvalue` of notebook 02's MLP after each step count in ``at_steps``
+    of SGD (torch's, with ``momentum``) at lr ``lrs[t]`` for step t (0 included: the init)."""
+    x, y = tr.make_data(seed=seed)
+    model = tr.make_mlp(seed=seed)
+    optimizer = torch.optim.SGD(model.parameters(), lr=float(lrs[0]), momentum=momentum)
+    at_steps = sorted(set(int(t) for t in at_steps))
+    found = {}
+    epochs = math.ceil(max(at_steps + [1]) / tr.updates_per_epoch(len(x), batch_size, drop_last=True))
+    batches = tr.minibatch_indices(len(x), batch_size, epochs=epochs, seed=seed, drop_last=True)
+    with tr.single_threaded():
+        for t, batch in zip(range(max(at_steps) + 1), batches):
+            if t in at_steps:
+                found[t] = top_hessian_eigenvalue(model, x, y)
+            if t == max(at_steps):
+                break
+            optimizer.param_groups[0]["lr"] = float(lrs[t])
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(x[batch]), y[batch]).backward()
+            optimizer.step()
+    return found
+
+
+def momentum_forms_final_loss(lrs, *, momentum: float = 0.9, batch_size: int = 32,
+                              seed: int = 0) -> tuple[float, float]:
+    r"""Final full-data loss of notebook 02's MLP trained at lr ``lrs[t]`` for step t with
+    torch's SGD momentum (:math:`b_t = \beta b_{t-1} + g_t`, :math:`\theta_t = \theta_{t-1} -
+    \eta_t b_t`) and with the velocity form (:math:`v_t = \beta v_{t-1} - \eta_t g_t`,
+    :math:`\theta_t = \theta_{t-1} + v_t`), on the same mini-batches: ``(torch, velocity)``."""
+    x, y = tr.make_data(seed=seed)
+    finals = []
+    for form in ("torch", "velocity"):
+        model = tr.make_mlp(seed=seed)
+        params = list(model.parameters())
+        state = [torch.zeros_like(p) for p in params]
+        epochs = math.ceil(len(lrs) / tr.updates_per_epoch(len(x), batch_size, drop_last=True))
+        batches = tr.minibatch_indices(len(x), batch_size, epochs=epochs, seed=seed, drop_last=True)
+        with tr.single_threaded():
+            for t, batch in zip(range(len(lrs)), batches):
+                lr = float(lrs[t])
+                grads = torch.autograd.grad(nn.functional.mse_loss(model(x[batch]), y[batch]), params)
+                with torch.no_grad():
+                    for p, g, s in zip(params, grads, state):
+                        if form == "torch":
+                            s.mul_(momentum if t > 0 else 0.0).add_(g)
+                            p.sub_(lr * s)
+                        else:
+                            s.mul_(momentum).sub_(lr * g)
+                            p.add_(s)
+        finals.append(tr.full_data_loss(model, x, y))
+    return finals[0], finals[1]
+
+
+def adam_update_ratios(grads: Tensor, *, beta1: float = 0.9, beta2: float = 0.999,
+                       perfect_v: float | None = None) -> Tensor:
+    r""":math:`|\hat m_t / \sqrt{\hat v_t}|` of Adam for every step t = 1 … T and coordinate.
+
+    ``grads`` is (T, N): row t−1 holds the gradients of step t of N independent coordinates.
+    The result (T, N) is the size of Adam's update in units of its lr (ε = 0). With
+    ``perfect_v`` the denominator is :math:`\sqrt{\text{perfect\_v}}` instead: what the update
+    would be with an exact second moment.
+    """
+    m = torch.zeros_like(grads[0])
+    v = torch.zeros_like(grads[0])
+    ratios = []
+    for t in range(1, len(grads) + 1):
+        g = grads[t - 1]
+        m = beta1 * m + (1 - beta1) * g
+        v = beta2 * v + (1 - beta2) * g * g
+        m_hat = m / (1 - beta1**t)
+        denominator = math.sqrt(perfect_v) if perfect_v is not None else torch.sqrt(v / (1 - beta2**t))
+        ratios.append((m_hat / denominator).abs())
+    return torch.stack(ratios)

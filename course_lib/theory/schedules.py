@@ -4,24 +4,24 @@ Every function here returns the learning rate that torch's scheduler of the same
 ``optimizer.param_groups[i]["lr"]`` after ``t`` calls of ``scheduler.step()``, i.e. the lr the
 ``t``-th ``optimizer.step()`` uses when counted from 0 (``t = 0`` is the first step, before any
 ``scheduler.step()``). Tests compare each one with ``torch.optim.lr_scheduler`` step by step.
-:math:`\eta_0` is ``base_lr`` (the lr the optimizer was built with).
+:math:`\eta_{\text{base}}` is ``base_lr`` (the lr the optimizer was built with).
 
 .. math::
 
-    \text{StepLR:}\quad & \eta_t = \eta_0\,\gamma^{\lfloor t/s\rfloor} \\
-    \text{MultiStepLR:}\quad & \eta_t = \eta_0\,\gamma^{\#\{m \in \text{milestones}:\ m \le t\}} \\
-    \text{ExponentialLR:}\quad & \eta_t = \eta_0\,\gamma^{t} \\
-    \text{CosineAnnealingLR:}\quad & \eta_t = \eta_{\min} + (\eta_0-\eta_{\min})\,
+    \text{StepLR:}\quad & \eta_t = \eta_{\text{base}}\,\gamma^{\lfloor t/s\rfloor} \\
+    \text{MultiStepLR:}\quad & \eta_t = \eta_{\text{base}}\,\gamma^{\#\{m \in \text{milestones}:\ m \le t\}} \\
+    \text{ExponentialLR:}\quad & \eta_t = \eta_{\text{base}}\,\gamma^{t} \\
+    \text{CosineAnnealingLR:}\quad & \eta_t = \eta_{\min} + (\eta_{\text{base}}-\eta_{\min})\,
         \tfrac12\bigl(1+\cos(\pi t/T)\bigr),\quad 0 \le t \le T \\
-    \text{LinearLR (warmup):}\quad & \eta_t = \eta_0\bigl(s + (1-s)\min(t, W)/W\bigr)
+    \text{LinearLR (warmup):}\quad & \eta_t = \eta_{\text{base}}\bigl(a + (1-a)\min(t, W)/W\bigr)
 
-Linear warmup then cosine (``SequentialLR([LinearLR(start_factor=s, total_iters=W),
+Linear warmup then cosine (``SequentialLR([LinearLR(start_factor=a, total_iters=W),
 CosineAnnealingLR(T_max=T-W, eta_min)], milestones=[W])``, or one ``LambdaLR``):
 
 .. math::
 
-    \eta_t = \begin{cases} \eta_0\bigl(s + (1-s)\,t/W\bigr) & t < W \\
-        \eta_{\min} + (\eta_0-\eta_{\min})\,\tfrac12\bigl(1+\cos(\pi\,(t-W)/(T-W))\bigr) & W \le t \le T
+    \eta_t = \begin{cases} \eta_{\text{base}}\bigl(a + (1-a)\,t/W\bigr) & t < W \\
+        \eta_{\min} + (\eta_{\text{base}}-\eta_{\min})\,\tfrac12\bigl(1+\cos(\pi\,(t-W)/(T-W))\bigr) & W \le t \le T
     \end{cases}
 
 One-cycle (``OneCycleLR``, two phases, cosine annealing): with
@@ -54,6 +54,7 @@ __all__ = [
     "multistep_lr",
     "exponential_lr",
     "cosine_lr",
+    "cosine_restarts_lr",
     "linear_warmup_lr",
     "warmup_cosine_lr",
     "warmup_cosine_factor",
@@ -71,13 +72,21 @@ def _check_step(t) -> int:
     return t
 
 
+def _restart_position(t: int, T_0: int, T_mult: int) -> tuple[int, int]:
+    """(steps since the last restart, length of the current cycle) at step t."""
+    start, length = 0, T_0
+    while t >= start + length:
+        start, length = start + length, length * T_mult
+    return t - start, length
+
+
 def _check_positive(name: str, value: float) -> None:
     if not value > 0:
         raise ValueError(f"Invalid {name}: {value} (must be > 0)")
 
 
 def step_lr(t: int, *, base_lr: float, step_size: int, gamma: float = 0.1) -> float:
-    r""":math:`\eta_0\,\gamma^{\lfloor t/s\rfloor}`: multiply by ``gamma`` every ``step_size`` steps (``StepLR``)."""
+    r""":math:`\eta_{\text{base}}\,\gamma^{\lfloor t/s\rfloor}`: multiply by ``gamma`` every ``step_size`` steps (``StepLR``)."""
     _check_step(t)
     if isinstance(step_size, bool) or not isinstance(step_size, int) or step_size < 1:
         raise ValueError(f"step_size must be a positive integer, got {step_size!r}")
@@ -85,19 +94,19 @@ def step_lr(t: int, *, base_lr: float, step_size: int, gamma: float = 0.1) -> fl
 
 
 def multistep_lr(t: int, *, base_lr: float, milestones: Sequence[int], gamma: float = 0.1) -> float:
-    r""":math:`\eta_0\,\gamma^{k}` with :math:`k` the number of milestones :math:`\le t` (``MultiStepLR``)."""
+    r""":math:`\eta_{\text{base}}\,\gamma^{k}` with :math:`k` the number of milestones :math:`\le t` (``MultiStepLR``)."""
     _check_step(t)
     return base_lr * gamma ** sum(1 for m in milestones if m <= t)
 
 
 def exponential_lr(t: int, *, base_lr: float, gamma: float) -> float:
-    r""":math:`\eta_0\,\gamma^t` (``ExponentialLR``)."""
+    r""":math:`\eta_{\text{base}}\,\gamma^t` (``ExponentialLR``)."""
     _check_step(t)
     return base_lr * gamma**t
 
 
 def cosine_lr(t: int, *, base_lr: float, T_max: int, eta_min: float = 0.0) -> float:
-    r""":math:`\eta_{\min} + (\eta_0-\eta_{\min})\frac12(1+\cos(\pi t/T))` for :math:`0 \le t \le T`.
+    r""":math:`\eta_{\min} + (\eta_{\text{base}}-\eta_{\min})\frac12(1+\cos(\pi t/T))` for :math:`0 \le t \le T`.
 
     ``CosineAnnealingLR(T_max=T, eta_min)``. Beyond ``T_max`` torch keeps going along the cosine
     (the lr rises again); this closed form refuses ``t > T_max``: a schedule is meant to end there.
@@ -109,8 +118,25 @@ def cosine_lr(t: int, *, base_lr: float, T_max: int, eta_min: float = 0.0) -> fl
     return eta_min + (base_lr - eta_min) * 0.5 * (1.0 + math.cos(math.pi * t / T_max))
 
 
+def cosine_restarts_lr(t: int, *, base_lr: float, T_0: int, T_mult: int = 1,
+                       eta_min: float = 0.0) -> float:
+    r"""SGDR (Loshchilov & Hutter 2017), torch's ``CosineAnnealingWarmRestarts(T_0, T_mult, eta_min)``.
+
+    :math:`\eta_{\min} + (\eta_{\text{base}}-\eta_{\min})\tfrac12\bigl(1+\cos(\pi\,T_{\text{cur}}/T_i)\bigr)`,
+    where cycle :math:`i` lasts :math:`T_i = T_0\,T_{\text{mult}}^{\,i}` steps and
+    :math:`T_{\text{cur}}` counts the steps since the last restart: at each restart the lr jumps
+    back to :math:`\eta_{\text{base}}`.
+    """
+    _check_step(t)
+    _check_positive("T_0", T_0)
+    if isinstance(T_mult, bool) or not isinstance(T_mult, int) or T_mult < 1:
+        raise ValueError(f"T_mult must be an integer >= 1, got {T_mult!r}")
+    t_cur, length = _restart_position(t, T_0, T_mult)
+    return eta_min + (base_lr - eta_min) * 0.5 * (1.0 + math.cos(math.pi * t_cur / length))
+
+
 def linear_warmup_lr(t: int, *, base_lr: float, warmup_steps: int, start_factor: float) -> float:
-    r""":math:`\eta_0\,(s + (1-s)\min(t, W)/W)` (``LinearLR(start_factor=s, total_iters=W)``)."""
+    r""":math:`\eta_{\text{base}}\,(a + (1-a)\min(t, W)/W)` (``LinearLR(start_factor=a, total_iters=W)``)."""
     _check_step(t)
     _check_positive("warmup_steps", warmup_steps)
     return base_lr * (start_factor + (1.0 - start_factor) * min(t, warmup_steps) / warmup_steps)
@@ -118,14 +144,14 @@ def linear_warmup_lr(t: int, *, base_lr: float, warmup_steps: int, start_factor:
 
 def warmup_cosine_factor(t: int, *, warmup_steps: int, total_steps: int, start_factor: float,
                          min_factor: float = 0.0) -> float:
-    r"""The multiplier :math:`\eta_t/\eta_0` of linear warmup then cosine: what ``LambdaLR`` needs.
+    r"""The multiplier :math:`\eta_t/\eta_{\text{base}}` of linear warmup then cosine: what ``LambdaLR`` needs.
 
     .. math::
 
-        \lambda(t) = \begin{cases} s + (1-s)\,t/W & t < W \\
+        \lambda(t) = \begin{cases} a + (1-a)\,t/W & t < W \\
             f + (1-f)\,\tfrac12\bigl(1+\cos(\pi\,(t-W)/(T-W))\bigr) & W \le t \le T \end{cases}
 
-    with :math:`s` = ``start_factor``, :math:`f` = ``min_factor`` (:math:`\eta_{\min}/\eta_0`),
+    with :math:`a` = ``start_factor``, :math:`f` = ``min_factor`` (:math:`\eta_{\min}/\eta_{\text{base}}`),
     :math:`W` = ``warmup_steps``, :math:`T` = ``total_steps``.
     """
     _check_step(t)
@@ -141,9 +167,9 @@ def warmup_cosine_factor(t: int, *, warmup_steps: int, total_steps: int, start_f
 
 def warmup_cosine_lr(t: int, *, base_lr: float, warmup_steps: int, total_steps: int,
                      start_factor: float, eta_min: float = 0.0) -> float:
-    r"""Linear warmup from :math:`s\eta_0` to :math:`\eta_0` over :math:`W` steps, then cosine to ``eta_min`` at :math:`T`.
+    r"""Linear warmup from :math:`a\eta_{\text{base}}` to :math:`\eta_{\text{base}}` over :math:`W` steps, then cosine to ``eta_min`` at :math:`T`.
 
-    Equal to ``SequentialLR([LinearLR(start_factor=s, total_iters=W), CosineAnnealingLR(
+    Equal to ``SequentialLR([LinearLR(start_factor=a, total_iters=W), CosineAnnealingLR(
     T_max=T-W, eta_min=eta_min)], milestones=[W])`` and to ``LambdaLR`` with
     :func:`warmup_cosine_factor` (``min_factor = eta_min / base_lr``).
     """

@@ -1,15 +1,15 @@
 r"""Checkers for notebook 09, learning-rate schedules: exercises 9.1–9.4.
 
-9.1 ``warmup_cosine(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min)``: the lr
-    of optimizer step ``t`` under linear warmup then cosine, equal at *every* step to torch's
-    ``SequentialLR([LinearLR, CosineAnnealingLR], milestones=[warmup_steps])``
-    (reference: :func:`course_lib.theory.schedules.warmup_cosine_lr`).
-9.2 predict, then measure: the change of a parameter in Adam's first step, with linear warmup
-    (``LinearLR(start_factor)``); the check runs ``torch.optim.Adam`` for one step.
-9.3 ``lr_range_test(model, batches, *, lr_min, lr_max)``: the LR range test of
-    :func:`course_lib.experiments.schedule_training.lr_range_test` (plain SGD, stop factor 4).
-9.4 written answer: read the range test's curve and say why the lr at its minimum is not the
-    lr to train with.
+9.1 predict, then measure: how much larger Adam's momentum average m̂_t is at step t than once
+    settled, for zero-mean gradient noise (an RMS ratio); the check runs ``torch.optim.Adam``
+    on many coordinates and reads ``m̂_t`` from its state.
+9.2 predict, then measure: Adam's *second* update under a ``LinearLR`` warmup, from two given
+    gradients; the check runs ``torch.optim.Adam`` with ``LinearLR`` for two steps.
+9.3 predict, then measure: how far the velocity form of momentum ends up from torch's after an
+    lr change, under a constant gradient; the check runs ``torch.optim.SGD`` with
+    ``MultiStepLR`` and the velocity recurrence side by side.
+9.4 written answer: why the linear scaling rule keeps the late noise but needs warmup, and
+    where it must break down.
 """
 
 from __future__ import annotations
@@ -17,405 +17,351 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
-from course_lib.experiments import schedule_training
-from course_lib.problems import toy_regression
-from course_lib.theory import schedules as closed
+from course_lib.problems.toy_regression import single_threaded
 
-from ._framework import (REGISTRY, Case, KnownMistake, Observation, register, register_prediction,
-                         register_written)
+from ._framework import REGISTRY, Case, KnownMistake, register_prediction, register_written
 
-# course_lib.exercises.answer_scan.DEFAULT_FORBIDDEN (without torch.optim), kept here so that the checkers
-# do not import the grader; tests/test_checks_lr_schedules.py keeps the two equal.
+# course_lib.exercises.answer_scan.DEFAULT_FORBIDDEN (without torch.optim), kept here so that the
+# checkers do not import the grader (choosing_an_optimizer imports it from here);
+# tests/test_checks_lr_schedules.py keeps the two equal.
 _GRADER_DEFAULT_FORBIDDEN = ("course_lib.optim", "course_lib.theory", "course_lib.exercises.checks",
                              "course_lib.grade", "course_lib.exercises.generate", "course_lib.exercises.notebook_runner")
 
 # --------------------------------------------------------------------------------------------
-# 9.1 linear warmup, then cosine
+# 9.1 predict, then measure: the size of Adam's early momentum average
 # --------------------------------------------------------------------------------------------
 
-
-class at_every_step:
-    """Call ``fn(t, **settings)`` for t = 0 … total_steps and compare the lr of each step."""
-
-    updates = ()
-
-    def __call__(self, fn, inputs) -> Observation:
-        values = {}
-        for t in range(inputs["total_steps"] + 1):
-            values[f"lr of step t = {t}"] = fn(t=t, **inputs)  # keywords only: graders wrap fn
-        return Observation(values, returned=values)
+_COORDINATES = 20_000
 
 
-def reference_warmup_cosine(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
-    return closed.warmup_cosine_lr(t, base_lr=base_lr, warmup_steps=warmup_steps,
-                                   total_steps=total_steps, start_factor=start_factor, eta_min=eta_min)
+def measured_noise_ratio(t, *, beta1):
+    """RMS of Adam's m̂_t over many coordinates with N(0, 1) gradients, over its settled RMS.
+
+    Runs ``torch.optim.Adam`` on 20 000 independent coordinates, reads ``exp_avg`` (m_t) from its
+    state, bias-corrects it as Adam does, and compares step t with the steps long after (where
+    β₁ raised to the distance is below 1e-4), averaged over 10 of them.
+    """
+    with single_threaded():     # small tensors: threads only add hand-offs on a busy machine
+        return _measured_noise_ratio(t, beta1)
 
 
-def _cosine_from_zero(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
-    if t < warmup_steps:
-        return base_lr * (start_factor + (1 - start_factor) * t / warmup_steps)
-    return eta_min + (base_lr - eta_min) * 0.5 * (1 + math.cos(math.pi * t / total_steps))
+def _measured_noise_ratio(t, beta1):
+    generator = torch.Generator().manual_seed(1000 + t)
+    theta = torch.zeros(_COORDINATES, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([theta], lr=1e-3, betas=(beta1, 0.999))
+    settle = t + math.ceil(math.log(1e-4) / math.log(beta1))
+    rms_at_t, settled = None, []
+    for step in range(1, settle + 11):
+        theta.grad = torch.randn(_COORDINATES, generator=generator, dtype=torch.float64)
+        optimizer.step()
+        if step == t or step > settle:
+            m_hat = optimizer.state[theta]["exp_avg"] / (1 - beta1**step)
+            rms = float(m_hat.pow(2).mean().sqrt())
+            if step == t:
+                rms_at_t = rms
+            else:
+                settled.append(rms)
+    return rms_at_t / (sum(settled) / len(settled))
 
 
-def _cosine_over_total(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
-    if t < warmup_steps:
-        return base_lr * (start_factor + (1 - start_factor) * t / warmup_steps)
-    return eta_min + (base_lr - eta_min) * 0.5 * (1 + math.cos(math.pi * (t - warmup_steps) / total_steps))
+def _bias_factor(t, *, beta1):
+    return 1 / (1 - beta1**t)
 
 
-def _warmup_from_zero(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
-    if t < warmup_steps:
-        return base_lr * t / warmup_steps
-    return reference_warmup_cosine(t, base_lr=base_lr, warmup_steps=warmup_steps,
-                                   total_steps=total_steps, start_factor=start_factor, eta_min=eta_min)
+def _sqrt_bias_factor(t, *, beta1):
+    return 1 / math.sqrt(1 - beta1**t)
 
 
-def _warmup_one_step_early(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
-    if t < warmup_steps:
-        return base_lr * (start_factor + (1 - start_factor) * (t + 1) / warmup_steps)
-    return reference_warmup_cosine(t, base_lr=base_lr, warmup_steps=warmup_steps,
-                                   total_steps=total_steps, start_factor=start_factor, eta_min=eta_min)
+def _no_square_root(t, *, beta1):
+    return (1 + beta1**t) / (1 - beta1**t)
 
 
-def _warmup_peaks_one_step_early(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
-    # the rise spread over warmup_steps − 1 steps: base_lr reached at t = warmup_steps − 1
-    if t < warmup_steps:
-        return base_lr * (start_factor + (1 - start_factor) * t / (warmup_steps - 1))
-    return reference_warmup_cosine(t, base_lr=base_lr, warmup_steps=warmup_steps,
-                                   total_steps=total_steps, start_factor=start_factor, eta_min=eta_min)
+def _upside_down(t, *, beta1):
+    return math.sqrt((1 - beta1**t) / (1 + beta1**t))
 
 
-def _schedule_one_step_ahead(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
-    # scheduler.step() called before optimizer.step(): step t runs at step t + 1's lr
-    return reference_warmup_cosine(min(t + 1, total_steps), base_lr=base_lr,
-                                   warmup_steps=warmup_steps, total_steps=total_steps,
-                                   start_factor=start_factor, eta_min=eta_min)
+def _in_units_of_one_gradient(t, *, beta1):
+    return math.sqrt((1 - beta1) / (1 + beta1) * (1 + beta1**t) / (1 - beta1**t))
 
 
-def _cosine_to_zero(t, *, base_lr, warmup_steps, total_steps, start_factor, eta_min):
-    return reference_warmup_cosine(t, base_lr=base_lr, warmup_steps=warmup_steps,
-                                   total_steps=total_steps, start_factor=start_factor, eta_min=0.0)
+def _uncorrected_average(t, *, beta1):
+    return math.sqrt(1 - beta1 ** (2 * t))
 
 
-@register(
+def _noise_explain(inputs, measured, predicted):
+    return ("m̂_t is a weighted sum of the t gradients seen so far. Write out its weights, bias "
+            "correction included; the variance of a weighted sum of independent noises is the "
+            "noise variance times the sum of the squared weights. Do the same long after, when "
+            "the sum has settled, and compare the two (lecture 09, section 9, shows the "
+            "measured curve).")
+
+
+@register_prediction(
     "9.1",
-    reference=reference_warmup_cosine,
-    call=at_every_step(),
+    measure=measured_noise_ratio,
+    rtol=0.03,
+    explain=_noise_explain,
     mistakes=[
-        KnownMistake("cosine_from_zero", _cosine_from_zero,
-                     "Your cosine starts counting at t = 0, so it has already fallen when the "
-                     "warmup ends. CosineAnnealingLR inside SequentialLR starts its own count at "
-                     "the milestone: its phase is (t − warmup_steps)/(total_steps − warmup_steps)."),
-        KnownMistake("cosine_over_total", _cosine_over_total,
-                     "The cosine phase is right at the start but ends too late: after the warmup "
-                     "only total_steps − warmup_steps steps are left, and the cosine must reach "
-                     "eta_min at t = total_steps."),
-        KnownMistake("warmup_from_zero", _warmup_from_zero,
-                     "Your warmup starts at lr 0. LinearLR starts at start_factor·base_lr (a "
-                     "first step at lr 0 would be wasted) and rises linearly to base_lr."),
-        KnownMistake("schedule_one_step_ahead", _schedule_one_step_ahead,
-                     "Your whole schedule is one step ahead: step t gets the lr torch gives step "
-                     "t + 1, which is what calling scheduler.step() before optimizer.step() "
-                     "does. Which lr does the first optimizer step use (lecture 09, section 7)?"),
-        KnownMistake("warmup_one_step_early", _warmup_one_step_early,
-                     "Your warmup is one step ahead: at t = 0 torch's lr is start_factor·base_lr "
-                     "(no scheduler.step() has run yet), and it reaches base_lr exactly at "
-                     "t = warmup_steps."),
-        KnownMistake("warmup_peaks_one_step_early", _warmup_peaks_one_step_early,
-                     "Your warmup reaches base_lr one step early, at t = warmup_steps − 1. Count "
-                     "LinearLR's scheduler steps (lecture 09, sections 1 and 3): how many of them "
-                     "have run before step t, and after how many is the rise complete?"),
-        KnownMistake("cosine_to_zero", _cosine_to_zero,
-                     "Your cosine ends at 0, not at eta_min: the floor eta_min is where the "
-                     "cosine arrives, and the half-cosine spans base_lr − eta_min."),
+        KnownMistake("bias_factor", _bias_factor,
+                     "That is the bias correction's factor alone. It rescales m_t, but m_t is "
+                     "also a sum over fewer gradients early on: work out the spread of the "
+                     "weighted sum, not only its scale."),
+        KnownMistake("sqrt_bias_factor", _sqrt_bias_factor,
+                     "Close in spirit, but not the spread of m̂_t: sum the squared weights of "
+                     "the t gradients (bias correction included) instead of guessing a root of "
+                     "the correction."),
+        KnownMistake("no_square_root", _no_square_root,
+                     "That is the ratio of the variances. The question asks for the ratio of the "
+                     "RMS sizes: take the square root."),
+        KnownMistake("upside_down", _upside_down,
+                     "Your ratio is upside down: early m̂_t is the larger one (at t = 1 it is one "
+                     "whole gradient)."),
+        KnownMistake("in_units_of_one_gradient", _in_units_of_one_gradient,
+                     "That is the RMS of m̂_t in units of one gradient's RMS. The question "
+                     "compares m̂_t with m̂ long after, when the average has settled: divide by "
+                     "the same quantity at t → ∞."),
+        KnownMistake("uncorrected_average", _uncorrected_average,
+                     "That describes m_t without the bias correction, which is small at first. "
+                     "Adam divides m_t by 1 − β₁ᵗ before using it."),
     ],
 )
-def warmup_cosine_cases(rng):
-    def uniform(low, high):
-        return float(low + (high - low) * torch.rand((), generator=rng, dtype=torch.float64))
+def noise_ratio_cases(rng):
+    yield Case("step t = 1, β₁ = 0.9", t=1, beta1=0.9)
+    yield Case("step t = 3, β₁ = 0.9", t=3, beta1=0.9)
+    yield Case("step t = 10, β₁ = 0.95", t=10, beta1=0.95)
+    yield Case("step t = 2, β₁ = 0.5", t=2, beta1=0.5)
+    for _ in range(2):
+        beta1 = float(0.6 + 0.35 * torch.rand((), generator=rng))
+        t = int(torch.randint(1, max(2, int(1 / (1 - beta1))), (), generator=rng))
+        yield Case(f"drawn: step t = {t}, β₁ = {beta1:.3f}", t=t, beta1=beta1)
 
-    yield Case("base_lr 0.1, 5 warmup steps of 20, start_factor 0.1, eta_min 0.001", base_lr=0.1,
-               warmup_steps=5, total_steps=20, start_factor=0.1, eta_min=0.001)
-    yield Case("one warmup step", base_lr=1.0, warmup_steps=1, total_steps=10, start_factor=0.5,
-               eta_min=0.0)
-    for _ in range(3):
-        total = int(torch.randint(10, 60, (), generator=rng))
-        warmup = int(torch.randint(2, total // 2, (), generator=rng))
-        base = uniform(1e-3, 1.0)
-        yield Case(f"drawn settings: {warmup} warmup steps of {total}", base_lr=base,
-                   warmup_steps=warmup, total_steps=total, start_factor=uniform(0.01, 0.5),
-                   eta_min=base * uniform(0.0, 0.1))
 
+# The lecture's simulation of |m̂/√v̂| would answer 9.1 by measurement instead of derivation.
+REGISTRY["9.1"].refused_calls = {"course_lib.experiments.schedule_training.adam_update_ratios": ()}
 
 # --------------------------------------------------------------------------------------------
-# 9.2 predict, then measure: Adam's first step under warmup
+# 9.2 predict, then measure: Adam's second update under warmup
 # --------------------------------------------------------------------------------------------
 
 
-def measured_first_adam_update(grad, *, lr, start_factor, beta1, beta2, eps):
-    """Run torch.optim.Adam with LinearLR warmup for one step; return θ₁ − θ₀ (a float)."""
+def measured_second_adam_update(g1, g2, *, lr, start_factor, warmup_steps, beta1, beta2, eps):
+    """Run torch.optim.Adam with LinearLR warmup for two steps (gradients g1, then g2); return θ₂ − θ₁."""
     theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.Adam([theta], lr=lr, betas=(beta1, beta2), eps=eps)
-    torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=start_factor, total_iters=10)
-    theta.grad = torch.tensor([grad], dtype=torch.float64)
+    scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=start_factor,
+                                                  total_iters=warmup_steps)
+    theta.grad = torch.tensor([g1], dtype=torch.float64)
     optimizer.step()
-    return float(theta.detach()[0])
+    scheduler.step()
+    after_one = float(theta.detach()[0])
+    theta.grad = torch.tensor([g2], dtype=torch.float64)
+    optimizer.step()
+    return float(theta.detach()[0]) - after_one
 
 
-def _ignores_warmup(grad, *, lr, start_factor, beta1, beta2, eps):
-    return -lr * grad / (abs(grad) + eps)
+def _second_step(g1, g2, *, lr_used, beta1, beta2, eps, corrected=True, correction_step=2,
+                 eps_inside=False):
+    m = (1 - beta1) * (beta1 * g1 + g2)
+    v = (1 - beta2) * (beta2 * g1 * g1 + g2 * g2)
+    if corrected:
+        m, v = m / (1 - beta1**correction_step), v / (1 - beta2**correction_step)
+    denominator = math.sqrt(v + eps) if eps_inside else math.sqrt(v) + eps
+    return -lr_used * m / denominator
 
 
-def _sgd_step(grad, *, lr, start_factor, beta1, beta2, eps):
-    return -start_factor * lr * grad
+def _warm_lr(lr, start_factor, warmup_steps, k):
+    return lr * (start_factor + (1 - start_factor) * min(k, warmup_steps) / warmup_steps)
 
 
-def _no_bias_correction(grad, *, lr, start_factor, beta1, beta2, eps):
-    return -start_factor * lr * (1 - beta1) * grad / (math.sqrt(1 - beta2) * abs(grad) + eps)
+def _lr_of_first_step(g1, g2, *, lr, start_factor, warmup_steps, beta1, beta2, eps):
+    return _second_step(g1, g2, lr_used=lr * start_factor, beta1=beta1, beta2=beta2, eps=eps)
 
 
-def _eps_inside_root(grad, *, lr, start_factor, beta1, beta2, eps):
-    return -start_factor * lr * grad / math.sqrt(grad * grad + eps)
+def _lr_one_ahead(g1, g2, *, lr, start_factor, warmup_steps, beta1, beta2, eps):
+    return _second_step(g1, g2, lr_used=_warm_lr(lr, start_factor, warmup_steps, 2),
+                        beta1=beta1, beta2=beta2, eps=eps)
 
 
-def _ascent(grad, *, lr, start_factor, beta1, beta2, eps):
-    return start_factor * lr * grad / (abs(grad) + eps)
+def _no_warmup(g1, g2, *, lr, start_factor, warmup_steps, beta1, beta2, eps):
+    return _second_step(g1, g2, lr_used=lr, beta1=beta1, beta2=beta2, eps=eps)
+
+
+def _correction_of_step_one(g1, g2, *, lr, start_factor, warmup_steps, beta1, beta2, eps):
+    return _second_step(g1, g2, lr_used=_warm_lr(lr, start_factor, warmup_steps, 1),
+                        beta1=beta1, beta2=beta2, eps=eps, correction_step=1)
+
+
+def _no_correction(g1, g2, *, lr, start_factor, warmup_steps, beta1, beta2, eps):
+    return _second_step(g1, g2, lr_used=_warm_lr(lr, start_factor, warmup_steps, 1),
+                        beta1=beta1, beta2=beta2, eps=eps, corrected=False)
+
+
+def _sign_step(g1, g2, *, lr, start_factor, warmup_steps, beta1, beta2, eps):
+    return -_warm_lr(lr, start_factor, warmup_steps, 1) * g2 / (abs(g2) + eps)
+
+
+def _second_eps_inside(g1, g2, *, lr, start_factor, warmup_steps, beta1, beta2, eps):
+    return _second_step(g1, g2, lr_used=_warm_lr(lr, start_factor, warmup_steps, 1),
+                        beta1=beta1, beta2=beta2, eps=eps, eps_inside=True)
+
+
+def _second_ascent(g1, g2, *, lr, start_factor, warmup_steps, beta1, beta2, eps):
+    return -measured_second_adam_update(g1, g2, lr=lr, start_factor=start_factor,
+                                        warmup_steps=warmup_steps, beta1=beta1, beta2=beta2, eps=eps)
 
 
 @register_prediction(
     "9.2",
-    measure=measured_first_adam_update,
+    measure=measured_second_adam_update,
     rtol=0.01,
-    explain="Write Adam's first step out from m₀ = v₀ = 0: what are m and v after one gradient, "
-            "and what do the bias corrections at t = 1 make of them? Then which lr does step 1 "
-            "use under LinearLR (lecture 09, section 9)?",
+    explain="Write Adam's first two steps out from m₀ = v₀ = 0: what are m₂ and v₂, and what do "
+            "the bias corrections at t = 2 make of them? Then which lr does the second "
+            "optimizer step use: how many scheduler.step() calls have run before it (lecture 09, "
+            "sections 1 and 3)?",
     mistakes=[
-        KnownMistake("ignores_warmup", _ignores_warmup,
-                     "Right shape, wrong size: the first step runs at start_factor·lr, since "
-                     "LinearLR has already scaled the lr when it was built."),
-        KnownMistake("sgd_step", _sgd_step,
-                     "That is SGD's step, −lr·g. Adam divides by √v̂ + ε, so the size of its "
-                     "first step hardly depends on |g|."),
-        KnownMistake("no_bias_correction", _no_bias_correction,
-                     "You left out the bias correction: after one step from zero, m and v hold "
-                     "only a small share of g and g². Divide each by its correction at t = 1."),
-        KnownMistake("eps_inside_root", _eps_inside_root,
-                     "torch puts ε outside the root: √v̂ + ε, not √(v̂ + ε). It matters when |g| is "
-                     "as small as ε."),
-        KnownMistake("ascent", _ascent, "Adam descends: the parameter moves against the gradient."),
+        KnownMistake("lr_of_first_step", _lr_of_first_step,
+                     "Your second step runs at start_factor·lr, the lr of the first step. One "
+                     "scheduler.step() has run between the two optimizer steps: where has "
+                     "LinearLR moved the lr by then?"),
+        KnownMistake("lr_one_ahead", _lr_one_ahead,
+                     "Your lr is one scheduler step ahead: count the scheduler.step() calls that "
+                     "have run before the second optimizer step (lecture 09, section 1)."),
+        KnownMistake("no_warmup", _no_warmup,
+                     "Your second step runs at the full lr, but the warmup is still rising: "
+                     "LinearLR has only moved one step of its way."),
+        KnownMistake("correction_of_step_one", _correction_of_step_one,
+                     "The bias corrections depend on the step: at the second step Adam divides by "
+                     "1 − β₁ᵗ and 1 − β₂ᵗ with t = 2, not with the first step's values."),
+        KnownMistake("no_correction", _no_correction,
+                     "You left out the bias correction: after two steps from zero, m and v still "
+                     "hold only a small share of the gradients. Divide each by its correction."),
+        KnownMistake("sign_step", _sign_step,
+                     "A step of the full (warmed) lr against the newest gradient is what Adam "
+                     "does at t = 1. At t = 2, m̂ and v̂ mix both gradients: a second gradient "
+                     "of the other sign should shrink the step."),
+        KnownMistake("eps_inside_root", _second_eps_inside,
+                     "torch puts ε outside the root: √v̂ + ε, not √(v̂ + ε). It matters when the "
+                     "gradients are as small as ε."),
+        KnownMistake("ascent", _second_ascent, "Adam descends: the parameter moves against m̂."),
     ],
 )
-def adam_first_step_cases(rng):
-    yield Case("g = 3, lr 0.01, start_factor 0.1", grad=3.0, lr=0.01, start_factor=0.1,
-               beta1=0.9, beta2=0.999, eps=1e-8)
-    yield Case("a tiny gradient, g = −0.002", grad=-0.002, lr=0.001, start_factor=0.5,
-               beta1=0.9, beta2=0.999, eps=1e-8)
-    yield Case("a gradient as small as ε: g = 1e-8", grad=1e-8, lr=0.1, start_factor=0.2,
-               beta1=0.9, beta2=0.999, eps=1e-8)
+def adam_second_step_cases(rng):
+    common = dict(lr=0.01, start_factor=0.1, warmup_steps=10, beta1=0.9, beta2=0.999, eps=1e-8)
+    yield Case("the same gradient twice, g₁ = g₂ = 3", g1=3.0, g2=3.0, **common)
+    yield Case("a gradient that flips sign, g₁ = 2, g₂ = −2", g1=2.0, g2=-2.0, **common)
+    yield Case("a small then a large gradient, g₁ = 0.01, g₂ = 5", g1=0.01, g2=5.0, **common)
+    yield Case("gradients as small as ε: g₁ = 1e-8, g₂ = 3e-8", g1=1e-8, g2=3e-8, lr=0.1,
+               start_factor=0.2, warmup_steps=4, beta1=0.9, beta2=0.999, eps=1e-8)
     for _ in range(3):
-        grad = float(torch.randn((), generator=rng, dtype=torch.float64) * 10.0 ** float(
-            torch.randint(-4, 3, (), generator=rng)))
-        yield Case(f"a drawn gradient g = {grad:.3g}", grad=grad,
+        g1, g2 = (float(torch.randn((), generator=rng, dtype=torch.float64)) for _ in range(2))
+        yield Case(f"drawn gradients g₁ = {g1:.3g}, g₂ = {g2:.3g}", g1=g1, g2=g2,
                    lr=float(10 ** (-4 + 3 * torch.rand((), generator=rng))),
                    start_factor=float(0.01 + 0.9 * torch.rand((), generator=rng)),
+                   warmup_steps=int(torch.randint(2, 50, (), generator=rng)),
                    beta1=float(0.5 + 0.49 * torch.rand((), generator=rng)),
                    beta2=float(0.9 + 0.0999 * torch.rand((), generator=rng)), eps=1e-8)
 
 
 # --------------------------------------------------------------------------------------------
-# 9.3 the LR range test
+# 9.3 predict, then measure: how far apart the momentum forms end up after an lr change
 # --------------------------------------------------------------------------------------------
 
 
-class on_a_fresh_model:
-    """Build ``make_mlp(hidden, seed=model_seed)``, call ``fn(model, batches, lr_min=, lr_max=)``,
-    and observe the returned lrs and losses and the model's parameters afterwards."""
+def measured_forms_offset(g, *, lr_before, lr_after, beta, drop_step):
+    """θ of the velocity form minus θ of torch's SGD, long after the lr changes.
 
-    # The model is trained in place: the reference is not a pure function of the case's inputs,
-    # so a grader must run it every time (it memoizes references whose strategy updates nothing).
-    updates = ("model",)
-
-    def __call__(self, fn, inputs) -> Observation:
-        model = toy_regression.make_mlp(hidden=inputs["hidden"], seed=inputs["model_seed"])
-        returned = fn(model=model, batches=inputs["batches"], lr_min=inputs["lr_min"],
-                      lr_max=inputs["lr_max"])  # keywords only: graders wrap fn
-        if not isinstance(returned, (tuple, list)) or len(returned) != 2:
-            return Observation({"return value (lrs, losses)": returned}, returned=returned)
-        lrs, losses = returned
-        # As float64 tensors: a diverged loss (inf, NaN) then compares equal to itself.
-        values = {"lrs": _as_tensor(lrs), "losses": _as_tensor(losses),
-                  "the model's parameters after the test":
-                      torch.cat([p.detach().flatten() for p in model.parameters()])}
-        return Observation(values, returned=returned)
-
-
-def _as_tensor(values):
-    """A list of numbers as a 1-D float64 tensor; anything else unchanged (then reported)."""
-    try:
-        return torch.tensor([float(v) for v in values], dtype=torch.float64)
-    except (TypeError, ValueError, RuntimeError):
-        return values
-
-
-def reference_lr_range_test(model, batches, *, lr_min, lr_max):
-    return schedule_training.lr_range_test(model, batches, lr_min=lr_min, lr_max=lr_max)
-
-
-def _linear_spacing(model, batches, *, lr_min, lr_max):
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr_min)
-    lrs, losses, best = [], [], math.inf
-    for k, (x, y) in enumerate(batches):
-        lr = lr_min + (lr_max - lr_min) * k / (len(batches) - 1)
-        optimizer.param_groups[0]["lr"] = lr
-        optimizer.zero_grad()
-        loss = nn.functional.mse_loss(model(x), y)
-        lrs.append(lr)
-        losses.append(loss.item())
-        best = min(best, losses[-1])
-        if not math.isfinite(losses[-1]) or losses[-1] > 4 * best:
-            break
-        loss.backward()
+    A constant gradient ``g``; steps 1 … ``drop_step`` at ``lr_before``, every later step at
+    ``lr_after`` (``MultiStepLR(milestones=[drop_step])``). torch's side is ``torch.optim.SGD``;
+    the velocity form is v ← βv − η_t g, θ ← θ + v. Both run until β to the number of steps
+    since the change is below 1e-15, so the transient has died out.
+    """
+    theta = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.SGD([theta], lr=lr_before, momentum=beta)
+    scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[drop_step],
+                                                     gamma=lr_after / lr_before)
+    velocity, position = 0.0, 0.0
+    after = math.ceil(math.log(1e-15) / math.log(beta)) if beta > 0 else 1
+    for _ in range(drop_step + after):
+        lr_now = optimizer.param_groups[0]["lr"]
+        theta.grad = torch.tensor([g], dtype=torch.float64)
         optimizer.step()
-    return lrs, losses
+        scheduler.step()
+        velocity = beta * velocity - lr_now * g
+        position += velocity
+    return position - float(theta.detach()[0])
 
 
-def _loss_after_step(model, batches, *, lr_min, lr_max):
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr_min)
-    lrs, losses, best = [], [], math.inf
-    for k, (x, y) in enumerate(batches):
-        lr = lr_min * (lr_max / lr_min) ** (k / (len(batches) - 1))
-        optimizer.param_groups[0]["lr"] = lr
-        optimizer.zero_grad()
-        nn.functional.mse_loss(model(x), y).backward()
-        optimizer.step()
-        with torch.no_grad():
-            loss = nn.functional.mse_loss(model(x), y).item()
-        lrs.append(lr)
-        losses.append(loss)
-        best = min(best, loss)
-        if not math.isfinite(loss) or loss > 4 * best:
-            break
-    return lrs, losses
+def _offset(g, lr_before, lr_after, beta, drop_step, *, with_beta=True, with_start=True, power=2):
+    factor = (beta if with_beta else 1.0) * ((1 - beta**drop_step) if with_start else 1.0)
+    return -g * (lr_before - lr_after) * factor / (1 - beta) ** power
 
 
-def _no_zero_grad(model, batches, *, lr_min, lr_max):
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr_min)
-    lrs, losses, best = [], [], math.inf
-    for k, (x, y) in enumerate(batches):
-        lr = lr_min * (lr_max / lr_min) ** (k / (len(batches) - 1))
-        optimizer.param_groups[0]["lr"] = lr
-        loss = nn.functional.mse_loss(model(x), y)
-        lrs.append(lr)
-        losses.append(loss.item())
-        best = min(best, losses[-1])
-        if not math.isfinite(losses[-1]) or losses[-1] > 4 * best:
-            break
-        loss.backward()
-        optimizer.step()
-    return lrs, losses
+def _offset_without_beta(g, *, lr_before, lr_after, beta, drop_step):
+    return _offset(g, lr_before, lr_after, beta, drop_step, with_beta=False)
 
 
-def _steps_on_the_blow_up(model, batches, *, lr_min, lr_max):
-    # records the loss that shows the edge is passed, then still takes that step
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr_min)
-    lrs, losses, best = [], [], math.inf
-    for k, (x, y) in enumerate(batches):
-        lr = lr_min * (lr_max / lr_min) ** (k / (len(batches) - 1))
-        optimizer.param_groups[0]["lr"] = lr
-        optimizer.zero_grad()
-        loss = nn.functional.mse_loss(model(x), y)
-        lrs.append(lr)
-        losses.append(loss.item())
-        best = min(best, losses[-1])
-        loss.backward()
-        optimizer.step()
-        if not math.isfinite(losses[-1]) or losses[-1] > 4 * best:
-            break
-    return lrs, losses
+def _offset_steady_state(g, *, lr_before, lr_after, beta, drop_step):
+    return _offset(g, lr_before, lr_after, beta, drop_step, with_start=False)
 
 
-def _never_stops(model, batches, *, lr_min, lr_max):
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr_min)
-    lrs, losses = [], []
-    for k, (x, y) in enumerate(batches):
-        lr = lr_min * (lr_max / lr_min) ** (k / (len(batches) - 1))
-        optimizer.param_groups[0]["lr"] = lr
-        optimizer.zero_grad()
-        loss = nn.functional.mse_loss(model(x), y)
-        lrs.append(lr)
-        losses.append(loss.item())
-        loss.backward()
-        optimizer.step()
-    return lrs, losses
+def _offset_one_power(g, *, lr_before, lr_after, beta, drop_step):
+    return _offset(g, lr_before, lr_after, beta, drop_step, power=1)
 
 
-def _never_reaches_lr_max(model, batches, *, lr_min, lr_max):
-    optimizer = torch.optim.SGD(model.parameters(), lr=lr_min)
-    lrs, losses, best = [], [], math.inf
-    for k, (x, y) in enumerate(batches):
-        lr = lr_min * (lr_max / lr_min) ** (k / len(batches))
-        optimizer.param_groups[0]["lr"] = lr
-        optimizer.zero_grad()
-        loss = nn.functional.mse_loss(model(x), y)
-        lrs.append(lr)
-        losses.append(loss.item())
-        best = min(best, losses[-1])
-        if not math.isfinite(losses[-1]) or losses[-1] > 4 * best:
-            break
-        loss.backward()
-        optimizer.step()
-    return lrs, losses
+def _offset_sign(g, *, lr_before, lr_after, beta, drop_step):
+    return -_offset(g, lr_before, lr_after, beta, drop_step)
 
 
-@register(
+def _offset_old_lr_only(g, *, lr_before, lr_after, beta, drop_step):
+    return -g * lr_before * beta * (1 - beta**drop_step) / (1 - beta) ** 2
+
+
+@register_prediction(
     "9.3",
-    reference=reference_lr_range_test,
-    call=on_a_fresh_model(),
+    measure=measured_forms_offset,
+    rtol=1e-3,
+    explain="Write each form's total displacement as a sum over the gradients: how much does one "
+            "gradient arriving at step j move θ in all the steps after it, in torch's form "
+            "(through b, at each later step's lr) and in the velocity form (through v, at step "
+            "j's lr)? Subtract, and sum over the steps before the change.",
     mistakes=[
-        KnownMistake("linear_spacing", _linear_spacing,
-                     "Your learning rates are evenly spaced. The range test spans several orders "
-                     "of magnitude, so it multiplies the lr by the same factor each step: "
-                     "lr_k = lr_min·(lr_max/lr_min)^(k/(K−1))."),
-        KnownMistake("never_reaches_lr_max", _never_reaches_lr_max,
-                     "Your last lr falls short of lr_max: with K batches the exponent is k/(K−1), "
-                     "so that step K−1 is at lr_max."),
-        KnownMistake("loss_after_step", _loss_after_step,
-                     "You record the loss after the step. Record the batch's loss before "
-                     "stepping: it is the loss the step with lr_k starts from, and it costs no "
-                     "extra forward pass."),
-        KnownMistake("no_zero_grad", _no_zero_grad,
-                     "The gradients pile up from batch to batch: call optimizer.zero_grad() "
-                     "before each backward()."),
-        KnownMistake("steps_on_the_blow_up", _steps_on_the_blow_up,
-                     "Your lrs and losses are right, but your model took one step more than the "
-                     "test does: on the batch whose loss shows the edge is passed, look at what "
-                     "your loop does before it stops (lecture 09, section 10), and what a step "
-                     "at that lr does to the weights."),
-        KnownMistake("never_stops", _never_stops,
-                     "Your test runs through every batch. Stop right after recording a loss that "
-                     "is not finite or is more than 4 times the smallest loss so far: past that "
-                     "point the run has diverged and the curve says nothing more."),
+        KnownMistake("without_beta", _offset_without_beta,
+                     "Nearly: count again which steps still carry a gradient's old lr. The "
+                     "gradient of the step itself is used at that step's lr by both forms; only "
+                     "the later steps differ."),
+        KnownMistake("steady_state", _offset_steady_state,
+                     "You assumed the momentum had filled up before the change. With few steps "
+                     "before it, only those steps' gradients carry the old lr: sum over them."),
+        KnownMistake("one_power", _offset_one_power,
+                     "One factor 1/(1 − β) short: a gradient's extra push in v lasts for all the "
+                     "later steps, and so does torch's reduced push through b. Sum both tails."),
+        KnownMistake("sign", _offset_sign,
+                     "Wrong sign: after a drop, old gradients push the velocity form further "
+                     "along −g than torch, which applies the new, smaller lr to them."),
+        KnownMistake("old_lr_only", _offset_old_lr_only,
+                     "The difference comes from the change in lr: torch's form also moves old "
+                     "gradients, at the new lr. What matters is the gap between the two lrs."),
     ],
 )
-def lr_range_test_cases(rng):
-    def batches(seed, steps, batch_size=16):
-        return schedule_training.toy_batches(batch_size=batch_size, steps=steps, seed=seed)
-
-    yield Case("30 batches, lr from 1e-3 to 1e-1 (no divergence)", hidden=8, model_seed=0,
-               batches=batches(0, 30), lr_min=1e-3, lr_max=1e-1)
-    yield Case("60 batches, lr from 1e-3 to 100 (diverges before the end)", hidden=8,
-               model_seed=1, batches=batches(1, 60), lr_min=1e-3, lr_max=100.0)
+def forms_offset_cases(rng):
+    yield Case("lr 0.1 then 0.02 after 20 steps, β = 0.9, g = 1", g=1.0, lr_before=0.1,
+               lr_after=0.02, beta=0.9, drop_step=20)
+    yield Case("a change after only 2 steps, β = 0.9", g=1.0, lr_before=0.1, lr_after=0.01,
+               beta=0.9, drop_step=2)
+    yield Case("the lr rises (the end of a warmup): 0.01 then 0.1, g = −0.5", g=-0.5,
+               lr_before=0.01, lr_after=0.1, beta=0.9, drop_step=10)
+    yield Case("β = 0.5, lr 1 then 0.1 after 5 steps", g=2.0, lr_before=1.0, lr_after=0.1,
+               beta=0.5, drop_step=5)
     for _ in range(2):
-        seed = int(torch.randint(0, 10_000, (), generator=rng))
-        steps = int(torch.randint(20, 60, (), generator=rng))
-        yield Case(f"{steps} drawn batches (data seed {seed}), lr from 1e-4 to 30", hidden=8,
-                   model_seed=seed, batches=batches(seed, steps), lr_min=1e-4, lr_max=30.0)
+        beta = float(0.3 + 0.65 * torch.rand((), generator=rng))
+        drop = int(torch.randint(1, 40, (), generator=rng))
+        g = float(torch.randn((), generator=rng, dtype=torch.float64))
+        before = float(10 ** (-3 + 2 * torch.rand((), generator=rng)))
+        yield Case(f"drawn: β = {beta:.3f}, change after {drop} steps, g = {g:.3g}", g=g,
+                   lr_before=before, lr_after=before * float(torch.rand((), generator=rng)),
+                   beta=beta, drop_step=drop)
 
-
-# The grader's scan flags imports an answer may not use; 9.3's contract *is* torch.optim.SGD.
-REGISTRY["9.3"].forbidden_imports = _GRADER_DEFAULT_FORBIDDEN
 
 # --------------------------------------------------------------------------------------------
 # 9.4 written answer
@@ -423,15 +369,16 @@ REGISTRY["9.3"].forbidden_imports = _GRADER_DEFAULT_FORBIDDEN
 
 register_written(
     "9.4",
-    prompt="In notebook 09's range test the lr at the curve's minimum trained well as a constant lr, "
-           "and twice that lr diverged. Why does the minimum sit so close to the edge, and for a "
-           "longer run on a bigger model, would you train at a tenth of it, at it, or with "
-           "one-cycle peaking at it? Say why in 3-5 sentences.",
-    rubric="Each point of the curve is measured after a few steps while the lr keeps growing; "
-           "the loss turns up where steps start to overshoot, so the minimum is just below the "
-           "largest lr the model tolerates (a factor of about 2 here). That margin can vanish "
-           "with another seed, more steps or a sharper model, so a constant lr should stay well "
-           "below it (about a tenth, on the steep falling part); one-cycle may peak near the "
-           "minimum because it spends only a short time there and then decays, and warmup "
-           "protects its start. Confirm any pick with a short training run.",
+    prompt="Goyal et al. multiply the lr by k when the batch grows k-fold, and add a 5-epoch "
+           "warmup. Using notebook 09's sections 6 and 11 (the edge 2(1+β)/η and the excess loss "
+           "of about ησ²/B), explain in 3-5 sentences what the rule keeps the same, why it needs "
+           "the warmup, and why it must stop working for large enough k.",
+    rubric="The noise term ησ²/B (and the distance moved per epoch) is unchanged when η and B "
+           "both grow k-fold, so late training behaves as before. The stability edge "
+           "2(1+β)/λ_max does not depend on B: the k-fold lr exceeds it while the loss is still "
+           "sharp at the start, so the lr must start small and rise while the sharpness falls "
+           "(section 6's measurement). Once kη exceeds the edge even of the flattened loss, or "
+           "the step size is no longer small enough for the ησ²/B approximation (a batch so "
+           "large that gradient noise no longer dominates), no warmup helps and the rule breaks "
+           "(Goyal et al. saw it beyond about 8k images per batch).",
 )

@@ -14,9 +14,10 @@ Pick a schedule and its settings; the panel draws
 The sliders share one meaning across schedules: ``lr`` is the peak lr (``base_lr``, or
 ``max_lr`` for one-cycle and cyclic), ``final_fraction`` the share of it left at the end
 (step: three drops by the same factor; exponential: :math:`\gamma = f^{1/T}`; cosine and
-warmup+cosine: ``eta_min`` :math:`= f\eta_0`), ``warmup_fraction`` the share of the run spent
+warmup+cosine: ``eta_min`` :math:`= f\eta_{\text{base}}`), ``warmup_fraction`` the share of the run spent
 rising (warmup+cosine: :math:`W/T`; one-cycle: ``pct_start``; cyclic: the rising share of each
-of 4 cycles).
+of 4 cycles). ``seed`` picks the data, the mini-batches and the initial model of both runs, so a
+"Things to try" claim can be checked on several seeds.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import numpy as np
 from matplotlib import pyplot as plt
 
 from course_lib.experiments import schedule_training as ls
-from course_lib.ui.slider_panel import SliderPanel, float_slider, lr_slider
+from course_lib.ui.slider_panel import SliderPanel, float_slider, int_slider, lr_slider
 
 __all__ = ["SCHEDULE_CHOICES", "schedule_settings", "ScheduleFigure", "schedule_panel", "STEPS"]
 
@@ -121,8 +122,10 @@ class ScheduleFigure:
 
 
 def diverged(run: ls.ScheduledRun) -> bool:
-    """Stopped early (the trainer stops at an inf/NaN/huge loss) or ended non-finite."""
-    return run.updates[-1] < len(run.lrs) or not np.isfinite(run.losses[-1])
+    """Stopped early (the trainer stops at an inf/NaN/huge loss), or its last recorded loss is
+    non-finite or above 10⁶ times the initial one (a blow-up caught at the very last evaluation)."""
+    last = run.losses[-1]
+    return run.updates[-1] < len(run.lrs) or not np.isfinite(last) or last > 1e6 * run.losses[0]
 
 
 def schedule_panel(*, schedule: str = "warmup_cosine", lr: float = 0.2, final_fraction: float = 0.01,
@@ -136,22 +139,22 @@ def schedule_panel(*, schedule: str = "warmup_cosine", lr: float = 0.2, final_fr
     # schedule) costs nothing.
     cache: dict[tuple, ls.ScheduledRun] = {}
 
-    def train(*lr_rows: np.ndarray) -> list:
-        keys = [tuple(row.tolist()) for row in lr_rows]
+    def train(run_seed: int, *lr_rows: np.ndarray) -> list:
+        keys = [(run_seed, tuple(row.tolist())) for row in lr_rows]
         missing = list(dict.fromkeys(k for k in keys if k not in cache))
         if missing:
             if len(cache) + len(missing) > 128:
                 cache.clear()
-            runs = ls.train_many_schedules_sgd([np.array(k) for k in missing], momentum=MOMENTUM,
-                                               batch_size=BATCH_SIZE, seed=seed, eval_every=EVAL_EVERY)
+            runs = ls.train_many_schedules_sgd([np.array(k[1]) for k in missing], momentum=MOMENTUM,
+                                               batch_size=BATCH_SIZE, seed=run_seed, eval_every=EVAL_EVERY)
             cache.update(zip(missing, runs))
         return [cache[k] for k in keys]
 
-    def compute(schedule, lr, final_fraction, warmup_fraction):
+    def compute(schedule, lr, final_fraction, warmup_fraction, seed=seed):
         settings = schedule_settings(schedule, lr=float(lr), final_fraction=float(final_fraction),
                                      warmup_fraction=float(warmup_fraction))
         ours, theirs = schedule_lrs(schedule, settings)
-        scheduled, constant = train(ours, np.full(STEPS, float(lr)))
+        scheduled, constant = train(int(seed), ours, np.full(STEPS, float(lr)))
         scheduled = ls.ScheduledRun(schedule, scheduled.updates, scheduled.losses, scheduled.lrs)
         constant = ls.ScheduledRun("constant lr", constant.updates, constant.losses, constant.lrs)
         return [ours, theirs, scheduled, constant]
@@ -170,9 +173,10 @@ def schedule_panel(*, schedule: str = "warmup_cosine", lr: float = 0.2, final_fr
                               style={"description_width": "initial"})
     sliders = {
         "schedule": picker,
-        "lr": lr_slider(lr, min_exp=-2.0, max_exp=0.0, description="peak lr η₀"),
+        "lr": lr_slider(lr, min_exp=-2.0, max_exp=0.0, description="peak lr"),
         "final_fraction": float_slider(final_fraction, 0.001, 1.0, 0.1, "final share f", log=True),
         "warmup_fraction": float_slider(warmup_fraction, 0.02, 0.5, 0.02, "warmup share"),
+        "seed": int_slider(seed, 0, 9, "seed (data, batches, init)"),
     }
     return SliderPanel(compute, sliders, figure=ScheduleFigure(), caption=caption, caption_lines=1,
                        title="Schedule explorer: lr(t) from course_lib and torch, and the training it gives")
