@@ -20,6 +20,7 @@ from course_lib.ui.panels.initialization_and_practice import depth_panel
 
 SEEDS = range(10)
 DEEP = (64, 64, 64, 64, 64, 64, 10)
+TUNED_ADAM_LR = 10 ** -1.5      # notebook 10's tuned Adam lr, the same run as the lecture's c11-bug-lr
 
 
 @pytest.fixture(scope="module")
@@ -180,13 +181,13 @@ def _he_init(net, seed):
     return net
 
 
-def _capstone_run(digits, seed, peak, *, he=True, schedule=True, epochs=5, batch_size=64):
+def _capstone_run(digits, seed, peak, *, he=True, schedule=True, decay=True, clip=True, epochs=5, batch_size=64):
     net = race.make_net(seed=seed)
     if he:
         _he_init(net, seed)
     weights = [p for name, p in net.named_parameters() if name.endswith("weight")]
     biases = [p for name, p in net.named_parameters() if name.endswith("bias")]
-    optimizer = torch.optim.AdamW([{"params": weights, "weight_decay": 0.01},
+    optimizer = torch.optim.AdamW([{"params": weights, "weight_decay": 0.01 if decay else 0.0},
                                    {"params": biases, "weight_decay": 0.0}], lr=peak)
     total = epochs * math.ceil(len(digits.x_train) / batch_size)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda t: S.warmup_cosine_factor(
@@ -196,7 +197,8 @@ def _capstone_run(digits, seed, peak, *, he=True, schedule=True, epochs=5, batch
         for batch in torch.randperm(len(digits.x_train), generator=generator).split(batch_size):
             optimizer.zero_grad()
             nn.functional.cross_entropy(net(digits.x_train[batch]), digits.y_train[batch]).backward()
-            nn.utils.clip_grad_norm_(net.parameters(), max_norm=1.0)
+            if clip:
+                nn.utils.clip_grad_norm_(net.parameters(), max_norm=1.0)
             optimizer.step()
             scheduler.step()
     with torch.no_grad():
@@ -218,16 +220,46 @@ def test_capstone_ablation_over_six_seeds(digits):
     capstone = np.median([_capstone_run(digits, s, peak) for s in seeds])
     no_schedule = np.median([_capstone_run(digits, s, peak, schedule=False) for s in seeds])
     no_he = np.median([_capstone_run(digits, s, peak, he=False) for s in seeds])
+    no_decay = np.median([_capstone_run(digits, s, peak, decay=False) for s in seeds])
+    no_clip = np.median([_capstone_run(digits, s, peak, clip=False) for s in seeds])
     default_adam = np.median(race.train_race("Adam", None, **budget).val_accuracy[:, -1])
-    tuned_adam = np.median(race.train_race("Adam", 10 ** -1.5, **budget).val_accuracy[:, -1])
+    tuned_adam = np.median(race.train_race("Adam", TUNED_ADAM_LR, **budget).val_accuracy[:, -1])
     peak_adam = np.median(race.train_race("Adam", peak, **budget).val_accuracy[:, -1])
     # most of the gap to default Adam is the lr ...
     assert min(tuned_adam, peak_adam) - default_adam > 2 * (capstone - min(tuned_adam, peak_adam))
     # ... the capstone still beats tuned Adam, mainly through the schedule ...
     assert capstone > max(tuned_adam, peak_adam)
     assert capstone > no_schedule
-    # ... and He's init changes little on this shallow network
-    assert abs(capstone - no_he) < 0.01
+    # ... and He's init, AdamW's decay and the clipping each change little on this shallow network,
+    # less than the schedule does
+    for without in (no_he, no_decay, no_clip):
+        assert abs(capstone - without) < 0.01
+    assert capstone - no_schedule > max(abs(capstone - no_decay), abs(capstone - no_clip))
+
+
+def test_a_larger_lr_does_not_rescue_sgd_from_torchs_default_init(digits):
+    # section 4: on 6 of 6 seeds no lr from 0.03 to 3 gets SGD+momentum (or plain SGD, 0.3 to 10)
+    # past 0.5 in 3 epochs from torch's default init, while Adam at 0.003 trains on every seed
+    deep = dict(x_train=digits.x_train, y_train=digits.y_train, x_val=digits.x_val, y_val=digits.y_val,
+                seeds=tuple(range(6)), epochs=3, sizes=DEEP)
+    for name, lrs in (("SGD+momentum", [0.03, 0.1, 0.3, 1.0, 3.0]), ("SGD", [0.3, 1.0, 3.0, 10.0])):
+        for run in race.lr_sweep(name, lrs, **deep):
+            assert np.all(run.val_accuracy[:, -1] < 0.5), (name, run.lr)
+    assert np.all(race.train_race("Adam", 0.003, **deep).val_accuracy[:, -1] > 0.5)
+
+
+def test_the_verdict_table_holds_on_six_seeds(digits):
+    # section 4's table: torch default SGD+momentum at chance, Adam trains; N(0, 0.01²) Adam stalls;
+    # Xavier and He train with both
+    deep = dict(x_train=digits.x_train, y_train=digits.y_train, x_val=digits.x_val, y_val=digits.y_val,
+                seeds=tuple(range(6)), epochs=3, sizes=DEEP)
+    inits = [None, ("normal", 1.0), ("xavier", 1.0), ("he", math.sqrt(2))]
+    sgd = [r.val_accuracy[:, -1] for r in race.lr_sweep("SGD+momentum", [0.03] * 4, init=inits, **deep)]
+    adam = [r.val_accuracy[:, -1] for r in race.lr_sweep("Adam", [0.003] * 4, init=inits, **deep)]
+    assert np.all(sgd[0] < 0.13) and np.all(adam[0] > 0.5)
+    assert np.all(sgd[1] < 0.13) and np.all((adam[1] >= 0.13) & (adam[1] <= 0.5))
+    for k in (2, 3):
+        assert np.all(sgd[k] > 0.5) and np.all(adam[k] > 0.5)
 
 
 # ---- the myth box: symmetry, and Xavier's factor when the widths differ ----------------------

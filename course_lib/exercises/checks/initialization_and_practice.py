@@ -285,9 +285,11 @@ register_written(
            "several times the hidden layers' (the lecture's per-layer table): an lr that moves the "
            "hidden weights enough moves the output layer by a large fraction of its size per step "
            "and destabilises it first. (2) The init sets the forward signal, not only the gradient "
-           "size: at torch's default the hidden activations have shrunk layer by layer, so the "
+           "size: at torch's default the part of the activations that depends on the input shrinks layer "
+           "by layer (a few percent of the output's RMS; the rest is the biases' level), so the "
            "output hardly depends on the input and the hidden gradients carry little information; "
-           "larger steps along them do not restore the signal. He's init restores the signal and "
+           "larger steps along them do not restore the signal (the lecture: no lr from 0.03 to 3 "
+           "gets SGD+momentum past 0.5). He's init restores the signal and "
            "keeps the layers' relative gradients balanced. Credit also: Adam copes by normalising "
            "each weight's step, which removes the scale but not the weak signal.",
 )
