@@ -175,6 +175,38 @@ def test_9_3_the_lectures_transient_story_is_not_an_answer():
     assert not run_check("9.3", transient).passed
 
 
+@pytest.mark.parametrize("beta, drop_step", [(0.999, 50), (1 - 1e-6, 300), (1 - 1e-7, 1000)])
+def test_9_3_the_extrapolated_measurement_matches_a_long_torch_run_and_the_closed_form(beta, drop_step):
+    inputs = dict(g=1.0, lr_before=0.1, lr_after=0.02, beta=beta, drop_step=drop_step)
+    if beta == 0.999:        # settles within 2000 steps: compare Aitken's extrapolation with the wait
+        assert checks09._run_forms(1.0, 0.1, 0.02, beta, drop_step, [drop_step + 2 * 34_500])[0] == \
+            pytest.approx(derived_offset(**inputs), rel=1e-9)
+        a, b, c = checks09._run_forms(1.0, 0.1, 0.02, beta, drop_step, [drop_step + 300, drop_step + 600, drop_step + 900])
+        assert c - (c - b) ** 2 / ((c - b) - (b - a)) == pytest.approx(derived_offset(**inputs), rel=1e-9)
+    else:
+        assert checks09.measured_forms_offset(**inputs) == pytest.approx(derived_offset(**inputs), rel=1e-6)
+
+
+def test_9_3_waiting_for_the_offset_to_settle_is_not_an_answer():
+    """The lecture's loop, run until the offset stops changing or for a million steps, fails."""
+    def loop(g, *, lr_before, lr_after, beta, drop_step):
+        b = v = theta_torch = theta_velocity = 0.0
+        previous = None
+        for step in range(1, drop_step + 1_000_001):
+            lr = lr_before if step <= drop_step else lr_after
+            b = beta * b + g if step > 1 else g
+            theta_torch -= lr * b
+            v = beta * v - lr * g
+            theta_velocity += v
+            gap = theta_velocity - theta_torch
+            if step > drop_step and previous is not None and abs(gap - previous) <= 1e-12 * abs(gap):
+                break
+            previous = gap
+        return gap
+    result = run_check("9.3", loop)
+    assert not result.passed
+
+
 # ---- 9.4 and the grader's scan ----------------------------------------------------------------
 
 

@@ -144,7 +144,7 @@ def test_the_sharpness_falls_below_the_peak_lrs_edge_during_the_long_warmup():
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_adam_first_update_is_the_lr_and_a_perfect_v_hat_does_not_shrink_early_updates(seed):
+def test_adam_first_update_is_the_lr_and_a_perfect_v_hat_cuts_the_early_median_by_a_third_only(seed):
     grads = 0.1 + torch.randn(200, 4000, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
     update = ls.adam_update_ratios(grads)
     perfect = ls.adam_update_ratios(grads, perfect_v=1.01)
@@ -159,6 +159,11 @@ def test_adam_first_update_is_the_lr_and_a_perfect_v_hat_does_not_shrink_early_u
     q = lambda r, level, t: float(torch.quantile(r[t - 1], level))
     assert torch.allclose(update[0], torch.ones(4000, dtype=torch.float64))        # exactly η at t = 1
     assert q(perfect, 0.95, 1) > 1.5 > q(update, 0.95, 1)                          # perfect v̂: bigger
+    # perfect v̂ cuts the median early update by about a third (not more than half) ...
+    assert 0.5 * q(update, 0.5, 1) < q(perfect, 0.5, 1) < 0.8 * q(update, 0.5, 1)
+    assert q(perfect, 0.5, 2) < 0.8 * q(update, 0.5, 2)
+    # ... but most of the early-late gap (in log terms) remains
+    assert math.log(q(perfect, 0.5, 1) / q(perfect, 0.5, 200)) > 0.6 * math.log(q(update, 0.5, 1) / q(update, 0.5, 200))
     for r in (update, perfect):                                                    # early-late gap in both
         assert q(r, 0.5, 5) > 1.5 * q(r, 0.5, 200)
         assert q(r, 0.95, 5) > 1.5 * q(r, 0.95, 200)
@@ -168,11 +173,11 @@ def test_adam_first_update_is_the_lr_and_a_perfect_v_hat_does_not_shrink_early_u
 
 
 @pytest.mark.parametrize("seed", range(5))
-def test_momentum_forms_end_within_half_a_percent_after_an_lr_drop(seed):
+def test_momentum_forms_end_within_0_3_percent_after_an_lr_drop(seed):
     torch_form, velocity_form = ls.momentum_forms_final_loss([0.1] * 200 + [0.01] * 200, seed=seed)
     reference = ls.train_with_schedule([0.1] * 200 + [0.01] * 200, momentum=0.9, seed=seed, eval_every=400)
     assert torch_form == pytest.approx(reference.losses[-1], rel=1e-5)     # torch.optim.SGD's run
-    assert 0 < abs(torch_form - velocity_form) / torch_form < 0.005
+    assert 0 < abs(torch_form - velocity_form) / torch_form < 0.003     # "within 0.3 % on 5 of 5 seeds"
 
 
 # ---- section 1, 2 and 4: step 0, SGDR, OneCycleLR ---------------------------------------------
