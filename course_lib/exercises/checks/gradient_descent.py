@@ -309,7 +309,7 @@ def steps_from_zero_cases(rng: torch.Generator):
                "oscillates", x=steep_flat,
                y=steep_flat @ torch.tensor([1.0, 1.0], dtype=torch.float64), lr=0.8, tol=1e-4)
     equal = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]], dtype=torch.float64)
-    yield Case("2 features of equal curvature 1 and lr = 1: one step lands on w*", x=equal,
+    yield Case("2 features of equal curvature 1 and lr = 1", x=equal,
                y=torch.tensor([2.0, -1.0, 2.0, -1.0], dtype=torch.float64), lr=1.0, tol=1e-6)
     for n, d in [(30, 3), (50, 4), (20, 2)]:
         scales = 10 ** (torch.rand(d, generator=rng, dtype=torch.float64) - 0.5)
