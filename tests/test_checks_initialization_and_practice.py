@@ -85,31 +85,115 @@ def test_11_1_says_how_it_measures_not_that_it_ran_an_optimizer():
     assert "random tanh networks" in result.expected and "optimizer" not in result.expected
 
 
-def _clip(eps_where="denominator", in_place=True):
-    def clip_grad_norm(grads, max_norm):
-        total = torch.sqrt(sum((g**2).sum() for g in grads))
-        if eps_where == "denominator":
-            factor = max_norm / (total + 1e-6)
-        elif eps_where == "factor":
-            factor = max_norm / total + 1e-6
-        else:  # numerator
-            factor = (max_norm + 1e-6) / total
-        factor = min(float(factor), 1.0)
-        for g in grads:
-            if in_place:
-                g.mul_(factor)
-            else:
-                g = g * factor  # noqa: F841 (the slip: a copy)
-        return total
-    return clip_grad_norm
+# ---- 11.2 ------------------------------------------------------------------------------------
+
+
+def learner_cosine(gradients, max_norm, momentum, *, dtype=torch.float64):
+    plain = torch.zeros_like(gradients[0], dtype=dtype)
+    clipped = torch.zeros_like(plain)
+    for g in gradients:
+        g = g.to(dtype)
+        factor = min(1.0, max_norm / (g.norm().item() + 1e-6))
+        plain = momentum * plain + g
+        clipped = momentum * clipped + factor * g
+    return (torch.dot(plain, clipped) / (plain.norm() * clipped.norm())).item()
+
+
+def test_11_2_the_derived_cosine_passes_in_float64_and_float32():
+    assert run_check("11.2", learner_cosine).passed
+    assert run_check("11.2", lambda **kw: learner_cosine(**kw, dtype=torch.float32)).passed
+
+
+def test_11_2_the_truth_is_measured_by_running_torch_not_by_the_formula():
+    rng = torch.Generator().manual_seed(3)
+    cases = list(checks11.clip_cosine_cases(rng))
+    assert len(cases) == 4
+    for case in cases:
+        inputs = case.fresh_inputs()
+        measured = checks11.measured_clip_cosine(**inputs)
+        assert measured == pytest.approx(learner_cosine(**inputs), abs=1e-9)
+        assert measured < 0.95          # clipping turns the step in every case
+    assert "torch.optim.SGD" in REGISTRY["11.2"].measured_by
+
+
+@pytest.mark.parametrize("guess", [1.0, 0.0, 0.5, -1.0])
+def test_11_2_a_guess_fails(guess):
+    assert not run_check("11.2", lambda gradients, max_norm, momentum: guess).passed
+
+
+def _weights_oldest_first(gradients, max_norm, momentum):
+    plain = clipped = 0
+    for k, g in enumerate(gradients):
+        factor = min(1.0, max_norm / (g.norm().item() + 1e-6))
+        plain = plain + momentum**k * g
+        clipped = clipped + momentum**k * factor * g
+    return (torch.dot(plain, clipped) / (plain.norm() * clipped.norm())).item()
+
+
+def _only_the_biggest(gradients, max_norm, momentum):
+    biggest = max(range(len(gradients)), key=lambda k: gradients[k].norm().item())
+    plain = clipped = 0
+    for k, g in enumerate(gradients):
+        factor = min(1.0, max_norm / g.norm().item()) if k == biggest else 1.0
+        plain = momentum * plain + g
+        clipped = momentum * clipped + factor * g
+    return (torch.dot(plain, clipped) / (plain.norm() * clipped.norm())).item()
+
+
+def _to_unit_norm(gradients, max_norm, momentum):
+    plain = clipped = 0
+    for g in gradients:
+        plain = momentum * plain + g
+        clipped = momentum * clipped + max_norm * g / g.norm()
+    return (torch.dot(plain, clipped) / (plain.norm() * clipped.norm())).item()
+
+
+def _clip_the_buffer(gradients, max_norm, momentum):
+    plain = 0
+    for g in gradients:
+        plain = momentum * plain + g
+    clipped = plain * min(1.0, max_norm / plain.norm().item())
+    return (torch.dot(plain, clipped) / (plain.norm() * clipped.norm())).item()
+
+
+def _last_gradient_only(gradients, max_norm, momentum):
+    g = gradients[-1]
+    clipped = g * min(1.0, max_norm / g.norm().item())
+    return (torch.dot(g, clipped) / (g.norm() * clipped.norm())).item()
 
 
 @pytest.mark.parametrize("wrong, hint_id", [
-    (_clip(eps_where="factor"), "eps_added_to_factor"),
-    (_clip(eps_where="numerator"), "eps_in_numerator"),
-    (_clip(in_place=False), "clips_a_copy"),
+    (_weights_oldest_first, "reversed_weights"),
+    (_only_the_biggest, "clips_only_the_spike"),
+    (_to_unit_norm, "normalises_every_gradient"),
+    (_clip_the_buffer, "keeps_direction"),
+    (_last_gradient_only, "keeps_direction"),
 ])
-def test_11_2_misplaced_eps_and_a_clipped_copy_get_hints(wrong, hint_id):
-    assert run_check("11.2", _clip()).passed
+def test_11_2_each_learner_style_mistake_gets_its_hint(wrong, hint_id):
     result = run_check("11.2", wrong)
     assert not result.passed and result.hint_id == hint_id, result.report()
+
+
+def test_11_2_the_lectures_printed_cosine_is_not_this_answer():
+    # the lecture prints 0.058 for its own stream (spike last, four gradients): a learner who
+    # copies that number, or the lecture's 1.000 for plain SGD, fails
+    assert not run_check("11.2", lambda gradients, max_norm, momentum: 0.058).passed
+
+
+def test_11_2_the_grader_refuses_torch_optim_and_torchs_clipping():
+    from course_lib.exercises import answer_scan as scan
+    from course_lib.exercises.checks import discover
+
+    discover()
+    forbidden = scan.forbidden_for(REGISTRY["11.2"])
+    assert "torch.optim" in forbidden and "torch.nn.utils.clip_grad" in forbidden
+
+
+def test_11_2_an_answer_that_mutates_the_gradients_is_refused():
+    def mutating(gradients, max_norm, momentum):
+        value = learner_cosine(gradients, max_norm, momentum)
+        for g in gradients:
+            g.mul_(0.0)
+        return value
+    result = run_check("11.2", mutating)
+    assert not result.passed and "changed `gradients[0]`" in result.report()

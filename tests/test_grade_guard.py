@@ -7,8 +7,9 @@ Issue 21's forgeries for notebooks 05–11, tried as a dishonest learner would:
   ``torch.__dict__[...]``, ``object.__getattribute__``: the guard inside the sandbox
   (course_lib/grade/guard.py) refuses or records each one (tests below run it in a fresh
   process), and the scan names the route, so ``make check`` flags it too;
-- forbidden names matched by what they resolve to: 11.2 with ``torch.nn.utils.clip_grad_norm_``
-  or ``get_total_norm`` + ``clip_grads_with_norm_``;
+- forbidden names matched by what they resolve to: 11.2's prediction measured instead, with
+  ``torch.optim.SGD`` and ``torch.nn.utils.clip_grad_norm_`` or ``get_total_norm`` +
+  ``clip_grads_with_norm_``;
 - a helper the notebook gives that does the exercise: the course's closed forms in 5.2, 6.2,
   6.3, 7.2, the check's own measurement in 5.4 and 10.2; and 8.1's prediction replaced by a run of
   ``torch.optim.AdamW`` reached through ``importlib``;
@@ -219,28 +220,33 @@ ROUTES_51 = {
     "route_dict": 'torch.__dict__["op" + "tim"].__dict__["Adagrad"]',
     "route_object_getattribute": 'object.__getattribute__(__import__("sys").modules["torch.optim"], "Adagrad")',
 }
+# 11.2 predicts the cosine between the clipped and unclipped momentum step; each forgery measures
+# it instead, by running torch.optim.SGD with torch's clipping reached one way or another
+_MEASURE_112 = '''def predicted_clip_cosine(gradients, max_norm, momentum):
+    steps = []
+    for clip in (False, True):
+        theta = torch.nn.Parameter(torch.zeros_like(gradients[0]))
+        optimizer = {optimizer}([theta], lr=0.1, momentum=momentum)
+        for g in gradients:
+            before = theta.detach().clone()
+            theta.grad = g.clone()
+            if clip:
+                {clip}
+            optimizer.step()
+        steps.append(theta.detach() - before)
+    return (torch.dot(*steps) / (steps[0].norm() * steps[1].norm())).item()
+'''
 CLIP_112 = {
-    "clip_torch": '''def clip_grad_norm(grads, max_norm):
-    params = [torch.zeros_like(g) for g in grads]
-    for p, g in zip(params, grads):
-        p.grad = g
-    return torch.nn.utils.clip_grad_norm_(params, max_norm)
-''',
-    "clip_total_norm": '''def clip_grad_norm(grads, max_norm):
-    total = torch.nn.utils.get_total_norm(grads)
-    params = [torch.zeros_like(g) for g in grads]
-    for p, g in zip(params, grads):
-        p.grad = g
-    torch.nn.utils.clip_grads_with_norm_(params, max_norm, total)
-    return total
-''',
-    "clip_computed": '''def clip_grad_norm(grads, max_norm):
-    utils = getattr(torch.nn, "ut" + "ils")
-    params = [torch.zeros_like(g) for g in grads]
-    for p, g in zip(params, grads):
-        p.grad = g
-    return getattr(utils, "clip_grad_" + "norm_")(params, max_norm)
-''',
+    "clip_torch": _MEASURE_112.format(
+        optimizer="torch.optim.SGD",
+        clip="torch.nn.utils.clip_grad_norm_([theta], max_norm)"),
+    "clip_total_norm": _MEASURE_112.format(
+        optimizer="torch.optim.SGD",
+        clip="torch.nn.utils.clip_grads_with_norm_([theta], max_norm, "
+             "torch.nn.utils.get_total_norm([theta.grad]))"),
+    "clip_computed": _MEASURE_112.format(
+        optimizer='getattr(torch, "op" + "tim").SGD',
+        clip='getattr(getattr(torch.nn, "ut" + "ils"), "clip_grad_" + "norm_")([theta], max_norm)'),
 }
 ADAMW_81 = '''def predicted_adamw_end(hessian, minimiser, weight_decay):
     optim = __import__("importlib").import_module("torch." + "optim")  # runs the measurement

@@ -35,6 +35,8 @@ ANSWERS = {
     "9.1": ["(1+β₁ᵗ)/(1−β₁ᵗ)", "(1+β₁^t)/(1−β₁^t)", "(1−β₁)/(1+β₁)·(1+β₁ᵗ)"],
     "9.2": ["(1−β₁)(β₁g₁+g₂)/(1−β₁²)", "β₂g₁²+g₂²"],
     "9.3": ["β(1−β^D)/(1−β)²", "β(1−βᴰ)/(1−β)²"],
+    "11.2": ["min(1,max_norm/", "β^(T−k)", "β^{T-k}", "momentum**(", "c_k·g_k", "c_kg_k",
+             "momentum*clipped+factor*g"],
     "10.2": ["lr/batch_size", "dividethelrbythebatchsize", "thefactorcancels"],
 }
 

@@ -3,8 +3,9 @@ r"""Checkers for notebook 11, initialization and practice: exercises 11.1–11.3
 11.1 predict, then measure: the gain :math:`c` of weights :math:`\mathcal N(0, c^2/n)` at which a
      ``depth``-layer tanh network (no biases, standard-normal inputs) ends with output RMS 1;
      the check bisects the gain on measured random networks (8 of width 128, 64 inputs each).
-11.2 ``clip_grad_norm(grads, max_norm)``: clip a list of gradients by their *total* norm in place
-     and return that norm, as ``torch.nn.utils.clip_grad_norm_`` does (the reference is torch's).
+11.2 predict, then measure: the cosine between the last SGD+momentum step with and without
+     clipping by norm, after a short sequence of gradients with a spike; the check runs
+     ``torch.optim.SGD`` with and without ``torch.nn.utils.clip_grad_norm_``.
 11.3 written answer: why a larger SGD lr is not a substitute for a better initialisation.
 """
 
@@ -17,7 +18,7 @@ import torch
 
 from course_lib.problems.toy_regression import single_threaded
 
-from ._framework import REGISTRY, Case, KnownMistake, Observation, register, register_prediction, register_written
+from ._framework import REGISTRY, Case, KnownMistake, register_prediction, register_written
 from .lr_schedules import _GRADER_DEFAULT_FORBIDDEN
 
 # --------------------------------------------------------------------------------------------
@@ -113,162 +114,133 @@ def unit_rms_gain_cases(rng):
 
 
 # --------------------------------------------------------------------------------------------
-# 11.2 clip by the total norm
+# 11.2 predict, then measure: how far clipping turns a momentum step
 # --------------------------------------------------------------------------------------------
 
 
-class clips_in_place:
-    """Call ``fn(grads=..., max_norm=...)`` and observe the returned norm, then every gradient."""
-
-    updates = ("grads",)
-
-    def __call__(self, fn, inputs) -> Observation:
-        grads = inputs["grads"]
-        originals = list(grads)
-        returned = fn(grads=grads, max_norm=inputs["max_norm"])
-        same_tensors = len(grads) == len(originals) and all(a is b for a, b in zip(grads, originals))
-        values = {"whether the list still holds the caller's own tensors": same_tensors,
-                  "returned total norm": _as_float(returned)}
-        for k, original in enumerate(originals):
-            values[f"grads[{k}] after the call"] = original  # the caller's tensor: in place
-        return Observation(values, returned=returned)
+def _flat(gradients):
+    return [torch.as_tensor(g, dtype=torch.float64).detach().clone().flatten() for g in gradients]
 
 
-def _as_float(value):
-    if isinstance(value, torch.Tensor) and value.numel() == 1:
-        return float(value)
-    return value
+def measured_clip_cosine(gradients, max_norm, momentum):
+    """Run ``torch.optim.SGD(lr=0.1, momentum=momentum)`` on one parameter twice from 0, feeding
+    ``gradients`` in order, once as they are and once after ``torch.nn.utils.clip_grad_norm_(...,
+    max_norm)``, and return the cosine between the two runs' last steps."""
+    gradients = _flat(gradients)
+
+    def last_step(clip):
+        theta = torch.nn.Parameter(torch.zeros_like(gradients[0]))
+        optimizer = torch.optim.SGD([theta], lr=0.1, momentum=momentum)
+        for gradient in gradients:
+            before = theta.detach().clone()
+            theta.grad = gradient.clone()
+            if clip:
+                torch.nn.utils.clip_grad_norm_([theta], max_norm=max_norm)
+            optimizer.step()
+        return theta.detach() - before
+
+    with single_threaded():
+        plain, clipped = last_step(False), last_step(True)
+    return float(torch.dot(plain, clipped) / (plain.norm() * clipped.norm()))
 
 
-def reference_clip_grad_norm(grads, max_norm):
-    """torch's own: parameters whose .grad *is* each tensor, so torch scales them in place."""
-    params = []
-    for grad in grads:
-        param = torch.zeros_like(grad, requires_grad=True)
-        param.grad = grad
-        params.append(param)
-    return torch.nn.utils.clip_grad_norm_(params, max_norm)
+def _cosine(a, b):
+    return float(torch.dot(a, b) / (a.norm() * b.norm()))
 
 
-def _eps_added_to_factor(grads, max_norm):
-    total = torch.stack([g.norm() for g in grads]).norm()
-    for g in grads:
-        g.mul_(torch.clamp(max_norm / total + 1e-6, max=1.0))
+def _weighted(gradients, momentum, factors, *, reverse=False):
+    count = len(gradients)
+    total = torch.zeros_like(gradients[0])
+    for k, (g, c) in enumerate(zip(gradients, factors)):
+        power = k if reverse else count - 1 - k
+        total = total + momentum**power * c * g
     return total
 
 
-def _eps_in_numerator(grads, max_norm):
-    total = torch.stack([g.norm() for g in grads]).norm()
-    for g in grads:
-        g.mul_(torch.clamp((max_norm + 1e-6) / total, max=1.0))
-    return total
+def _clip_factor(g, max_norm):
+    return min(1.0, max_norm / (float(g.norm()) + 1e-6))
 
 
-def _clips_a_copy(grads, max_norm):
-    total = torch.stack([g.norm() for g in grads]).norm()
-    factor = torch.clamp(max_norm / (total + 1e-6), max=1.0)
-    for g in grads:
-        g = g * factor  # a new tensor: the caller's gradient is untouched
-    return total
+def _keeps_direction(gradients, max_norm, momentum):
+    return 1.0
 
 
-def _per_tensor(grads, max_norm):
-    norms = [g.norm() for g in grads]
-    for g, n in zip(grads, norms):
-        g.mul_(torch.clamp(max_norm / (n + 1e-6), max=1.0))
-    return torch.stack(norms).norm()
+def _reversed_weights(gradients, max_norm, momentum):
+    gradients = _flat(gradients)
+    factors = [_clip_factor(g, max_norm) for g in gradients]
+    return _cosine(_weighted(gradients, momentum, [1.0] * len(gradients), reverse=True),
+                   _weighted(gradients, momentum, factors, reverse=True))
 
 
-def _no_clamp(grads, max_norm):
-    total = torch.stack([g.norm() for g in grads]).norm()
-    for g in grads:
-        g.mul_(max_norm / (total + 1e-6))
-    return total
+def _clips_only_the_spike(gradients, max_norm, momentum):
+    gradients = _flat(gradients)
+    spike = max(range(len(gradients)), key=lambda k: float(gradients[k].norm()))
+    factors = [_clip_factor(g, max_norm) if k == spike else 1.0 for k, g in enumerate(gradients)]
+    return _cosine(_weighted(gradients, momentum, [1.0] * len(gradients)),
+                   _weighted(gradients, momentum, factors))
 
 
-def _no_eps(grads, max_norm):
-    total = torch.stack([g.norm() for g in grads]).norm()
-    for g in grads:
-        g.mul_(torch.clamp(max_norm / total, max=1.0))
-    return total
+def _normalises_every_gradient(gradients, max_norm, momentum):
+    gradients = _flat(gradients)
+    factors = [max_norm / float(g.norm()) for g in gradients]
+    return _cosine(_weighted(gradients, momentum, [1.0] * len(gradients)),
+                   _weighted(gradients, momentum, factors))
 
 
-def _returns_clipped_norm(grads, max_norm):
-    reference_clip_grad_norm(grads, max_norm)
-    return torch.stack([g.norm() for g in grads]).norm()
-
-
-def _replaces_tensors(grads, max_norm):
-    total = torch.stack([g.norm() for g in grads]).norm()
-    grads[:] = [g * torch.clamp(max_norm / (total + 1e-6), max=1.0) for g in grads]
-    return total
-
-
-def _by_value(grads, max_norm):
-    total = torch.stack([g.norm() for g in grads]).norm()
-    for g in grads:
-        g.clamp_(-max_norm, max_norm)
-    return total
-
-
-@register(
+@register_prediction(
     "11.2",
-    reference=reference_clip_grad_norm,
-    call=clips_in_place(),
+    measure=measured_clip_cosine,
+    rtol=0.005,
+    atol=0.002,
+    explain="Write the last step of each run as a sum over the gradients fed so far: torch's "
+            "buffer recursion (notebook 03) says with which weight each gradient enters. Then ask "
+            "what clip_grad_norm_, called before every step() (the lecture's section 6), does to "
+            "each term, and compare the two sums' directions.",
     mistakes=[
-        KnownMistake("per_tensor", _per_tensor,
-                     "You clipped each tensor by its own norm. clip_grad_norm_ computes ONE norm "
-                     "over all gradients together, ‖(g₁, g₂, …)‖ = √(Σ‖gₖ‖²), and scales them all by "
-                     "the same factor, so the update keeps its direction."),
-        KnownMistake("no_clamp", _no_clamp,
-                     "You scaled gradients that were already below max_norm up to it. The factor "
-                     "max_norm/(total + 1e-6) is clamped at 1: small gradients are left alone."),
-        KnownMistake("no_eps", _no_eps,
-                     "Almost: torch divides by total_norm + 1e-6 (so a zero gradient never divides "
-                     "by zero); without it your factor differs slightly."),
-        KnownMistake("eps_added_to_factor", _eps_added_to_factor,
-                     "Your 1e-6 is added to the factor. torch adds it to the total norm, in the "
-                     "factor's denominator (the exercise's text says where): your factor is "
-                     "slightly larger than torch's."),
-        KnownMistake("eps_in_numerator", _eps_in_numerator,
-                     "Your 1e-6 is added to max_norm. torch adds it to the total norm, in the "
-                     "factor's denominator (the exercise's text says where)."),
-        KnownMistake("clips_a_copy", _clips_a_copy,
-                     "Your factor and returned norm are right, but the caller's tensors are "
-                     "unchanged: `g = g * factor` (or a clone) scales a copy. Scale each tensor "
-                     "in place, as the exercise asks: in training they are the parameters' .grad, "
-                     "which the optimizer reads next."),
-        KnownMistake("returns_clipped_norm", _returns_clipped_norm,
-                     "Return the total norm measured *before* clipping (what torch returns, useful "
-                     "to log spikes), not the norm after it."),
-        KnownMistake("replaces_tensors", _replaces_tensors,
-                     "You put new tensors into the list. Scale the caller's own tensors in place "
-                     "(g.mul_(factor)): in training they are the parameters' .grad, which the "
-                     "optimizer reads next."),
-        KnownMistake("by_value", _by_value,
-                     "That clips each entry to [−max_norm, max_norm] (clip_grad_value_), which "
-                     "changes the gradient's direction. Clip by the total norm instead."),
+        KnownMistake("keeps_direction", _keeps_direction,
+                     "Clipping by norm keeps each *gradient's* direction, but the step is the "
+                     "momentum buffer, a sum of several gradients, and clipping shrinks some of "
+                     "them and not others: the lecture's section 6 measured the step turning."),
+        KnownMistake("reversed_weights", _reversed_weights,
+                     "The weights run the wrong way: in torch's buffer the newest gradient counts "
+                     "fully and older ones less each step. Recheck the recursion in notebook 03."),
+        KnownMistake("clips_only_the_spike", _clips_only_the_spike,
+                     "You clipped only the largest gradient. clip_grad_norm_ runs at every step "
+                     "and shrinks every gradient whose norm is above max_norm, ordinary ones "
+                     "included: check each gradient's norm against the threshold."),
+        KnownMistake("normalises_every_gradient", _normalises_every_gradient,
+                     "You scaled every gradient to norm max_norm. Clipping never scales a "
+                     "gradient up: one already below the threshold enters the buffer unchanged."),
     ],
 )
-def clip_cases(rng):
-    def grads(shapes, scale, dtype=torch.float64):
-        return [torch.randn(shape, generator=rng, dtype=dtype) * scale for shape in shapes]
+def clip_cosine_cases(rng):
+    def vec(*values):
+        return torch.tensor(values, dtype=torch.float64)
 
-    yield Case("a spike: total norm far above max_norm", grads=grads([(3, 4), (4,)], 10.0), max_norm=1.0)
-    yield Case("already small: nothing to clip", grads=grads([(5,), (2, 2)], 0.01), max_norm=1.0)
-    yield Case("float32 tensors", grads=grads([(8,), (3,)], 2.0, torch.float32), max_norm=0.5)
-    yield Case("one tensor, total norm about 0.5, max_norm 0.1", grads=grads([(6,)], 0.2), max_norm=0.1)
-    yield Case("all zeros", grads=[torch.zeros(3, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)],
-               max_norm=1.0)
-    for _ in range(2):
-        scale = float(10 ** (2 * torch.rand((), generator=rng) - 1))
-        yield Case(f"drawn gradients of scale {scale:.3g}",
-                   grads=grads([(int(torch.randint(1, 6, (), generator=rng)), 3), (7,), ()], scale),
-                   max_norm=float(0.1 + torch.rand((), generator=rng)))
+    yield Case("a spike between two ordinary gradients",
+               gradients=[vec(2.0, 0.5), vec(-6.0, 8.0), vec(0.3, -0.4)], max_norm=1.0, momentum=0.9)
+    yield Case("a spike first",
+               gradients=[vec(0.0, 25.0), vec(1.5, 0.2), vec(0.4, -0.3)], max_norm=1.0, momentum=0.9)
+    yield Case("a spike last, momentum 0.5",
+               gradients=[vec(0.3, 0.2), vec(0.8, 0.1), vec(-3.0, 6.0)], max_norm=0.5, momentum=0.5)
+    max_norm = 1.5
+    direction = torch.randn(3, generator=rng, dtype=torch.float64)
+    direction = direction / direction.norm()
+    small = float(0.3 + 0.6 * torch.rand((), generator=rng)) * max_norm   # left alone by clipping
+    large = float(1.3 + 1.5 * torch.rand((), generator=rng)) * max_norm   # clipped a little
+    ordinary = [(size * direction + 0.3 * torch.randn(3, generator=rng, dtype=torch.float64))
+                for size in (small, large)]
+    spike = 30.0 * torch.randn(3, generator=rng, dtype=torch.float64)
+    where = int(torch.randint(0, 3, (), generator=rng))
+    gradients = ordinary[:where] + [spike] + ordinary[where:]
+    momentum = float(0.6 + 0.35 * torch.rand((), generator=rng))
+    yield Case(f"drawn gradients, spike at position {where + 1}, momentum {momentum:.2f}",
+               gradients=gradients, max_norm=max_norm, momentum=momentum)
 
 
-# 11.2 asks for clip_grad_norm_ itself: calling torch's is flagged by the grader's scan too.
+# 11.2 is answered by derivation: running torch's optimizer or clipping (the measurement) is flagged.
 REGISTRY["11.2"].forbidden_imports = _GRADER_DEFAULT_FORBIDDEN + ("torch.optim", "torch.nn.utils.clip_grad")
+REGISTRY["11.2"].measured_by = "running torch.optim.SGD with and without torch.nn.utils.clip_grad_norm_"
 # 11.1 runs no optimizer: its Expected line says how its truth is measured
 REGISTRY["11.1"].measured_by = "bisecting the gain on 8 random tanh networks of width 128"
 
