@@ -45,7 +45,7 @@ def test_sutskever_iterates_mapped_are_torch_iterates(v0_scale):
     lr, momentum = 0.1, 0.9
     theta = torch.randn(5, dtype=torch.float64)
     velocity = v0_scale * torch.randn(5, dtype=torch.float64)
-    param0, buffer0 = checks.reference_sutskever_to_torch(theta, velocity, lr=lr, momentum=momentum)
+    param0, buffer0 = checks.reference_sutskever_to_torch(theta, velocity, old_lr=lr, new_lr=lr, momentum=momentum)
     param = param0.clone().requires_grad_(True)
     optimizer = torch.optim.SGD([param], lr=lr, momentum=momentum, nesterov=True, foreach=False)
     if v0_scale:
@@ -55,7 +55,7 @@ def test_sutskever_iterates_mapped_are_torch_iterates(v0_scale):
         param.grad = field(param.detach())
         optimizer.step()
         mapped_param, mapped_buffer = checks.reference_sutskever_to_torch(
-            theta, velocity, lr=lr, momentum=momentum)
+            theta, velocity, old_lr=lr, new_lr=lr, momentum=momentum)
         torch.testing.assert_close(param.detach(), mapped_param, rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(optimizer.state[param]["momentum_buffer"], mapped_buffer,
                                    rtol=1e-12, atol=1e-12)
@@ -216,6 +216,29 @@ def test_42_hints(learner, hint_id):
 # --------------------------------------------------------------------------------------------
 
 
+def test_43_map_after_an_lr_change_retraces_sutskever():
+    # Independent of the checker: Sutskever's form runs 10 steps at lr 0.1, then goes on at
+    # 0.02; torch started at the switch from the reference map (at 0.02) holds Sutskever's
+    # look-ahead point θ + βv after every later step.
+    torch.manual_seed(3)
+    field = checks.TestGradient(a=2.0, c=0.5)
+    old_lr, new_lr, momentum = 0.1, 0.02, 0.9
+    theta = torch.randn(4, dtype=torch.float64)
+    velocity = torch.zeros(4, dtype=torch.float64)
+    for _ in range(10):
+        checks.reference_sutskever_nesterov_step(theta, velocity, field, lr=old_lr, momentum=momentum)
+    param0, buffer0 = checks.reference_sutskever_to_torch(theta, velocity, old_lr=old_lr,
+                                                          new_lr=new_lr, momentum=momentum)
+    param = param0.clone().requires_grad_(True)
+    optimizer = torch.optim.SGD([param], lr=new_lr, momentum=momentum, nesterov=True, foreach=False)
+    optimizer.state[param]["momentum_buffer"] = buffer0.clone()
+    for _ in range(15):
+        checks.reference_sutskever_nesterov_step(theta, velocity, field, lr=new_lr, momentum=momentum)
+        param.grad = field(param.detach())
+        optimizer.step()
+        torch.testing.assert_close(param.detach(), theta + momentum * velocity, rtol=1e-12, atol=1e-12)
+
+
 def test_43_reference_passes():
     result = run_check("4.3", checks.reference_sutskever_to_torch)
     assert result.passed and result.n_cases >= 4
@@ -223,7 +246,7 @@ def test_43_reference_passes():
 
 def test_43_a_mapping_right_only_at_the_start_fails_on_the_trajectory():
     # Right param, buffer zero: the mapping looks plausible but torch's run drifts from step 1.
-    def zero_buffer(theta, velocity, *, lr, momentum):
+    def zero_buffer(theta, velocity, *, old_lr, new_lr, momentum):
         return theta + momentum * velocity, torch.zeros_like(velocity)
 
     result = run_check("4.3", zero_buffer)
@@ -232,18 +255,21 @@ def test_43_a_mapping_right_only_at_the_start_fails_on_the_trajectory():
 
 
 def test_43_wrong_return_type_is_reported():
-    result = run_check("4.3", lambda theta, velocity, *, lr, momentum: theta)
+    result = run_check("4.3", lambda theta, velocity, *, old_lr, new_lr, momentum: theta)
     assert not result.passed and result.status == "failed"
 
 
 @pytest.mark.parametrize("learner,hint_id", [
-    (lambda theta, velocity, *, lr, momentum: (theta, -velocity / lr), "forgot_lookahead_point"),
-    (lambda theta, velocity, *, lr, momentum: (theta - momentum * velocity, -velocity / lr),
+    (lambda theta, velocity, *, old_lr, new_lr, momentum: (theta, -velocity / new_lr), "forgot_lookahead_point"),
+    (lambda theta, velocity, *, old_lr, new_lr, momentum: (theta - momentum * velocity, -velocity / new_lr),
      "lookahead_sign"),
-    (lambda theta, velocity, *, lr, momentum: (theta + momentum * velocity, velocity / lr),
+    (lambda theta, velocity, *, old_lr, new_lr, momentum: (theta + momentum * velocity, velocity / new_lr),
      "buffer_sign"),
-    (lambda theta, velocity, *, lr, momentum: (theta + momentum * velocity, -velocity),
+    (lambda theta, velocity, *, old_lr, new_lr, momentum: (theta + momentum * velocity, -velocity),
      "buffer_without_lr"),
+    (lambda theta, velocity, *, old_lr, new_lr, momentum: (theta + momentum * velocity,
+                                                           -velocity / old_lr),
+     "old_lr_in_buffer"),
 ])
 def test_43_hints(learner, hint_id):
     result = run_check("4.3", learner)
@@ -313,9 +339,9 @@ def test_41_buffer_that_aliases_grad_fails_with_the_clone_hint():
 
 
 def test_43_mapping_that_changes_theta_fails():
-    def in_place_mapping(theta, velocity, *, lr, momentum):
+    def in_place_mapping(theta, velocity, *, old_lr, new_lr, momentum):
         theta.add_(momentum * velocity)   # the look-ahead point, computed into theta itself
-        return theta, -velocity / lr
+        return theta, -velocity / new_lr
 
     result = run_check("4.3", in_place_mapping)
     assert not result.passed and result.hint_id in {"changed_input", "aliased_input"}, \
@@ -426,7 +452,7 @@ def test_41_stale_buffer_gets_a_hint_that_names_it():
 
 
 def test_43_velocity_stored_as_the_buffer_gets_its_hint():
-    def sutskever_to_torch(theta, velocity, *, lr, momentum):
+    def sutskever_to_torch(theta, velocity, *, old_lr, new_lr, momentum):
         return theta + momentum * velocity, velocity.clone()
 
     result = run_check("4.3", sutskever_to_torch)

@@ -10,10 +10,11 @@ r"""Checkers for notebook 04, Nesterov momentum: exercises 4.1 to 4.6.
     torch's Nesterov, started at rest on a 1-D quadratic, overshoots the minimum (where the
     eigenvalues of N(h) turn complex). The lecture gives heavy ball's boundaries, not
     Nesterov's; the check runs ``torch.optim.SGD(nesterov=True)`` on a grid of curvatures.
-4.3 ``sutskever_to_torch(theta, velocity, *, lr, momentum) -> (param, momentum_buffer)``: the change
-    of variables :math:`\text{param} = \theta + \beta v`, :math:`b = -v/\eta` under which torch's
-    ``SGD(nesterov=True)`` retraces Sutskever's iterates (at a constant lr). The checker runs
-    torch from the learner's mapping and compares the whole trajectory, not just the formula.
+4.3 ``sutskever_to_torch(theta, velocity, *, old_lr, new_lr, momentum) -> (param, momentum_buffer)``:
+    move a look-ahead-form run, whose velocity was built at ``old_lr``, to torch, which goes on at
+    ``new_lr`` (a step decay, a warm-up): :math:`\text{param} = \theta + \beta v`,
+    :math:`b = -v/\eta_{\text{new}}`. The lecture derives the map at a constant lr; the
+    checker runs torch from the learner's mapping and compares the whole trajectory.
 4.4 *predict, then measure* ``nesterov_best_momentum(mu, L, lr)``: the β that makes
     ``torch.optim.SGD(nesterov=True)`` converge fastest on a quadratic with curvatures
     :math:`\mu \dots L` at a given lr :math:`\eta \le 1/L`. The lecture gives the standard β for
@@ -353,12 +354,18 @@ def _random_field(rng: torch.Generator) -> TestGradient:
 # --------------------------------------------------------------------------------------------
 
 
-def reference_sutskever_to_torch(theta, velocity, *, lr, momentum):
-    r"""Map Sutskever's state :math:`(\theta, v)` to torch's ``(param, momentum_buffer)``.
+def reference_sutskever_to_torch(theta, velocity, *, old_lr, new_lr, momentum):
+    r"""Map Sutskever's state :math:`(\theta, v)`, built by a run at ``old_lr``, to torch's
+    ``(param, momentum_buffer)`` for a run that goes on at ``new_lr``.
 
-    .. math::  \text{param} = \theta + \mu v \;(\text{the look-ahead point}), \qquad b = -v/\eta
+    .. math::  \text{param} = \theta + \beta v \;(\text{the look-ahead point}), \qquad
+               b = -v/\eta_{\text{new}}
+
+    torch's next step moves param by ``new_lr`` times the buffer; Sutskever's moves the
+    look-ahead point by βv_new − η_new·g̃, so the buffer is v over the lr the run goes on at.
+    ``old_lr`` only built v: it does not enter the map.
     """
-    return theta + momentum * velocity, -velocity / lr
+    return theta + momentum * velocity, -velocity / new_lr
 
 
 class trajectory_under_torch:
@@ -385,7 +392,7 @@ class trajectory_under_torch:
                 and param0.shape == theta.shape and buffer0.shape == velocity.shape):
             return Observation(values, returned=returned)
         param = param0.detach().clone().requires_grad_(True)
-        optimizer = torch.optim.SGD([param], lr=inputs["lr"], momentum=inputs["momentum"],
+        optimizer = torch.optim.SGD([param], lr=inputs["new_lr"], momentum=inputs["momentum"],
                                     nesterov=True, foreach=False)
         optimizer.state[param]["momentum_buffer"] = buffer0.detach().clone()
         for step in range(1, steps + 1):
@@ -395,23 +402,27 @@ class trajectory_under_torch:
         return Observation(values, returned=returned)
 
 
-def _map_forgot_lookahead(theta, velocity, *, lr, momentum):
-    return theta.clone(), -velocity / lr
+def _map_forgot_lookahead(theta, velocity, *, old_lr, new_lr, momentum):
+    return theta.clone(), -velocity / new_lr
 
 
-def _map_buffer_sign(theta, velocity, *, lr, momentum):
-    return theta + momentum * velocity, velocity / lr
+def _map_buffer_sign(theta, velocity, *, old_lr, new_lr, momentum):
+    return theta + momentum * velocity, velocity / new_lr
 
 
-def _map_buffer_without_lr(theta, velocity, *, lr, momentum):
+def _map_buffer_without_lr(theta, velocity, *, old_lr, new_lr, momentum):
     return theta + momentum * velocity, -velocity.clone()
 
 
-def _map_lookahead_sign(theta, velocity, *, lr, momentum):
-    return theta - momentum * velocity, -velocity / lr
+def _map_lookahead_sign(theta, velocity, *, old_lr, new_lr, momentum):
+    return theta - momentum * velocity, -velocity / new_lr
 
 
-def _map_velocity_as_buffer(theta, velocity, *, lr, momentum):
+def _map_old_lr(theta, velocity, *, old_lr, new_lr, momentum):
+    return theta + momentum * velocity, -velocity / old_lr
+
+
+def _map_velocity_as_buffer(theta, velocity, *, old_lr, new_lr, momentum):
     return theta + momentum * velocity, velocity.clone()
 
 
@@ -427,6 +438,11 @@ def _map_velocity_as_buffer(theta, velocity, *, lr, momentum):
         KnownMistake(
             "lookahead_sign", _map_lookahead_sign,
             "The look-ahead point is θ + βv (where momentum carries θ next), not θ − βv."),
+        KnownMistake(
+            "old_lr_in_buffer", _map_old_lr,
+            "Your buffer is scaled by the lr that built the velocity. torch's following steps "
+            "multiply the buffer by the lr they run at: which lr is that, and which lr does "
+            "Sutskever's next velocity step use?"),
         KnownMistake(
             "velocity_as_buffer", _map_velocity_as_buffer,
             "Your param is right, but momentum_buffer holds the paper's velocity v itself, the "
@@ -445,32 +461,40 @@ def _map_velocity_as_buffer(theta, velocity, *, lr, momentum):
 )
 def sutskever_to_torch_cases(rng: torch.Generator):
     field = TestGradient(a=1.5, c=0.8)
-    yield Case(f"3-vector, moving start (v ≠ 0), lr=0.1, momentum=0.9, 5 torch steps; {field}",
+    yield Case(f"3-vector, velocity built at lr=0.1, torch goes on at lr=0.01 (a step decay), "
+               f"momentum=0.9, 5 torch steps; {field}",
                theta=torch.randn(3, generator=rng, dtype=torch.float64),
                velocity=0.3 * torch.randn(3, generator=rng, dtype=torch.float64),
-               grad_fn=field, steps=5, lr=0.1, momentum=0.9)
-    yield Case(f"start at rest (v = 0), shape (2, 2), lr=0.2, momentum=0.5, 5 torch steps; {field}",
+               grad_fn=field, steps=5, old_lr=0.1, new_lr=0.01, momentum=0.9)
+    yield Case(f"start at rest (v = 0), shape (2, 2), lr=0.2 then 0.2, momentum=0.5, "
+               f"5 torch steps; {field}",
                theta=torch.randn(2, 2, generator=rng, dtype=torch.float64),
                velocity=torch.zeros(2, 2, dtype=torch.float64),
-               grad_fn=field, steps=5, lr=0.2, momentum=0.5)
+               grad_fn=field, steps=5, old_lr=0.2, new_lr=0.2, momentum=0.5)
     steep = TestGradient(a=20.0, c=-3.0)
-    yield Case(f"0-dim parameter, lr=0.01, momentum=0.95, 8 torch steps; {steep}",
+    yield Case(f"0-dim parameter, velocity built at lr=0.005, torch goes on at lr=0.01 (warm-up), "
+               f"momentum=0.95, 8 torch steps; {steep}",
                theta=torch.tensor(1.0, dtype=torch.float64),
                velocity=torch.tensor(-0.2, dtype=torch.float64), grad_fn=steep, steps=8,
-               lr=0.01, momentum=0.95)
-    yield Case(f"float32, shape (3,), lr=0.1, momentum=0.9, 5 torch steps; {field}", rtol=1e-5,
+               old_lr=0.005, new_lr=0.01, momentum=0.95)
+    yield Case(f"float32, shape (3,), constant lr=0.1, momentum=0.9, 5 torch steps; {field}",
+               rtol=1e-5,
                theta=torch.randn(3, generator=rng, dtype=torch.float32),
                velocity=0.3 * torch.randn(3, generator=rng, dtype=torch.float32),
-               grad_fn=field, steps=5, lr=0.1, momentum=0.9)
+               grad_fn=field, steps=5, old_lr=0.1, new_lr=0.1, momentum=0.9)
     random_field = _random_field(rng)
-    yield Case(f"shape (4,), lr=0.1, momentum=0.8, 6 torch steps; {random_field}",
+    old_lr = round(0.05 + 0.2 * torch.rand((), generator=rng).item(), 3)
+    new_lr = round(old_lr * (0.2 + 0.5 * torch.rand((), generator=rng).item()), 4)
+    yield Case(f"shape (4,), velocity built at lr={old_lr:g}, torch goes on at lr={new_lr:g}, "
+               f"momentum=0.8, 6 torch steps; {random_field}",
                theta=torch.randn(4, generator=rng, dtype=torch.float64),
                velocity=0.3 * torch.randn(4, generator=rng, dtype=torch.float64),
-               grad_fn=random_field, steps=6, lr=0.1, momentum=0.8)
-    yield Case(f"large learning rate lr=2, momentum=0.3, shape (5,), 4 torch steps; {field}",
+               grad_fn=random_field, steps=6, old_lr=old_lr, new_lr=new_lr, momentum=0.8)
+    yield Case(f"large learning rate: built at lr=1, torch goes on at lr=2, momentum=0.3, "
+               f"shape (5,), 4 torch steps; {field}",
                theta=torch.randn(5, generator=rng, dtype=torch.float64),
                velocity=torch.randn(5, generator=rng, dtype=torch.float64), grad_fn=field,
-               steps=4, lr=2.0, momentum=0.3)
+               steps=4, old_lr=1.0, new_lr=2.0, momentum=0.3)
 
 
 # --------------------------------------------------------------------------------------------
