@@ -1,10 +1,11 @@
-"""Checkers 4.1-4.4 (notebook 04, Nesterov): pass on the reference, fail on wrong code, every hint
+"""Checkers 4.1-4.5 (notebook 04, Nesterov): pass on the reference, fail on wrong code, every hint
 fires on a learner-style wrong implementation, and the references agree with torch.optim and with
 simulation."""
 
 from __future__ import annotations
 
 import cmath
+import math
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ import torch
 
 from course_lib.exercises.checks import run_check
 from course_lib.exercises.checks import nesterov as checks
-from course_lib.theory.nesterov import nesterov_matrix
+from course_lib.theory.nesterov import nesterov_matrix, nesterov_rate
 
 # --------------------------------------------------------------------------------------------
 # The references are right (against torch, not against stored numbers)
@@ -44,7 +45,7 @@ def test_sutskever_iterates_mapped_are_torch_iterates(v0_scale):
     lr, momentum = 0.1, 0.9
     theta = torch.randn(5, dtype=torch.float64)
     velocity = v0_scale * torch.randn(5, dtype=torch.float64)
-    param0, buffer0 = checks.reference_sutskever_to_torch(theta, velocity, lr=lr, momentum=momentum)
+    param0, buffer0 = checks.reference_sutskever_to_torch(theta, velocity, old_lr=lr, new_lr=lr, momentum=momentum)
     param = param0.clone().requires_grad_(True)
     optimizer = torch.optim.SGD([param], lr=lr, momentum=momentum, nesterov=True, foreach=False)
     if v0_scale:
@@ -54,7 +55,7 @@ def test_sutskever_iterates_mapped_are_torch_iterates(v0_scale):
         param.grad = field(param.detach())
         optimizer.step()
         mapped_param, mapped_buffer = checks.reference_sutskever_to_torch(
-            theta, velocity, lr=lr, momentum=momentum)
+            theta, velocity, old_lr=lr, new_lr=lr, momentum=momentum)
         torch.testing.assert_close(param.detach(), mapped_param, rtol=1e-12, atol=1e-12)
         torch.testing.assert_close(optimizer.state[param]["momentum_buffer"], mapped_buffer,
                                    rtol=1e-12, atol=1e-12)
@@ -72,7 +73,7 @@ def test_reference_rate_is_the_contraction_torch_shows(lr, momentum, curvature):
         errors.append(abs(x.item()))
     # Over many steps |x_t|^(1/t) tends to the spectral radius (spirals wobble, hence 100 steps).
     measured = (errors[399] / errors[299]) ** (1 / 100)
-    expected = checks.reference_nesterov_rate(lr, momentum, curvature)
+    expected = nesterov_rate(lr, momentum, curvature)
     assert measured == pytest.approx(expected, rel=2e-2)
     eigen = max(abs(np.linalg.eigvals(nesterov_matrix(lr, momentum, curvature))))
     assert expected == pytest.approx(eigen, rel=1e-9)
@@ -215,6 +216,29 @@ def test_42_hints(learner, hint_id):
 # --------------------------------------------------------------------------------------------
 
 
+def test_43_map_after_an_lr_change_retraces_sutskever():
+    # Independent of the checker: Sutskever's form runs 10 steps at lr 0.1, then goes on at
+    # 0.02; torch started at the switch from the reference map (at 0.02) holds Sutskever's
+    # look-ahead point θ + βv after every later step.
+    torch.manual_seed(3)
+    field = checks.TestGradient(a=2.0, c=0.5)
+    old_lr, new_lr, momentum = 0.1, 0.02, 0.9
+    theta = torch.randn(4, dtype=torch.float64)
+    velocity = torch.zeros(4, dtype=torch.float64)
+    for _ in range(10):
+        checks.reference_sutskever_nesterov_step(theta, velocity, field, lr=old_lr, momentum=momentum)
+    param0, buffer0 = checks.reference_sutskever_to_torch(theta, velocity, old_lr=old_lr,
+                                                          new_lr=new_lr, momentum=momentum)
+    param = param0.clone().requires_grad_(True)
+    optimizer = torch.optim.SGD([param], lr=new_lr, momentum=momentum, nesterov=True, foreach=False)
+    optimizer.state[param]["momentum_buffer"] = buffer0.clone()
+    for _ in range(15):
+        checks.reference_sutskever_nesterov_step(theta, velocity, field, lr=new_lr, momentum=momentum)
+        param.grad = field(param.detach())
+        optimizer.step()
+        torch.testing.assert_close(param.detach(), theta + momentum * velocity, rtol=1e-12, atol=1e-12)
+
+
 def test_43_reference_passes():
     result = run_check("4.3", checks.reference_sutskever_to_torch)
     assert result.passed and result.n_cases >= 4
@@ -222,7 +246,7 @@ def test_43_reference_passes():
 
 def test_43_a_mapping_right_only_at_the_start_fails_on_the_trajectory():
     # Right param, buffer zero: the mapping looks plausible but torch's run drifts from step 1.
-    def zero_buffer(theta, velocity, *, lr, momentum):
+    def zero_buffer(theta, velocity, *, old_lr, new_lr, momentum):
         return theta + momentum * velocity, torch.zeros_like(velocity)
 
     result = run_check("4.3", zero_buffer)
@@ -231,18 +255,21 @@ def test_43_a_mapping_right_only_at_the_start_fails_on_the_trajectory():
 
 
 def test_43_wrong_return_type_is_reported():
-    result = run_check("4.3", lambda theta, velocity, *, lr, momentum: theta)
+    result = run_check("4.3", lambda theta, velocity, *, old_lr, new_lr, momentum: theta)
     assert not result.passed and result.status == "failed"
 
 
 @pytest.mark.parametrize("learner,hint_id", [
-    (lambda theta, velocity, *, lr, momentum: (theta, -velocity / lr), "forgot_lookahead_point"),
-    (lambda theta, velocity, *, lr, momentum: (theta - momentum * velocity, -velocity / lr),
+    (lambda theta, velocity, *, old_lr, new_lr, momentum: (theta, -velocity / new_lr), "forgot_lookahead_point"),
+    (lambda theta, velocity, *, old_lr, new_lr, momentum: (theta - momentum * velocity, -velocity / new_lr),
      "lookahead_sign"),
-    (lambda theta, velocity, *, lr, momentum: (theta + momentum * velocity, velocity / lr),
+    (lambda theta, velocity, *, old_lr, new_lr, momentum: (theta + momentum * velocity, velocity / new_lr),
      "buffer_sign"),
-    (lambda theta, velocity, *, lr, momentum: (theta + momentum * velocity, -velocity),
+    (lambda theta, velocity, *, old_lr, new_lr, momentum: (theta + momentum * velocity, -velocity),
      "buffer_without_lr"),
+    (lambda theta, velocity, *, old_lr, new_lr, momentum: (theta + momentum * velocity,
+                                                           -velocity / old_lr),
+     "old_lr_in_buffer"),
 ])
 def test_43_hints(learner, hint_id):
     result = run_check("4.3", learner)
@@ -251,49 +278,44 @@ def test_43_hints(learner, hint_id):
 
 
 # --------------------------------------------------------------------------------------------
-# 4.4 nesterov_rate
+# 4.4 the best momentum at another lr (predict, then measure)
 # --------------------------------------------------------------------------------------------
 
 
-def test_44_reference_passes():
-    result = run_check("4.4", checks.reference_nesterov_rate)
-    assert result.passed and result.n_cases >= 8
+def _best_momentum(mu, L, lr):
+    # the closed form (critical damping of N(μ)), never shown to the learner
+    root = math.sqrt(lr * mu)
+    return (1 - root) / (1 + root)
 
 
-def test_44_eigvals_solution_passes():
-    def by_eigenvalues(lr, momentum, curvature):
-        s = 1 - lr * curvature
-        matrix = np.array([[(1 + momentum) * s, -momentum * s], [1.0, 0.0]])
-        return float(max(abs(np.linalg.eigvals(matrix))))
-
-    assert run_check("4.4", by_eigenvalues).passed
-
-
-def test_44_plainly_wrong_fails():
-    assert not run_check("4.4", lambda lr, momentum, curvature: abs(1 - lr * curvature)).passed
+def test_44_closed_form_passes_and_matches_torch():
+    result = run_check("4.4", _best_momentum)
+    assert result.passed and result.n_cases >= 5, result.report()
+    for mu, L, lr in [(0.01, 1.0, 0.25), (0.4, 4.0, 0.125), (0.01, 1.0, 1.0)]:
+        measured = checks.measure_nesterov_best_momentum(mu, L, lr)
+        assert abs(measured / _best_momentum(mu, L, lr) - 1) < 0.006
 
 
-def _roots_modulus(trace, det):
-    disc = cmath.sqrt(trace ** 2 - 4 * det)
-    return max(abs((trace + disc) / 2), abs((trace - disc) / 2))
+def test_44_blank_and_guesses_fail():
+    assert not run_check("4.4", lambda mu, L, lr: 0.9).passed
+    assert not run_check("4.4", lambda mu, L, lr: 0.0).passed
+    assert not run_check("4.4", lambda mu, L, lr: 1 - lr * mu).passed
 
 
 @pytest.mark.parametrize("learner,hint_id", [
-    (lambda lr, momentum, curvature: _roots_modulus(1 + momentum - lr * curvature, momentum),
-     "heavy_ball_matrix"),
-    (lambda lr, momentum, curvature: _roots_modulus((1 + momentum) * (1 - lr * curvature),
-                                                    momentum),
-     "dropped_previous_gradient"),
-    (lambda lr, momentum, curvature: float(max(abs(np.linalg.eigvals(
-        [[(1 + momentum) * (1 - lr * curvature), -momentum * (1 - lr * curvature)],
-         [1.0, 0.0]]).real))), "real_part_only"),
-    (lambda lr, momentum, curvature: (momentum * abs(1 - lr * curvature)) ** 0.5,
-     "complex_formula_everywhere"),
+    (lambda mu, L, lr: (math.sqrt(L / mu) - 1) / (math.sqrt(L / mu) + 1), "lecture_recipe_at_any_lr"),
+    (lambda mu, L, lr: ((1 - math.sqrt(lr * mu)) / (1 + math.sqrt(lr * mu))) ** 2, "heavy_ball_optimum"),
+    (lambda mu, L, lr: 1 - math.sqrt(lr * mu), "one_minus_root"),
 ])
 def test_44_hints(learner, hint_id):
     result = run_check("4.4", learner)
     assert not result.passed
     assert result.hint_id == hint_id, result.report()
+
+
+def test_44_refuses_the_theory_rate():
+    from course_lib.exercises.checks import REGISTRY
+    assert "course_lib.theory.nesterov.nesterov_rate" in REGISTRY["4.4"].refused_calls
 
 
 # --------------------------------------------------------------------------------------------
@@ -316,25 +338,10 @@ def test_41_buffer_that_aliases_grad_fails_with_the_clone_hint():
     assert "clone" in result.hint
 
 
-def _learner_rate_no_abs(lr, momentum, curvature):
-    shrink = 1 - lr * curvature
-    trace, det = (1 + momentum) * shrink, momentum * shrink
-    disc = trace ** 2 - 4 * det
-    if disc >= 0:
-        return max((trace + disc ** 0.5) / 2, (trace - disc ** 0.5) / 2)  # forgot abs()
-    return abs(complex(trace, (-disc) ** 0.5) / 2)
-
-
-def test_44_missing_abs_on_real_roots_gets_its_hint():
-    result = run_check("4.4", _learner_rate_no_abs)
-    assert not result.passed and result.hint_id == "real_roots_without_abs", result.report()
-    assert "abs()" in result.hint
-
-
 def test_43_mapping_that_changes_theta_fails():
-    def in_place_mapping(theta, velocity, *, lr, momentum):
+    def in_place_mapping(theta, velocity, *, old_lr, new_lr, momentum):
         theta.add_(momentum * velocity)   # the look-ahead point, computed into theta itself
-        return theta, -velocity / lr
+        return theta, -velocity / new_lr
 
     result = run_check("4.3", in_place_mapping)
     assert not result.passed and result.hint_id in {"changed_input", "aliased_input"}, \
@@ -427,7 +434,6 @@ def test_two_seeds_give_different_cases_and_keep_the_edge_cases(exercise_id):
 def test_references_pass_under_many_seeds(seed):
     assert run_check("4.1", checks.reference_nesterov_step, seed=seed).passed
     assert run_check("4.3", checks.reference_sutskever_to_torch, seed=seed).passed
-    assert run_check("4.4", checks.reference_nesterov_rate, seed=seed).passed
 
 
 def test_41_stale_buffer_gets_a_hint_that_names_it():
@@ -446,25 +452,11 @@ def test_41_stale_buffer_gets_a_hint_that_names_it():
 
 
 def test_43_velocity_stored_as_the_buffer_gets_its_hint():
-    def sutskever_to_torch(theta, velocity, *, lr, momentum):
+    def sutskever_to_torch(theta, velocity, *, old_lr, new_lr, momentum):
         return theta + momentum * velocity, velocity.clone()
 
     result = run_check("4.3", sutskever_to_torch)
     assert not result.passed and result.hint_id == "velocity_as_buffer", result.report()
-
-
-def test_44_math_sqrt_of_a_negative_discriminant_gets_advice():
-    import math
-
-    def nesterov_rate(lr, momentum, curvature):
-        s = 1 - lr * curvature
-        trace, det = (1 + momentum) * s, momentum * s
-        root = math.sqrt(trace * trace - 4 * det)          # fails when the roots are complex
-        return max(abs((trace + root) / 2), abs((trace - root) / 2))
-
-    result = run_check("4.4", nesterov_rate)
-    assert not result.passed and result.status == "error"
-    assert "cmath.sqrt" in result.report() and "root = math.sqrt" in result.report()
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,13 +10,15 @@ r"""Checkers for notebook 04, Nesterov momentum: exercises 4.1 to 4.6.
     torch's Nesterov, started at rest on a 1-D quadratic, overshoots the minimum (where the
     eigenvalues of N(h) turn complex). The lecture gives heavy ball's boundaries, not
     Nesterov's; the check runs ``torch.optim.SGD(nesterov=True)`` on a grid of curvatures.
-4.3 ``sutskever_to_torch(theta, velocity, *, lr, momentum) -> (param, momentum_buffer)``: the change
-    of variables :math:`\text{param} = \theta + \beta v`, :math:`b = -v/\eta` under which torch's
-    ``SGD(nesterov=True)`` retraces Sutskever's iterates (at a constant lr). The checker runs
-    torch from the learner's mapping and compares the whole trajectory, not just the formula.
-4.4 ``nesterov_rate(lr, momentum, curvature) -> float``: the spectral radius of Nesterov's 2x2
-    iteration matrix on a 1-D quadratic of curvature :math:`h`
-    (``course_lib.theory.nesterov.nesterov_rate``).
+4.3 ``sutskever_to_torch(theta, velocity, *, old_lr, new_lr, momentum) -> (param, momentum_buffer)``:
+    move a look-ahead-form run, whose velocity was built at ``old_lr``, to torch, which goes on at
+    ``new_lr`` (a step decay, a warm-up): :math:`\text{param} = \theta + \beta v`,
+    :math:`b = -v/\eta_{\text{new}}`. The lecture derives the map at a constant lr; the
+    checker runs torch from the learner's mapping and compares the whole trajectory.
+4.4 *predict, then measure* ``nesterov_best_momentum(mu, L, lr)``: the β that makes
+    ``torch.optim.SGD(nesterov=True)`` converge fastest on a quadratic with curvatures
+    :math:`\mu \dots L` at a given lr :math:`\eta \le 1/L`. The lecture gives the standard β for
+    :math:`\eta = 1/L` only; the check runs torch on a grid of β (the answer lives in the tests).
 4.5 *predict, then measure* ``nesterov_divergence_lr(mu, L, momentum)``: the smallest learning
     rate at which ``torch.optim.SGD(nesterov=True)`` diverges on a quadratic with curvatures
     :math:`\mu \dots L` (heavy ball's limit is :math:`2(1+\beta)/L`). The check runs torch on a
@@ -31,7 +33,6 @@ largest curvature.
 
 from __future__ import annotations
 
-import cmath
 import math
 
 import torch
@@ -353,12 +354,18 @@ def _random_field(rng: torch.Generator) -> TestGradient:
 # --------------------------------------------------------------------------------------------
 
 
-def reference_sutskever_to_torch(theta, velocity, *, lr, momentum):
-    r"""Map Sutskever's state :math:`(\theta, v)` to torch's ``(param, momentum_buffer)``.
+def reference_sutskever_to_torch(theta, velocity, *, old_lr, new_lr, momentum):
+    r"""Map Sutskever's state :math:`(\theta, v)`, built by a run at ``old_lr``, to torch's
+    ``(param, momentum_buffer)`` for a run that goes on at ``new_lr``.
 
-    .. math::  \text{param} = \theta + \mu v \;(\text{the look-ahead point}), \qquad b = -v/\eta
+    .. math::  \text{param} = \theta + \beta v \;(\text{the look-ahead point}), \qquad
+               b = -v/\eta_{\text{new}}
+
+    torch's next step moves param by ``new_lr`` times the buffer; Sutskever's moves the
+    look-ahead point by βv_new − η_new·g̃, so the buffer is v over the lr the run goes on at.
+    ``old_lr`` only built v: it does not enter the map.
     """
-    return theta + momentum * velocity, -velocity / lr
+    return theta + momentum * velocity, -velocity / new_lr
 
 
 class trajectory_under_torch:
@@ -385,7 +392,7 @@ class trajectory_under_torch:
                 and param0.shape == theta.shape and buffer0.shape == velocity.shape):
             return Observation(values, returned=returned)
         param = param0.detach().clone().requires_grad_(True)
-        optimizer = torch.optim.SGD([param], lr=inputs["lr"], momentum=inputs["momentum"],
+        optimizer = torch.optim.SGD([param], lr=inputs["new_lr"], momentum=inputs["momentum"],
                                     nesterov=True, foreach=False)
         optimizer.state[param]["momentum_buffer"] = buffer0.detach().clone()
         for step in range(1, steps + 1):
@@ -395,23 +402,27 @@ class trajectory_under_torch:
         return Observation(values, returned=returned)
 
 
-def _map_forgot_lookahead(theta, velocity, *, lr, momentum):
-    return theta.clone(), -velocity / lr
+def _map_forgot_lookahead(theta, velocity, *, old_lr, new_lr, momentum):
+    return theta.clone(), -velocity / new_lr
 
 
-def _map_buffer_sign(theta, velocity, *, lr, momentum):
-    return theta + momentum * velocity, velocity / lr
+def _map_buffer_sign(theta, velocity, *, old_lr, new_lr, momentum):
+    return theta + momentum * velocity, velocity / new_lr
 
 
-def _map_buffer_without_lr(theta, velocity, *, lr, momentum):
+def _map_buffer_without_lr(theta, velocity, *, old_lr, new_lr, momentum):
     return theta + momentum * velocity, -velocity.clone()
 
 
-def _map_lookahead_sign(theta, velocity, *, lr, momentum):
-    return theta - momentum * velocity, -velocity / lr
+def _map_lookahead_sign(theta, velocity, *, old_lr, new_lr, momentum):
+    return theta - momentum * velocity, -velocity / new_lr
 
 
-def _map_velocity_as_buffer(theta, velocity, *, lr, momentum):
+def _map_old_lr(theta, velocity, *, old_lr, new_lr, momentum):
+    return theta + momentum * velocity, -velocity / old_lr
+
+
+def _map_velocity_as_buffer(theta, velocity, *, old_lr, new_lr, momentum):
     return theta + momentum * velocity, velocity.clone()
 
 
@@ -427,6 +438,11 @@ def _map_velocity_as_buffer(theta, velocity, *, lr, momentum):
         KnownMistake(
             "lookahead_sign", _map_lookahead_sign,
             "The look-ahead point is θ + βv (where momentum carries θ next), not θ − βv."),
+        KnownMistake(
+            "old_lr_in_buffer", _map_old_lr,
+            "Your buffer is scaled by the lr that built the velocity. torch's following steps "
+            "multiply the buffer by the lr they run at: which lr is that, and which lr does "
+            "Sutskever's next velocity step use?"),
         KnownMistake(
             "velocity_as_buffer", _map_velocity_as_buffer,
             "Your param is right, but momentum_buffer holds the paper's velocity v itself, the "
@@ -445,149 +461,151 @@ def _map_velocity_as_buffer(theta, velocity, *, lr, momentum):
 )
 def sutskever_to_torch_cases(rng: torch.Generator):
     field = TestGradient(a=1.5, c=0.8)
-    yield Case(f"3-vector, moving start (v ≠ 0), lr=0.1, momentum=0.9, 5 torch steps; {field}",
+    yield Case(f"3-vector, velocity built at lr=0.1, torch goes on at lr=0.01 (a step decay), "
+               f"momentum=0.9, 5 torch steps; {field}",
                theta=torch.randn(3, generator=rng, dtype=torch.float64),
                velocity=0.3 * torch.randn(3, generator=rng, dtype=torch.float64),
-               grad_fn=field, steps=5, lr=0.1, momentum=0.9)
-    yield Case(f"start at rest (v = 0), shape (2, 2), lr=0.2, momentum=0.5, 5 torch steps; {field}",
+               grad_fn=field, steps=5, old_lr=0.1, new_lr=0.01, momentum=0.9)
+    yield Case(f"start at rest (v = 0), shape (2, 2), lr=0.2 then 0.2, momentum=0.5, "
+               f"5 torch steps; {field}",
                theta=torch.randn(2, 2, generator=rng, dtype=torch.float64),
                velocity=torch.zeros(2, 2, dtype=torch.float64),
-               grad_fn=field, steps=5, lr=0.2, momentum=0.5)
+               grad_fn=field, steps=5, old_lr=0.2, new_lr=0.2, momentum=0.5)
     steep = TestGradient(a=20.0, c=-3.0)
-    yield Case(f"0-dim parameter, lr=0.01, momentum=0.95, 8 torch steps; {steep}",
+    yield Case(f"0-dim parameter, velocity built at lr=0.005, torch goes on at lr=0.01 (warm-up), "
+               f"momentum=0.95, 8 torch steps; {steep}",
                theta=torch.tensor(1.0, dtype=torch.float64),
                velocity=torch.tensor(-0.2, dtype=torch.float64), grad_fn=steep, steps=8,
-               lr=0.01, momentum=0.95)
-    yield Case(f"float32, shape (3,), lr=0.1, momentum=0.9, 5 torch steps; {field}", rtol=1e-5,
+               old_lr=0.005, new_lr=0.01, momentum=0.95)
+    yield Case(f"float32, shape (3,), constant lr=0.1, momentum=0.9, 5 torch steps; {field}",
+               rtol=1e-5,
                theta=torch.randn(3, generator=rng, dtype=torch.float32),
                velocity=0.3 * torch.randn(3, generator=rng, dtype=torch.float32),
-               grad_fn=field, steps=5, lr=0.1, momentum=0.9)
+               grad_fn=field, steps=5, old_lr=0.1, new_lr=0.1, momentum=0.9)
     random_field = _random_field(rng)
-    yield Case(f"shape (4,), lr=0.1, momentum=0.8, 6 torch steps; {random_field}",
+    old_lr = round(0.05 + 0.2 * torch.rand((), generator=rng).item(), 3)
+    new_lr = round(old_lr * (0.2 + 0.5 * torch.rand((), generator=rng).item()), 4)
+    yield Case(f"shape (4,), velocity built at lr={old_lr:g}, torch goes on at lr={new_lr:g}, "
+               f"momentum=0.8, 6 torch steps; {random_field}",
                theta=torch.randn(4, generator=rng, dtype=torch.float64),
                velocity=0.3 * torch.randn(4, generator=rng, dtype=torch.float64),
-               grad_fn=random_field, steps=6, lr=0.1, momentum=0.8)
-    yield Case(f"large learning rate lr=2, momentum=0.3, shape (5,), 4 torch steps; {field}",
+               grad_fn=random_field, steps=6, old_lr=old_lr, new_lr=new_lr, momentum=0.8)
+    yield Case(f"large learning rate: built at lr=1, torch goes on at lr=2, momentum=0.3, "
+               f"shape (5,), 4 torch steps; {field}",
                theta=torch.randn(5, generator=rng, dtype=torch.float64),
                velocity=torch.randn(5, generator=rng, dtype=torch.float64), grad_fn=field,
-               steps=4, lr=2.0, momentum=0.3)
+               steps=4, old_lr=1.0, new_lr=2.0, momentum=0.3)
 
 
 # --------------------------------------------------------------------------------------------
-# 4.4 nesterov_rate
+# 4.4 the best momentum at a given learning rate: predict, then measure
 # --------------------------------------------------------------------------------------------
 
 
-def reference_nesterov_rate(lr, momentum, curvature) -> float:
-    """ρ(N(h)), from :func:`course_lib.theory.nesterov.nesterov_rate`."""
-    from course_lib.theory.nesterov import nesterov_rate
+def _measured_rates(mu, L, lr, momenta, steps):
+    """Per-step factor of the distance for each β in ``momenta``: ``torch.optim.SGD(nesterov=True)``
+    (one param group per β) on ½(μθ₁² + Lθ₂²), started at rest at θ = (1, 1). The factor is
+    (‖z_N‖/‖z_{N/2}‖)^(2/N) with z = (param, η·buffer); the state is rescaled whenever it gets
+    small (the dynamics are linear), so fast rates do not underflow."""
+    curvatures = torch.tensor([mu, L], dtype=torch.float64)
+    params = [torch.ones(2, dtype=torch.float64, requires_grad=True) for _ in momenta]
+    optimizer = torch.optim.SGD([{"params": [p], "momentum": float(b)} for p, b in zip(params, momenta)],
+                                lr=lr, momentum=0.5, nesterov=True, foreach=False)
+    log_scale = [0.0] * len(params)
 
-    return nesterov_rate(lr, momentum, curvature)
+    def log_norms():
+        out = []
+        for i, p in enumerate(params):
+            buffer = optimizer.state[p].get("momentum_buffer")
+            z = p.detach() if buffer is None else torch.cat([p.detach(), lr * buffer])
+            norm = float(z.norm())
+            out.append(math.log(norm) - log_scale[i] if norm > 0 else -math.inf)
+        return out
 
-
-def _largest_root_modulus(trace: float, det: float) -> float:
-    root = cmath.sqrt(trace * trace - 4.0 * det)
-    return max(abs((trace + root) / 2.0), abs((trace - root) / 2.0))
-
-
-def _rate_heavy_ball(lr, momentum, curvature):
-    return _largest_root_modulus(1.0 + momentum - lr * curvature, momentum)
-
-
-def _rate_dropped_previous_gradient(lr, momentum, curvature):
-    # Keeps −βη·g_t of the look-ahead correction but drops +βη·g_{t−1}.
-    return _largest_root_modulus((1.0 + momentum) * (1.0 - lr * curvature), momentum)
-
-
-def _rate_real_part(lr, momentum, curvature):
-    shrink = 1.0 - lr * curvature
-    trace, det = (1.0 + momentum) * shrink, momentum * shrink
-    root = cmath.sqrt(trace * trace - 4.0 * det)
-    return max(abs(((trace + root) / 2.0).real), abs(((trace - root) / 2.0).real))
-
-
-def _rate_real_roots_without_abs(lr, momentum, curvature):
-    # the larger root, not the larger |root|, when the roots are real; the modulus when complex
-    shrink = 1.0 - lr * curvature
-    trace, det = (1.0 + momentum) * shrink, momentum * shrink
-    discriminant = trace * trace - 4.0 * det
-    if discriminant < 0:
-        return math.sqrt(det)
-    root = math.sqrt(discriminant)
-    return max((trace + root) / 2.0, (trace - root) / 2.0)
+    with torch.no_grad():
+        for step in range(1, steps + 1):
+            for p in params:
+                p.grad = curvatures * p.detach()
+            optimizer.step()
+            if step % 25 == 0:
+                for i, p in enumerate(params):
+                    size = float(p.detach().abs().max())
+                    if 0 < size < 1e-100:
+                        p.mul_(1e100)
+                        optimizer.state[p]["momentum_buffer"].mul_(1e100)
+                        log_scale[i] += 100 * math.log(10)
+            if step == steps // 2:
+                half = log_norms()
+    return [math.exp(2 * (end - start) / steps) for end, start in zip(log_norms(), half)]
 
 
-def _rate_complex_formula_everywhere(lr, momentum, curvature):
-    return math.sqrt(abs(momentum * (1.0 - lr * curvature)))
+def measure_nesterov_best_momentum(mu, L, lr) -> float:
+    """The truth for 4.4, by running ``torch.optim.SGD(nesterov=True)``: the β in (0, 1) whose
+    measured per-step factor on ½(μθ₁² + Lθ₂²) at this lr is the smallest. A grid of 21 values
+    of β, refined twice (to about 0.001)."""
+    low, high, points, steps = 0.01, 0.99, 21, 600
+    for _ in range(3):
+        momenta = [low + (high - low) * i / (points - 1) for i in range(points)]
+        rates = _measured_rates(mu, L, lr, momenta, steps)
+        best = min(range(points), key=rates.__getitem__)
+        low, high = momenta[max(best - 1, 0)], momenta[min(best + 1, points - 1)]
+        points, steps = 11, 1200
+    return momenta[best]
 
 
-class returns_explaining_math_domain_errors(returns):
-    """``returns()`` that adds advice to math.sqrt's bare ``ValueError: math domain error``: in
-    4.4 it means the square root of a negative discriminant, i.e. complex roots. The same
-    exception object is re-raised (its traceback, with the learner's line, is kept)."""
-
-    def __call__(self, fn, inputs) -> Observation:
-        try:
-            return super().__call__(fn, inputs)
-        except ValueError as error:
-            if "math domain error" in str(error):
-                error.args = ("math domain error: math.sqrt (or math.log) of a negative number. In "
-                              "this case the discriminant is negative, so the roots are complex: "
-                              "take the square root with cmath.sqrt, or treat that case on its "
-                              "own, and return the largest modulus |r|",)
-            raise
+def _best_beta_lecture_recipe(mu, L, lr):
+    root = math.sqrt(L / mu)
+    return (root - 1) / (root + 1)
 
 
-@register(
+def _best_beta_heavy_ball(mu, L, lr):
+    root = math.sqrt(lr * mu)
+    return ((1 - root) / (1 + root)) ** 2
+
+
+def _best_beta_steep_direction(mu, L, lr):
+    root = math.sqrt(min(lr * L, 0.999))
+    return (1 - root) / (1 + root)
+
+
+def _best_beta_one_minus_root(mu, L, lr):
+    return 1 - math.sqrt(lr * mu)
+
+
+@register_prediction(
     "4.4",
-    reference=reference_nesterov_rate,
-    call=returns_explaining_math_domain_errors(),
+    measure=measure_nesterov_best_momentum,
+    rtol=0.01,
+    explain=("Too little momentum and the flat direction creeps in from one side; too much and "
+             "it spirals. The best β sits where the two regimes meet, in the direction that "
+             "converges slowest. Use N(h) from lecture section 6: which h is the slowest "
+             "at this lr, and where does N(h) switch from real to complex eigenvalues?"),
     mistakes=[
-        KnownMistake(
-            "heavy_ball_matrix", _rate_heavy_ball,
-            "That is heavy ball's rate (matrix [[1 + β − ηh, −β], [1, 0]]). You forgot the "
-            "look-ahead term −βη(g_t − g_{t−1}): Nesterov's recurrence is "
-            "θ_{t+1} = (1 + β)(1 − ηh)θ_t − β(1 − ηh)θ_{t−1}."),
-        KnownMistake(
-            "dropped_previous_gradient", _rate_dropped_previous_gradient,
-            "Close: the top-left entry (1 + β)(1 − ηh) is right, but the look-ahead term "
-            "−βη(g_t − g_{t−1}) also brings +βηh·θ_{t−1}, so the top-right entry is "
-            "−β(1 − ηh), not −β."),
-        KnownMistake(
-            "real_part_only", _rate_real_part,
-            "When the roots are complex the rate is their modulus |r| = √(β(1 − ηh)), not their "
-            "real part: use abs() of the complex roots (cmath.sqrt, or numpy.linalg.eigvals)."),
-        KnownMistake(
-            "real_roots_without_abs", _rate_real_roots_without_abs,
-            "With real roots you took the larger root, not the larger |root|. For ηh > 1 the "
-            "roots have opposite signs and the negative one is the larger in size: the error "
-            "flips sign every step and shrinks (or grows) by |r|. Take abs() of both roots."),
-        KnownMistake(
-            "complex_formula_everywhere", _rate_complex_formula_everywhere,
-            "√(β(1 − ηh)) is the rate only while the roots are complex. When the discriminant "
-            "(1 + β)²(1 − ηh)² − 4β(1 − ηh) is positive the roots are real: take the larger "
-            "|root|."),
+        KnownMistake("lecture_recipe_at_any_lr", _best_beta_lecture_recipe,
+                     "That is the standard β of section 7b, which goes with η = 1/L. Here the lr "
+                     "is another one: redo the reasoning at this lr instead of reusing the "
+                     "recipe."),
+        KnownMistake("heavy_ball_optimum", _best_beta_heavy_ball,
+                     "That has the shape of Polyak's heavy-ball β (notebook 03). Nesterov's "
+                     "matrix N(h) has another trace and determinant, so its best β is elsewhere."),
+        KnownMistake("steep_direction", _best_beta_steep_direction,
+                     "You tuned β for the steepest direction (curvature L). At an lr up to 1/L "
+                     "the flat direction is the slow one and sets the rate."),
+        KnownMistake("one_minus_root", _best_beta_one_minus_root,
+                     "Close, but not where N(h)'s eigenvalues meet: solve that condition for β "
+                     "exactly rather than to first order."),
     ],
 )
-def nesterov_rate_cases(rng: torch.Generator):
-    # (lr, momentum, curvature) across the regimes a learner must get right.
-    yield Case("real roots (overdamped, a flat direction): lr=1, momentum=0.8, h=0.01",
-               lr=1.0, momentum=0.8, curvature=0.01)
-    yield Case("complex roots (the error spirals in): lr=0.1, momentum=0.9, h=1",
-               lr=0.1, momentum=0.9, curvature=1.0)
-    yield Case("lr·h = 1: both roots are 0, the matrix squares to zero: two steps clear this direction",
-               lr=0.5, momentum=0.9, curvature=2.0)
-    yield Case("beyond Nesterov's stability limit (heavy ball is still stable): "
-               "lr=1.5, momentum=0.9, h=1", lr=1.5, momentum=0.9, curvature=1.0)
-    yield Case("lr·h between 1 and the limit (negative real roots): lr=1.2, momentum=0.5, h=1",
-               lr=1.2, momentum=0.5, curvature=1.0)
-    for _ in range(6):
-        # Rounded, so the case description holds the exact values a learner can re-run.
-        lr = float(f"{10 ** (-2 + 2 * torch.rand((), generator=rng).item()):.3g}")
-        momentum = round(0.05 + 0.94 * torch.rand((), generator=rng).item(), 3)
-        curvature = float(f"{10 ** (-1 + 2 * torch.rand((), generator=rng).item()):.3g}")
-        yield Case(f"random: lr={lr:g}, momentum={momentum:g}, h={curvature:g}",
-                   lr=lr, momentum=momentum, curvature=curvature)
+def nesterov_best_momentum_cases(rng: torch.Generator):
+    yield Case("κ = 100 at lr = 0.3/L: μ = 0.01, L = 1, lr = 0.3", mu=0.01, L=1.0, lr=0.3)
+    yield Case("κ = 10 at lr = 1/(2L): μ = 0.4, L = 4, lr = 0.125", mu=0.4, L=4.0, lr=0.125)
+    yield Case("κ = 400 at lr = 0.2/L: μ = 0.0025, L = 1, lr = 0.2", mu=0.0025, L=1.0, lr=0.2)
+    for _ in range(2):
+        L = float(f"{10 ** (-1 + 2 * torch.rand((), generator=rng).item()):.3g}")
+        kappa = float(f"{10 ** (1 + 1.3 * torch.rand((), generator=rng).item()):.3g}")
+        fraction = round(0.15 + 0.35 * torch.rand((), generator=rng).item(), 2)
+        yield Case(f"μ = {L / kappa:.4g}, L = {L:g} (κ = {kappa:g}), lr = {fraction:g}/L",
+                   mu=L / kappa, L=L, lr=fraction / L)
 
 
 # --------------------------------------------------------------------------------------------
@@ -622,16 +640,16 @@ def _div_one_over_L(mu, L, momentum):
     "4.5",
     measure=measure_nesterov_divergence_lr,
     rtol=0.05,
-    explain=("Use your 4.4 matrix on the steepest direction (h = L): as η grows, one root of "
+    explain=("Use N(h) (lecture section 6) on the steepest direction (h = L): as η grows, one root of "
              "r² − tr·r + det leaves the unit circle through r = −1. Solve p(−1) = 0 for η."),
     mistakes=[
         KnownMistake("heavy_ball_limit", _div_heavy_ball,
                      "2(1+β)/L is heavy ball's limit, from M(h). Nesterov's look-ahead changes "
-                     "the matrix: solve p(−1) = 0 with the trace and determinant of your 4.4 "
-                     "matrix N(h) instead, and compare the two limits."),
+                     "the matrix: solve p(−1) = 0 with the trace and determinant of "
+                     "N(h) instead, and compare the two limits."),
         KnownMistake("gradient_descent_limit", _div_gradient_descent,
                      "2/L is plain gradient descent's limit; with momentum β the root reaches "
-                     "−1 at another η. Solve p(−1) = 0 for your 4.4 matrix."),
+                     "−1 at another η. Solve p(−1) = 0 for N(h)."),
         KnownMistake("smallest_curvature", _div_smallest_curvature,
                      "You used μ. The steepest direction (curvature L) is the first to diverge."),
         KnownMistake("one_over_L", _div_one_over_L,
@@ -682,3 +700,9 @@ from ._framework import REGISTRY as _REGISTRY  # noqa: E402
 _REGISTRY["4.2"].refused_calls = {
     "course_lib.exercises.checks.nesterov.measure_nesterov_overshoot_onset": ()}
 _REGISTRY["4.5"].refused_calls = {"course_lib.theory.nesterov.nesterov_stable_lr": ()}
+# 4.4: the lecture imports nesterov_rate; a grid search over it (or over this module's own
+# measurement) would find the best β without the reasoning the exercise asks for.
+_REGISTRY["4.4"].refused_calls = {
+    "course_lib.theory.nesterov.nesterov_rate": (),
+    "course_lib.exercises.checks.nesterov.measure_nesterov_best_momentum": (),
+    "course_lib.exercises.checks.nesterov._measured_rates": ()}
