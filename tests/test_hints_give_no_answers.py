@@ -21,12 +21,8 @@ ANSWERS = {
     "2.4": ["hascurvature2r²"],
     "5.2": ["t/every", "s₀+n·g²", "s₀+(t/every)", "/(√sum+eps):divide", "atsteptthefactoris",
             "stepsizeatsteptislr/(1+(t−1)", "onlytheappearancescount"],
-<<<<<<< HEAD
     "2.6": ["qᵀΣq/(h(2−ηh))", "q_iᵀΣq_i", "η·qᵀΣq"],
-    "4.4": ["multipliesbothentriesofthefirstrowby(1−ηh)"],
-=======
     "4.4": ["(1−√(ημ))/(1+√(ημ))", "(1-√(ημ))/(1+√(ημ))", "(1+β)²s=4β"],
->>>>>>> nb0304
     "4.2": ["((1−β)/(1+β))²", "(1−β)²/(1+β)²", "1−4β/(1+β)²"],
     "4.3": ["b=−v/η", "=−v/η", "−v/η_new", "-velocity/new_lr", "/new_lr"],
     "3.3": ["√β≥√(ηL)−1", "√β≥1−√(ημ)", "max(1−√(ημ),√(ηL)−1)"],
