@@ -1,4 +1,7 @@
-"""Every "Things to try" suggestion under a panel in notebooks 01-04 does what the text promises.
+"""Every "Things to try" suggestion under a panel in notebooks 01-02 does what the text promises
+(on the panel's own seed; `tests/test_claims_01_*.py` and `test_claims_02_*.py` check the
+claims over seeds, and notebooks 03-04's panels are tested in `tests/test_claims_03_*.py` and
+`test_claims_04_*.py`).
 
 Each test sets the sliders the notebook names through ``panel.update(...)``, the same call the
 sliders make, and asserts the outcome the text describes. The texts point here; when a panel or
