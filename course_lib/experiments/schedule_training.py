@@ -46,7 +46,6 @@ __all__ = [
     "train_many_schedules_sgd",
     "train_schedules_over_seeds",
     "count_seeds",
-    "top_hessian_eigenvalue",
     "sharpness_along_run",
     "momentum_forms_final_loss",
     "adam_update_ratios",
@@ -450,30 +449,9 @@ def _toy_task_float64(seed: int, batch_size: int, steps: int, keep: bool = False
 # --------------------------------------------------------------------------------------------
 
 
-def top_hessian_eigenvalue(model: nn.Module, x: Tensor, y: Tensor, *, iters: int = 60) -> float:
-    r"""The largest eigenvalue :math:`\lambda_{\max}` of the full-data loss's Hessian at ``model``.
-
-    Power iteration on Hessian-vector products (double backward through the mean squared error),
-    from a fixed random start: ``iters`` products, no Hessian stored. The model is not changed.
-    """
-    params = [p for p in model.parameters() if p.requires_grad]
-    loss = nn.functional.mse_loss(model(x), y)
-    grads = torch.autograd.grad(loss, params, create_graph=True)
-    generator = torch.Generator().manual_seed(0)
-    vector = [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in params]
-    value = 0.0
-    for _ in range(iters):
-        norm = torch.sqrt(sum((v * v).sum() for v in vector))
-        vector = [v / norm for v in vector]
-        product = torch.autograd.grad(grads, params, vector, retain_graph=True)
-        value = float(sum((v * h).sum() for v, h in zip(vector, product)))
-        vector = [h.detach() for h in product]
-    return value
-
-
 def sharpness_along_run(lrs, *, at_steps, momentum: float = 0.9, batch_size: int = 32,
                         seed: int = 0) -> dict[int, float]:
-    """:func:`top_hessian_eigenvalue` of notebook 02's MLP after each step count in ``at_steps``
+    """:func:`~course_lib.problems.toy_regression.sharpness` of notebook 02's MLP after each step count in ``at_steps``
     of SGD (torch's, with ``momentum``) at lr ``lrs[t]`` for step t (0 included: the init)."""
     x, y = tr.make_data(seed=seed)
     model = tr.make_mlp(seed=seed)
@@ -485,7 +463,7 @@ def sharpness_along_run(lrs, *, at_steps, momentum: float = 0.9, batch_size: int
     with tr.single_threaded():
         for t, batch in zip(range(max(at_steps) + 1), batches):
             if t in at_steps:
-                found[t] = top_hessian_eigenvalue(model, x, y)
+                found[t] = tr.sharpness(model, x, y)
             if t == max(at_steps):
                 break
             optimizer.param_groups[0]["lr"] = float(lrs[t])
