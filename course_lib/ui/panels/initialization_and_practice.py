@@ -41,8 +41,17 @@ class DepthFigure:
             ax.set_yscale("log")
             ax.set_xlabel("layer l")
             ax.set_ylabel(label)
-        self.ax_act.legend(loc="upper left", fontsize=8)
-        self.fig.tight_layout()
+        self._legend(theory_shown=True)
+        # Fixed margins, not tight_layout: tight_layout sizes them for the empty axes' ticks,
+        # and labels such as 10⁻³⁴ (a deep stack at a bad init) then pushed the y label off
+        # the figure's left edge.
+        self.fig.subplots_adjust(left=0.09, right=0.985, bottom=0.14, wspace=0.28)
+
+    def _legend(self, *, theory_shown: bool) -> None:
+        # The dashed theory line exists only for ReLU under He's scheme; the legend names it
+        # only when it is drawn.
+        handles = [self.act_line] + ([self.theory_line] if theory_shown else [])
+        self.ax_act.legend(handles=handles, loc="upper left", fontsize=8)
 
     def show(self, results) -> "DepthFigure":
         scales, theory = results
@@ -61,6 +70,7 @@ class DepthFigure:
             self.theory_line.set_data([], [])
         else:
             self.theory_line.set_data(layers, theory)
+        self._legend(theory_shown=theory is not None)
         return self
 
 
