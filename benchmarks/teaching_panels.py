@@ -121,9 +121,9 @@ def main(wanted: list[str]) -> None:
                 print("      regime: " + figure.regime_text.get_text())
             if getattr(figure, "lr_lines", None):
                 rms, ada = (line.get_ydata() for line in figure.lr_lines)
-                print("      effective lr at steps 100, 200, 300: RMSprop "
-                      + ", ".join(f"{rms[k]:.3g}" for k in (99, 199, 299)) + "; Adagrad "
-                      + ", ".join(f"{ada[k]:.3g}" for k in (99, 199, 299)))
+                print("      effective lr at steps 1, 100, 200, 300: RMSprop "
+                      + ", ".join(f"{rms[k]:.3g}" for k in (0, 99, 199, 299)) + "; Adagrad "
+                      + ", ".join(f"{ada[k]:.3g}" for k in (0, 99, 199, 299)))
             caption = getattr(panel, "caption_artist", None)
             if caption is not None and caption.get_text():
                 print("      caption: " + caption.get_text().replace("\n", " | "))
