@@ -65,11 +65,16 @@ SETTINGS = {
     "08": ("course_lib.ui.panels.weight_decay_adamw:weight_decay_panel", [
         ("λ = 0", dict(weight_decay=0.0)),
         ("λ = 1", dict(weight_decay=1.0)),
+        ("λ = 1e-3", dict(weight_decay=1e-3)),
+        ("λ = 0.3", dict(weight_decay=0.3)),
     ]),
     "09": ("course_lib.ui.panels.lr_schedules:schedule_panel", [
         ("constant, lr 0.4, seed 0", dict(schedule="constant", lr=0.4, seed=0)),
         ("warmup_cosine, lr 0.4, warmup share 0.1, seed 0", dict(schedule="warmup_cosine", lr=0.4, warmup_fraction=0.1, seed=0)),
         ("warmup_cosine, lr 0.4, warmup share 0.3, seed 0", dict(schedule="warmup_cosine", lr=0.4, warmup_fraction=0.3, seed=0)),
+        *[(f"warmup_cosine, lr 0.4, warmup share {share}, seed {seed}",
+           dict(schedule="warmup_cosine", lr=0.4, warmup_fraction=share, seed=seed))
+          for share in (0.1, 0.3) for seed in range(1, 10)],
     ]),
     "10": ("course_lib.ui.panels.choosing_an_optimizer:race_panel", [
         ("Adam 0.001 vs SGD+momentum 0.1", dict(first="Adam", first_lr=0.001, second="SGD+momentum", second_lr=0.1)),
@@ -77,7 +82,8 @@ SETTINGS = {
     ]),
     "11": ("course_lib.ui.panels.initialization_and_practice:depth_panel", [
         ("depth 30, relu, xavier, gain 1", dict(depth=30, activation="relu", scheme="xavier", gain=1.0, seed=0)),
-        ("depth 30, relu, he, gain 1.41", dict(depth=30, activation="relu", scheme="he", gain=1.41, seed=0)),
+        *[(f"depth 30, relu, he, gain 1.41, seed {seed}", dict(depth=30, activation="relu", scheme="he", gain=1.41, seed=seed))
+          for seed in range(10)],
         ("depth 30, tanh, xavier, gain 1", dict(depth=30, activation="tanh", scheme="xavier", gain=1.0, seed=0)),
         ("depth 30, tanh, xavier, gain 1.67", dict(depth=30, activation="tanh", scheme="xavier", gain=1.67, seed=0)),
         ("depth 30, relu, torch_default", dict(depth=30, activation="relu", scheme="torch_default", gain=1.0, seed=0)),
