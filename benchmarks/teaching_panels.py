@@ -98,6 +98,9 @@ def describe(run) -> str:
     losses = getattr(run, "losses", None)
     if losses is not None and len(np.atleast_1d(losses)):
         parts.append(f"final loss {float(np.ravel(losses)[-1]):.3g}")
+    path = getattr(run, "path", None)
+    if isinstance(path, np.ndarray) and path.ndim == 2 and path.shape[1] == 2:
+        parts.append(f"last point ({path[-1, 0]:.3g}, {path[-1, 1]:.3g})")
     accuracy = getattr(run, "val_accuracy", None)
     if accuracy is not None:
         parts.append("val accuracy per seed " + " ".join(f"{a:.2f}" for a in np.asarray(accuracy)[:, -1]))
