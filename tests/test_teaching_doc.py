@@ -5,6 +5,7 @@
   measured times, with the kind the checker is registered as;
 - every hint id it names (written `exercise/hint_id`) is one a checker can report: a
   KnownMistake of that very exercise, or one of the framework's own ids (target_missed, ...);
+- the at-a-glance split into class and homework is the one the measured-times table gives;
 - every lecture with a panel names the panel whose settings benchmarks/teaching_panels.py runs
   (the outcomes the doc quotes are what that script prints).
 """
@@ -130,3 +131,24 @@ def test_panel_settings_are_the_ones_the_script_runs(doc):
         assert settings
         for _, values in settings:
             assert values and all(isinstance(name, str) for name in values)
+
+
+def test_at_a_glance_split_matches_the_times_table(doc):
+    fits = {}
+    for line in doc.splitlines():
+        match = re.match(r"\| (\d+\.\d+) \| (?:code|🔮|✍|🎯) \|.*\| (class discussion|class|homework)[^|]*\|$", line)
+        if match:
+            fits[match.group(1)] = "homework" if match.group(2) == "class discussion" else match.group(2)
+    glance = doc.split("At a glance", 1)[1].split("\n\n", 2)[1]
+    seen = 0
+    for line in glance.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 5 or not re.fullmatch(r"\d\d", cells[0]) or cells[0] == "00":
+            continue
+        seen += 1
+        in_class = set(re.findall(r"\d+\.\d+", re.sub(r"\(.*?\)", "", cells[3])))
+        at_home = set(re.findall(r"\d+\.\d+", cells[4]))
+        lecture = {i for i in fits if i.split(".")[0] == str(int(cells[0]))}
+        assert in_class == {i for i in lecture if fits[i] == "class"}, cells[0]
+        assert at_home == {i for i in lecture if fits[i] == "homework"}, cells[0]
+    assert seen == 11
