@@ -23,6 +23,7 @@ SETTINGS = {
         ("η = 0.5, L = 1", dict(lr=0.5, curvature=1.0, steps=20)),
         ("η = 1.5, L = 1", dict(lr=1.5, curvature=1.0, steps=20)),
         ("η = 2.2, L = 1", dict(lr=2.2, curvature=1.0, steps=20)),
+        ("η = 0.6, L = 1", dict(lr=0.6, curvature=1.0, steps=60)),
         ("η = 0.6, L = 4", dict(lr=0.6, curvature=4.0, steps=60)),
     ]),
     "01b": ("course_lib.ui.panels.gradient_descent:lr_condition_panel", [
