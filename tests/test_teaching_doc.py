@@ -6,8 +6,10 @@
 - every hint id it names (written `exercise/hint_id`) is one a checker can report: a
   KnownMistake of that very exercise, or one of the framework's own ids (target_missed, ...);
 - the at-a-glance split into class and homework is the one the measured-times table gives;
-- every lecture with a panel names the panel whose settings benchmarks/teaching_panels.py runs
-  (the outcomes the doc quotes are what that script prints).
+- every lecture with a panel names the panel whose settings benchmarks/teaching_panels.py runs,
+  and every figure a plan's panel table quotes is one that script prints on a fresh run (for the
+  panels that do not train networks; 02's and 10's figures rest on the script's stored run and
+  on the lecture's own tests over seeds).
 """
 
 from __future__ import annotations
@@ -152,3 +154,27 @@ def test_at_a_glance_split_matches_the_times_table(doc):
         assert in_class == {i for i in lecture if fits[i] == "class"}, cells[0]
         assert at_home == {i for i in lecture if fits[i] == "homework"}, cells[0]
     assert seen == 11
+
+
+# The panels that train networks (02 and 10) take most of the script's time; the others redraw in
+# well under a second, so their quoted figures are checked here against a fresh run.
+QUICK_PANELS = ["01", "03", "04", "05", "06", "07", "08", "09", "11"]
+
+
+def test_quoted_panel_figures_are_what_the_script_prints(doc, capsys):
+    spec = importlib.util.spec_from_file_location("teaching_panels", ROOT / "benchmarks" / "teaching_panels.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(QUICK_PANELS)
+    printed = capsys.readouterr().out
+    plans = sections(doc)
+    checked = 0
+    for lecture in QUICK_PANELS:
+        for line in plans[lecture].splitlines():
+            cells = line.split("|")
+            if not line.startswith("| ") or len(cells) != 5 or set(cells[1].strip()) <= {"-"}:
+                continue
+            for number in re.findall(r"(?<![\w.])\d+\.\d+(?:e[-+]\d+)?", cells[3]):
+                checked += 1
+                assert number in printed, f"lecture {lecture}: {number} ({cells[3].strip()[:60]}) is not in the script's output"
+    assert checked > 40
