@@ -8,8 +8,8 @@
 - the at-a-glance split into class and homework is the one the measured-times table gives;
 - every lecture with a panel names the panel whose settings benchmarks/teaching_panels.py runs,
   and every figure a plan's panel table quotes is one that script prints on a fresh run (for the
-  panels that do not train networks; 02's and 10's figures rest on the script's stored run and
-  on the lecture's own tests over seeds).
+  panels that do not train networks; those of 02, 08, 09 and 10 rest on the script's run and on
+  their lectures' own tests over seeds).
 """
 
 from __future__ import annotations
@@ -156,9 +156,12 @@ def test_at_a_glance_split_matches_the_times_table(doc):
     assert seen == 11
 
 
-# The panels that train networks (02 and 10) take most of the script's time; the others redraw in
-# well under a second, so their quoted figures are checked here against a fresh run.
-QUICK_PANELS = ["01", "03", "04", "05", "06", "07", "08", "09", "11"]
+# The panels on fixed landscapes (01, 03-07) and 11's seeded random networks redraw in well under
+# a second and give the same figures on any CPU, so their quoted figures are checked here against a
+# fresh run. The panels that train networks (02, 08, 09, 10) are left to the script and to their
+# lectures' own tests over seeds: near an edge of stability a last-digit difference between CPUs
+# can change a printed figure.
+QUICK_PANELS = ["01", "03", "04", "05", "06", "07", "11"]
 
 
 def test_quoted_panel_figures_are_what_the_script_prints(doc, capsys):
