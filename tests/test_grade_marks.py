@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -375,3 +376,13 @@ def test_marks_parse_as_a_marker_types_them():
     assert marks._parse_mark("0,5") == 0.5
     assert marks._parse_mark("½") is None and marks._parse_mark("inf") is None
     assert marks._parse_mark("") is None and math.isclose(marks._parse_mark("1e-1"), 0.1)
+
+
+def test_the_rubric_table_in_docs_grading_is_the_registry():
+    doc = (ROOT / "docs" / "grading.md").read_text(encoding="utf-8")
+    table = dict(re.findall(r"^\| (\d+\.\d+) [^|]*\| ([\d. +]+) \| [\d.]+ \|$", doc, re.M))
+    assert set(table) == set(WRITTEN_IDS)
+    for eid in WRITTEN_IDS:
+        assert table[eid].strip() == " + ".join(f"{p.marks:g}" for p in rubric(eid)), eid
+        assert re.search(rf"^\| {re.escape(eid)} [^|]*\| [\d. +]+ \| {REGISTRY[eid].max_score:g} \|$",
+                         doc, re.M), eid
