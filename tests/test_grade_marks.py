@@ -386,3 +386,15 @@ def test_the_rubric_table_in_docs_grading_is_the_registry():
         assert table[eid].strip() == " + ".join(f"{p.marks:g}" for p in rubric(eid)), eid
         assert re.search(rf"^\| {re.escape(eid)} [^|]*\| [\d. +]+ \| {REGISTRY[eid].max_score:g} \|$",
                          doc, re.M), eid
+
+
+def test_a_student_whose_only_file_could_not_be_graded_is_not_called_unknown(tmp_path):
+    results = class_results({"ann": ANSWERS["ann"]})
+    results.append({"fingerprint": "x", "student": "dee", "notebook": NB36,
+                    "invalid": "malformed JSON", "exercises": [], "max_score": 0.0})
+    grade_outputs(tmp_path, results)
+    n = len(rubric(E36))
+    append_lines(tmp_path, ",".join(["dee", "", E36, ""] + full(E36) + ["-"] * (4 - n) + ["", ""]))
+    merged = grade_outputs(tmp_path, results)
+    assert len(merged.problems) == 1 and "dee has no answer to 3.6" in merged.problems[0]
+    assert "nothing gradable" in merged.problems[0]

@@ -420,7 +420,8 @@ def _write_outputs(out: Path, results: list[dict[str, Any]],
     prompts = {eid: checker.prompt for eid, checker in REGISTRY.items()
                if getattr(checker, "prompt", None)}
     answers = marks.answers_from_results(results)
-    merged = marks.merge(marks_file, answers, rubrics, in_scope=in_scope, name=marks_path.name)
+    merged = marks.merge(marks_file, answers, rubrics, in_scope=in_scope, name=marks_path.name,
+                         students={result["student"] for result in results})
     rows = report.rows_from_results(results)
     rows = marks.apply_marks(rows, merged, rubrics, {answer.key for answer in answers})
     rows = report.apply_overrides(rows, overrides)
@@ -455,6 +456,8 @@ def _write_outputs(out: Path, results: list[dict[str, Any]],
         report.atomic_write(problems_path, text)
         for line in merged.problems:
             print(f"course-grade: marks not applied: {line}", file=sys.stderr)
+        for line in merged.notes:
+            print(f"course-grade: marks: {line}", file=sys.stderr)
     elif problems_path.exists():
         problems_path.unlink()
     if answers and not quiet:

@@ -163,18 +163,20 @@ def _parse_mark(cell: str) -> float | None:
 
 def merge(marks_file: MarksFile | None, answers: list[Answer],
           rubrics: dict[str, tuple], *, in_scope: Callable[[str], bool] = lambda s: True,
-          name: str = "marks.csv") -> Merge:
+          name: str = "marks.csv", students: Iterable[str] = ()) -> Merge:
     """Check every row of the marker's file against this run's answers and the rubrics.
 
     ``rubrics`` maps each written exercise id of the course to its rubric points (``.marks``).
     A row is applied when it names a student, notebook and written exercise of this run, marks
     the answer the student handed in now, and every rubric point holds a number between 0 and
-    the point's marks. ``in_scope(student)``: students of other shards are left alone."""
+    the point's marks. ``in_scope(student)``: students of other shards are left alone;
+    ``students``: everyone who handed in something (an ungradable file included)."""
     result = Merge()
     if marks_file is None:
         return result
     current = {answer.key: answer for answer in answers}
-    students = {answer.student for answer in answers}
+    handed_in = {answer.student for answer in answers} | set(students)
+    notebook_of = {(answer.student, answer.exercise): answer.notebook for answer in answers}
     notebooks_of = {}
     for answer in answers:
         notebooks_of.setdefault(answer.student, set()).add(answer.notebook)
@@ -200,11 +202,13 @@ def merge(marks_file: MarksFile | None, answers: list[Answer],
                                    f"of the course (written: {', '.join(sorted(rubrics, key=_exercise_key))}); "
                                    "not applied")
             continue
-        if student not in students:
+        if student not in handed_in:
             result.problems.append(f"{where}: no student {student!r} among this run's "
                                    "submissions (a typo, or a student who never handed in?); "
                                    "not applied")
             continue
+        if not notebook:                       # typed by hand: the exercise says which
+            notebook = notebook_of.get((student, exercise), "")
         key = (student, notebook, exercise)
         answer = current.get(key)
         if answer is None:
