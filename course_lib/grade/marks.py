@@ -392,8 +392,9 @@ def by_question_markdown(exercise: str, prompt: str | None, points: tuple,
         if answer.answer_id == BLANK:
             lines += [f"### {answer.student}: no answer", ""]
             continue
+        # quoted, so that a heading or rule in an answer cannot break this page's structure
         lines += [f"### {answer.student} (answer {answer.answer_id}; {state})", "",
-                  answer.text.strip(), "", "---", ""]
+                  *_quote(answer.text), "", "---", ""]
     return "\n".join(lines).rstrip() + "\n"
 
 
