@@ -407,8 +407,8 @@ def test_forgeries_the_scan_cannot_read_are_flagged_by_the_run_time_guard(graded
 
 def test_the_rest_of_a_forged_notebook_and_the_honest_solutions_keep_full_marks(graded):
     for key, row in graded["rows"].items():
-        if key in FORGED or row["max_score"] == "0":
-            continue
+        if key in FORGED or key[2] in forge.written_ids(key[1]):
+            continue                          # written answers wait for a marker (marks.csv)
         assert row["status"] == "passed", row
 
 

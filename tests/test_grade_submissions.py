@@ -156,7 +156,10 @@ def test_one_row_per_exercise_of_each_submitted_notebook(graded):
             assert got == exercise_ids
 
 
-def test_written_answers_are_exported_never_scored_and_never_scanned(graded):
+def test_written_answers_are_exported_scored_only_by_a_marker_and_never_scanned(graded):
+    from course_lib.exercises.checks import REGISTRY, discover
+
+    discover()
     rows = {(r["student"], r["notebook"], r["exercise"]): r for r in graded["rows"]}
     names = sorted(p.name for p in (ROOT / "exercises").glob("*.ipynb"))
     exported = (graded["out"] / "written" / "good_all.md").read_text(encoding="utf-8")
@@ -166,7 +169,9 @@ def test_written_answers_are_exported_never_scored_and_never_scanned(graded):
             count += 1
             for student in ("good_all", "blank_all"):
                 row = rows[(student, name, exercise)]
-                assert (row["score"], row["max_score"]) == ("0", "0"), row
+                # worth the rubric's marks; 0 until a marker fills written/marks.csv
+                assert (row["score"], row["max_score"]) == (
+                    "0", f"{REGISTRY[exercise].max_score:g}"), row
                 assert "flagged for review" not in row["message"], row
             assert rows[("good_all", name, exercise)]["status"] == "flagged"
             assert rows[("blank_all", name, exercise)]["message"] == "no written answer"

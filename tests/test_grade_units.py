@@ -415,7 +415,7 @@ def test_without_bubblewrap_a_small_class_is_graded_the_same(tmp_path):
     statuses = {(r["student"], r["exercise"]): r["status"] for r in rows}
     written = set(forge.written_ids(forge.NESTEROV))
     assert written, "notebook 04 has a written answer (4.6)"
-    # written answers are exported, not scored: `flagged` (max score 0) when answered
+    # written answers are exported for a marker: `flagged` (0 of the rubric's marks) when answered
     assert {s for (who, e), s in statuses.items() if who == "ann" and e not in written} \
         == {"passed"}
     assert {s for (who, e), s in statuses.items() if who == "ann" and e in written} == {"flagged"}

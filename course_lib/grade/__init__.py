@@ -10,4 +10,6 @@ Modules, one concern each:
 - ``judge``    drives the child and judges each exercise here, with the course's checkers
 - ``scan``     the AST scan that flags answers reaching into references or the harness
 - ``report``   gradebook.csv, feedback, written answers, misconceptions report and chart
+- ``marks``    written answers by question, the marks template, and merging a marker's marks
+- ``export``   per-student totals in the layout Canvas or Moodle imports
 """

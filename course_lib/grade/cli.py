@@ -5,10 +5,14 @@
 
 ``SUBMISSIONS/<student>/<name>.ipynb``, where ``<name>.ipynb`` is a notebook of the course's
 ``exercises/``. Writes ``RESULTS/gradebook.csv``, ``RESULTS/feedback/<student>.md``,
-``RESULTS/written/<student>.md``, ``RESULTS/misconceptions.md`` (+ ``.png``), and keeps one
-result file per submission in ``RESULTS/.work/`` so that a re-run (after Ctrl-C, a crash, or
-with new submissions) grades only what is missing or changed. Exit status 0 when every
-submission was processed, whatever the scores; 2 when the grader cannot run.
+``RESULTS/written/<student>.md``, the written answers by question with their rubric
+(``RESULTS/written/by-question/<exercise>.md``) and the marks template
+(``RESULTS/written/marks.csv``, merged into the gradebook on every run: ``marks.py``),
+``RESULTS/misconceptions.md`` (+ ``.png``), ``RESULTS/export/<lms>.csv`` with ``--export``, and
+keeps one result file per submission in ``RESULTS/.work/`` so that a re-run (after Ctrl-C, a
+crash, or with new submissions) grades only what is missing or changed. Exit status 0 when
+every submission was processed, whatever the scores; 1 when, in addition, rows of the marks
+file could not be applied (listed); 2 when the grader cannot run.
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import report
+from . import export, marks, report
 from .rebuild import InvalidSubmission, load_course, rebuild
 
-GRADER_VERSION = "2"  # part of every work file's fingerprint: bump when grading changes
+GRADER_VERSION = "3"  # part of every work file's fingerprint: bump when grading changes
 DEFAULT_TIMEOUT_S = 60.0
 COURSE_ROOT = Path(__file__).resolve().parents[2]
 
@@ -173,9 +177,11 @@ def grade_job(job: Job, seed: str, work_path: str, key: str) -> dict[str, Any]:
                               "notebook": job.notebook, "invalid": None, "exercises": []}
     course = _course(job.notebook)
     exercise_ids = course.exercise_ids()
-    result["max_score"] = float(sum(1 for eid in exercise_ids
-                                    if getattr(REGISTRY.get(eid), "kind", "") != "written"
-                                    and eid not in course.written_ids()))
+    written = set(course.written_ids())
+    result["max_score"] = float(sum(
+        getattr(REGISTRY.get(eid), "max_score", 0.0) if eid in written
+        or getattr(REGISTRY.get(eid), "kind", "") == "written" else 1.0
+        for eid in exercise_ids))
     try:
         rebuilt = rebuild(course, Path(job.path).read_bytes())
     except InvalidSubmission as error:
@@ -238,6 +244,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--overrides", type=Path,
                         help="CSV of instructor overrides (default RESULTS/overrides.csv if it "
                              "exists)")
+    parser.add_argument("--marks", type=Path,
+                        help="the filled marks of written answers (default "
+                             "RESULTS/written/marks.csv, which every run writes or extends)")
+    parser.add_argument("--export", action="append", choices=["canvas", "moodle"], default=[],
+                        help="also write per-student totals as RESULTS/export/<lms>.csv in the "
+                             "layout that LMS imports (may be given twice)")
+    parser.add_argument("--roster", type=Path,
+                        help="CSV with a 'student' column and the LMS's identity columns, "
+                             "copied into --export files")
     parser.add_argument("--memory-mb", type=int, default=4096,
                         help="address-space limit of each sandboxed process (default 4096)")
     parser.add_argument("--no-bwrap", action="store_true",
@@ -286,6 +301,24 @@ def run(args: argparse.Namespace) -> int:
         except ValueError as error:
             raise UsageError(str(error)) from None
 
+    marks_path = args.marks or (args.out / "written" / "marks.csv")
+    if args.marks is not None and not args.marks.is_file():
+        raise UsageError(f"marks file {args.marks} does not exist")
+    marks_file = None
+    if marks_path.is_file():
+        try:
+            marks_file = marks.read_marks_file(marks_path)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise UsageError(str(error)) from None
+    roster = None
+    if args.roster is not None:
+        if not args.export:
+            raise UsageError("--roster is only used by --export canvas|moodle")
+        try:
+            roster = export.read_roster(args.roster)
+        except (OSError, ValueError, UnicodeDecodeError) as error:
+            raise UsageError(str(error)) from None
+
     out = args.out
     work = out / ".work"
     work.mkdir(parents=True, exist_ok=True)
@@ -314,12 +347,14 @@ def run(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if todo:
         _grade_all(todo, args, use_bwrap, work, results)
-    _write_outputs(out, list(results.values()), overrides)
+    merged = _write_outputs(out, list(results.values()), overrides, marks_file=marks_file,
+                            marks_path=marks_path, in_scope=lambda s: in_shard(s, shard),
+                            exports=args.export, roster=roster, quiet=args.quiet)
     if not args.quiet:
         elapsed = time.monotonic() - started
         print(f"course-grade: graded {len(todo)} in {elapsed:.1f} s; results in {out}",
               file=sys.stderr)
-    return 0
+    return 1 if merged.problems else 0
 
 
 def _read_work(path: Path, key: str) -> dict[str, Any] | None:
@@ -370,17 +405,30 @@ def _grade_all(todo: list[tuple[Job, str]], args, use_bwrap, work: Path,
 
 
 def _write_outputs(out: Path, results: list[dict[str, Any]],
-                   overrides: dict[tuple[str, str, str], dict[str, str]]) -> None:
+                   overrides: dict[tuple[str, str, str], dict[str, str]], *,
+                   marks_file: marks.MarksFile | None = None, marks_path: Path | None = None,
+                   in_scope=lambda student: True, exports: list[str] = (),
+                   roster: dict[str, dict[str, str]] | None = None,
+                   quiet: bool = True) -> marks.Merge:
     from course_lib.exercises.checks import REGISTRY, discover
+    from course_lib.exercises.checks._framework import WRITTEN
 
     discover()
-    rows = report.apply_overrides(report.rows_from_results(results), overrides)
+    marks_path = marks_path or out / "written" / "marks.csv"
+    rubrics = {eid: checker.rubric for eid, checker in REGISTRY.items()
+               if checker.kind == WRITTEN}
+    prompts = {eid: checker.prompt for eid, checker in REGISTRY.items()
+               if getattr(checker, "prompt", None)}
+    answers = marks.answers_from_results(results)
+    merged = marks.merge(marks_file, answers, rubrics, in_scope=in_scope, name=marks_path.name,
+                         students={result["student"] for result in results})
+    rows = report.rows_from_results(results)
+    rows = marks.apply_marks(rows, merged, rubrics, {answer.key for answer in answers})
+    rows = report.apply_overrides(rows, overrides)
     report.atomic_write(out / "gradebook.csv", report.gradebook_csv(rows))
     by_student: dict[str, list[dict[str, Any]]] = {}
     for result in results:
         by_student.setdefault(result["student"], []).append(result)
-    prompts = {eid: checker.prompt for eid, checker in REGISTRY.items()
-               if getattr(checker, "prompt", None)}
     for student, student_results in sorted(by_student.items()):
         name = student or "_no_student_folder"
         student_rows = [row for row in rows if row["student"] == student]
@@ -389,12 +437,57 @@ def _write_outputs(out: Path, results: list[dict[str, Any]],
         written = report.written_markdown(name, student_results, prompts)
         if written is not None:
             report.atomic_write(out / "written" / f"{name}.md", written)
+    # the written answers by question, and the marks template (never over the marker's work)
+    by_exercise: dict[str, list[marks.Answer]] = {}
+    for answer in answers:
+        by_exercise.setdefault(answer.exercise, []).append(answer)
+    for exercise, exercise_answers in by_exercise.items():
+        report.atomic_write(out / "written" / "by-question" / f"{exercise}.md",
+                            marks.by_question_markdown(exercise, prompts.get(exercise),
+                                                       rubrics.get(exercise, ()),
+                                                       exercise_answers, merged.marks))
+    if answers:
+        template = marks.updated_template(marks_file, answers, rubrics)
+        if template is not None:
+            report.atomic_write(marks_path, template)
+    problems_path = out / "written" / "marks-problems.txt"
+    text = marks.problems_text(merged, marks_path.name)
+    if text is not None:
+        report.atomic_write(problems_path, text)
+        for line in merged.problems:
+            print(f"course-grade: marks not applied: {line}", file=sys.stderr)
+        for line in merged.notes:
+            print(f"course-grade: marks: {line}", file=sys.stderr)
+    elif problems_path.exists():
+        problems_path.unlink()
+    if answers and not quiet:
+        marked = sum(1 for answer in answers if answer.key in merged.marks)
+        print(f"course-grade: written answers: {marked} of {len(answers)} marked "
+              f"({marks_path})" + (f"; {len(merged.problems)} rows not applied, see "
+                                   f"{problems_path}" if merged.problems else ""),
+              file=sys.stderr)
+    for fmt in exports:
+        text, warnings = export.export_csv(fmt, rows, roster)
+        report.atomic_write(out / "export" / f"{fmt}.csv", text)
+        for warning in warnings:
+            print(f"course-grade: {warning}", file=sys.stderr)
+        unmarked = sum(1 for answer in answers if answer.key not in merged.marks
+                       and answer.answer_id != marks.BLANK)
+        if unmarked:
+            print(f"course-grade: {fmt} export: {unmarked} written answers are not marked yet "
+                  "and count 0 in the totals", file=sys.stderr)
+        if not quiet:
+            possible = ", ".join(f"{name} {value:g}" for name, value in
+                                 export.points_possible(rows).items())
+            print(f"course-grade: wrote {out / 'export' / (fmt + '.csv')}; points possible: "
+                  f"{possible}", file=sys.stderr)
     table = report.misconceptions(results)
     hints = {eid: {m.hint_id: m.message for m in checker.mistakes}
              for eid, checker in REGISTRY.items()}
     has_chart = report.misconceptions_chart(table, out / "misconceptions.png")
     report.atomic_write(out / "misconceptions.md", report.misconceptions_markdown(
         table, hints, "misconceptions.png" if has_chart else None))
+    return merged
 
 
 if __name__ == "__main__":

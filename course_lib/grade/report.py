@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 COLUMNS = ["student", "notebook", "exercise", "score", "max_score", "status", "message"]
-STATUSES = ("passed", "failed", "error", "timeout", "flagged", "invalid")
+STATUSES = ("passed", "failed", "error", "timeout", "flagged", "invalid", "marked")
 
 
 def atomic_write(path: Path, data: bytes | str) -> None:
@@ -118,7 +118,7 @@ def gradebook_csv(rows: list[dict[str, str]]) -> str:
 
 _VERDICT = {"passed": "✅ passed", "failed": "❌ not passed", "error": "❌ error",
             "timeout": "⏱ stopped (time limit)", "flagged": "🔎 for your instructor to review",
-            "invalid": "⚠ could not be graded"}
+            "invalid": "⚠ could not be graded", "marked": "✍ marked by your instructor"}
 
 
 def feedback_markdown(student: str, results: list[dict[str, Any]],
@@ -135,15 +135,20 @@ def feedback_markdown(student: str, results: list[dict[str, Any]],
             row = final.get((result["notebook"], exercise["exercise_id"]), {})
             status = row.get("status", exercise["status"])
             score = row.get("score", _number(exercise["score"]))
+            top = row.get("max_score", _number(exercise["max_score"]))
             lines.append(f"### Exercise {exercise['exercise_id']}: {_VERDICT[status]} "
-                         f"({score}/{_number(exercise['max_score'])})")
+                         f"({score}/{top})")
             lines.append("")
             if status == "flagged" and exercise.get("flags"):
                 lines.append("Your answer does something the course asks you not to do, so a "
                              "person will look at it:")
                 lines += [f"- {flag}" for flag in exercise["flags"]]
                 lines.append("")
-            lines += [f"{line}  " for line in exercise.get("feedback", [])]
+            if status == "marked":
+                # the marks per point and the marker's comment (never the rubric's text)
+                lines += [f"{row['message'][0].upper()}{row['message'][1:]}  "]
+            else:
+                lines += [f"{line}  " for line in exercise.get("feedback", [])]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -37,12 +37,13 @@ from ._framework import (
     register_outcome,
     register_prediction,
     register_written,
+    RubricPoint,
     returns,
     run_checker,
 )
 
 __all__ = ["check", "run_check", "known_exercises", "register", "register_prediction",
-           "register_written", "register_outcome", "Case", "KnownMistake", "Budget",
+           "register_written", "register_outcome", "Case", "KnownMistake", "Budget", "RubricPoint",
            "CheckResult", "Checker", "Observation", "in_place", "returns", "compare", "diagnose",
            "REGISTRY", "STRICT_ENV", "RESULT_MIMETYPE", "report_for_runner"]
 

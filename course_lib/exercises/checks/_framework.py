@@ -423,7 +423,8 @@ class Checker:
     - ``"function"`` (:func:`register`): ``cases``, ``reference``, ``call``, ``mistakes``;
     - ``"prediction"`` (:func:`register_prediction`): ``cases``, ``reference`` (= ``measure``),
       ``rtol``/``atol``, ``explain``, ``mistakes`` (wrong formulas);
-    - ``"written"`` (:func:`register_written`): ``prompt``, ``rubric``;
+    - ``"written"`` (:func:`register_written`): ``prompt``, ``rubric`` (its
+      :class:`RubricPoint` s; the exercise is worth their marks, :attr:`max_score`);
     - ``"outcome"`` (:func:`register_outcome`): ``run``, ``target``, ``budget``, ``metric``,
       ``higher_is_better``, ``n_seeds``, ``reference`` (a training function that reaches it).
     """
@@ -439,7 +440,7 @@ class Checker:
     atol: float | None = None
     explain: str | Callable[..., str] | None = None
     prompt: str | None = None
-    rubric: str | None = None
+    rubric: tuple["RubricPoint", ...] = ()
     run: Callable[..., Any] | None = None
     target: float | None = None
     budget: Budget | None = None
@@ -453,6 +454,14 @@ class Checker:
     score: Callable[..., Any] | None = None
     # predict, then measure: how the truth was measured, as the Expected line says it
     measured_by: str = "running the optimizer"
+
+    @property
+    def max_score(self) -> float:
+        """What the exercise is worth in a gradebook: the marks of its rubric for a written
+        answer (0 when it has none), 1 for every exercise a checker decides."""
+        if self.kind == WRITTEN:
+            return float(sum(point.marks for point in self.rubric))
+        return 1.0
 
     def make_cases(self, seed: int | str | None = None) -> list[Case]:
         """The cases, drawn from a generator seeded by the exercise id (same every run).
@@ -567,16 +576,60 @@ def register_prediction(exercise_id: str, *, measure: Callable[..., Any], rtol: 
     return decorator
 
 
-def register_written(exercise_id: str, *, prompt: str, rubric: str | None = None) -> Checker:
+@dataclass(frozen=True)
+class RubricPoint:
+    """One point a good written answer makes, worth ``marks``; shown to markers, never learners
+    (``course-grade`` puts it above the class's answers and in the marks template)."""
+
+    marks: float
+    text: str
+
+    def __post_init__(self):
+        if isinstance(self.marks, bool) or not isinstance(self.marks, (int, float)) \
+                or not math.isfinite(self.marks) or self.marks <= 0:
+            raise ValueError(f"a rubric point's marks must be a positive number, got "
+                             f"{self.marks!r}")
+        if not isinstance(self.text, str) or not self.text.strip():
+            raise ValueError("a rubric point needs its text")
+
+
+def _rubric(exercise_id: str, rubric: Any) -> tuple[RubricPoint, ...]:
+    """``rubric`` as points: a sequence of ``(marks, text)`` (or :class:`RubricPoint`); a bare
+    string (older checkers, tests) is one point worth 1 mark."""
+    if rubric is None:
+        return ()
+    if isinstance(rubric, str):
+        return (RubricPoint(1, rubric.strip()),)
+    points = []
+    for item in rubric:
+        if isinstance(item, RubricPoint):
+            points.append(item)
+        elif isinstance(item, (tuple, list)) and len(item) == 2:
+            points.append(RubricPoint(item[0], str(item[1]).strip()))
+        else:
+            raise ValueError(f"exercise {exercise_id}: a rubric point is (marks, text), got "
+                             f"{item!r}")
+    return tuple(points)
+
+
+def register_written(exercise_id: str, *, prompt: str, rubric: Any = None,
+                     max_score: float | None = None) -> Checker:
     """Register a *written answer*: a markdown cell tagged ``answer`` whose metadata has
     ``"exercise_id": exercise_id``. Nothing runs: ``make check`` lists it as "written answer:
     read by your instructor" and the grader exports the text with ``prompt`` (the question, as
-    one line) and ``rubric`` (what a good answer says, for the instructor)."""
+    one line) and ``rubric``: the points a good answer makes, each ``(marks, text)``, for the
+    marker. The exercise is worth the sum of the marks; ``max_score``, when given, must equal
+    it (a declaration the registry checks, so a rubric edit cannot change a gradebook's total
+    unnoticed)."""
     _validate_id(exercise_id)
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError(f"exercise {exercise_id}: a written answer needs its prompt")
+    points = _rubric(exercise_id, rubric)
     checker = Checker(exercise_id, None, None, None, (), _caller_module(), kind=WRITTEN,
-                      prompt=prompt.strip(), rubric=rubric)
+                      prompt=prompt.strip(), rubric=points)
+    if max_score is not None and not math.isclose(float(max_score), checker.max_score):
+        raise ValueError(f"exercise {exercise_id}: max_score {max_score:g} is not the sum of "
+                         f"the rubric's marks ({checker.max_score:g})")
     _add(checker)
     return checker
 

@@ -306,17 +306,20 @@ register_written(
             "step multiplies a small component along the steep eigenvector, explain why the "
             "perturbation grows at κ = 100 and dies at κ = 10, at which κ (for this lr and start) "
             "the switch lies, and what happens once it has grown."),
-    rubric=("On the eigenvector the gradient is μθ, so at the start both |g_i| = 1.5μ and the "
-            "first effective lr of both coordinates is 0.3/(1.5μ) = 0.2κ in units "
-            "of 1/L (20 at κ = 100, 2 at κ = 10), falling only like 1/√t while the gradients stay "
-            "flat-sized. A small steep component u is multiplied by 1 − cL per step: about −19 at "
-            "κ = 100, so a 1e-9 perturbation grows to a few hundredths within about ten steps; at "
-            "κ = 10 cL starts at 2 and falls below it at once, so |1 − cL| ≤ 1 and the "
-            "perturbation never grows. The switch is at 0.2κ = 2, κ = 10: gradient descent's "
-            "stability limit, an effective lr above 2/L on the steep direction. Once the steep "
-            "component has grown, its gradients Lu fill both accumulators alike, c drops to "
-            "about 1.3/L at κ = 100 and 1.1/L at κ = 1000, the steep component collapses and the "
-            "flat one crawls at about 1 − c/κ per step, as from a generic start."),
+    rubric=(
+        (1, "On the flat eigenvector both |g_i| = 1.5μ, so both coordinates get the same first "
+            "effective lr 0.3/(1.5μ) = 0.2κ in units of 1/L (2 at κ = 10, 20 at κ = 100), "
+            "falling only like 1/√t while the gradients stay this small."),
+        (1, "A small steep component is multiplied by 1 − cL per step: about −19 at κ = 100, so"
+            " 1e-9 grows (to a few hundredths in about ten steps); at κ = 10 the factor is −1 "
+            "at step 1 and smaller in size after, so the component never grows."),
+        (1, "The switch is where 0.2κ = 2, κ = 10: gradient descent's stability limit, an "
+            "effective lr of 2/L on the steep direction."),
+        (1, "Once grown, the steep gradients Lu fill both accumulators alike, c drops (about "
+            "1.3/L at κ = 100, 1.1/L at κ = 1000), the steep component collapses and the flat "
+            "one crawls at about 1 − c/κ per step, as from a generic start: κ is back."),
+    ),
+    max_score=4,
 )
 
 

@@ -482,13 +482,19 @@ register_written(
            "does to sqrt(v_hat) on this problem's gradient sequence, then run both and say whether "
            "you were right. Name a gradient sequence on which the maximum shortens the steps even "
            "more, and one on which it changes nothing.",
-    rubric="Higher (or no better): on Rosenbrock the largest gradients (about 216, 88) come first; "
-           "the maximum of v holds v at that early peak, so sqrt(v_hat) stays at least as large as "
-           "Adam's and the late steps are at least as short: measured 1.08 against 1.00 at lr 0.1. "
-           "The maximum helps on Reddi et al.'s problem only because the large gradient recurs; "
-           "here it does not. Shortened more: gradients that shrink steadily (a flattening loss). "
-           "No change: gradients of constant or growing size (the maximum equals v). Credit a "
-           "wrong prediction that is then corrected from the measurement with the right reason.",
+    rubric=(
+        (2, "Predicts no lower (higher) with the reason: the running maximum only keeps v at "
+            "least as large as Adam's; on Rosenbrock the largest gradients (about 216 and 88) "
+            "come first, so the maximum holds √v̂ at that early peak and the late steps are at "
+            "least as short. (Unlike Reddi et al.'s problem, the large gradient does not "
+            "recur.)"),
+        (1, "Runs both and reports it: AMSGrad ends slightly higher at lr 0.1 (about 1.08 "
+            "against 1.00), saying whether the prediction was right. A wrong prediction "
+            "corrected from the measurement with the right reason earns the first point too."),
+        (1, "Shortened even more: gradients that shrink steadily (a flattening loss). No "
+            "change: gradients of constant or growing size, where the maximum equals v."),
+    ),
+    max_score=4,
 )
 
 

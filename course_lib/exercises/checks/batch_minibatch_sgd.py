@@ -700,13 +700,18 @@ register_written(
            "drawn with replacement, how does the mean-square stable learning rate move as B "
            "grows, towards what, and why does the largest per-sample curvature still not "
            "decide?",
-    rubric="One update multiplies w − w* by 1 − η·c̄_B, with c̄_B the batch's mean curvature: "
-           "mean c̄ and variance Var(c)/B (exercise 2.2). So E[(1 − η c̄_B)²] = (1 − η c̄)² + "
-           "η² Var(c)/B < 1 while η < 2c̄/(c̄² + Var(c)/B): 2c̄/E[c²] at B = 1, rising towards "
-           "the full batch's 2/c̄ as B grows. The noise is multiplicative: its non-uniformity "
-           "(the spread of the c_i), not additive noise, lowers the limit. The largest c_i does "
-           "not decide because the samples share one direction and their factors multiply; "
-           "only non-overlapping directions (2.4) leave each step alone with its curvature.",
+    rubric=(
+        (1, "One update multiplies w − w* by 1 − η·c̄_B, the batch's mean curvature, whose mean"
+            " is c̄ and whose variance is Var(c)/B (exercise 2.2)."),
+        (2, "E[(1 − η c̄_B)²] = (1 − η c̄)² + η²·Var(c)/B < 1 while η < 2c̄/(c̄² + Var(c)/B): "
+            "2c̄/E[c²] at B = 1, rising towards the full batch's 2/c̄ as B grows. One mark for "
+            "the direction and the limit, one for the second-moment argument that gives them."),
+        (1, "The largest c_i does not decide because every sample acts along the same direction"
+            " and the factors average and multiply: the spread of the c_i (multiplicative "
+            "noise) lowers the limit, not the sharpest sample; only non-overlapping directions "
+            "(2.4) leave each step alone with its own curvature."),
+    ),
+    max_score=4,
 )
 
 

@@ -312,15 +312,19 @@ register_written(
            "lr that won for Nesterov sat close to its stability edge, and one seed fell apart there. "
            "Why does the lr that wins a short tuning sweep tend to sit near the edge of stability, "
            "and what would you run instead for the final, longer training? Give your reasons.",
-    rubric="In a fixed short budget a larger lr makes more progress per step, so the loss keeps "
-           "falling with the lr until runs start to become unstable: the best grid point is the "
-           "largest one that still converges on the tuning seeds, i.e. just below the edge. The "
-           "edge itself varies from seed to seed (initial weights, batch order, the curvature "
-           "met early), and picking the best of several lrs on three seeds favours a lucky draw, "
-           "so on new seeds some runs cross it (Nesterov's edge is lower than heavy ball's, "
-           "ηλ < 1.36 vs 3.8 at β = 0.9). For the final run: step one grid point down, or keep the "
-           "peak but add warmup and decay (notebook 09), and judge on the worst seed as well as the "
-           "median; a longer run also needs less lr than a 110-step one.",
+    rubric=(
+        (1, "In a short fixed budget a larger lr makes more progress per step, so the loss "
+            "keeps falling as the lr grows until runs go unstable: the winning grid point is "
+            "the largest one that still converged on the tuning seeds, just below the edge."),
+        (1, "The edge moves from seed to seed (initial weights, batch order, the curvature met "
+            "early), and the best of several lrs on three seeds favours a lucky draw, so on "
+            "fresh seeds some runs cross it; Nesterov's edge is lower than heavy ball's (ηλ < "
+            "1.36 against 3.8 at β = 0.9)."),
+        (1, "For the final run: one grid point lower, or the peak with warmup and decay "
+            "(notebook 09), judged on the worst seed as well as the median; a longer run also "
+            "tends to want a smaller lr than a 110-step one."),
+    ),
+    max_score=3,
 )
 
 

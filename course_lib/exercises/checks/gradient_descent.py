@@ -341,11 +341,18 @@ register_written(
            "centred, ŷ = w·(x − x̄) + b′, does the fitted line change; what happens to the "
            "Hessian of mse_loss and its eigenvalues, and why; and what does that do to the "
            "largest stable learning rate and the number of steps gradient descent needs?",
-    rubric="Same line: b′ = b + w·x̄ reparametrises the same family, so least squares gives the "
-           "same predictions and slope. The Hessian 2XᵀX/n = 2[[mean x², x̄], [x̄, 1]] becomes "
-           "2[[Var x, 0], [0, 1]]: centring removes the slope-intercept coupling x̄; for "
-           "x ~ U[0, 1] the eigenvalues go from about 2.53 and 0.13 (κ ≈ 19) to 2 and 1/6 "
-           "(κ = 12). So 2/L rises from about 0.79 to 1 and the steps (∝ κ) fall by about 40 %."
+    rubric=(
+        (1, "The fitted line does not change: b′ = b + w·x̄ reparametrises the same family of "
+            "lines, so least squares gives the same slope and the same predictions."),
+        (2, "The Hessian of mse_loss, 2XᵀX/n = 2[[mean x², x̄], [x̄, 1]], becomes 2[[Var x, 0],"
+            " [0, 1]]: centring removes the slope-intercept coupling x̄, and the eigenvalues "
+            "move from about 2.53 and 0.13 (κ ≈ 19) to 2 and 1/6 (κ = 12) for x ~ U[0, 1]. One "
+            "mark for the coupling as the reason, one for the eigenvalues (or κ) getting "
+            "closer."),
+        (1, "The largest stable lr 2/L rises (about 0.79 to 1) and the number of steps, "
+            "proportional to κ, falls (by about 40 %)."),
+    ),
+    max_score=4,
 )
 
 

@@ -253,15 +253,19 @@ register_written(
     prompt="At torch's default init the 6-layer network's hidden layers all get about the same, far too "
            "small relative gradient; SGD+momentum stalls and Adam trains. Why is a 50 times larger "
            "SGD lr not equivalent to He's initialisation? Give two reasons from the measurements.",
-    rubric="(1) One lr scales every layer's step alike, but the output layer's relative gradient is "
-           "several times the hidden layers' (the lecture's per-layer table): an lr that moves the "
-           "hidden weights enough moves the output layer by a large fraction of its size per step "
-           "and destabilises it first. (2) The init sets the forward signal, not only the gradient "
-           "size: at torch's default the part of the activations that depends on the input shrinks layer "
-           "by layer (a few percent of the output's RMS; the rest is the biases' level), so the "
-           "output hardly depends on the input and the hidden gradients carry little information; "
-           "larger steps along them do not restore the signal (the lecture: no lr from 0.03 to 3 "
-           "gets SGD+momentum past 0.5). He's init restores the signal and "
-           "keeps the layers' relative gradients balanced. Credit also: Adam copes by normalising "
-           "each weight's step, which removes the scale but not the weak signal.",
+    rubric=(
+        (2, "First reason: one lr scales every layer's step alike, but the output layer's "
+            "relative gradient is several times the hidden layers' (the lecture's per-layer "
+            "table), so an lr that moves the hidden weights enough moves the output layer by a "
+            "large fraction of its size per step and destabilises it first."),
+        (2, "Second reason: the init sets the forward signal, not only the gradients' size: at "
+            "torch's default the input-dependent part of the activations shrinks layer by layer"
+            " (to a few percent of the output's RMS), so the output barely depends on the input"
+            " and the hidden gradients carry little information; larger steps do not restore it"
+            " (no lr from 0.03 to 3 rescues SGD+momentum)."),
+        (1, "He's init restores the signal at every layer and keeps the layers' relative "
+            "gradients balanced, so one lr fits all layers; credit also: Adam copes by "
+            "normalising each weight's step, which removes the scale but not the weak signal."),
+    ),
+    max_score=5,
 )

@@ -401,16 +401,18 @@ register_written(
            "warmup. Using notebook 09's sections 6 and 11 (the edge 2(1+β)/η and the excess loss "
            "of about ησ²/B), explain in 3-5 sentences what the rule keeps the same, why it needs "
            "the warmup, and why it must stop working for large enough k.",
-    rubric="The noise term ησ²/B (and the distance moved per epoch) is unchanged when η and B "
-           "both grow k-fold, so late training behaves as before. The stability edge "
-           "2(1+β)/λ_max does not depend on B: the k-fold lr exceeds it while the loss is still "
-           "sharp at the start, so the lr must start small and rise while the sharpness falls "
-           "(section 6's measurement). Goyal et al.'s own account (their §2.1) is also right: the rule "
-           "assumes the gradient barely changes over the k small steps one large step replaces, "
-           "which fails early in training, their reason for warmup. (That the edge does not "
-           "depend on B is true of the full-batch Hessian only.) Once kη exceeds the edge even of "
-           "the flattened loss, or "
-           "the step size is no longer small enough for the ησ²/B approximation (a batch so "
-           "large that gradient noise no longer dominates), no warmup helps and the rule breaks "
-           "(Goyal et al. saw it beyond about 8k images per batch).",
+    rubric=(
+        (1, "What the rule keeps: ησ²/B (the noise level, the excess loss late in training) and"
+            " the distance moved per epoch are unchanged when η and B both grow k-fold."),
+        (2, "Why warmup: the edge 2(1 + β)/λ_max of the full-batch Hessian does not depend on "
+            "B, and the k-fold lr is above it while the loss is still sharp at the start "
+            "(section 6: λ_max about 12.6 at initialisation against an edge of 9.5 at lr 0.4), "
+            "so the lr must start small and rise while the sharpness falls. Goyal et al.'s own "
+            "reason also earns the points: one large step replaces k small ones only while the "
+            "gradient barely changes, which fails early in training."),
+        (1, "Why it must break: once kη is above the edge even of the flattened loss no warmup "
+            "helps, and for very large batches gradient noise no longer dominates, so ησ²/B "
+            "stops describing training (Goyal et al. saw it beyond about 8k images per batch)."),
+    ),
+    max_score=4,
 )

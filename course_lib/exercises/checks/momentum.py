@@ -574,12 +574,17 @@ register_written(
            "diverges. Using the buffer's gain for a gradient that flips sign every step (not the "
            "roots of section 5), explain why heavy ball with β = 0.5 converges there while "
            "β = 0.1 does not, and say what the same β = 0.5 does to a flat direction at this lr.",
-    rubric="While the steep error flips sign every step its gradient alternates, and the buffer "
-           "holds it at about 1/(1+β) of the size a steady gradient would reach (gain "
-           "1/|1 − βe^{iπ}|), so heavy ball's steep step acts like GD with lr η/(1+β); GD is "
-           "stable while (η/(1+β))·L < 2, i.e. ηL < 2(1+β). With β = 0.5 that is 2.5/1.5 ≈ 1.7 < 2 "
-           "(limit 3): it converges; with β = 0.1, 2.5/1.1 ≈ 2.3 > 2 (limit 2.2): it diverges. In a "
-           "flat direction the gradient is steady and the same buffer multiplies it by "
-           "1/(1−β) = 2, so that direction moves like GD at twice the lr: the one β damps the "
-           "steep direction and speeds up the flat one.",
+    rubric=(
+        (2, "For a gradient that flips sign every step the buffer's gain is 1/(1 + β) (1/|1 − "
+            "βe^{iπ}|), so heavy ball's steep step acts like gradient descent with lr η/(1 + "
+            "β), stable while ηL < 2(1 + β). One mark for the gain, one for turning it into the"
+            " limit."),
+        (1, "The numbers: β = 0.5 gives 2.5/1.5 ≈ 1.7 < 2 (limit 3), it converges; β = 0.1 "
+            "gives 2.5/1.1 ≈ 2.3 > 2 (limit 2.2), it diverges."),
+        (1, "In a flat direction the gradient is steady and the same buffer multiplies it by "
+            "1/(1 − β) = 2: that direction moves like gradient descent at twice the lr, so one "
+            "β damps the steep direction and speeds up the flat one (not the same as a larger "
+            "lr)."),
+    ),
+    max_score=4,
 )

@@ -679,16 +679,20 @@ register_written(
            "0.894 per step, heavy ball's rate at Polyak's optimum 0.667. Explain why the slower "
            "number is the one worth having on a general smooth strongly convex loss, and why "
            "Nesterov's smaller stable range (your 4.5) is not a price paid for that guarantee.",
-    rubric="0.667 holds on quadratics only: Polyak's (η, β) come from a constant Hessian, and on "
-           "Lessard, Recht & Packard's κ = 25 function heavy ball at those settings falls into a "
-           "3-cycle from some starts; Nesterov's bound (loss gap (1 − 1/√κ)^k, distance its "
-           "square root) holds on every L-smooth μ-strongly convex function, so it is a worst "
-           "case one can rely on (heavy ball at smaller settings converges there too, but not "
-           "accelerated: Ghadimi et al. 2015, Goujaud et al. 2023). The smaller stable range "
-           "compares the two methods at the same (η, β); the guarantee uses η = 1/L, far inside "
-           "Nesterov's range, so nothing in the guarantee needs or costs a smaller lr: the range "
-           "is a property of the look-ahead term at long steps, a reason to lower η when "
-           "switching an existing heavy-ball setup to nesterov=True.",
+    rubric=(
+        (1, "Heavy ball's 0.667 holds on quadratics only: Polyak's (η, β) come from a constant "
+            "Hessian, and on a general smooth strongly convex loss (Lessard, Recht & Packard's "
+            "κ = 25 function) heavy ball at those settings can fail to converge (a 3-cycle)."),
+        (1, "Nesterov's bound (loss gap × (1 − 1/√κ) per step, distance its square root, 0.894)"
+            " holds on every L-smooth, μ-strongly convex function: a worst case one can plan "
+            "with."),
+        (2, "The smaller stable range compares the two methods at the same (η, β); the "
+            "guarantee uses η = 1/L, well inside Nesterov's range, so it neither needs nor "
+            "costs a smaller lr. The range comes from the look-ahead term at long steps: a "
+            "reason to lower lr when switching a heavy-ball setup to nesterov=True, not the "
+            "price of the guarantee."),
+    ),
+    max_score=4,
 )
 
 

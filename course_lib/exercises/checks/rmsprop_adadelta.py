@@ -556,20 +556,20 @@ register_written(
             "each placement allows, relative to lr·|g|, for |g| = 1e-3 and for |g| = 3, and can "
             "either still produce a NaN? Which placement would you want, and is it enough on its "
             "own?"),
-    rubric=("Both averages converge, so v − ḡ² falls to the rounding leftover of the "
-            "cancellation, about ulp·g² (ulp ≈ 1.2e-7 in float32), which can land on either side "
-            "of 0. torch: the step is lr·|g|/(√leftover + ε); in float32 √leftover ≈ 3e-4·|g| beats "
-            "ε = 1e-8 for both gradients, so rounding sets the cap (order 1e6·lr·|g| at |g| = "
-            "1e-3, order 1e3·lr·|g| at |g| = 3; ε takes over only below about |g| = 1e-5), and a "
-            "negative leftover gives √(negative) = NaN (lecture 06, section 4: g = 3, α = 0.9). "
-            "ε inside: the cap is lr·|g|/√ε, about 3e3·lr·|g| with ε = 1e-7, for every small "
-            "gradient, and a negative leftover is absorbed while it is smaller than ε, so small "
-            "gradients are safe; but the leftover grows with g², so once g²·ulp is comparable "
-            "with ε (|g| of order 1 and above in float32) it can go below −ε, and whether it does "
-            "depends on how the averages are rounded (g = 10, α = 0.99: a NaN in a "
-            "Keras-style float32 re-implementation, none in the kernel's form). ε inside the root "
-            "is the safer placement but not enough alone for large gradients in float32: clamp "
-            "v − ḡ² at 0, raise ε, or use plain RMSprop when the gradient barely varies."),
+    rubric=(
+        (1, "On a steady slope v − ḡ² falls to the rounding leftover of the cancellation, about"
+            " one ulp of g² (ulp ≈ 1.2e-7 in float32), which can land on either side of 0."),
+        (1, "torch's placement: √leftover ≈ 3e-4·|g| beats ε = 1e-8 for both gradients, so "
+            "rounding sets the cap (order 1e6·η|g| at |g| = 1e-3, order 1e3·η|g| at |g| = 3), "
+            "and a negative leftover gives a NaN (the lecture's g = 3, α = 0.9 run)."),
+        (1, "ε inside the root: the cap is η|g|/√ε ≈ 3e3·η|g| for small gradients and a "
+            "negative leftover smaller than ε is absorbed, so |g| = 1e-3 is safe; but the "
+            "leftover grows like g², so for |g| of order 1 and above it can go below −ε and a "
+            "NaN is still possible, depending on how the averages are rounded."),
+        (1, "Prefers ε inside the root, and says it is not enough on its own for large float32 "
+            "gradients: clamp v − ḡ² at 0, raise ε, or use plain RMSprop."),
+    ),
+    max_score=4,
 )
 
 

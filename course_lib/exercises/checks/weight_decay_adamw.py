@@ -532,13 +532,16 @@ register_written(
            "a run of a fixed number of steps that is far from that point, what happens to how "
            "much each method's λ has shrunk the weights by the end, and what would you do to λ "
            "to undo it?",
-    rubric="(a) Adam + L2: the point is the minimiser of f + λ/2‖θ‖², which has no lr in it: "
-           "unchanged. AdamW: the stationary condition m̂/√v̂ = −λθ has no lr either (η "
-           "multiplies both the decay and the Adam step), so the box |θᵢ| ≤ 1/λ is unchanged. "
-           "(b) AdamW's decay per step is ηλ: over the same steps the weights are shrunk about "
-           "half as much, so doubling λ restores it (torch couples λ to lr; the paper's "
-           "decoupled λ would not need that). Adam + L2's shrink is ηλθ/√v̂ per step: also "
-           "halved, restored by doubling λ, but that also moves its endpoint (the minimiser of "
-           "f + λ/2‖θ‖²), which AdamW's doubled λ moves too by halving the box. Mentions that "
-           "the equal-looking fix has different costs.",
+    rubric=(
+        (1, "(a) Adam + L2 is drawn to the minimiser of f + λ/2‖θ‖², which has no lr in it: it "
+            "does not move."),
+        (1, "(a) AdamW's stationary condition ηλθ = −η·m̂/(√v̂ + ε) has η on both sides: the "
+            "box |θ_i| ≤ 1/λ does not move."),
+        (1, "(b) AdamW's decay per step is ηλ (torch couples λ to lr), so over the same steps "
+            "the weights shrink about half as much; doubling λ restores it, and halves the box."),
+        (1, "(b) Adam + L2's shrink per step, ηλθ/√v̂, also halves; doubling λ restores it but "
+            "moves its endpoint (the minimiser of f + λ/2‖θ‖²) towards 0: the fix keeps the "
+            "decay per step, not the destination, for both methods."),
+    ),
+    max_score=4,
 )
