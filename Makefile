@@ -2,7 +2,10 @@
 # Everything runs inside .venv, built from the pinned set in constraints.txt.
 
 PYTHON ?= python3
-VENV   := .venv
+# COURSE_VENV names a prebuilt environment to use instead of .venv: a JupyterHub or Binder image
+# built by repo2docker, whose postBuild installed the course (docs/jupyterhub.md). Then
+# `make install` only checks that it is there.
+VENV   := $(or $(COURSE_VENV),.venv)
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 START  := notebooks/00_welcome.ipynb
@@ -19,11 +22,16 @@ install: $(STAMP)  ## Create .venv with the pinned packages and course_lib (does
 # The lab settings (save widget state, so reopened notebooks show their panels) are copied in
 # by hand: an editable install skips pyproject's data-files.
 LAB_SETTINGS := jupyter-config/lab/settings/overrides.json
+ifeq ($(COURSE_VENV),)
 $(STAMP): constraints.txt pyproject.toml $(LAB_SETTINGS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[lab,test]"
 	@mkdir -p $(VENV)/share/jupyter/lab/settings && cp $(LAB_SETTINGS) $(VENV)/share/jupyter/lab/settings/
 	@touch $(STAMP)
+else
+$(STAMP):
+	@test -x $(BIN)/python || { echo "COURSE_VENV=$(COURSE_VENV) has no bin/python: unset it, or point it at the image's environment"; exit 1; }
+endif
 
 # Jupyter refuses to start as root unless told; containers and some lab machines run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
