@@ -74,8 +74,11 @@ exercises: install  ## Regenerate exercises/ from solutions/ (never edit exercis
 
 # A fresh run of a copy of your notebook (course_lib/exercises/make_check.py); your file is only read.
 # TIMEOUT=60 gives each cell 60 s instead of 30.
+# With COURSE_VENV the course_lib that runs is the image's copy, so "all of exercises/" is named
+# here: the learner's own exercises/ folder, not the image's.
+CHECK_NB = $(or $(NB),$(if $(COURSE_VENV),$(sort $(wildcard exercises/*.ipynb))))
 check: install  ## Check your exercises: NB=exercises/03_momentum.ipynb, or all of exercises/
-	@$(BIN)/python -m course_lib.exercises.make_check $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(NB)
+	@$(BIN)/python -m course_lib.exercises.make_check $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(CHECK_NB)
 
 bench: install  ## Run the speed benchmarks (results go in docs/benchmarks.md)
 	$(BIN)/python benchmarks/optim_speed.py --steady-allocator

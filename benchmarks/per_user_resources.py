@@ -14,7 +14,9 @@ child, started in notebooks/). Then, through that kernel:
 2. every slider panel the notebook built is made live, as a browser showing it makes it (panels
    02 and 10 then train their slider grids in ``course_lib.ui.background``'s worker process),
    and after ``--live`` seconds (a learner reading) each control of each panel is moved through
-   up to ``--values`` values across its range (benchmarks/slider_latency.py's driver);
+   up to ``--values`` values across its range (benchmarks/slider_latency.py's driver), and the
+   background trainer is left to finish every grid it was given (what it does while a learner
+   reads on), so its CPU seconds are a whole lecture's;
 3. the session is deleted (the learner closes the tab: the kernel and its trainer stop), unless
    ``--keep-kernels``, where every lecture's kernel stays alive until the end.
 
@@ -103,6 +105,7 @@ class Sampler:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._processes: dict[int, psutil.Process] = {}
+        self._kinds: dict[int, str] = {}
 
     def start(self):
         self._thread.start()
@@ -135,7 +138,11 @@ class Sampler:
         for process in self._tree():
             try:
                 with process.oneshot():
-                    kind = kind_of(process, self.server_pid)
+                    # A process keeps the kind it was first seen as (an exiting process has no
+                    # command line any more); "other" may still turn out to be a kernel after exec.
+                    kind = self._kinds.get(process.pid, "other")
+                    if kind == "other":
+                        kind = self._kinds[process.pid] = kind_of(process, self.server_pid)
                     info = process.memory_full_info()
                     times = process.cpu_times()
             except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
@@ -208,7 +215,8 @@ class LabServer:
             time.sleep(0.1)
         client = BlockingKernelClient()
         client.load_connection_file(str(connection))
-        client.start_channels()
+        # No heartbeat channel: on a loaded machine a missed heartbeat reads as a dead kernel.
+        client.start_channels(hb=False)
         client.wait_for_ready(timeout=120)
         return session["id"], client
 
@@ -256,6 +264,10 @@ def drive(server: LabServer, path: Path, sampler: Sampler, *, values: int, live:
         run_code(client, MEASURE)
         out = run_code(client, f"_course_measure_panels(max_values={values}, live_after={live!r})",
                        timeout=900)
+        # The background trainer goes on training the panels' grids after the last move, as it
+        # would while the learner reads on: wait until it has trained everything it was given.
+        run_code(client, "import course_lib.ui.background as _bg\n"
+                         "_bg._SHARED is None or _bg._SHARED.wait_all(timeout=600)", timeout=660)
         phase.wall_panels = time.monotonic() - start
         line = next(l for l in out.splitlines() if l.startswith("@@RESULT@@"))
         phase.moves = sum(len(p["times"]) for p in json.loads(line[len("@@RESULT@@"):]))
