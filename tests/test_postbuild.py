@@ -16,7 +16,8 @@ environment.yml does not pin, and postBuild then moves them to the pins; the tes
 of them before postBuild to check that postBuild puts it back at its pin), and environment.yml's
 ``--extra-index-url`` line (torch's CPU wheels on download.pytorch.org) is left to this machine's
 pip configuration, which already serves the same torch 2.13.0+cpu wheel. nbgitpuller, the one
-package outside `make install`, comes from pip's usual index.
+package outside `make install`, comes from pip's usual index (the test skips, saying so, where
+that cannot be reached).
 
 It takes a few minutes (one full install of the pinned packages, torch included, then twelve
 lectures): COURSE_SKIP_POSTBUILD_TEST=1 skips it for a quick local run; `make test` runs it.
@@ -99,8 +100,13 @@ def built(tmp_path_factory):
            "PIP_NO_COMPILE": "1"}  # bytecode is written on first import instead; same packages
     env.pop("VIRTUAL_ENV", None)
     env.pop("COURSE_VENV", None)
-    _run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-          "-c", "constraints.txt", "-r", str(base / "requirements.txt")], cwd=repo, env=env)
+    install = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                              "-c", "constraints.txt", "-r", str(base / "requirements.txt")],
+                             cwd=repo, env=env, capture_output=True, text=True, timeout=1800)
+    if install.returncode != 0 and "nbgitpuller" in install.stderr and "No matching distribution" in install.stderr:
+        # The one package make install does not need comes from pip's index: offline, say so.
+        pytest.skip("nbgitpuller==1.3.0 cannot be downloaded here (offline?):\n" + install.stderr[-500:])
+    assert install.returncode == 0, f"pip install (environment.yml's list) failed:\n{install.stderr[-3000:]}"
     _run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", DROPPED], cwd=repo, env=env)
     timings["environment.yml"] = time.monotonic() - start
     start = time.monotonic()
