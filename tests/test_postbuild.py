@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -40,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LECTURES = sorted((ROOT / "notebooks").glob("*.ipynb"))
 DROPPED = "webencodings"  # a package environment.yml does not name; postBuild must bring it back
 
-pytestmark = pytest.mark.skipif(os.environ.get("COURSE_SKIP_POSTBUILD_TEST") == "1",
-                                reason="COURSE_SKIP_POSTBUILD_TEST=1")
+SKIP_SLOW = pytest.mark.skipif(os.environ.get("COURSE_SKIP_POSTBUILD_TEST") == "1",
+                               reason="COURSE_SKIP_POSTBUILD_TEST=1")
 
 LIST_DISTRIBUTIONS = ("import importlib.metadata as m, json; "
                       "print(json.dumps({d.metadata['Name'].lower().replace('_', '-'): d.version "
@@ -84,6 +85,18 @@ def _canonical(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
+def _extras(text: str, where: str) -> set[str]:
+    found = re.findall(r'-c constraints\.txt -e "\.\[([a-z,]+)\]"', text)
+    assert len(found) == 1, f"expected one `pip install -c constraints.txt -e \".[...]\"` in {where}"
+    return set(found[0].split(","))
+
+
+def test_postbuild_installs_the_extras_make_install_installs_plus_hub():
+    """Static and quick: if `make install` gains an extra, postBuild must too."""
+    assert _extras((ROOT / "postBuild").read_text(), "postBuild") == \
+        _extras((ROOT / "Makefile").read_text(), "Makefile") | {"hub"}
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     """(repository copy, environment prefix, seconds per step) after steps 1-3."""
@@ -115,6 +128,7 @@ def built(tmp_path_factory):
     return repo, prefix, env, timings, output
 
 
+@SKIP_SLOW
 def test_postbuild_installs_exactly_what_make_install_installs(built):
     repo, prefix, env, timings, output = built
     print(f"environment.yml step {timings['environment.yml']:.0f} s, postBuild {timings['postBuild']:.0f} s")
@@ -139,6 +153,7 @@ def test_postbuild_installs_exactly_what_make_install_installs(built):
     assert _canonical(DROPPED) in fresh_names
 
 
+@SKIP_SLOW
 def test_postbuild_puts_the_lab_settings_and_a_ready_venv_in_place(built):
     repo, prefix, env, _, _ = built
     settings = prefix / "share" / "jupyter" / "lab" / "settings" / "overrides.json"
@@ -168,6 +183,7 @@ def test_postbuild_puts_the_lab_settings_and_a_ready_venv_in_place(built):
     assert not (learner / ".venv").exists()
 
 
+@SKIP_SLOW
 def test_every_lecture_runs_in_the_postbuild_environment(built):
     repo, prefix, env, _, _ = built
     lectures = [str(Path("notebooks") / path.name) for path in LECTURES]
@@ -191,6 +207,7 @@ def _answer_cells(nb):
     return [cell for cell in nb.cells if "answer" in cell.metadata.get("tags", [])]
 
 
+@SKIP_SLOW
 def test_nbgitpuller_updates_a_learners_copy_and_keeps_their_answers(built, tmp_path):
     """What docs/jupyterhub.md says nbgitpuller does, with the image's nbgitpuller on course files."""
     import nbformat
