@@ -2,7 +2,10 @@
 # Everything runs inside .venv, built from the pinned set in constraints.txt.
 
 PYTHON ?= python3
-VENV   := .venv
+# COURSE_VENV names a prebuilt environment to use instead of .venv: a JupyterHub or Binder image
+# built by repo2docker, whose postBuild installed the course (docs/jupyterhub.md). Then
+# `make install` only checks that it is there.
+VENV   := $(or $(COURSE_VENV),.venv)
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 START  := notebooks/00_welcome.ipynb
@@ -19,11 +22,16 @@ install: $(STAMP)  ## Create .venv with the pinned packages and course_lib (does
 # The lab settings (save widget state, so reopened notebooks show their panels) are copied in
 # by hand: an editable install skips pyproject's data-files.
 LAB_SETTINGS := jupyter-config/lab/settings/overrides.json
+ifeq ($(COURSE_VENV),)
 $(STAMP): constraints.txt pyproject.toml $(LAB_SETTINGS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[lab,test]"
 	@mkdir -p $(VENV)/share/jupyter/lab/settings && cp $(LAB_SETTINGS) $(VENV)/share/jupyter/lab/settings/
 	@touch $(STAMP)
+else
+$(STAMP):
+	@test -x $(BIN)/python || { echo "COURSE_VENV=$(COURSE_VENV) has no bin/python: unset it, or point it at the image's environment"; exit 1; }
+endif
 
 # Jupyter refuses to start as root unless told; containers and some lab machines run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -66,8 +74,11 @@ exercises: install  ## Regenerate exercises/ from solutions/ (never edit exercis
 
 # A fresh run of a copy of your notebook (course_lib/exercises/make_check.py); your file is only read.
 # TIMEOUT=60 gives each cell 60 s instead of 30.
+# With COURSE_VENV the course_lib that runs is the image's copy, so "all of exercises/" is named
+# here: the learner's own exercises/ folder, not the image's.
+CHECK_NB = $(or $(NB),$(if $(COURSE_VENV),$(sort $(wildcard exercises/*.ipynb))))
 check: install  ## Check your exercises: NB=exercises/03_momentum.ipynb, or all of exercises/
-	@$(BIN)/python -m course_lib.exercises.make_check $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(NB)
+	@$(BIN)/python -m course_lib.exercises.make_check $(if $(TIMEOUT),--timeout $(TIMEOUT)) $(CHECK_NB)
 
 bench: install  ## Run the speed benchmarks (results go in docs/benchmarks.md)
 	$(BIN)/python benchmarks/optim_speed.py --steady-allocator
