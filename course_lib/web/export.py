@@ -606,7 +606,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{item['seconds']:6.1f} s")
     for page, size in by_page.items():
         print(f"page {page:30s} {size / 1e6:7.2f} MB of panel specs")
-    print(f"total {sum(by_page.values()) / 1e6:.2f} MB in {time.perf_counter() - started:.0f} s")
+    import resource
+
+    cpu = sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for field in ("ru_utime", "ru_stime"))
+    print(f"total {sum(by_page.values()) / 1e6:.2f} MB in {time.perf_counter() - started:.0f} s "
+          f"({cpu:.0f} s of CPU)")
     return 0
 
 
