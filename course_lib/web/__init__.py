@@ -1,0 +1,9 @@
+"""The course on the web: what makes every panel live in a static page, with no kernel.
+
+Modules:
+
+- ``jsport``: the float64 JavaScript ports of course_lib's update rules, landscapes, trajectory
+  runner and landscape panels (``js/optim.js``, ``js/landscapes.js``, ``js/trajectories.js``,
+  classic browser scripts that define ``window.CourseOptim`` and load in node too), and
+  ``run_in_node`` that runs them in node (the parity tests use it).
+"""
