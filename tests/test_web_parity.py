@@ -5,9 +5,15 @@ the course's optimizers, landscapes and trajectory runner. These tests keep it h
 landscape panel (01 ×2, 03, 04, 05, 06, 07), over every landscape, dropdown option and switch it
 offers and over its sliders' notches (the extremes of each, diverging runs included), the JS
 panel's ``compute(values)`` returns the same trajectories as the Python panel's own ``compute``:
-the same labels, lengths, divergence steps and messages, and points and losses equal to float64
-round-off (max relative difference <= 1e-12; most cases are bit for bit, and the tests print
-what they achieve). Every option of every update rule (SGD's dampening and weight decay,
+the same labels, lengths, divergence steps and messages, points equal to float64 round-off (each
+point's difference at most 1e-12 of the largest size the run has had so far; most cases are bit
+for bit, and the tests print what they achieve, per point too), and losses that are the ported
+f at those points bit for bit.
+
+Why not bit for bit everywhere: torch's CPU float64 sqrt is MKL's vdSqrt, which differs from the
+correctly rounded root (JS's Math.sqrt) by one ulp for about 0.8% of inputs, so runs through a
+square root (Adagrad, RMSprop, Adadelta, Adam) part by round-off once such an input occurs. SGD
+runs (01, 03, 04) and 06's curves are equal bit for bit. Every option of every update rule (SGD's dampening and weight decay,
 RMSprop's centered and momentum, Adadelta, AMSGrad, AdamW, ...) is run on every landscape against
 course_lib.optim and torch.optim (foreach=False). A last test swaps a wrong rule into the JS
 (Adam without its bias correction) and shows that the parity check catches it.
@@ -23,6 +29,8 @@ import itertools
 import math
 import os
 import random
+import time
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -146,10 +154,33 @@ def relative_difference(python, js) -> float:
     return float(relative.max())
 
 
-def compare_trajectory(python, js: dict, where: str, loss=None) -> float:
+def running_relative_difference(python, js) -> float:
+    """max over the points k of ‖a_k − b_k‖∞ / max over j ≤ k of ‖a_j‖∞: each point's difference
+    relative to the largest size the run has had so far. This is float64 round-off's own scale
+    for a run that contracts: a rounding made while θ had size S leaves an error of about ε·S,
+    which stays when θ then shrinks (07's Adam without bias correction on the quadratic reaches
+    |θ| ≈ 1e-109 at step 166, where one ulp of difference from step 159 is 2.5e-121 absolute, 1.5e-12 of
+    that point, 2.5e-121 of the run's size)."""
+    a = np.asarray(python, dtype=np.float64)
+    b = np.asarray(js, dtype=np.float64)
+    assert a.shape == b.shape, f"shapes differ: Python {a.shape}, JS {b.shape}"
+    if a.size == 0:
+        return 0.0
+    if a.ndim == 1:
+        a, b = a[:, None], b[:, None]
+    difference = np.abs(a - b).max(axis=1)
+    scale = np.maximum.accumulate(np.maximum(np.abs(a).max(axis=1), np.abs(b).max(axis=1)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        relative = np.where(difference == 0, 0.0, difference / scale)
+    relative = np.where(np.isnan(relative), np.inf, relative)
+    return float(relative.max())
+
+
+def compare_trajectory(python, js: dict, where: str, loss=None) -> tuple[float, float]:
     """Same label, length, divergence and message; the JS losses are ``loss`` (the Python
     landscape's f) at the JS points, bit for bit; return the points' max relative difference
-    (:func:`relative_difference`). Without ``loss`` the losses are compared like the points.
+    (:func:`relative_difference`, and :func:`running_relative_difference`, which the tests
+    hold to 1e-12). Without ``loss`` the losses are compared like the points.
 
     Why the losses are checked this way: near a minimum f is a difference of nearly equal terms,
     so a round-off difference in θ shows up in f(θ) many times larger, relatively; f itself is
@@ -161,9 +192,10 @@ def compare_trajectory(python, js: dict, where: str, loss=None) -> float:
     assert js["diverged"] == python.diverged, f"{where} ({python.label}): diverged {js['diverged']} != {python.diverged}"
     assert js["diverged_at"] == python.diverged_at, f"{where} ({python.label}): diverged_at {js['diverged_at']} != {python.diverged_at}"
     assert js["message"] == python.message, f"{where} ({python.label}): message {js['message']!r} != {python.message!r}"
-    difference = relative_difference(python.path, js["path"])
+    difference = (relative_difference(python.path, js["path"]), running_relative_difference(python.path, js["path"]))
     if loss is None:
-        return max(difference, relative_difference(python.losses, js["losses"]))
+        losses = relative_difference(python.losses, js["losses"])
+        return max(difference[0], losses), max(difference[1], losses)
     expected = loss(np.asarray(js["path"], dtype=np.float64))
     assert np.array_equal(np.asarray(js["losses"], dtype=np.float64), expected), f"{where} ({python.label}): losses are not f(path)"
     return difference
@@ -178,29 +210,38 @@ def parabola_loss(curvature):
     return lambda path: 0.5 * curvature * path[:, 0] ** 2
 
 
-def compare_curve(python, js: dict, where: str) -> float:
+def compare_curve(python, js: dict, where: str) -> tuple[float, float]:
     assert js["label"] == python.label, f"{where}: label {js['label']!r} != {python.label!r}"
-    return max(relative_difference(python.effective_lr, js["effective_lr"]),
-               relative_difference(python.step_size, js["step_size"]))
+    difference = max(relative_difference(python.effective_lr, js["effective_lr"]),
+                     relative_difference(python.step_size, js["step_size"]))
+    return difference, difference
 
 
-def compare_panel(python_results: list, js_answer: dict, where: str, loss=None) -> float:
-    """The whole answer of one panel compute: returns the max relative difference."""
+def compare_panel(python_results: list, js_answer: dict, where: str, loss=None) -> tuple[float, float]:
+    """The whole answer of one panel compute: (max relative difference per point, relative to
+    the run's size so far)."""
     assert "ok" in js_answer, f"{where}: the JS threw {js_answer.get('error')!r} where Python did not"
     js_results = js_answer["ok"]["trajectories"]
     assert len(js_results) == len(python_results), f"{where}: {len(js_results)} runs in JS, {len(python_results)} in Python"
-    worst = 0.0
+    worst = (0.0, 0.0)
     for python, js in zip(python_results, js_results):
         if hasattr(python, "effective_lr"):
-            worst = max(worst, compare_curve(python, js, where))
+            difference = compare_curve(python, js, where)
         else:
-            worst = max(worst, compare_trajectory(python, js, where, loss))
+            difference = compare_trajectory(python, js, where, loss)
+        worst = (max(worst[0], difference[0]), max(worst[1], difference[1]))
     return worst
 
 
-def record(name: str, difference: float) -> None:
-    cases, exact, worst = SUMMARY.setdefault(name, [0, 0, 0.0])
-    SUMMARY[name] = [cases + 1, exact + (difference == 0.0), max(worst, difference)]
+def record(name: str, difference: tuple[float, float]) -> None:
+    """Count a case: (cases, bit for bit, max per-point relative, max relative to the run's size)."""
+    cases, exact, worst, running = SUMMARY.setdefault(name, [0, 0, 0.0, 0.0])
+    SUMMARY[name] = [cases + 1, exact + (difference[0] == 0.0), max(worst, difference[0]), max(running, difference[1])]
+
+
+def assert_round_off(difference: tuple[float, float], where: str) -> None:
+    assert difference[1] <= TOLERANCE, (
+        f"{where}: max relative difference {difference[1]:.3g} (per point {difference[0]:.3g}) > {TOLERANCE:g}")
 
 
 def panel_loss(panel_id: str, panel, values: dict):
@@ -298,9 +339,63 @@ def parity(panels):
             for signed in (value, -value):
                 python.append(("format", signed, spec, format(signed, spec)))
                 requests.append({"call": "format", "args": [signed, spec]})
+    for kind, name, args, expected in theory_cases() + fma_cases():
+        python.append((kind, name, args, expected))
+        requests.append({"call": name, "args": list(args)})
+    started = time.perf_counter()
     answers = run_in_node(requests)
+    NODE_SECONDS.append(time.perf_counter() - started)
     assert len(answers) == len(requests)
     return list(zip(python, answers))
+
+
+NODE_SECONDS: list[float] = []
+
+
+def theory_cases() -> list:
+    """The closed forms the panels' divergence rule and captions use, at the panels' values."""
+    from course_lib.theory import gradient_descent as gd, momentum as hb, rmsprop
+
+    cases = []
+    lrs = [10 ** (-4 + 0.05 * k) for k in range(96)] + [10 ** (-4 + 0.02 * k) for k in range(251)]
+    betas = [round(0.01 * k, 12) for k in range(100)]
+    for mu, L in ((0.02, 1.0), (1.0, 1.0), (0.1, 1.0), (1.0 / 10 ** 1.7, 1.0)):
+        for lr in lrs[::3]:
+            for beta in betas[::7]:
+                cases.append(("theory", "theory.quadraticRate", (lr, beta, mu, L), hb.quadratic_rate(lr, beta, mu, L)))
+            cases.append(("theory", "theory.gdRate", (lr, [mu, L]), gd.gd_rate(lr, [mu, L])))
+        cases.append(("theory", "theory.heavyBallOptimum", (mu, L), list(hb.heavy_ball_optimum(mu, L))))
+        cases.append(("theory", "theory.heavyBallOptimalRate", (mu, L), hb.heavy_ball_optimal_rate(mu, L)))
+        cases.append(("theory", "theory.gdOptimalLr", (mu, L), gd.gd_optimal_lr(mu, L)))
+        cases.append(("theory", "theory.gdOptimalRate", (mu, L), gd.gd_optimal_rate(mu, L)))
+    for rate in [0.0, 0.5, 0.9, 0.99, 0.999, 0.1, 0.3, 0.7, 0.95, 0.9999, 1 / 3, 0.98]:
+        cases.append(("theory", "theory.stepsToTolerance", (rate, 0.1), gd.steps_to_tolerance(rate, 0.1)))
+    for alpha in [round(0.001 * k, 12) for k in range(0, 1000, 37)]:
+        cases.append(("theory", "theory.emaMemory", (alpha,), rmsprop.ema_memory(alpha)))
+    return cases
+
+
+def fma_cases() -> list:
+    """a·b + c rounded once, against exact rational arithmetic: ordinary numbers, cancellations,
+    subnormal and huge results."""
+    rng = random.Random("fma")
+    cases = []
+    for _ in range(1500):
+        scale = rng.choice([(-5, 5), (-1080, -900), (-600, -500), (900, 1000), (-60, 60)])
+        a, b, c = (rng.choice([-1, 1]) * rng.uniform(0.5, 2) * 2.0 ** rng.randint(*scale) for _ in range(3))
+        if rng.random() < 0.3:
+            c = -a * b * (1 + rng.uniform(-1e-15, 1e-15))
+        if rng.random() < 0.1:
+            c = -a * b
+        if not (math.isfinite(a * b) and math.isfinite(c)):
+            continue
+        exact = Fraction(a) * Fraction(b) + Fraction(c)
+        try:
+            expected = float(exact)
+        except OverflowError:
+            continue
+        cases.append(("fma", "math.fma", (a, b, c), expected))
+    return cases
 
 
 # -- the tests ----------------------------------------------------------------------------------
@@ -315,21 +410,21 @@ CAN_DIVERGE = ("01_gradient_descent-0", "01_gradient_descent-1", "03_momentum-0"
 def test_each_panel_computes_what_the_python_panel_computes(parity, panels, panel_id):
     cases = [(p, a) for p, a in parity if p[0] == "panel" and p[1] == panel_id]
     assert len(cases) >= 10
-    worst, diverged = 0.0, 0
+    diverged = 0
     for (_, _, values, python), answer in cases:
         where = f"{panel_id} {values}"
         if isinstance(python, ValueError):
             assert "error" in answer, f"{where}: Python raised {python} but the JS computed"
             continue
         difference = compare_panel(python, answer, where, panel_loss(panel_id, panels[panel_id], values))
-        assert difference <= TOLERANCE, f"{where}: max relative difference {difference:.3g} > {TOLERANCE:g}"
+        assert_round_off(difference, where)
         record(panel_id, difference)
-        worst = max(worst, difference)
         diverged += any(getattr(t, "diverged", False) for t in python)
     if panel_id in CAN_DIVERGE:
         assert diverged > 0, f"{panel_id}: no case diverged; the sweep must reach a diverging run"
-    print(f"\n{panel_id}: {SUMMARY[panel_id][0]} cases ({diverged} with a diverging run), "
-          f"{SUMMARY[panel_id][1]} bit for bit, max relative difference {worst:.3g}")
+    cases, exact, per_point, running = SUMMARY[panel_id]
+    print(f"\n{panel_id}: {cases} cases ({diverged} with a diverging run), {exact} bit for bit, "
+          f"max relative difference {per_point:.3g} per point, {running:.3g} of the run's size")
 
 
 def test_the_panels_extras_match_the_python_numbers(parity, panels):
@@ -375,7 +470,7 @@ def test_every_optimizer_option_matches_course_lib_and_torch_on_every_landscape(
             python = run(surface, cls, steps=OPTION_STEPS, **torch_hyperparams, **extra)
             python.label = answer["ok"]["label"]  # labels name the class's keywords; compared below
             difference = compare_trajectory(python, answer["ok"], f"{where} vs {source}", landscape_loss(surface))
-            assert difference <= TOLERANCE, f"{where} vs {source}: max relative difference {difference:.3g}"
+            assert_round_off(difference, f"{where} vs {source}")
             record(f"{name} vs {source}", difference)
     for name in OPTION_GRID:
         print(f"\n{name}: vs course_lib {SUMMARY[name + ' vs course_lib']}, vs torch {SUMMARY[name + ' vs torch']} "
@@ -413,6 +508,32 @@ def test_bias_corrections_are_pythons_to_the_bit(parity):
     assert len(late) <= 20, late
     print(f"\nβᵗ: {len(powers)} of {sum(k == 'pow' for (k, *_), _ in parity)} differ from C's pow;"
           f" 1 − βᵗ and √(1 − βᵗ): all equal for the panel's β and steps; {len(late)} others differ by an ulp")
+
+
+def test_the_closed_forms_match_course_lib_theory(parity):
+    """The rates that decide 03's divergence (rate > 1) agree exactly on that decision, and every
+    closed form agrees to round-off (hypot, in the complex-root case, may round differently)."""
+    exact = total = 0
+    for (kind, name, args, expected), answer in parity:
+        if kind != "theory":
+            continue
+        got = answer["ok"]
+        total += 1
+        exact += bool(np.array_equal(got, expected)) if got is not None else False
+        if name == "theory.quadraticRate":
+            assert (got > 1.0) == (expected > 1.0), (args, got, expected)
+        if name in ("theory.stepsToTolerance",):
+            assert (got if got is not None else math.inf) == expected, (args, got, expected)
+            continue
+        assert np.allclose(got, expected, rtol=1e-15, atol=0), (name, args, got, expected)
+    print(f"\nclosed forms: {exact} of {total} bit for bit, the rest within 1e-15")
+
+
+def test_fma_is_exact(parity):
+    """The fused multiply-add the port emulates equals a·b + c rounded once, subnormals included."""
+    wrong = [(args, answer["ok"], expected) for (kind, _, args, expected), answer in parity
+             if kind == "fma" and float(answer["ok"]) != expected]
+    assert not wrong, wrong[:5]
 
 
 def test_labels_and_captions_format_numbers_as_python_does(parity):
@@ -460,10 +581,9 @@ def test_a_wrong_rule_fails_the_parity_check(panels):
     wrong, = run_in_node([{"panel": "07_adam-0", "values": values}],
                          prelude="C.optimizers.Adam = C.optimizers.AdamWithoutBiasCorrection;")
     right, = run_in_node([{"panel": "07_adam-0", "values": values}])
-    assert compare_panel(python, right, "07 as ported") <= TOLERANCE
+    assert_round_off(compare_panel(python, right, "07 as ported"), "07 as ported")
     with pytest.raises(AssertionError):
-        difference = compare_panel(python, wrong, "07 with a wrong rule")
-        assert difference <= TOLERANCE, f"max relative difference {difference:.3g}"
+        assert_round_off(compare_panel(python, wrong, "07 with a wrong rule"), "07 with a wrong rule")
     # subtler: momentum's buffer kept as (1 − τ)g₁ after the first step (torch keeps b₁ = g₁)
     python = run_sgd_dampened()
     wrong, = run_in_node([{"run": {"landscape": "rosenbrock", "optimizer": "SGD", "steps": OPTION_STEPS,
@@ -471,8 +591,7 @@ def test_a_wrong_rule_fails_the_parity_check(panels):
                          prelude=FIRST_STEP_DAMPENED)
     with pytest.raises(AssertionError):
         python.label = wrong["ok"]["label"]
-        difference = compare_trajectory(python, wrong["ok"], "SGD with the first step dampened")
-        assert difference <= TOLERANCE, f"max relative difference {difference:.3g}"
+        assert_round_off(compare_trajectory(python, wrong["ok"], "SGD with the first step dampened"), "SGD dampened")
 
 
 FIRST_STEP_DAMPENED = """
@@ -495,5 +614,8 @@ def run_sgd_dampened():
 
 def test_zz_summary():
     """What the port achieves (pytest -s shows it): cases, cases equal bit for bit, max relative difference."""
-    for name, (cases, exact, worst) in sorted(SUMMARY.items()):
-        print(f"\n{name:32s} {cases:5d} cases, {exact:5d} bit for bit, max relative difference {worst:.3g}")
+    if NODE_SECONDS:
+        print(f"\nnode answered the module's requests in {NODE_SECONDS[0]:.2f} s")
+    for name, (cases, exact, per_point, running) in sorted(SUMMARY.items()):
+        print(f"\n{name:28s} {cases:5d} cases, {exact:5d} bit for bit, max relative difference "
+              f"{per_point:.3g} per point, {running:.3g} of the run's size")
