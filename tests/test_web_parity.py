@@ -419,6 +419,8 @@ def test_each_panel_computes_what_the_python_panel_computes(parity, panels, pane
         difference = compare_panel(python, answer, where, panel_loss(panel_id, panels[panel_id], values))
         assert_round_off(difference, where)
         record(panel_id, difference)
+        setting = values.get("landscape") or values.get("orientation") or values.get("stream") or "parabola"
+        record(f"{panel_id} · {setting}", difference)
         diverged += any(getattr(t, "diverged", False) for t in python)
     if panel_id in CAN_DIVERGE:
         assert diverged > 0, f"{panel_id}: no case diverged; the sweep must reach a diverging run"
@@ -472,6 +474,8 @@ def test_every_optimizer_option_matches_course_lib_and_torch_on_every_landscape(
             difference = compare_trajectory(python, answer["ok"], f"{where} vs {source}", landscape_loss(surface))
             assert_round_off(difference, f"{where} vs {source}")
             record(f"{name} vs {source}", difference)
+            if source == "torch":
+                record(f"{name} on {landscape} (vs torch)", difference)
     for name in OPTION_GRID:
         print(f"\n{name}: vs course_lib {SUMMARY[name + ' vs course_lib']}, vs torch {SUMMARY[name + ' vs torch']} "
               "(cases, bit for bit, max relative difference)")
