@@ -623,3 +623,35 @@ def test_zz_summary():
     for name, (cases, exact, per_point, running) in sorted(SUMMARY.items()):
         print(f"\n{name:28s} {cases:5d} cases, {exact:5d} bit for bit, max relative difference "
               f"{per_point:.3g} per point, {running:.3g} of the run's size")
+
+
+def test_the_scripts_load_as_a_page_loads_them_in_any_order():
+    """In a page there is no require and no module: the three scripts share one global scope
+    (window) and may come in any order (the book loads js/ sorted by name); each defines or
+    extends window.CourseOptim and touches nothing else."""
+    import json
+    import subprocess
+
+    from course_lib.web.jsport import JS_DIR, PORT_FILES
+
+    script = r"""
+const fs = require("fs"), vm = require("vm"), path = require("path");
+const files = JSON.parse(process.argv[1]);
+const results = [];
+for (const order of [files, files.slice().reverse(), files.slice().sort()]) {
+  const window = {};
+  window.window = window;
+  const context = vm.createContext(window);
+  for (const name of order) vm.runInContext(fs.readFileSync(path.join(process.argv[2], name), "utf8"), context, {filename: name});
+  const globals = Object.keys(window).filter((k) => k !== "window");
+  const run = window.CourseOptim.panels["07_adam-0"].compute({landscape: "rosenbrock", lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, bias_correction: true});
+  results.push({globals, last: run.trajectories[0].path[200]});
+}
+process.stdout.write(JSON.stringify(results));
+"""
+    node = node_executable()
+    out = subprocess.run([node, "-e", script, json.dumps(list(PORT_FILES)), str(JS_DIR)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)
+    assert all(r["globals"] == ["CourseOptim"] for r in results), results
+    assert results[0]["last"] == results[1]["last"] == results[2]["last"]
