@@ -13,10 +13,12 @@ f at those points bit for bit.
 Why not bit for bit everywhere: torch's CPU float64 sqrt is MKL's vdSqrt, which differs from the
 correctly rounded root (JS's Math.sqrt) by one ulp for about 0.8% of inputs, so runs through a
 square root (Adagrad, RMSprop, Adadelta, Adam) part by round-off once such an input occurs. SGD
-runs (01, 03, 04) and 06's curves are equal bit for bit. Every option of every update rule (SGD's dampening and weight decay,
-RMSprop's centered and momentum, Adadelta, AMSGrad, AdamW, ...) is run on every landscape against
-course_lib.optim and torch.optim (foreach=False). A last test swaps a wrong rule into the JS
-(Adam without its bias correction) and shows that the parity check catches it.
+runs (01, 03, 04) and 06's curves are equal bit for bit (torch's fused multiply-adds included).
+
+Every option of every update rule (SGD's dampening and weight decay, RMSprop's centered and
+momentum, Adadelta, AMSGrad, AdamW, ...) is run on every landscape against course_lib.optim and
+torch.optim (foreach=False). A last test swaps a wrong rule into the JS (Adam without its bias
+correction; SGD's buffer dampened on step 1) and shows that the parity check catches it.
 
 All JS answers of this module come from one node process (``course_lib.web.jsport.run_in_node``).
 By default the sliders are sampled (extremes plus a spread of notches, seeded); with
@@ -616,15 +618,6 @@ def run_sgd_dampened():
     return run(get_landscape("rosenbrock"), course_optim.SGD, steps=OPTION_STEPS, lr=1e-3, momentum=0.9, dampening=0.5)
 
 
-def test_zz_summary():
-    """What the port achieves (pytest -s shows it): cases, cases equal bit for bit, max relative difference."""
-    if NODE_SECONDS:
-        print(f"\nnode answered the module's requests in {NODE_SECONDS[0]:.2f} s")
-    for name, (cases, exact, per_point, running) in sorted(SUMMARY.items()):
-        print(f"\n{name:28s} {cases:5d} cases, {exact:5d} bit for bit, max relative difference "
-              f"{per_point:.3g} per point, {running:.3g} of the run's size")
-
-
 def test_the_scripts_load_as_a_page_loads_them_in_any_order():
     """In a page there is no require and no module: the three scripts share one global scope
     (window) and may come in any order (the book loads js/ sorted by name); each defines or
@@ -655,3 +648,12 @@ process.stdout.write(JSON.stringify(results));
     results = json.loads(out.stdout)
     assert all(r["globals"] == ["CourseOptim"] for r in results), results
     assert results[0]["last"] == results[1]["last"] == results[2]["last"]
+
+
+def test_zz_summary():
+    """What the port achieves (pytest -s shows it): cases, cases equal bit for bit, max relative difference."""
+    if NODE_SECONDS:
+        print(f"\nnode answered the module's requests in {NODE_SECONDS[0]:.2f} s")
+    for name, (cases, exact, per_point, running) in sorted(SUMMARY.items()):
+        print(f"\n{name:28s} {cases:5d} cases, {exact:5d} bit for bit, max relative difference "
+              f"{per_point:.3g} per point, {running:.3g} of the run's size")
