@@ -1,0 +1,276 @@
+"""The landscape panels' scenes made in the browser (course_lib/web/js/synth.js, fed by the JS
+port's runs) against the scenes the Python panels make (``panel.update(**values)``; FigureView's
+scene), in node.
+
+For each panel computed in the browser and a sample of control combinations (the defaults, each
+slider at both ends, every option of every picker, diverging runs, and seeded random
+combinations), every line's points agree within 0.2 px, every tick within 0.2 px with the same
+label, every text is the same string at the same place in the same style, legends, axes boxes
+and backgrounds are the same, and so are Play's marks (reveal, follow, from_step, last_step).
+The only planned difference: where the contour follows a condition-number slider, the JS draws
+it as ellipses (lines marked ``"contour"``) instead of naming a background picture; a test checks
+those ellipses against the levels of the Python contour.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+
+PX = 0.2  # pixels: how far a JS point or tick may sit from the Python one
+
+PANELS = ("01_gradient_descent-0", "01_gradient_descent-1", "03_momentum-0", "04_nesterov-0",
+          "05_adagrad-0", "07_adam-0")
+
+
+def _combinations(controls: list[dict], seed: int, random_count: int) -> list[dict]:
+    defaults = {c["name"]: c["value"] for c in controls}
+    combos = [dict(defaults)]
+    for control in controls:
+        values = control["values"]
+        if control["kind"] in ("dropdown", "checkbox"):
+            picks = values
+        else:
+            picks = [values[0], values[-1]]
+        for value in picks:
+            combos.append({**defaults, control["name"]: value})
+    # every layout with the largest learning rate (runs that diverge) and the smallest
+    lr = next((c for c in controls if c["name"] == "lr"), None)
+    pickers = [c for c in controls if c["kind"] == "dropdown"]
+    for picker in pickers:
+        for option in picker["values"]:
+            if lr is not None:
+                combos.append({**defaults, picker["name"]: option, "lr": lr["values"][-1]})
+                combos.append({**defaults, picker["name"]: option, "lr": lr["values"][0]})
+    rng = random.Random(seed)
+    for _ in range(random_count):
+        combos.append({c["name"]: rng.choice(c["values"]) for c in controls})
+    unique = []
+    for combo in combos:
+        if combo not in unique:
+            unique.append(combo)
+    return unique
+
+
+def _close(a, b) -> float:
+    return abs(float(a) - float(b))
+
+
+class Diff:
+    def __init__(self):
+        self.problems: list[str] = []
+        self.max_px = 0.0
+
+    def fail(self, where: str, message: str) -> None:
+        if len(self.problems) < 30:
+            self.problems.append(f"{where}: {message}")
+
+    def px(self, where: str, a, b) -> None:
+        if a is None or b is None:
+            if a is not b:
+                self.fail(where, f"{a!r} vs {b!r}")
+            return
+        gap = _close(a, b)
+        if not np.isfinite(gap):
+            self.fail(where, f"{a!r} vs {b!r}")
+            return
+        self.max_px = max(self.max_px, gap)
+        if gap > PX:
+            self.fail(where, f"{a} vs {b} ({gap:.2f} px)")
+
+    def same(self, where: str, a, b) -> None:
+        if a != b:
+            self.fail(where, f"{a!r} vs {b!r}")
+
+    def style(self, where: str, js: dict, py: dict, skip: tuple) -> None:
+        for key in sorted(set(js) | set(py)):
+            if key in skip:
+                continue
+            a, b = js.get(key), py.get(key)
+            if isinstance(a, float) or isinstance(b, float):
+                if a is None or b is None or _close(a, b) > 1e-9:
+                    self.fail(f"{where}.{key}", f"{a!r} vs {b!r}")
+            elif a != b:
+                self.fail(f"{where}.{key}", f"{a!r} vs {b!r}")
+
+    def ticks(self, where: str, js: dict, py: dict) -> None:
+        self.style(where, js, py, skip=("major", "minor"))
+        for kind in ("major", "minor"):
+            a, b = js.get(kind, []), py.get(kind, [])
+            if len(a) != len(b):
+                self.fail(f"{where}.{kind}", f"{len(a)} ticks vs {len(b)}: {a} vs {b}")
+                continue
+            for i, ((ca, la), (cb, lb)) in enumerate(zip(a, b)):
+                self.px(f"{where}.{kind}[{i}]", ca, cb)
+                self.same(f"{where}.{kind}[{i}] label", la, lb)
+
+    def texts(self, where: str, js: list, py: list) -> None:
+        if len(js) != len(py):
+            self.fail(where, f"{[t['text'] for t in js]} vs {[t['text'] for t in py]}")
+            return
+        for i, (a, b) in enumerate(zip(js, py)):
+            self.style(f"{where}[{i}]", a, b, skip=("x", "y"))
+            self.px(f"{where}[{i}].x", a["x"], b["x"])
+            self.px(f"{where}[{i}].y", a["y"], b["y"])
+
+    def lines(self, where: str, js: list, py: list) -> None:
+        if len(js) != len(py):
+            self.fail(where, f"{len(js)} lines vs {len(py)}: n {[l['n'] for l in js]} vs {[l['n'] for l in py]}")
+            return
+        for i, (a, b) in enumerate(zip(js, py)):
+            self.style(f"{where}[{i}]", a, b, skip=("points",))
+            pa, pb = a["points"], b["points"]
+            if len(pa) != len(pb):
+                self.fail(f"{where}[{i}].points", f"{len(pa)} vs {len(pb)} numbers")
+                continue
+            for k, (u, v) in enumerate(zip(pa, pb)):
+                self.px(f"{where}[{i}].points[{k}]", u, v)
+
+    def scene(self, js: dict, py: dict, *, contour_bg: bool) -> None:
+        self.style("scene", js, py, skip=("axes", "texts"))
+        self.texts("scene.texts", js["texts"], py["texts"])
+        if len(js["axes"]) != len(py["axes"]):
+            self.fail("scene.axes", f"{len(js['axes'])} vs {len(py['axes'])}")
+            return
+        for n, (a, b) in enumerate(zip(js["axes"], py["axes"])):
+            where = f"axes[{n}]"
+            lines = a["lines"]
+            if contour_bg and n == 0:
+                lines = [line for line in lines if not line.get("contour")]
+            else:
+                self.same(f"{where}.bg", a["bg"], b["bg"])
+            for i, (u, v) in enumerate(zip(a["box"], b["box"])):
+                self.px(f"{where}.box[{i}]", u, v)
+            self.same(f"{where}.face", a["face"], b["face"])
+            self.same(f"{where}.spines", a["spines"], b["spines"])
+            self.same(f"{where}.legend", a["legend"], b["legend"])
+            self.ticks(f"{where}.x", a["x"], b["x"])
+            self.ticks(f"{where}.y", a["y"], b["y"])
+            self.lines(f"{where}.lines", lines, b["lines"])
+            self.texts(f"{where}.texts", a["texts"], b["texts"])
+
+
+@pytest.fixture(scope="module")
+def built():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib.web import synth
+
+    cache = {}
+
+    def get(panel_id):
+        if panel_id not in cache:
+            panel = synth.build_panel(panel_id)
+            cache[panel_id] = (panel, synth.compute_spec(panel_id, panel))
+        return cache[panel_id]
+
+    return get
+
+
+def _contour_layout(spec: dict, values: dict) -> bool:
+    source = spec["source"]
+    key = "|".join(str(values[name]) for name in source["layout_controls"])
+    return bool(source["layouts"].get(key, {}).get("contour_of"))
+
+
+@pytest.mark.parametrize("panel_id", PANELS)
+def test_js_scene_equals_python_scene(panel_id, built):
+    from course_lib.web import synth
+
+    panel, spec = built(panel_id)
+    combos = _combinations(spec["controls"], seed=sum(map(ord, panel_id)), random_count=8)
+    answers = synth.scenes_in_node(spec["source"], combos)
+    report = Diff()
+    times = []
+    for values, answer in zip(combos, answers):
+        assert "ok" in answer, f"{panel_id} {values}: {answer.get('error')}"
+        times.append(answer["ms"])
+        panel.update(**values)
+        before = len(report.problems)
+        report.scene(answer["ok"], panel.view.scene, contour_bg=_contour_layout(spec, values))
+        if len(report.problems) > before:
+            report.problems.insert(before, f"--- {values}")
+    print(f"\n{panel_id}: {len(combos)} combinations, max |JS - Python| {report.max_px:.2f} px, "
+          f"scene in node: median {np.median(times):.1f} ms, max {max(times):.1f} ms")
+    assert not report.problems, "\n".join(report.problems)
+
+
+@pytest.mark.parametrize("panel_id", PANELS)
+def test_spec_is_json_and_within_budget(panel_id, built):
+    _, spec = built(panel_id)
+    text = json.dumps(spec, allow_nan=False, ensure_ascii=False)
+    size = len(text.encode())
+    print(f"\n{panel_id}: spec {size / 1e3:.0f} kB ({len(spec['images'])} background pictures)")
+    # a lecture page holds at most 5 MB with everything; notebook 01 has two of these panels
+    assert size < 1.5e6
+    assert spec["source"]["kind"] == "compute"
+    layouts = spec["source"]["layouts"]
+    named = {layout["paths"]["entry"]["bg"] for layout in layouts.values()} - {None}
+    assert named == set(spec["images"])
+
+
+@pytest.mark.parametrize("panel_id, values", [
+    ("01_gradient_descent-1", {"condition_number": 100.0}),
+    ("01_gradient_descent-1", {"condition_number": 1.0}),
+    ("05_adagrad-0", {"kappa": 1000.0, "orientation": "turned 45°"}),
+    ("05_adagrad-0", {"kappa": 1.0, "orientation": "along the axes"}),
+])
+def test_contour_ellipses_follow_the_python_contour_levels(panel_id, values, built):
+    """Each ellipse JS draws lies on the level the Python ContourSet draws in the same colour."""
+    from course_lib.web import synth
+
+    panel, spec = built(panel_id)
+    defaults = {c["name"]: c["value"] for c in spec["controls"]}
+    values = {**defaults, **values}
+    (answer,) = synth.scenes_in_node(spec["source"], [values])
+    panel.update(**values)
+    contour = panel.figure.contour
+    levels = np.asarray(contour.levels)
+    ellipses = [line for line in answer["ok"]["axes"][0]["lines"] if line.get("contour")]
+    assert len(ellipses) == len(levels)
+    from matplotlib.colors import to_hex
+
+    colors = [to_hex(c, keep_alpha=True) for c in contour.get_edgecolor()]
+    ax = panel.figure.ax_paths
+    height = panel.fig.bbox.height
+    inverse = ax.transData.inverted()
+    for line, level, color in zip(ellipses, levels, colors):
+        assert line["color"] == color
+        xy = np.asarray(line["points"], dtype=float).reshape(-1, 2)
+        xy[:, 1] = height - xy[:, 1]
+        data = inverse.transform(xy)
+        import torch
+
+        with torch.no_grad():
+            f = panel.figure.landscape(torch.as_tensor(data, dtype=torch.float64)).numpy()
+        # 0.1 px of rounding moves f by at most |∇f| * 0.1 px in data units
+        assert np.allclose(f, level, rtol=0.02, atol=level * 0.02 + 1e-9), (level, f.min(), f.max())
+
+
+def test_sources_register_compute_and_keep_the_last_scene_on_an_error():
+    """In a page, CoursePanels.sources.compute(spec).sceneFor(values) answers; a combination the
+    Python panel rejects keeps the last good scene and says why (as the panel's status line)."""
+    import subprocess
+    from pathlib import Path
+
+    import course_lib.web.synth as synth
+
+    js = Path(synth.__file__).with_name("js")
+    script = f"""
+    globalThis.window = globalThis;
+    for (const f of ["optim.js", "landscapes.js", "trajectories.js", "synth.js"]) {{
+      require({json.dumps(str(js))} + "/" + f);
+    }}
+    const source = {json.dumps({"kind": "compute", "panel": "01_gradient_descent-0", "figure": "parabola"})};
+    const make = window.CoursePanels.sources.compute;
+    console.log(typeof make);
+    """
+    done = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "function"
