@@ -180,26 +180,83 @@ def _contour_layout(spec: dict, values: dict) -> bool:
     return bool(source["layouts"].get(key, {}).get("contour_of"))
 
 
+def _as_result(panel_id: str, values: dict, trajectories: list) -> dict:
+    """The Python runs as the JS port's compute returns them ({trajectories, extras})."""
+    extras: dict = {}
+    if panel_id == "01_gradient_descent-1":
+        from course_lib.theory.gradient_descent import curvatures_at_minimum
+        from course_lib.ui.panels.gradient_descent import _landscape
+
+        curvatures = curvatures_at_minimum(_landscape(values["landscape"], float(values["condition_number"])))
+        extras["curvatures"] = None if curvatures is None else list(curvatures)
+    if panel_id == "03_momentum-0":
+        from course_lib.ui.panels.momentum import panel_landscape
+
+        surface = panel_landscape(values["landscape"])
+        extras.update(mu=getattr(surface, "mu", None), L=getattr(surface, "L", None))
+    return {"trajectories": [
+        {"label": t.label, "path": np.asarray(t.path, dtype=float).tolist(),
+         "losses": np.asarray(t.losses, dtype=float).tolist(), "diverged": bool(t.diverged),
+         "diverged_at": t.diverged_at, "message": t.message} for t in trajectories],
+        "extras": extras}
+
+
+def _runs_differ(python: dict, js: dict) -> bool:
+    """Whether the JS port's runs differ from the Python runs by more than float64 round-off
+    (tests/test_web_parity.py is where that is held to account; here such a combination is
+    checked with the Python runs only, and named in the output)."""
+    a, b = python["trajectories"], js["trajectories"]
+    if len(a) != len(b):
+        return True
+    for u, v in zip(a, b):
+        if u["label"] != v["label"] or u["message"] != v["message"] or len(u["path"]) != len(v["path"]):
+            return True
+        pu, pv = np.asarray(u["path"], dtype=float), np.asarray(v["path"], dtype=float)
+        if not np.allclose(pu, pv, rtol=1e-12, atol=1e-300):
+            return True
+    return False
+
+
 @pytest.mark.parametrize("panel_id", PANELS)
 def test_js_scene_equals_python_scene(panel_id, built):
+    """Both the scene synth.js makes from the Python runs (the synthesis alone) and the one it
+    makes from the JS port's own runs (what the page shows) equal the Python panel's scene."""
     from course_lib.web import synth
 
     panel, spec = built(panel_id)
     combos = _combinations(spec["controls"], seed=sum(map(ord, panel_id)), random_count=8)
-    answers = synth.scenes_in_node(spec["source"], combos)
-    report = Diff()
-    times = []
-    for values, answer in zip(combos, answers):
-        assert "ok" in answer, f"{panel_id} {values}: {answer.get('error')}"
-        times.append(answer["ms"])
-        panel.update(**values)
-        before = len(report.problems)
-        report.scene(answer["ok"], panel.view.scene, contour_bg=_contour_layout(spec, values))
-        if len(report.problems) > before:
-            report.problems.insert(before, f"--- {values}")
-    print(f"\n{panel_id}: {len(combos)} combinations, max |JS - Python| {report.max_px:.2f} px, "
-          f"scene in node: median {np.median(times):.1f} ms, max {max(times):.1f} ms")
-    assert not report.problems, "\n".join(report.problems)
+    python_scenes, results = [], []
+    for values in combos:
+        trajectories = panel.update(**values)
+        python_scenes.append(json.loads(json.dumps(panel.view.scene)))
+        results.append(_as_result(panel_id, values, trajectories))
+    from_python_runs = synth.scenes_in_node(spec["source"], combos, results)
+    from_js_runs = synth.scenes_in_node(spec["source"], combos)
+    from course_lib.web.jsport import run_in_node
+
+    js_runs = run_in_node([{"panel": panel_id, "values": values} for values in combos])
+    differ = [values for values, result, js in zip(combos, results, js_runs)
+              if "ok" not in js or _runs_differ(result, js["ok"])]
+    if differ:
+        print(f"\n{panel_id}: the JS port's runs differ from the Python runs (beyond round-off) for "
+              f"{len(differ)} of {len(combos)} combinations: {differ}")
+    lines = []
+    for name, answers in (("Python runs", from_python_runs), ("JS runs", from_js_runs)):
+        report = Diff()
+        times = []
+        for values, answer, expected in zip(combos, answers, python_scenes):
+            assert "ok" in answer, f"{panel_id} {values}: {answer.get('error')}"
+            if name == "JS runs" and values in differ:
+                continue
+            times.append(answer["ms"])
+            before = len(report.problems)
+            report.scene(answer["ok"], expected, contour_bg=_contour_layout(spec, values))
+            if len(report.problems) > before:
+                report.problems.insert(before, f"--- {name}: {values}")
+        print(f"\n{panel_id} from {name}: {len(times)} combinations, max |JS - Python| {report.max_px:.2f} px, "
+              f"scene in node: median {np.median(times):.2f} ms, max {max(times):.1f} ms")
+        lines += report.problems
+    assert not lines, "\n".join(lines)
 
 
 @pytest.mark.parametrize("panel_id", PANELS)
@@ -241,36 +298,46 @@ def test_contour_ellipses_follow_the_python_contour_levels(panel_id, values, bui
     ax = panel.figure.ax_paths
     height = panel.fig.bbox.height
     inverse = ax.transData.inverted()
+    per_px = (ax.get_xlim()[1] - ax.get_xlim()[0]) / ax.bbox.width  # data units per pixel
+    import torch
+
     for line, level, color in zip(ellipses, levels, colors):
         assert line["color"] == color
         xy = np.asarray(line["points"], dtype=float).reshape(-1, 2)
         xy[:, 1] = height - xy[:, 1]
-        data = inverse.transform(xy)
-        import torch
-
+        data = torch.as_tensor(inverse.transform(xy), dtype=torch.float64)
         with torch.no_grad():
-            f = panel.figure.landscape(torch.as_tensor(data, dtype=torch.float64)).numpy()
-        # 0.1 px of rounding moves f by at most |∇f| * 0.1 px in data units
-        assert np.allclose(f, level, rtol=0.02, atol=level * 0.02 + 1e-9), (level, f.min(), f.max())
+            f = panel.figure.landscape(data).numpy()
+            slope = panel.figure.landscape.grad(data).norm(dim=-1).numpy()
+        # the points are rounded to 0.1 px: f may be off by the slope times 0.05·√2 px
+        assert np.all(np.abs(f - level) <= slope * per_px * 0.075 + 1e-9 * level + 1e-12), level
 
 
-def test_sources_register_compute_and_keep_the_last_scene_on_an_error():
-    """In a page, CoursePanels.sources.compute(spec).sceneFor(values) answers; a combination the
-    Python panel rejects keeps the last good scene and says why (as the panel's status line)."""
+def test_sources_register_compute_and_keep_the_last_scene_on_an_error(built, tmp_path):
+    """In a page, CoursePanels.sources.compute(spec).sceneFor(values) answers with the scene;
+    a combination the Python panel rejects (a negative lr, never on a slider) keeps the last good
+    scene and says why, as the panel's status line does."""
     import subprocess
     from pathlib import Path
 
     import course_lib.web.synth as synth
 
+    _, spec = built("01_gradient_descent-0")
+    (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     js = Path(synth.__file__).with_name("js")
     script = f"""
     globalThis.window = globalThis;
-    for (const f of ["optim.js", "landscapes.js", "trajectories.js", "synth.js"]) {{
-      require({json.dumps(str(js))} + "/" + f);
-    }}
-    const source = {json.dumps({"kind": "compute", "panel": "01_gradient_descent-0", "figure": "parabola"})};
-    const make = window.CoursePanels.sources.compute;
-    console.log(typeof make);
+    for (const f of {json.dumps(list(synth.JS_FILES))}) require({json.dumps(str(js))} + "/" + f);
+    const spec = JSON.parse(require("fs").readFileSync({json.dumps(str(tmp_path / "spec.json"))}, "utf8"));
+    const source = window.CoursePanels.sources.compute(spec);
+    const values = Object.fromEntries(spec.controls.map((c) => [c.name, c.value]));
+    const good = source.sceneFor(values);
+    const same = JSON.stringify(good) === JSON.stringify(window.CourseSynth.sceneFor(spec.source, values));
+    const bad = source.sceneFor(Object.assign({{}}, values, {{lr: -1}}));
+    console.log(JSON.stringify({{same, error: bad.error || "", axes: bad.axes.length,
+                                 lines: JSON.stringify(bad.axes) === JSON.stringify(good.axes)}}));
     """
     done = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "function"
+    answer = json.loads(done.stdout)
+    assert answer["same"] and answer["lines"] and answer["axes"] == 2
+    assert "learning rate" in answer["error"]

@@ -6,4 +6,7 @@ Modules:
   runner and landscape panels (``js/optim.js``, ``js/landscapes.js``, ``js/trajectories.js``,
   classic browser scripts that define ``window.CourseOptim`` and load in node too), and
   ``run_in_node`` that runs them in node (the parity tests use it).
+- ``synth``: ``compute_spec(panel_id)``, the spec of a landscape panel (01 x2, 03, 04, 05, 07)
+  whose scenes ``js/synth.js`` makes in the browser from those runs (source kind ``"compute"``),
+  and ``scenes_in_node`` (tests/test_web_synth.py compares them with the Python panels' scenes).
 """
