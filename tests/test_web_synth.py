@@ -217,6 +217,19 @@ def _runs_differ(python: dict, js: dict) -> bool:
     return False
 
 
+def _hide_roundoff(scene: dict, result: dict) -> dict:
+    """The scene with the loss-curve points below 1e-12 of the curve's start left out: there the
+    loss is float64 round-off (a run at its minimum), which the JS port and torch round
+    differently, and a log axis draws the difference (1e-30 against 1e-31)."""
+    scene = json.loads(json.dumps(scene))
+    for k, trajectory in enumerate(result["trajectories"]):
+        losses = np.abs(np.asarray(trajectory["losses"], dtype=float))
+        points = scene["axes"][1]["lines"][k]["points"]
+        for i in np.flatnonzero(losses < 1e-12 * losses[0]):
+            points[2 * i] = points[2 * i + 1] = None
+    return scene
+
+
 @pytest.mark.parametrize("panel_id", PANELS)
 def test_js_scene_equals_python_scene(panel_id, built):
     """Both the scene synth.js makes from the Python runs (the synthesis alone) and the one it
@@ -224,7 +237,7 @@ def test_js_scene_equals_python_scene(panel_id, built):
     from course_lib.web import synth
 
     panel, spec = built(panel_id)
-    combos = _combinations(spec["controls"], seed=sum(map(ord, panel_id)), random_count=8)
+    combos = _combinations(spec["controls"], seed=sum(map(ord, panel_id)), random_count=12)
     python_scenes, results = [], []
     for values in combos:
         trajectories = panel.update(**values)
@@ -250,7 +263,11 @@ def test_js_scene_equals_python_scene(panel_id, built):
                 continue
             times.append(answer["ms"])
             before = len(report.problems)
-            report.scene(answer["ok"], expected, contour_bg=_contour_layout(spec, values))
+            scene = answer["ok"]
+            if name == "JS runs" and spec["source"]["figure"] == "paths":
+                result = results[combos.index(values)]
+                scene, expected = _hide_roundoff(scene, result), _hide_roundoff(expected, result)
+            report.scene(scene, expected, contour_bg=_contour_layout(spec, values))
             if len(report.problems) > before:
                 report.problems.insert(before, f"--- {name}: {values}")
         print(f"\n{panel_id} from {name}: {len(times)} combinations, max |JS - Python| {report.max_px:.2f} px, "

@@ -489,9 +489,9 @@
     }
     scene.axes.forEach(function (axes) {
       var lines = axes.lines;
-      lines.forEach(function (l) { if (lengths[l.n] && l.n > 1) l.reveal = "prefix"; });
+      lines.forEach(function (l) { if (lengths[l.n] && l.n > 1 && !l.contour) l.reveal = "prefix"; });
       lines.forEach(function (l) {
-        if (l.n !== 1 || l.reveal) return;
+        if (l.n !== 1 || l.reveal || l.contour) return;
         for (var i = 0; i < lines.length; i++) {
           var o = lines[i];
           if (o.reveal === "prefix" && o.color === l.color && sameTail(o.points, l.points)) { l.follow = i; break; }
@@ -621,7 +621,13 @@
                            styles.slots[slot % styles.slots.length].path.color));
       messageSlot++;
     });
-    if (layout.contour) left.lines = left.lines.concat(ellipseLines(src.contour, layout.contour, ax, ay, H));
+    if (layout.contour) {
+      // the same valley draws the same ellipses: computed once per condition number
+      var cache = src._ellipses || (Object.defineProperty(src, "_ellipses", { value: {}, enumerable: false }), src._ellipses);
+      var key = layout.contour.join(",");
+      if (!cache[key]) cache[key] = ellipseLines(src.contour, layout.contour, ax, ay, H);
+      left.lines = left.lines.concat(cache[key]);
+    }
     scene.axes.push(left);
 
     // right: loss curves
