@@ -1,7 +1,9 @@
-"""The course on the web: what makes every panel live in a static page, with no kernel.
+"""The course on the web: its panels as data and scripts for static pages (no kernel).
 
 Modules:
 
+- ``export``: each panel's spec (controls, notches, and the scenes the page draws); the panel
+  registry. The browser scripts are in ``js/`` (``panel_runtime.js``: controls, Play, drawing).
 - ``jsport``: the float64 JavaScript ports of course_lib's update rules, landscapes, trajectory
   runner and landscape panels (``js/optim.js``, ``js/landscapes.js``, ``js/trajectories.js``,
   classic browser scripts that define ``window.CourseOptim`` and load in node too), and
