@@ -331,7 +331,8 @@ def test_contour_ellipses_follow_the_python_contour_levels(panel_id, values, bui
 
 
 def test_sources_register_compute_and_keep_the_last_scene_on_an_error(built, tmp_path):
-    """In a page, CoursePanels.sources.compute(spec).sceneFor(values) answers with the scene;
+    """In a page, CoursePanels.sources.compute(spec).sceneFor(values) answers with the scene
+    (whatever order the page loads the scripts in: here by name, synth.js before trajectories.js);
     a combination the Python panel rejects (a negative lr, never on a slider) keeps the last good
     scene and says why, as the panel's status line does."""
     import subprocess
@@ -343,18 +344,29 @@ def test_sources_register_compute_and_keep_the_last_scene_on_an_error(built, tmp
     (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
     js = Path(synth.__file__).with_name("js")
     script = f"""
-    globalThis.window = globalThis;
-    for (const f of {json.dumps(list(synth.JS_FILES))}) require({json.dumps(str(js))} + "/" + f);
-    const spec = JSON.parse(require("fs").readFileSync({json.dumps(str(tmp_path / "spec.json"))}, "utf8"));
-    const source = window.CoursePanels.sources.compute(spec);
-    const values = Object.fromEntries(spec.controls.map((c) => [c.name, c.value]));
-    const good = source.sceneFor(values);
-    const same = JSON.stringify(good) === JSON.stringify(window.CourseSynth.sceneFor(spec.source, values));
-    const bad = source.sceneFor(Object.assign({{}}, values, {{lr: -1}}));
-    console.log(JSON.stringify({{same, error: bad.error || "", axes: bad.axes.length,
-                                 lines: JSON.stringify(bad.axes) === JSON.stringify(good.axes)}}));
+    // as a page does: classic scripts in one global scope, no require, in the order given
+    const vm = require("vm"), fs = require("fs");
+    const page = {{console}};
+    page.window = page;
+    vm.createContext(page);
+    for (const f of {json.dumps(sorted(synth.JS_FILES))}) {{
+      vm.runInContext(fs.readFileSync({json.dumps(str(js))} + "/" + f, "utf8"), page, {{filename: f}});
+    }}
+    page.spec = JSON.parse(fs.readFileSync({json.dumps(str(tmp_path / "spec.json"))}, "utf8"));
+    const out = vm.runInContext(`
+      const source = window.CoursePanels.sources.compute(spec);
+      const values = Object.fromEntries(spec.controls.map((c) => [c.name, c.value]));
+      const good = source.sceneFor(values);
+      const same = JSON.stringify(good) === JSON.stringify(window.CourseSynth.sceneFor(spec.source, values));
+      const bad = source.sceneFor(Object.assign({{}}, values, {{lr: -1}}));
+      JSON.stringify({{same, error: bad.error || "", axes: bad.axes.length,
+                      lines: JSON.stringify(bad.axes) === JSON.stringify(good.axes),
+                      node: typeof require}});
+    `, page);
+    console.log(out);
     """
     done = subprocess.run(["node", "-e", script], capture_output=True, text=True, check=True)
     answer = json.loads(done.stdout)
+    assert answer["node"] == "undefined"  # no require: the scripts found each other as a page's do
     assert answer["same"] and answer["lines"] and answer["axes"] == 2
     assert "learning rate" in answer["error"]

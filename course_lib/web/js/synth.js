@@ -22,9 +22,16 @@
  */
 (function (root) {
   "use strict";
+  // window.CourseOptim (the runs) is looked up when a scene is made, so the page may load the
+  // port's scripts before or after this one; node requires it here
   var Optim = root.CourseOptim;
   if (typeof require === "function" && typeof module !== "undefined" && !(Optim && Optim.panels)) {
     Optim = require("./trajectories.js");
+  }
+  function optim() {
+    if (root.CourseOptim && root.CourseOptim.panels) Optim = root.CourseOptim;
+    if (!Optim || !Optim.panels) throw new Error("CourseOptim is not loaded: load optim.js, landscapes.js and trajectories.js");
+    return Optim;
   }
   var API = root.CourseSynth || (root.CourseSynth = {});
 
@@ -32,7 +39,7 @@
 
   function fmt(x, spec) {
     var fixed = /^\.(\d+)f$/.exec(spec);
-    return fixed && isFinite(x) && Math.abs(x) < 1e21 ? pyFixed(x, Number(fixed[1])) : Optim.format(x, spec);
+    return fixed && isFinite(x) && Math.abs(x) < 1e21 ? pyFixed(x, Number(fixed[1])) : optim().format(x, spec);
   }
 
   // Python's format(x, ".nf"): the exact binary value rounded half to even. toFixed rounds the
@@ -792,7 +799,7 @@
     return t.label + ": loss " + fmt(t.losses[t.losses.length - 1], ".2e");
   }
 
-  var theory = function () { return Optim.theory; };
+  var theory = function () { return optim().theory; };
 
   var CAPTIONS = {
     "01_gradient_descent-1": function (values, result) {
@@ -867,8 +874,8 @@
     if (layout.contour_of) {
       // a valley whose condition number is a slider: the contour (ellipses) and title follow it
       var kappa = Number(values[layout.contour_of.kappa]);
-      var surface = layout.contour_of.angle ? Optim.rotatedQuadratic(kappa, 1.0, layout.contour_of.angle)
-                                            : Optim.quadratic(kappa);
+      var surface = layout.contour_of.angle ? optim().rotatedQuadratic(kappa, 1.0, layout.contour_of.angle)
+                                            : optim().quadratic(kappa);
       var h = surface.h_xx !== undefined ? [surface.h_xx, surface.h_xy, surface.h_yy] : [surface.L, 0, surface.mu];
       return Object.assign({}, layout, { contour: h, title: surface.name });
     }
@@ -884,7 +891,7 @@
   }
 
   function sceneFor(source, values) {
-    var result = Optim.panels[source.panel].compute(values);
+    var result = optim().panels[source.panel].compute(values);
     return sceneFromResult(source, values, result);
   }
 
