@@ -11,4 +11,7 @@ Modules:
 - ``synth``: ``compute_spec(panel_id)``, the spec of a landscape panel (01 x2, 03, 04, 05, 07)
   whose scenes ``js/synth.js`` makes in the browser from those runs (source kind ``"compute"``),
   and ``scenes_in_node`` (tests/test_web_synth.py compares them with the Python panels' scenes).
+- ``live``: ``live_panel(panel_id)``, the notebook's panel with a FigureView that computes the
+  scene of a slider move in the browser (the same path) and draws it before the kernel answers
+  (tests/e2e/test_live_panel.py).
 """
