@@ -49,6 +49,7 @@ COMPUTE_PANELS = (
 
 _DRIVER = r"""
 const C = require(process.argv[1]);
+if (process.argv[2]) (new Function("C", process.argv[2]))(C);
 const requests = JSON.parse(require("fs").readFileSync(0, "utf8"));
 function resolve(path) {
   let target = C, owner = null;
@@ -91,14 +92,15 @@ def node_executable() -> str | None:
     return shutil.which("node")
 
 
-def run_in_node(requests: list[dict], *, timeout: float = 120.0) -> list[dict]:
+def run_in_node(requests: list[dict], *, prelude: str = "", timeout: float = 300.0) -> list[dict]:
     """Answer ``requests`` (see the module docstring) in one node process; raise RuntimeError
-    when node is missing or fails."""
+    when node is missing or fails. ``prelude`` is JavaScript run first, with the port as ``C``
+    (tests use it to swap a wrong rule in and show that the parity check catches it)."""
     node = node_executable()
     if node is None:
         raise RuntimeError("node is not installed: the JavaScript ports cannot run")
     completed = subprocess.run(
-        [node, "-e", _DRIVER, str(JS_DIR / "trajectories.js")],
+        [node, "-e", _DRIVER, str(JS_DIR / "trajectories.js"), prelude],
         input=json.dumps(requests, allow_nan=False),
         capture_output=True,
         text=True,
