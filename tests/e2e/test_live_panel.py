@@ -42,6 +42,9 @@ def test_a_move_is_drawn_while_the_kernel_sleeps():
             nb = NotebookPage(page, lab, "live.ipynb").open()
             nb.run_all()
             page.wait_for_function("() => !!document.querySelector('[data-compute=\"1\"]')")
+            # the source comes once the view is live (made in the kernel then): wait for it
+            page.wait_for_function("() => !!document.querySelector('[data-source=\"1\"]')", timeout=60_000)
+            nb.wait_idle(60)
             canvas = "document.querySelector('[data-compute=\"1\"] canvas')"
             before = page.evaluate(f"() => {canvas}.toDataURL()")
             # the kernel sleeps for 8 s: nothing it sends can redraw the figure meanwhile
