@@ -370,3 +370,29 @@ def test_sources_register_compute_and_keep_the_last_scene_on_an_error(built, tmp
     assert answer["node"] == "undefined"  # no require: the scripts found each other as a page's do
     assert answer["same"] and answer["lines"] and answer["axes"] == 2
     assert "learning rate" in answer["error"]
+
+
+def test_live_panel_gets_its_browser_source_once_live():
+    """course_lib.web.live.live_panel: the panel's view is a LiveFigureView (drawing code, the JS
+    port, synth.js and live_view.js in one module) holding the controls' widget models; the
+    browser's source comes when the view goes live (not while a notebook runs without a browser),
+    and the kernel keeps updating the view's scene."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib.web.live import LiveFigureView, live_panel
+
+    panel = live_panel("05_adagrad-0")
+    view = panel.view
+    assert isinstance(view, LiveFigureView) and view in panel.widget.children
+    for name in ("window.CourseOptim", "CourseSynth", "function liveRender", "export default { render: liveRender }"):
+        assert name in view._esm
+    assert set(view.control_models) == set(panel.sliders)
+    assert all(ref == f"IPY_MODEL_{panel.sliders[name].model_id}" for name, ref in view.control_models.items())
+    assert view.source == {}
+    for callback in view.on_live:
+        callback()
+    assert view.source["kind"] == "compute" and view.source["panel"] == "05_adagrad-0"
+    before = view.scene
+    panel.update(lr=0.01)
+    assert view.scene is not before and view.scene["axes"][1]["legend"]["items"][0]["label"].startswith("Adagrad (lr=0.01")
