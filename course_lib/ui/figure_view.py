@@ -47,7 +47,10 @@ BACKGROUND_DPI = 192.0  # backgrounds are rasterised at 2x the CSS size: sharp o
 MIN_FONT_PX = 12.0
 MAX_CACHED_BACKGROUNDS = 8  # per view: a few landscapes, a few hundred kB
 
-_ESM = (Path(__file__).with_name("figure_view.js")).read_text(encoding="utf-8")
+# The anywidget module: the drawing code (figure_draw.js, a classic script that the course's web
+# pages load as it is) followed by the widget's wrapper (figure_view.js, which calls it).
+_ESM = "\n".join((Path(__file__).with_name(name)).read_text(encoding="utf-8")
+                  for name in ("figure_draw.js", "figure_view.js"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,544 @@
+"""The course's panels as data for its web pages: one spec per panel, a classic script each.
+
+A web page has no kernel, so every figure a panel can show must already be in the page, or be
+computed by the page's own JavaScript. This module writes, for each of the course's panels (the
+:data:`REGISTRY`, in lecture and cell order), a *spec*: the panel's controls (every notch the
+page offers), whether it plays, and a *source* the page asks for the scene of any combination
+of control values (``window.CoursePanels.sources[spec.source.kind](spec).sceneFor(values)``).
+
+The source here is the ``"table"``: the scene of every combination the page offers, computed
+now by the panel's own Python code (``panel.update(**values)``, then FigureView's scene, exactly
+what JupyterLab would draw). Scenes share most of their parts (the ticks of a fixed axis, a loss
+curve that depends on one control of three, the captions), so the table stores each distinct
+line, text, tick set and axes frame once and a scene as the indices of its parts; points are
+integers in tenths of a pixel (the scene's own rounding), each the difference from the previous
+one. Where every notch of every control would be too many scenes for a page (the budget is 5 MB
+a page with everything it loads), the page offers fewer notches, always including the
+notebook's starting values; the spec says which in ``notches_note``.
+
+Panels whose figures are optimizer runs on 2-D landscapes are computed in the browser by
+``course_lib.web.synth.compute_spec`` (the ``"compute"`` source) when that module is present;
+without it they are exported as coarse tables too, so every panel is live.
+
+``python -m course_lib.web.export OUTDIR`` writes ``OUTDIR/<panel id>.js`` for every panel,
+``OUTDIR/js/*.js`` (the drawing code, the page runtime) and ``OUTDIR/manifest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import itertools
+import json
+import math
+import shutil
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["PanelEntry", "REGISTRY", "panel_entry", "build_panel", "page_controls", "table_spec",
+           "spec_for", "export_panels", "decode_scene", "spec_script", "JS_FILES", "main"]
+
+_HERE = Path(__file__).resolve().parent
+_ROOT = _HERE.parent.parent  # the repository (notebooks/ beside course_lib/)
+
+#: the browser scripts a page loads, in order (figure_draw.js first: the runtime draws with it)
+JS_FILES = (_HERE.parent / "ui" / "figure_draw.js", _HERE / "js" / "panel_runtime.js")
+
+
+# --------------------------------------------------------------------------------------------
+# The registry: every panel of the course, in lecture and cell order
+# --------------------------------------------------------------------------------------------
+
+Notches = Callable[[list, Any], list]
+
+
+@dataclass(frozen=True)
+class PanelEntry:
+    """One panel: ``id`` ``<notebook stem>-<k>``; ``cell`` the id of the notebook cell that
+    shows it; ``call`` that cell's panel expression; ``build()`` makes the panel (an object with
+    ``update(**values)``, ``sliders``, ``view`` and ``title``, like a SliderPanel);
+    ``notches`` names, per control, the notches the page offers (a list of targets: the nearest
+    notch to each, plus the starting value) where it offers fewer than the widget has;
+    ``compute``: the panel's figures are optimizer runs the browser can compute (part B2's
+    ``course_lib.web.synth``)."""
+
+    id: str
+    cell: str
+    call: str
+    build: Callable[[], Any]
+    notches: dict = field(default_factory=dict)
+    note: str = ""
+    compute: bool = False
+
+    @property
+    def notebook(self) -> str:
+        return self.id.rsplit("-", 1)[0]
+
+
+def _factory(module: str, function: str, **kwargs) -> Callable[[], Any]:
+    def build():
+        return getattr(importlib.import_module(f"course_lib.ui.panels.{module}"), function)(**kwargs)
+
+    build.__name__ = f"{module}.{function}"
+    return build
+
+
+class _InteractPanel:
+    """Notebook 00's ``widgets.interact(draw_wave, ...)`` as a panel: the cell's own code (its
+    ``draw_wave`` and its slider), run here with ``interact`` and ``plt.show`` caught, so the page
+    shows what the notebook's function draws."""
+
+    def __init__(self, notebook: str, cell: str):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        from course_lib.ui.figure_view import can_draw, scene_of
+
+        source = _cell_source(notebook, cell)
+        caught: dict = {}
+
+        def interact(function, **controls):
+            caught.update(function=function, controls=controls)
+
+        namespace: dict = {}
+        exec(compile(source.replace("widgets.interact(", "__interact__("), f"<{notebook}:{cell}>", "exec"),
+             {"__interact__": interact, "__name__": "__course_export__"} | namespace)
+        self._function = caught["function"]
+        self.sliders = dict(caught["controls"])
+        self.title = ""
+        self.values = {name: widget.value for name, widget in self.sliders.items()}
+        self._plt, self._scene_of, self._can_draw = plt, scene_of, can_draw
+        self.view = self  # the scene and images live here, as on a FigureView
+        self.scene: dict = {}
+        self.images: dict = {}
+        self.update()
+
+    def update(self, **values):
+        self.values = {**self.values, **values}
+        plt = self._plt
+        show, plt.show = plt.show, (lambda *a, **k: None)
+        try:
+            plt.close("all")
+            self._function(**self.values)
+            fig = plt.gcf()
+        finally:
+            plt.show = show
+        backgrounds: dict = {}
+        self.scene = self._scene_of(fig, backgrounds)
+        self.scene["last_step"] = 0
+        self.images = backgrounds
+        plt.close(fig)
+        return []
+
+
+def _cell_source(notebook: str, cell: str) -> str:
+    path = _ROOT / "notebooks" / f"{notebook}.ipynb"
+    for item in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        if item.get("id") == cell:
+            return "".join(item["source"])
+    raise ValueError(f"{path.name} has no cell {cell!r}")
+
+
+def _near(*targets) -> Notches:
+    """The notches nearest ``targets`` (numbers, or strings/booleans taken as they are)."""
+    def choose(notches: list, start) -> list:
+        chosen = []
+        for target in targets:
+            if isinstance(target, (int, float)) and not isinstance(target, bool):
+                numeric = [v for v in notches if isinstance(v, (int, float))]
+                if target > 0 and all(v > 0 for v in numeric):
+                    best = min(numeric, key=lambda v: abs(math.log(v) - math.log(target)))
+                else:
+                    best = min(numeric, key=lambda v: abs(v - target))
+            else:
+                best = target
+            if best not in chosen:
+                chosen.append(best)
+        return chosen
+
+    return choose
+
+
+_LANDSCAPE_NOTE = ("Computed ahead on a coarse grid: the page offers {what}; the notebook's "
+                   "sliders (run it locally) have every notch.")
+
+REGISTRY: tuple[PanelEntry, ...] = (
+    PanelEntry("00_welcome-0", "widget-smoke-test",
+               "widgets.interact(draw_wave, frequency=widgets.FloatSlider(value=1.0, min=0.5, max=5.0, step=0.5))",
+               lambda: _InteractPanel("00_welcome", "widget-smoke-test")),
+    PanelEntry("01_gradient_descent-0", "one-d-panel", "gd.parabola_panel()",
+               _factory("gradient_descent", "parabola_panel"),
+               notches={"lr": _near(0.01, 0.1, 0.5, 0.9, 1.0, 1.5, 1.9, 2.1, 5.0),
+                        "curvature": _near(0.5, 1.0, 2.0, 4.0),
+                        "steps": _near(1, 5, 20, 60)},
+               note=_LANDSCAPE_NOTE.format(what="9 learning rates, 4 curvatures and 4 step counts"),
+               compute=True),
+    PanelEntry("01_gradient_descent-1", "two-d-panel", "gd.lr_condition_panel()",
+               _factory("gradient_descent", "lr_condition_panel"),
+               notches={"lr": _near(1e-3, 0.01, 0.05, 0.1, 0.3, 1.0),
+                        "condition_number": _near(1.0, 10.0, 100.0),
+                        "steps": _near(10, 100, 500)},
+               note=_LANDSCAPE_NOTE.format(what="6 learning rates, 3 condition numbers and 3 step counts"),
+               compute=True),
+    PanelEntry("02_batch_minibatch_sgd-0", "bms-panel", "bms.batch_size_panel()",
+               _factory("batch_minibatch_sgd", "batch_size_panel")),
+    PanelEntry("03_momentum-0", "c03-panel", "momentum_panel()",
+               _factory("momentum", "momentum_panel"),
+               notches={"lr": _near(1e-3, 0.01, 0.1, 0.5, 1.0, 3.0),
+                        "momentum": _near(0.0, 0.5, 0.9, 0.99)},
+               note=_LANDSCAPE_NOTE.format(what="6 learning rates and 4 momenta"), compute=True),
+    PanelEntry("04_nesterov-0", "nag-panel",
+               'momentum_vs_nesterov_panel(landscape="quadratic", lr=0.5, momentum=0.9)',
+               _factory("nesterov", "momentum_vs_nesterov_panel", landscape="quadratic", lr=0.5, momentum=0.9),
+               notches={"lr": _near(1e-3, 0.01, 0.1, 0.5, 1.0, 4.0),
+                        "momentum": _near(0.05, 0.5, 0.9, 0.99)},
+               note=_LANDSCAPE_NOTE.format(what="6 learning rates and 4 momenta"), compute=True),
+    PanelEntry("05_adagrad-0", "c05-panel", "adagrad_panel()",
+               _factory("adagrad", "adagrad_panel"),
+               notches={"kappa": _near(1.0, 10.0, 50.0, 1000.0),
+                        "lr": _near(1e-3, 0.03, 0.3, 3.0),
+                        "eps": _near(1e-10, 1e-4, 1.0, 10.0)},
+               note=_LANDSCAPE_NOTE.format(what="4 condition numbers, 4 learning rates and 4 values of ε"),
+               compute=True),
+    PanelEntry("06_rmsprop_adadelta-0", "c06-panel", "effective_lr_panel()",
+               _factory("rmsprop_adadelta", "effective_lr_panel"),
+               notches={"alpha": _near(0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99,
+                                       0.993, 0.995, 0.997, 0.999)},
+               note="The page offers 15 values of α from 0 to 0.999 (denser near 1, where the memory "
+                    "1/(1−α) grows); the notebook's slider has every 0.001."),
+    PanelEntry("07_adam-0", "c07-panel", "adam_panel()",
+               _factory("adam", "adam_panel"),
+               notches={"lr": _near(1e-3, 0.01, 0.1, 1.0),
+                        "beta1": _near(0.0, 0.9),
+                        "beta2": _near(0.9, 0.999),
+                        "eps": _near(1e-8, 1e-1)},
+               note=_LANDSCAPE_NOTE.format(what="4 learning rates, 2 values each of β₁, β₂ and ε"),
+               compute=True),
+    PanelEntry("08_weight_decay_adamw-0", "c08-panel", "weight_decay_panel()",
+               _factory("weight_decay_adamw", "weight_decay_panel")),
+    PanelEntry("09_lr_schedules-0", "c09-panel", "schedule_panel()",
+               _factory("lr_schedules", "schedule_panel"),
+               notches={"lr": _near(0.02, 0.2, 1.0),
+                        "final_fraction": _near(0.01, 0.1),
+                        "warmup_fraction": _near(0.1, 0.3),
+                        "seed": _near(0, 1)},
+               note="Trained ahead: the page offers every schedule with 3 peak learning rates, 2 final "
+                    "shares, 2 warmup shares and 2 seeds; the notebook trains any notch."),
+    PanelEntry("10_choosing_an_optimizer-0", "c10-panel", "race_panel()",
+               _factory("choosing_an_optimizer", "race_panel"),
+               notches={"first_lr": _near(1e-4, 1e-3, 1e-2, 0.1, 1.0),
+                        "second_lr": _near(1e-4, 1e-3, 1e-2, 0.1, 1.0)},
+               note="Trained ahead: the page offers the learning rates 1e-4, 1e-3, 0.01, 0.1 and 1 "
+                    "(and each optimizer's starting value); the notebook's sliders have every ×1.8 notch."),
+    PanelEntry("11_initialization_and_practice-0", "c11-panel", "depth_panel()",
+               _factory("initialization_and_practice", "depth_panel"),
+               notches={"depth": _near(1, 5, 10, 20, 30, 40),
+                        "gain": _near(0.5, 1.0, 2.0),
+                        "seed": _near(0, 1)},
+               note="The page offers depths 1, 5, 10, 20, 30 and 40, gains 0.5, 1, √2 and 2 and seeds "
+                    "0 and 1; the notebook's sliders have every notch."),
+)
+
+
+def panel_entry(panel_id: str) -> PanelEntry:
+    for entry in REGISTRY:
+        if entry.id == panel_id:
+            return entry
+    raise ValueError(f"no panel {panel_id!r}; the panels are: {', '.join(e.id for e in REGISTRY)}")
+
+
+def build_panel(panel_id: str):
+    """The panel as the notebook makes it (matplotlib without a display)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    return panel_entry(panel_id).build()
+
+
+# --------------------------------------------------------------------------------------------
+# Controls: the widget's notches, and the ones the page offers
+# --------------------------------------------------------------------------------------------
+
+
+def _widget_control(name: str, widget) -> dict:
+    import ipywidgets as widgets
+
+    label = widget.description or name
+    if isinstance(widget, widgets.Checkbox):
+        return {"name": name, "kind": "checkbox", "label": label, "values": [False, True], "value": bool(widget.value)}
+    if isinstance(widget, (widgets.Dropdown, widgets.SelectionSlider)):
+        options = [[str(lbl), value] for lbl, value in widget._options_full]
+        kind = "dropdown" if isinstance(widget, widgets.Dropdown) else "slider"
+        control = {"name": name, "kind": kind, "label": label, "value": widget.value,
+                   "values": [value for _, value in options]}
+        if kind == "dropdown":
+            control["options"] = options
+        else:
+            control["labels"] = [lbl for lbl, _ in options]
+        return control
+    if isinstance(widget, widgets.FloatLogSlider):
+        count = round((widget.max - widget.min) / widget.step)
+        values = [widget.base ** (widget.min + k * widget.step) for k in range(count + 1)]
+        fmt = widget.readout_format
+    elif isinstance(widget, widgets.FloatSlider):
+        count = round((widget.max - widget.min) / widget.step)
+        values = [widget.min + k * widget.step for k in range(count + 1)]
+        fmt = widget.readout_format
+    elif isinstance(widget, widgets.IntSlider):
+        values = list(range(widget.min, widget.max + 1, widget.step))
+        fmt = "d"
+    else:
+        raise ValueError(f"control {name!r}: a {type(widget).__name__} has no notches the page can offer")
+    return {"name": name, "kind": "slider", "label": label, "values": values, "format": fmt,
+            "value": widget.value}
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        try:
+            return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+        except (TypeError, ValueError):
+            return False
+    return a == b
+
+
+def page_controls(entry: PanelEntry, panel) -> list[dict]:
+    """The panel's controls with the notches the page offers (every notch unless the registry
+    names fewer; the starting value always among them, in its place)."""
+    controls = []
+    for name, widget in panel.sliders.items():
+        control = _widget_control(name, widget)
+        notches, start = control["values"], control["value"]
+        chosen = entry.notches.get(name)
+        offered = list(notches) if chosen is None else chosen(notches, start)
+        if not any(_same(v, start) for v in offered):
+            offered.append(start)
+        if control["kind"] != "dropdown" and all(isinstance(v, (int, float)) for v in offered):
+            offered.sort()
+        else:
+            order = {repr(v): i for i, v in enumerate(notches)}
+            offered.sort(key=lambda v: order.get(repr(v), len(order)))
+        control["values"] = offered
+        if "options" in control:
+            labels = {repr(v): lbl for lbl, v in control["options"]}
+            control["options"] = [[labels[repr(v)], v] for v in offered]
+        if "labels" in control:
+            labels = dict(zip(map(repr, notches), control["labels"]))
+            control["labels"] = [labels.get(repr(v), str(v)) for v in offered]
+        control["notches"] = len(notches)  # how many the notebook's widget has
+        controls.append(control)
+    return controls
+
+
+# --------------------------------------------------------------------------------------------
+# The table: scenes for every combination, parts stored once
+# --------------------------------------------------------------------------------------------
+
+
+def _encode_points(points: list) -> list:
+    """Tenths of a pixel as integers, each the difference from the previous number of the same
+    coordinate (x or y); a gap (None) stays None and does not reset the difference."""
+    out, previous = [], [0, 0]
+    for i, value in enumerate(points):
+        if value is None:
+            out.append(None)
+            continue
+        tenths = int(round(value * 10))
+        out.append(tenths - previous[i % 2])
+        previous[i % 2] = tenths
+    return out
+
+
+def _decode_points(encoded: list) -> list:
+    out, previous = [], [0, 0]
+    for i, value in enumerate(encoded):
+        if value is None:
+            out.append(None)
+            continue
+        previous[i % 2] += value
+        out.append(previous[i % 2] / 10)
+    return out
+
+
+class _Pool:
+    """Distinct JSON values, each stored once; ``add`` returns its index."""
+
+    def __init__(self):
+        self.items: list = []
+        self._index: dict[str, int] = {}
+
+    def add(self, value) -> int:
+        key = json.dumps(value, sort_keys=True, separators=(",", ":"))
+        if key not in self._index:
+            self._index[key] = len(self.items)
+            self.items.append(value)
+        return self._index[key]
+
+
+class _Table:
+    """Scenes in parts: frames (figure size and face), axes (box, face, spines, legend,
+    background), ticks (one axis' ticks, labels and grid), lines (points encoded), texts."""
+
+    KINDS = ("frames", "axes", "ticks", "lines", "texts", "scenes")
+
+    def __init__(self):
+        self.pools = {kind: _Pool() for kind in self.KINDS}
+
+    def add(self, scene: dict) -> int:
+        p = self.pools
+        frame = p["frames"].add({k: scene[k] for k in ("width", "height", "scale", "face")})
+        axes = []
+        for ax in scene["axes"]:
+            base = p["axes"].add({k: ax[k] for k in ("box", "face", "spines", "legend", "bg")})
+            lines = []
+            for line in ax["lines"]:
+                item = {k: v for k, v in line.items() if k != "points"}
+                item["p"] = _encode_points(line["points"])
+                lines.append(p["lines"].add(item))
+            axes.append([base, p["ticks"].add(ax["x"]), p["ticks"].add(ax["y"]), lines,
+                         [p["texts"].add(t) for t in ax["texts"]]])
+        texts = [p["texts"].add(t) for t in scene["texts"]]
+        return p["scenes"].add([frame, scene.get("last_step", 0), axes, texts])
+
+    def as_json(self) -> dict:
+        return {kind: pool.items for kind, pool in self.pools.items()}
+
+
+def decode_scene(source: dict, index: int) -> dict:
+    """Scene ``index`` of a table source, as FigureView's scene (what the page's runtime does)."""
+    frame, last_step, axes, texts = source["scenes"][index]
+    scene = dict(source["frames"][frame])
+    scene["axes"] = []
+    for base, x, y, lines, ax_texts in axes:
+        ax = dict(source["axes"][base])
+        ax["x"], ax["y"] = source["ticks"][x], source["ticks"][y]
+        ax["lines"] = []
+        for i in lines:
+            line = {k: v for k, v in source["lines"][i].items() if k != "p"}
+            line["points"] = _decode_points(source["lines"][i]["p"])
+            ax["lines"].append(line)
+        ax["texts"] = [source["texts"][i] for i in ax_texts]
+        scene["axes"].append(ax)
+    scene["texts"] = [source["texts"][i] for i in texts]
+    scene["last_step"] = last_step
+    return scene
+
+
+def _scene_and_images(panel) -> tuple[dict, dict]:
+    view = panel.view
+    if view is None:
+        raise ValueError("the panel's figure cannot be drawn in the browser (3-D or polar axes)")
+    return view.scene, dict(view.images)
+
+
+def table_spec(entry: PanelEntry, panel=None, *, progress: Callable[[str], None] | None = None) -> dict:
+    """The panel's spec with a ``"table"`` source: every combination the page offers."""
+    panel = build_panel(entry.id) if panel is None else panel
+    controls = page_controls(entry, panel)
+    table = _Table()
+    images: dict[str, str] = {}
+    index = []
+    combos = list(itertools.product(*(c["values"] for c in controls)))
+    started = time.perf_counter()
+    for combo in combos:
+        values = {c["name"]: v for c, v in zip(controls, combo)}
+        panel.update(**values)
+        if getattr(panel, "error", ""):
+            raise ValueError(f"{entry.id}: {values} gives an error: {panel.error}")
+        scene, used = _scene_and_images(panel)
+        images.update(used)
+        index.append(table.add(scene))
+    if progress:
+        progress(f"{entry.id}: {len(combos)} combinations, {len(table.pools['scenes'].items)} distinct scenes, "
+                 f"{time.perf_counter() - started:.1f} s")
+    # leave the panel at its starting values (tests read it after)
+    panel.update(**{c["name"]: c["value"] for c in controls})
+    return {
+        "id": entry.id,
+        "title": getattr(panel, "title", ""),
+        "controls": controls,
+        "play": getattr(panel, "step_slider", None) is not None,
+        "source": {"kind": "table", "shape": [len(c["values"]) for c in controls],
+                   "index": index, **table.as_json()},
+        "images": images,
+        "notches_note": entry.note,
+    }
+
+
+def spec_for(entry: PanelEntry, *, progress=None) -> dict:
+    """The computed-in-the-browser spec where part B2's synthesis exists, else the table."""
+    if entry.compute:
+        try:
+            synth = importlib.import_module("course_lib.web.synth")
+        except ImportError:
+            synth = None
+        if synth is not None:
+            return synth.compute_spec(entry.id)
+    return table_spec(entry, progress=progress)
+
+
+def spec_script(spec: dict) -> str:
+    """The spec as a classic script that registers it with the page's runtime."""
+    body = json.dumps(spec, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    # "</script>" inside a string would end an inline script; escape the slash
+    body = body.replace("</", "<\\/")
+    return ("window.CoursePanels=window.CoursePanels||{specs:{},sources:{}};"
+            f"window.CoursePanels.specs[{json.dumps(spec['id'])}]={body};\n")
+
+
+def export_panels(outdir, ids: Sequence[str] | None = None, *, progress=None) -> list[dict]:
+    """Write ``outdir/<id>.js`` for every panel (or ``ids``), the browser scripts to
+    ``outdir/js/`` and ``outdir/manifest.json``; return the manifest's entries
+    ``{id, notebook, cell, file, bytes, kind, scenes, seconds}``."""
+    outdir = Path(outdir)
+    (outdir / "js").mkdir(parents=True, exist_ok=True)
+    for path in JS_FILES:
+        shutil.copyfile(path, outdir / "js" / path.name)
+    synth_js = _HERE / "js"
+    for path in sorted(synth_js.glob("*.js")):  # the other parts' scripts (optim, synth, ...)
+        if not (outdir / "js" / path.name).exists():
+            shutil.copyfile(path, outdir / "js" / path.name)
+    manifest = []
+    for entry in REGISTRY:
+        if ids is not None and entry.id not in ids:
+            continue
+        started = time.perf_counter()
+        spec = spec_for(entry, progress=progress)
+        text = spec_script(spec)
+        target = outdir / f"{entry.id}.js"
+        target.write_text(text, encoding="utf-8")
+        source = spec["source"]
+        manifest.append({"id": entry.id, "notebook": entry.notebook, "cell": entry.cell,
+                         "file": target.name, "bytes": len(text.encode("utf-8")), "kind": source["kind"],
+                         "scenes": len(source.get("index", ())), "seconds": round(time.perf_counter() - started, 1),
+                         "scripts": [f"js/{p.name}" for p in JS_FILES]})
+    (outdir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.web.export", description=__doc__.split("\n")[0])
+    parser.add_argument("outdir")
+    parser.add_argument("--only", nargs="*", help="panel ids (default: all)")
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    manifest = export_panels(args.outdir, args.only, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    by_page: dict[str, int] = {}
+    for item in manifest:
+        by_page[item["notebook"]] = by_page.get(item["notebook"], 0) + item["bytes"]
+        print(f"{item['id']:36s} {item['kind']:8s} {item['scenes']:6d} scenes {item['bytes'] / 1e6:7.2f} MB "
+              f"{item['seconds']:6.1f} s")
+    for page, size in by_page.items():
+        print(f"page {page:30s} {size / 1e6:7.2f} MB of panel specs")
+    print(f"total {sum(by_page.values()) / 1e6:.2f} MB in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
