@@ -10,7 +10,7 @@
    gets the div after its code.
 2. Stages `_static/`: MathJax 2.7 from the jupyter-server-mathjax wheel (formulas render with no
    network) and the panels from part A's exporter (`course_lib.web.export.export_panels`:
-   `panels/js/*.js` and `panels/<id>.js`), with `panels/manifest.json` naming the scripts in
+   `panels/js/*.js` and `panels/<id>.js`); build/book-src/panels.json names the scripts in
    load order and the exported panel ids. Without the exporter the pages keep the pictures.
 3. Runs Sphinx (myst-nb renders the stored outputs, nothing is executed; sphinx-book-theme) into
    build/site/, then checks the budgets: every page with everything it loads <= 5 MB, the site
@@ -37,6 +37,7 @@ BOOK = ROOT / "book"
 SRC = ROOT / "build" / "book-src"
 OUT = ROOT / "build" / "site"
 STAMP = OUT / ".built"
+PANELS = ROOT / "build" / "book-panels"   # the exporter's output, copied into the book's _static/panels
 
 PAGE_BUDGET = 5 * 1024 * 1024   # bytes a lecture page transfers with everything it loads
 SITE_BUDGET = 60 * 1024 * 1024  # the whole of build/site/
@@ -47,7 +48,7 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 # The runtime scripts first, in this order; any others exported after them, by name.
 SCRIPT_ORDER = ["figure_draw.js", "panel_runtime.js"]
 
-STATIC_NOTE_HTML = ('<p class="course-panel-note">A static picture: this panel cannot be drawn in the page. '
+STATIC_NOTE_HTML = ('<p class="course-panel-static-note">A static picture: this panel cannot be drawn in the page. '
                     'Run the notebook (<code>make lab</code>) to move its sliders.</p>')
 
 
@@ -242,28 +243,39 @@ def stage_mathjax(static: Path) -> None:
     shutil.copytree(source, static / "mathjax", ignore=skip)
 
 
-def stage_panels(static: Path, page_panels: dict[str, list[str]]) -> dict:
-    """Part A's export into static/panels/, and the manifest course_site.py reads."""
-    out = static / "panels"
-    out.mkdir(parents=True, exist_ok=True)
+def stage_panels(static: Path, page_panels: dict[str, list[str]], reuse: bool = False) -> dict:
+    """Part A's export into static/panels/, and what course_site.py reads (build/book-src/panels.json).
+
+    The scripts load in the exporter's order (its manifest's "scripts": the drawing code, then
+    the runtime), then any other script it copied to js/ (the browser-side optimizers and
+    synthesis of the "compute" source), by name.
+    """
+    out = PANELS
     try:
         from course_lib.web.export import export_panels
     except ImportError:
         export_panels = None
         print("book: course_lib.web.export is not here yet: every panel stays a static picture")
-    if export_panels is not None:
-        export_panels(out)
-    scripts = sorted((p.relative_to(out).as_posix() for p in (out / "js").glob("*.js")),
-                     key=lambda s: (SCRIPT_ORDER.index(Path(s).name) if Path(s).name in SCRIPT_ORDER
-                                    else len(SCRIPT_ORDER), s))
-    exported = sorted(p.stem for p in out.glob("*.js"))
+    if reuse and (out / "manifest.json").is_file():
+        entries = json.loads((out / "manifest.json").read_text())
+        print(f"book: reusing the panels exported in {out.relative_to(ROOT)} (--reuse-panels)")
+    else:
+        if out.exists():
+            shutil.rmtree(out)
+        out.mkdir(parents=True)
+        entries = export_panels(out) if export_panels is not None else []
+    shutil.copytree(out, static / "panels", ignore=shutil.ignore_patterns("manifest.json"))
+    first = list(dict.fromkeys(s for e in entries for s in e.get("scripts", [])))
+    rest = sorted(p.relative_to(out).as_posix() for p in (out / "js").glob("*.js")) if (out / "js").is_dir() else []
+    scripts = first + [s for s in rest if s not in first]
+    exported = [e["id"] for e in entries]
     wanted = [i for ids in page_panels.values() for i in ids]
-    missing = [i for i in exported if i not in wanted]
-    if missing:
-        raise SystemExit(f"book: exported panels with no place in a lecture: {missing} "
-                         f"(lectures' panels: {wanted})")
-    manifest = {"scripts": scripts, "panels": exported, "pages": page_panels}
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    if exported and exported != wanted:
+        raise SystemExit(f"book: the exporter's panels {exported} are not the lectures' panels in "
+                         f"cell order {wanted}")
+    manifest = {"scripts": scripts, "panels": exported, "pages": page_panels,
+                "bytes": {e["id"]: e.get("bytes") for e in entries}}
+    (SRC / "panels.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
 
@@ -280,6 +292,21 @@ def run_sphinx() -> None:
                "-d", str(ROOT / "build" / "book-doctrees"), str(SRC), str(OUT)]
     subprocess.run(command, check=True, env=env, cwd=ROOT)
     (OUT / ".nojekyll").write_text("")   # GitHub Pages: serve _static/ as it is
+    drop_fontawesome_js()
+
+
+FONTAWESOME_JS = re.compile(r'<(script|link)\b[^>]*scripts/fontawesome\.js[^>]*>(\s*</script>)?\s*')
+
+
+def drop_fontawesome_js() -> None:
+    """The theme's FontAwesome script (1.5 MB, a third of a page's budget) turns the icons into
+    SVG; its stylesheet already draws the same icons with the web font. Pages load the font only."""
+    for page in OUT.rglob("*.html"):
+        text = page.read_text()
+        if "fontawesome.js" in text:
+            page.write_text(FONTAWESOME_JS.sub("", text))
+    for path in (OUT / "_static" / "scripts").glob("fontawesome.js*"):
+        path.unlink()
 
 
 class _Refs(HTMLParser):
@@ -322,14 +349,18 @@ def page_bytes(page: Path) -> tuple[int, list[str]]:
         path = todo.pop()
         if path.suffix == ".css":
             for ref in CSS_URL.findall(path.read_text(errors="replace")):
+                if ref.split("?")[0].endswith((".ttf", ".eot", ".otf", ".svg")):
+                    continue  # a browser takes the woff2 of each font
                 local = _local(path, ref)
                 if local and local not in seen:
                     seen.add(local)
                     todo.append(local)
-    # MathJax loads its input, output (HTML-CSS) and font files itself: count them all
+    # MathJax loads its configuration, output code and fonts itself, those a page's formulas need:
+    # count all it could load (an upper bound; a lecture loads about 0.6 MB of them)
     if any(p.name == "MathJax.js" for p in seen):
         mj = OUT / "_static" / "mathjax"
-        seen |= {p.resolve() for p in (mj / "jax").rglob("*") if p.is_file() and "SVG" not in p.parts}
+        seen |= {p.resolve() for p in (mj / "config").glob("TeX-AMS-MML_HTMLorMML-full.js")}
+        seen |= {p.resolve() for p in (mj / "jax").rglob("*.js") if "SVG" not in p.parts}
         seen |= {p.resolve() for p in (mj / "fonts").rglob("*.woff")}
     return sum(p.stat().st_size for p in seen), outside
 
@@ -341,13 +372,20 @@ def budgets() -> dict:
             "site": site}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reuse-panels", action="store_true",
+                        help="reuse build/book-panels/ from the last build instead of exporting the panels again "
+                             "(for work on the book's pages; `make site` always exports)")
+    args = parser.parse_args(argv)
     start = time.monotonic()
     page_panels = stage_pages()
     static = SRC / "_static"
     static.mkdir()
     stage_mathjax(static)
-    manifest = stage_panels(static, page_panels)
+    manifest = stage_panels(static, page_panels, reuse=args.reuse_panels)
     staged = time.monotonic()
     run_sphinx()
     built = time.monotonic()

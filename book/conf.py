@@ -38,6 +38,12 @@ mathjax2_config = {
     "tex2jax": {"inlineMath": [["\\(", "\\)"]], "displayMath": [["\\[", "\\]"]],
                 "processRefs": False, "processEnvironments": False},
     "messageStyle": "none",
+    # the wheel ships the STIX-Web fonts only (not MathJax's TeX fonts): use them, never ask for others
+    # and its "blank" test font, url('about:blank') in MathJax, is a local() font that is never
+    # there: the same failed load, without a request the browser refuses with a console error
+    "HTML-CSS": {"availableFonts": ["STIX-Web"], "preferredFont": "STIX-Web", "webFont": "STIX-Web",
+                 "imageFont": None,
+                 "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "local('MathJax Blank, never installed')"}}},
     "menuSettings": {"zoom": "None"},
     "showMathMenu": False,
 }
@@ -60,6 +66,8 @@ html_theme_options = {
     "use_repository_button": False,
     "navigation_with_keys": True,
 }
+# light pages (the theme would otherwise log an error for an unset mode on the console)
+html_context = {"default_mode": "light"}
 html_show_sourcelink = False
 html_copy_source = False
 html_last_updated_fmt = None

@@ -4,7 +4,7 @@ build.py puts `<div class="course-panel" data-panel="ID">` (with the static pict
 fallback) in place of each panel's stored picture, and stages part A's export in
 `_static/panels/` (`js/*.js`, the runtime and the drawing code, and `ID.js`, one spec each).
 Here every page whose body holds such a div gets, as deferred classic scripts in this order:
-the runtime files (`panels/manifest.json` "scripts" order), the specs of that page's panels, and
+the runtime files (in build/book-src/panels.json's "scripts" order), the specs of that page's panels, and
 `course_panels.js`, which mounts them. Pages without panels load none of it.
 """
 
@@ -21,7 +21,7 @@ PANEL_DIV = re.compile(r'class="course-panel[^"]*" data-panel="([^"]+)"')
 def _manifest(app) -> dict:
     if not hasattr(app, "_course_panels"):
         staged = os.environ.get("COURSE_BOOK_STATIC")
-        path = Path(staged) / "panels" / "manifest.json" if staged else None
+        path = Path(staged).parent / "panels.json" if staged else None
         app._course_panels = json.loads(path.read_text()) if path and path.is_file() else {"scripts": [], "panels": []}
     return app._course_panels
 
