@@ -44,7 +44,8 @@ mathjax2_config = {
     "HTML-CSS": {"availableFonts": ["STIX-Web"], "preferredFont": "STIX-Web", "webFont": "STIX-Web",
                  "imageFont": None,
                  "styles": {"@font-face": {"font-family": "MathJax_Blank", "src": "local('MathJax Blank, never installed')"}}},
-    "menuSettings": {"zoom": "None"},
+    # no hidden MathML copy: Chromium would draw it with TeX fonts the wheel does not ship
+    "menuSettings": {"zoom": "None", "assistiveMML": False},
     "showMathMenu": False,
 }
 # myst-parser would write a MathJax 3/4 config block; MathJax 2 is told the same here instead:
