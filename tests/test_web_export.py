@@ -110,14 +110,16 @@ def test_every_combination_the_page_offers_is_present(exported):
         # a scene's parts are all there
         for frame, _, axes, texts in source["scenes"]:
             assert frame < len(source["frames"])
-            for base, x, y, lines, ax_texts in axes:
+            for base, x, y, lines, ax_texts, *fills in axes:
                 assert base < len(source["axes"]) and x < len(source["ticks"]) and y < len(source["ticks"])
+                assert all(i < len(source["fills"]) for i in (fills[0] if fills else []))
                 assert all(i < len(source["lines"]) for i in lines)
                 assert all(i < len(source["texts"]) for i in ax_texts)
             assert all(i < len(source["texts"]) for i in texts)
         # every background a scene names is shipped
         for ax in source["axes"]:
             assert ax["bg"] is None or ax["bg"] in spec["images"], item["id"]
+            assert ax["legend"] is None or ax["legend"] < len(source["legends"])
 
 
 def test_each_page_fits_its_budget(exported):
@@ -183,7 +185,7 @@ def test_the_page_scene_is_the_panels_own(exported, panel_id):
 
 NODE_DECODE = r"""
 const path = require("path");
-const root = process.argv[2];
+const root = process.argv[process.argv.length - 1];
 const CoursePanels = require(path.join(root, "course_lib/web/js/panel_runtime.js"));
 const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
 const out = input.cases.map((values) => {

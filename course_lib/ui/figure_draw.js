@@ -138,6 +138,23 @@ function drawAxes(ctx, ax, k, step, last, images) {
   if (ax.face) { ctx.fillStyle = ax.face; ctx.fillRect(x0, y0, x1 - x0, y1 - y0); }
   const img = ax.bg && images[ax.bg];
   if (img && img.complete && img.naturalWidth) ctx.drawImage(img, x0, y0, x1 - x0, y1 - y0);
+  // filled polygons (bands) over the background, under the grid and the lines
+  for (const f of ax.fills || []) {
+    ctx.save();
+    if (f.clip) { ctx.beginPath(); ctx.rect(x0, y0, x1 - x0, y1 - y0); ctx.clip(); }
+    ctx.fillStyle = f.color;
+    ctx.beginPath();
+    let pen = false;
+    for (let i = 0; i < f.points.length; i += 2) {
+      const x = f.points[i], y = f.points[i + 1];
+      if (x === null || y === null) { if (pen) ctx.closePath(); pen = false; continue; }
+      pen ? ctx.lineTo(x * k, y * k) : ctx.moveTo(x * k, y * k);
+      pen = true;
+    }
+    if (pen) ctx.closePath();
+    ctx.fill();
+    ctx.restore();
+  }
   // grid
   for (const [dim, spec] of [["x", ax.x], ["y", ax.y]]) {
     if (!spec.grid) continue;

@@ -8,7 +8,8 @@ and :class:`FigureView`, an ``anywidget`` widget, draws it in the browser on a c
 * lines (paths, loss curves, markers), texts (titles, captions, divergence messages), ticks,
   grids and legends are sent as data: pixel coordinates computed by matplotlib's own transforms,
   so log, symlog and aspect-equal axes come out exactly as matplotlib would place them;
-* everything else on an axes (a contour set, images, filled areas, bars) is rasterised into a
+* a few plain filled polygons (fill_between's bands) are sent as vectors too (``"fills"``);
+* everything else on an axes (a contour set, images, bars) is rasterised into a
   PNG *background* for that axes, once, and only again when those artists change (a new
   landscape), never because a path moved. The background is drawn under every line, whatever
   the zorders say; twin axes, colorbars, log/symlog scales and legends are supported, 3-D and
@@ -233,10 +234,51 @@ def _legend(ax: Axes, dpi: float) -> dict | None:
             "size": _font_px(legend.prop.get_size_in_points())}
 
 
-# Artists drawn as the axes' raster background (everything that is not a line or a text).
+# Filled polygons sent as vectors, not rasterised: a few plain polygons (fill_between's bands)
+# that change with the sliders would otherwise make a new background PNG on every move.
+MAX_FILL_PATHS = 8
+MAX_FILL_VERTICES = 4000
+
+
+def _vector_fill(artist) -> bool:
+    from matplotlib.collections import PolyCollection
+
+    if not isinstance(artist, PolyCollection) or artist.get_hatch():
+        return False
+    paths = artist.get_paths()
+    faces = np.atleast_2d(artist.get_facecolor())
+    return (0 < len(paths) <= MAX_FILL_PATHS and len(faces) == 1
+            and sum(len(p.vertices) for p in paths) <= MAX_FILL_VERTICES
+            and len(np.atleast_2d(artist.get_offsets())) <= 1)
+
+
+def _fill(artist, height: float) -> dict | None:
+    """A PolyCollection as polygons in display pixels (None between polygons), one colour."""
+    face = np.atleast_2d(artist.get_facecolor())[0]
+    color = _color(tuple(face))
+    if color is None:
+        return None
+    transform = artist.get_transform()
+    points: list = []
+    with np.errstate(all="ignore"):
+        for path in artist.get_paths():
+            polygons = path.to_polygons(closed_only=False)
+            for polygon in polygons:
+                if len(polygon) < 3:
+                    continue
+                if points:
+                    points += [None, None]
+                points += _points(transform.transform(np.asarray(polygon, dtype=np.float64)), height)
+    if not points:
+        return None
+    return {"color": color, "points": points, "z": float(artist.get_zorder()), "clip": bool(artist.get_clip_on())}
+
+
+# Artists drawn as the axes' raster background (everything that is not a line, a text or a
+# vector fill).
 def _background_artists(ax: Axes) -> list:
     artists = [*ax.collections, *ax.images, *ax.patches]
-    return sorted((a for a in artists if a.get_visible()), key=lambda a: a.get_zorder())
+    return sorted((a for a in artists if a.get_visible() and not _vector_fill(a)), key=lambda a: a.get_zorder())
 
 
 def _fingerprint(ax: Axes, artists: list) -> str:
@@ -333,6 +375,10 @@ def scene_of(fig: Figure, backgrounds: dict | None = None) -> dict:
             "legend": _legend(ax, dpi),
             "bg": None,
         }
+        fills = [item for item in (_fill(a, height) for a in ax.collections
+                                   if a.get_visible() and _vector_fill(a)) if item]
+        if fills:
+            entry["fills"] = fills
         artists = _background_artists(ax)
         if artists:
             key = _fingerprint(ax, artists)

@@ -64,7 +64,8 @@ class PanelEntry:
     ``notches`` names, per control, the notches the page offers (a list of targets: the nearest
     notch to each, plus the starting value) where it offers fewer than the widget has;
     ``compute``: the panel's figures are optimizer runs the browser can compute (part B2's
-    ``course_lib.web.synth``)."""
+    ``course_lib.web.synth``); ``prepare(panel)`` trains ahead what the panel's background
+    trainer would (whole grids at once), before the combinations are asked for."""
 
     id: str
     cell: str
@@ -73,6 +74,7 @@ class PanelEntry:
     notches: dict = field(default_factory=dict)
     note: str = ""
     compute: bool = False
+    prepare: Callable[[Any], None] | None = None
 
     @property
     def notebook(self) -> str:
@@ -165,6 +167,13 @@ def _near(*targets) -> Notches:
     return choose
 
 
+def _train_batch_grids(panel) -> None:
+    """02: every batch size's whole lr grid in one stacked run each (what the background
+    trainer does for a live panel), instead of one run per learning rate above B = 100."""
+    for batch_size in panel.sliders["batch_size"].options:
+        panel.runs.train_grid(int(batch_size))
+
+
 _LANDSCAPE_NOTE = ("Computed ahead on a coarse grid: the page offers {what}; the notebook's "
                    "sliders (run it locally) have every notch.")
 
@@ -187,7 +196,7 @@ REGISTRY: tuple[PanelEntry, ...] = (
                note=_LANDSCAPE_NOTE.format(what="6 learning rates, 3 condition numbers and 3 step counts"),
                compute=True),
     PanelEntry("02_batch_minibatch_sgd-0", "bms-panel", "bms.batch_size_panel()",
-               _factory("batch_minibatch_sgd", "batch_size_panel")),
+               _factory("batch_minibatch_sgd", "batch_size_panel"), prepare=_train_batch_grids),
     PanelEntry("03_momentum-0", "c03-panel", "momentum_panel()",
                _factory("momentum", "momentum_panel"),
                notches={"lr": _near(1e-3, 0.01, 0.1, 0.5, 1.0, 3.0),
@@ -208,10 +217,11 @@ REGISTRY: tuple[PanelEntry, ...] = (
                compute=True),
     PanelEntry("06_rmsprop_adadelta-0", "c06-panel", "effective_lr_panel()",
                _factory("rmsprop_adadelta", "effective_lr_panel"),
-               notches={"alpha": _near(0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99,
-                                       0.993, 0.995, 0.997, 0.999)},
-               note="The page offers 15 values of α from 0 to 0.999 (denser near 1, where the memory "
-                    "1/(1−α) grows); the notebook's slider has every 0.001."),
+               notches={"alpha": _near(*[k / 20 for k in range(19)], *[0.9 + k / 100 for k in range(10)],
+                                       *[0.99 + k / 1000 for k in range(1, 10)])},
+               note="The page offers 38 values of α: every 0.05 up to 0.9, every 0.01 up to 0.99 and "
+                    "every 0.001 up to 0.999, where the memory 1/(1−α) grows; the notebook's slider "
+                    "has every 0.001."),
     PanelEntry("07_adam-0", "c07-panel", "adam_panel()",
                _factory("adam", "adam_panel"),
                notches={"lr": _near(1e-3, 0.01, 0.1, 1.0),
@@ -224,12 +234,13 @@ REGISTRY: tuple[PanelEntry, ...] = (
                _factory("weight_decay_adamw", "weight_decay_panel")),
     PanelEntry("09_lr_schedules-0", "c09-panel", "schedule_panel()",
                _factory("lr_schedules", "schedule_panel"),
-               notches={"lr": _near(0.02, 0.2, 1.0),
-                        "final_fraction": _near(0.01, 0.1),
-                        "warmup_fraction": _near(0.1, 0.3),
+               notches={"lr": _near(0.01, 0.05, 0.2, 1.0),
+                        "final_fraction": _near(0.001, 0.01, 0.1),
+                        "warmup_fraction": _near(0.02, 0.1, 0.3),
                         "seed": _near(0, 1)},
-               note="Trained ahead: the page offers every schedule with 3 peak learning rates, 2 final "
-                    "shares, 2 warmup shares and 2 seeds; the notebook trains any notch."),
+               note="Trained ahead: the page offers every schedule with peak learning rates 0.01, 0.05, "
+                    "0.2 and 1, final shares 0.001, 0.01 and 0.1, warmup shares 0.02, 0.1 and 0.3, and "
+                    "seeds 0 and 1; the notebook trains any notch."),
     PanelEntry("10_choosing_an_optimizer-0", "c10-panel", "race_panel()",
                _factory("choosing_an_optimizer", "race_panel"),
                notches={"first_lr": _near(1e-4, 1e-3, 1e-2, 0.1, 1.0),
@@ -382,10 +393,10 @@ class _Pool:
 
 
 class _Table:
-    """Scenes in parts: frames (figure size and face), axes (box, face, spines, legend,
-    background), ticks (one axis' ticks, labels and grid), lines (points encoded), texts."""
+    """Scenes in parts: frames (figure size and face), axes (box, face, spines, background and
+    the index of its legend; a legend's entries are indices of items), ticks (one axis' ticks, labels and grid), lines and fills (points encoded), texts."""
 
-    KINDS = ("frames", "axes", "ticks", "lines", "texts", "scenes")
+    KINDS = ("frames", "axes", "legends", "items", "ticks", "lines", "fills", "texts", "scenes")
 
     def __init__(self):
         self.pools = {kind: _Pool() for kind in self.KINDS}
@@ -395,14 +406,21 @@ class _Table:
         frame = p["frames"].add({k: scene[k] for k in ("width", "height", "scale", "face")})
         axes = []
         for ax in scene["axes"]:
-            base = p["axes"].add({k: ax[k] for k in ("box", "face", "spines", "legend", "bg")})
+            legend = ax["legend"]
+            if legend is not None:  # its entries, stored once, by index
+                legend = p["legends"].add({**legend, "items": [p["items"].add(i) for i in legend["items"]]})
+            base = p["axes"].add({**{k: ax[k] for k in ("box", "face", "spines", "bg")}, "legend": legend})
             lines = []
             for line in ax["lines"]:
                 item = {k: v for k, v in line.items() if k != "points"}
                 item["p"] = _encode_points(line["points"])
                 lines.append(p["lines"].add(item))
-            axes.append([base, p["ticks"].add(ax["x"]), p["ticks"].add(ax["y"]), lines,
-                         [p["texts"].add(t) for t in ax["texts"]]])
+            record = [base, p["ticks"].add(ax["x"]), p["ticks"].add(ax["y"]), lines,
+                      [p["texts"].add(t) for t in ax["texts"]]]
+            if "fills" in ax:
+                record.append([p["fills"].add({**{k: v for k, v in f.items() if k != "points"},
+                                               "p": _encode_points(f["points"])}) for f in ax["fills"]])
+            axes.append(record)
         texts = [p["texts"].add(t) for t in scene["texts"]]
         return p["scenes"].add([frame, scene.get("last_step", 0), axes, texts])
 
@@ -415,8 +433,11 @@ def decode_scene(source: dict, index: int) -> dict:
     frame, last_step, axes, texts = source["scenes"][index]
     scene = dict(source["frames"][frame])
     scene["axes"] = []
-    for base, x, y, lines, ax_texts in axes:
+    for base, x, y, lines, ax_texts, *fills in axes:
         ax = dict(source["axes"][base])
+        if ax["legend"] is not None:
+            legend = source["legends"][ax["legend"]]
+            ax["legend"] = {**legend, "items": [source["items"][i] for i in legend["items"]]}
         ax["x"], ax["y"] = source["ticks"][x], source["ticks"][y]
         ax["lines"] = []
         for i in lines:
@@ -424,6 +445,12 @@ def decode_scene(source: dict, index: int) -> dict:
             line["points"] = _decode_points(source["lines"][i]["p"])
             ax["lines"].append(line)
         ax["texts"] = [source["texts"][i] for i in ax_texts]
+        if fills:
+            ax["fills"] = []
+            for i in fills[0]:
+                fill = {k: v for k, v in source["fills"][i].items() if k != "p"}
+                fill["points"] = _decode_points(source["fills"][i]["p"])
+                ax["fills"].append(fill)
         scene["axes"].append(ax)
     scene["texts"] = [source["texts"][i] for i in texts]
     scene["last_step"] = last_step
@@ -441,6 +468,8 @@ def table_spec(entry: PanelEntry, panel=None, *, progress: Callable[[str], None]
     """The panel's spec with a ``"table"`` source: every combination the page offers."""
     panel = build_panel(entry.id) if panel is None else panel
     controls = page_controls(entry, panel)
+    if entry.prepare is not None:
+        entry.prepare(panel)
     table = _Table()
     images: dict[str, str] = {}
     index = []
@@ -492,10 +521,38 @@ def spec_script(spec: dict) -> str:
             f"window.CoursePanels.specs[{json.dumps(spec['id'])}]={body};\n")
 
 
-def export_panels(outdir, ids: Sequence[str] | None = None, *, progress=None) -> list[dict]:
+# Seconds each panel's table takes on a 2-core machine (measured); the export starts the slowest.
+_COST = {"10_choosing_an_optimizer-0": 130, "02_batch_minibatch_sgd-0": 60, "11_initialization_and_practice-0": 60,
+         "01_gradient_descent-1": 50, "09_lr_schedules-0": 45}
+
+
+def _export_one(panel_id: str, outdir: str) -> dict:
+    """Write one panel's spec script; its manifest entry (and a line for the log)."""
+    import torch
+
+    torch.set_num_threads(1)  # the export runs panels side by side, one core each
+    entry = panel_entry(panel_id)
+    started = time.perf_counter()
+    lines: list[str] = []
+    spec = spec_for(entry, progress=lines.append)
+    text = spec_script(spec)
+    target = Path(outdir) / f"{entry.id}.js"
+    target.write_text(text, encoding="utf-8")
+    source = spec["source"]
+    seconds = round(time.perf_counter() - started, 1)
+    return {"id": entry.id, "notebook": entry.notebook, "cell": entry.cell,
+            "file": target.name, "bytes": len(text.encode("utf-8")), "kind": source["kind"],
+            "scenes": len(source.get("index", ())), "seconds": seconds,
+            "scripts": [f"js/{p.name}" for p in JS_FILES],
+            "log": " ".join(lines) or f"{entry.id}: {seconds} s"}
+
+
+def export_panels(outdir, ids: Sequence[str] | None = None, *, progress=None, jobs: int = 2) -> list[dict]:
     """Write ``outdir/<id>.js`` for every panel (or ``ids``), the browser scripts to
     ``outdir/js/`` and ``outdir/manifest.json``; return the manifest's entries
-    ``{id, notebook, cell, file, bytes, kind, scenes, seconds}``."""
+    ``{id, notebook, cell, file, bytes, kind, scenes, seconds, scripts}`` (``scripts``: what a
+    page with the panel loads first, relative to ``outdir``). ``jobs`` processes export panels
+    side by side (each panel's table is one process's work)."""
     outdir = Path(outdir)
     (outdir / "js").mkdir(parents=True, exist_ok=True)
     for path in JS_FILES:
@@ -504,20 +561,31 @@ def export_panels(outdir, ids: Sequence[str] | None = None, *, progress=None) ->
     for path in sorted(synth_js.glob("*.js")):  # the other parts' scripts (optim, synth, ...)
         if not (outdir / "js" / path.name).exists():
             shutil.copyfile(path, outdir / "js" / path.name)
+    entries = [e for e in REGISTRY if ids is None or e.id in ids]
+    # the slowest first, so two workers finish together
+    order = sorted(entries, key=lambda e: -_COST.get(e.id, 0))
+    if jobs > 1 and len(order) > 1:
+        import concurrent.futures
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked torch threads
+        with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {e.id: pool.submit(_export_one, e.id, str(outdir)) for e in order}
+            results = {}
+            for panel_id, future in futures.items():
+                results[panel_id] = future.result()
+                if progress:
+                    progress(results[panel_id]["log"])
+    else:
+        results = {e.id: _export_one(e.id, str(outdir)) for e in order}
+        if progress:
+            for e in order:
+                progress(results[e.id]["log"])
     manifest = []
-    for entry in REGISTRY:
-        if ids is not None and entry.id not in ids:
-            continue
-        started = time.perf_counter()
-        spec = spec_for(entry, progress=progress)
-        text = spec_script(spec)
-        target = outdir / f"{entry.id}.js"
-        target.write_text(text, encoding="utf-8")
-        source = spec["source"]
-        manifest.append({"id": entry.id, "notebook": entry.notebook, "cell": entry.cell,
-                         "file": target.name, "bytes": len(text.encode("utf-8")), "kind": source["kind"],
-                         "scenes": len(source.get("index", ())), "seconds": round(time.perf_counter() - started, 1),
-                         "scripts": [f"js/{p.name}" for p in JS_FILES]})
+    for entry in entries:
+        item = dict(results[entry.id])
+        del item["log"]
+        manifest.append(item)
     (outdir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 
@@ -526,9 +594,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_lib.web.export", description=__doc__.split("\n")[0])
     parser.add_argument("outdir")
     parser.add_argument("--only", nargs="*", help="panel ids (default: all)")
+    parser.add_argument("--jobs", type=int, default=2, help="processes side by side (default 2)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    manifest = export_panels(args.outdir, args.only, progress=lambda m: print(m, file=sys.stderr, flush=True))
+    manifest = export_panels(args.outdir, args.only, jobs=args.jobs,
+                             progress=lambda m: print(m, file=sys.stderr, flush=True))
     by_page: dict[str, int] = {}
     for item in manifest:
         by_page[item["notebook"]] = by_page.get(item["notebook"], 0) + item["bytes"]

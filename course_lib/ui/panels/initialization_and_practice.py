@@ -57,6 +57,8 @@ class DepthFigure:
                 finite = np.concatenate([finite, theory])
             if finite.size:
                 ax.set_ylim(max(finite.min(), 1e-30) / 3, finite.max() * 3)
+            else:  # every value underflowed to 0: a fixed window, not the previous setting's
+                ax.set_ylim(1e-3, 1e3)
         if theory is None:
             self.theory_line.set_data([], [])
         else:

@@ -144,7 +144,8 @@ def schedule_panel(*, schedule: str = "warmup_cosine", lr: float = 0.2, final_fr
         missing = list(dict.fromkeys(k for k in keys if k not in cache))
         if missing:
             if len(cache) + len(missing) > 128:
-                cache.clear()
+                cache.clear()  # then every run asked for is missing, not only the new ones
+                missing = list(dict.fromkeys(keys))
             runs = ls.train_many_schedules_sgd([np.array(k[1]) for k in missing], momentum=MOMENTUM,
                                                batch_size=BATCH_SIZE, seed=run_seed, eval_every=EVAL_EVERY)
             cache.update(zip(missing, runs))

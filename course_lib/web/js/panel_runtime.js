@@ -80,7 +80,7 @@ function tableSource(spec) {
   const strides = [];
   let stride = 1;
   for (let i = t.shape.length - 1; i >= 0; i--) { strides[i] = stride; stride *= t.shape[i]; }
-  const lines = new Map(), scenes = new Map();
+  const lines = new Map(), fills = new Map(), legends = new Map(), scenes = new Map();
 
   function line(i) {
     if (!lines.has(i)) {
@@ -92,12 +92,36 @@ function tableSource(spec) {
     return lines.get(i);
   }
 
+  function legend(i) {
+    if (!legends.has(i)) {
+      const item = Object.assign({}, t.legends[i]);
+      item.items = item.items.map((j) => t.items[j]);
+      legends.set(i, item);
+    }
+    return legends.get(i);
+  }
+
+  function fill(i) {
+    if (!fills.has(i)) {
+      const item = Object.assign({}, t.fills[i]);
+      item.points = decodePoints(item.p);
+      delete item.p;
+      fills.set(i, item);
+    }
+    return fills.get(i);
+  }
+
   function scene(index) {
     if (scenes.has(index)) return scenes.get(index);
     const [frame, lastStep, axes, texts] = t.scenes[index];
     const s = Object.assign({}, t.frames[frame]);
-    s.axes = axes.map(([base, x, y, ls, ts]) => Object.assign({}, t.axes[base], {
-      x: t.ticks[x], y: t.ticks[y], lines: ls.map(line), texts: ts.map((j) => t.texts[j]) }));
+    s.axes = axes.map(([base, x, y, ls, ts, fs]) => {
+      const ax = Object.assign({}, t.axes[base], {
+        x: t.ticks[x], y: t.ticks[y], lines: ls.map(line), texts: ts.map((j) => t.texts[j]) });
+      if (ax.legend !== null && ax.legend !== undefined) ax.legend = legend(ax.legend);
+      if (fs) ax.fills = fs.map(fill);
+      return ax;
+    });
     s.texts = texts.map((j) => t.texts[j]);
     s.last_step = lastStep;
     scenes.set(index, s);
@@ -243,23 +267,37 @@ function mount(element, spec) {
     input.addEventListener("change", recompute);
   }
 
-  // Play: one step per animation frame (60 a second on most screens, never fewer than 30 while
-  // the page keeps up), from the start, or from where the step slider is.
-  let playing = false, raf = 0;
+  // Play: one step per animation frame (60 a second on most screens), from the start, or from
+  // where the step slider is.
+  let playing = false, raf = 0, timer = 0;
+  // The next step comes on the next animation frame, or after 30 ms if the browser holds
+  // animation frames back (a busy or hidden page): never fewer than 33 steps a second.
+  function nextFrame() {
+    let done = false;
+    const go = () => {
+      if (done) return;
+      done = true;
+      cancelAnimationFrame(raf); clearTimeout(timer);
+      raf = timer = 0;
+      tick();
+    };
+    raf = requestAnimationFrame(go);
+    timer = setTimeout(go, 30);
+  }
   function stopPlay() {
     playing = false;
     if (raf) cancelAnimationFrame(raf);
-    raf = 0;
+    if (timer) clearTimeout(timer);
+    raf = timer = 0;
     if (play) { play.textContent = "▶ Play"; play.setAttribute("aria-pressed", "false"); }
   }
   function tick() {
-    raf = 0;
     if (!playing) return;
     const next = step + 1;
     showStep(Math.min(next, lastStep()));
     view.draw(scene, spec.images || {}, step);
     if (step >= lastStep()) { stopPlay(); return; }
-    raf = requestAnimationFrame(tick);
+    nextFrame();
   }
   function startPlay() {
     if (!scene) return;
@@ -268,7 +306,7 @@ function mount(element, spec) {
     play.textContent = "❚❚ Pause";
     play.setAttribute("aria-pressed", "true");
     view.draw(scene, spec.images || {}, step);
-    raf = requestAnimationFrame(tick);
+    nextFrame();
   }
   if (play) {
     play.addEventListener("click", () => (playing ? stopPlay() : startPlay()));
