@@ -1,0 +1,79 @@
+// live_view.js: FigureView in JupyterLab answering a slider move in the browser (issue 19, point 3).
+//
+// course_lib.web.live puts, in one anywidget module: figure_draw.js, the JS port (optim.js,
+// landscapes.js, trajectories.js), synth.js, FigureView's own wrapper (figure_view.js, its
+// `export default` taken off) and this file. The wrapper's render makes the view as always (the
+// kernel's scenes, Play, the "saved picture" note); this file adds: when a control of the panel
+// moves in the browser, the scene for the new values is computed here (CourseSynth.sceneFor, the
+// same path as the web pages) and drawn at once; the kernel's scene, when it comes, replaces it.
+// While the controls keep moving, a kernel scene that arrives is one for older values: it is
+// drawn only once the controls have been still for QUIET_MS.
+
+const QUIET_MS = 300;
+
+function liveRender(context) {
+  const { model } = context;
+  const create = CourseFigure.createView;
+  let view = null;
+  CourseFigure.createView = (container) => (view = create(container));
+  let cleanup;
+  try {
+    cleanup = render(context);
+  } finally {
+    CourseFigure.createView = create;
+  }
+  if (!view) return cleanup;
+
+  let local = null, movedAt = -Infinity;
+  const images = () => Object.assign({}, model.get("source_images") || {}, model.get("images") || {});
+  const kernelRedraw = view.redraw;
+  view.redraw = () => {
+    if (local && performance.now() - movedAt < QUIET_MS) {
+      view.draw(local, images(), -1);
+      return;
+    }
+    local = null;
+    kernelRedraw();
+  };
+  model.on("change:scene", () => {
+    if (local) setTimeout(() => view.schedule(), QUIET_MS + 20);
+  });
+
+  const source = model.get("source") || {};
+  const controls = model.get("controls") || [];
+  const refs = model.get("control_models") || {};
+  if (!source.kind || !model.widget_manager) return cleanup;
+  const byName = Object.fromEntries(controls.map((c) => [c.name, c]));
+  Promise.all(Object.entries(refs).map(([name, ref]) =>
+    model.widget_manager.get_model(String(ref).replace(/^IPY_MODEL_/, "")).then((m) => [name, m]),
+  )).then((pairs) => {
+    const models = Object.fromEntries(pairs);
+    const valueOf = (name) => {
+      const c = byName[name], m = models[name];
+      // selection widgets (Dropdown, SelectionSlider) sync an index, not the value
+      if (c && (c.kind === "dropdown" || c.labels)) return c.values[m.get("index")];
+      return m.get("value");
+    };
+    const onMove = () => {
+      const values = {};
+      for (const name of Object.keys(models)) values[name] = valueOf(name);
+      try {
+        local = CourseSynth.sceneFor(source, values);
+      } catch (error) {
+        return; // a combination the panel rejects: the kernel says why
+      }
+      movedAt = performance.now();
+      view.root.dataset.localScene = String((Number(view.root.dataset.localScene) || 0) + 1);
+      view.draw(local, images(), -1);
+    };
+    for (const m of Object.values(models)) {
+      m.on("change:value", onMove);
+      m.on("change:index", onMove);
+    }
+    view.root.dataset.live = view.root.dataset.live || "";
+    view.root.dataset.compute = "1";
+  }).catch(() => { /* controls not found: the kernel draws every move, as before */ });
+  return cleanup;
+}
+
+export default { render: liveRender };

@@ -1,0 +1,70 @@
+"""A landscape panel in JupyterLab answering a slider move in the browser (course_lib.web.live):
+with the kernel busy (sleeping), a move of the lr slider still redraws the figure at once,
+from the JS path (CourseSynth.sceneFor); when the kernel is free again its own scene replaces
+the browser's, and the two draw the same pixels. Screenshot to build/e2e/live_panel.png.
+
+Run: ``.venv/bin/python -m pytest -m e2e tests/e2e/test_live_panel.py``.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from e2e.lab import REPO_ROOT, Lab, NotebookPage, launch_chromium, missing_requirements
+
+pytestmark = [pytest.mark.e2e]
+if missing_requirements():
+    pytestmark.append(pytest.mark.skip(reason=missing_requirements()))
+
+SHOTS = REPO_ROOT / "build" / "e2e"
+
+NOTEBOOK = {
+    "cells": [{"cell_type": "code", "execution_count": None, "id": "live", "metadata": {}, "outputs": [],
+               "source": ["from course_lib.web.live import live_panel\n",
+                          "panel = live_panel(\"03_momentum-0\")\n", "panel.widget"]}],
+    "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"}},
+    "nbformat": 4, "nbformat_minor": 5,
+}
+
+
+def test_a_move_is_drawn_while_the_kernel_sleeps():
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with Lab(log_path=SHOTS / "jupyterlab-live.log") as lab, sync_playwright() as playwright:
+        (lab.root / "live.ipynb").write_text(json.dumps(NOTEBOOK), encoding="utf-8")
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            nb = NotebookPage(page, lab, "live.ipynb").open()
+            nb.run_all()
+            page.wait_for_function("() => !!document.querySelector('[data-compute=\"1\"]')")
+            canvas = "document.querySelector('[data-compute=\"1\"] canvas')"
+            before = page.evaluate(f"() => {canvas}.toDataURL()")
+            # the kernel sleeps for 8 s: nothing it sends can redraw the figure meanwhile
+            page.evaluate("() => window.__courseLab.notebook().sessionContext.session.kernel"
+                          ".requestExecute({code: 'import time; time.sleep(8)'})")
+            page.wait_for_timeout(300)
+            handle = nb.panel(0).locator(".widget-slider").nth(1).locator(".noUi-handle").first
+            handle.focus()
+            started = page.evaluate("() => performance.now()")
+            for _ in range(5):
+                handle.press("ArrowLeft")
+            page.wait_for_function(f"(b) => {canvas}.toDataURL() !== b", arg=before, timeout=5_000)
+            elapsed = page.evaluate("(t) => performance.now() - t", started)
+            local = page.evaluate(f"() => {canvas}.toDataURL()")
+            assert page.evaluate("() => window.__courseLab.busy()"), "the kernel should still be asleep"
+            assert int(page.evaluate("() => document.querySelector('[data-compute=\"1\"]').dataset.localScene")) >= 1
+            # the kernel wakes, runs panel.update for the new lr and sends its scene: the same picture
+            nb.wait_idle(60)
+            page.wait_for_timeout(1500)
+            after = page.evaluate(f"() => {canvas}.toDataURL()")
+            page.screenshot(path=str(SHOTS / "live_panel.png"), full_page=True)
+            print(f"\nredrawn from the browser {elapsed:.0f} ms after the first key (5 key presses) "
+                  f"while the kernel slept; the kernel's scene drew the same pixels: {after == local}")
+            assert after == local
+        finally:
+            browser.close()
