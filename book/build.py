@@ -45,8 +45,11 @@ SITE_BUDGET = 60 * 1024 * 1024  # the whole of build/site/
 PANEL_TEXT = "run this cell to make the panel live."  # SliderPanel's text/plain (slider_panel.py)
 INTERACT = re.compile(r"\binteract\(")                  # 00's `widgets.interact(draw_wave, ...)`
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
-# The runtime scripts first, in this order; any others exported after them, by name.
-SCRIPT_ORDER = ["figure_draw.js", "panel_runtime.js"]
+# After the exporter's own scripts (the drawing code, the runtime): the JS port in the order its
+# files ask for, then the "compute" source, then any other, by name. live_view.js is JupyterLab's
+# (it goes into FigureView's anywidget module), not the page's.
+SCRIPT_ORDER = ["js/optim.js", "js/landscapes.js", "js/trajectories.js", "js/synth.js"]
+NOT_FOR_PAGES = {"js/live_view.js"}
 
 STATIC_NOTE_HTML = ('<p class="course-panel-static-note">A static picture: this panel cannot be drawn in the page. '
                     'Run the notebook (<code>make lab</code>) to move its sliders.</p>')
@@ -267,7 +270,9 @@ def stage_panels(static: Path, page_panels: dict[str, list[str]], reuse: bool = 
     shutil.copytree(out, static / "panels", ignore=shutil.ignore_patterns("manifest.json"))
     first = list(dict.fromkeys(s for e in entries for s in e.get("scripts", [])))
     rest = sorted(p.relative_to(out).as_posix() for p in (out / "js").glob("*.js")) if (out / "js").is_dir() else []
-    scripts = first + [s for s in rest if s not in first]
+    rest = sorted((s for s in rest if s not in first and s not in NOT_FOR_PAGES),
+                  key=lambda s: (SCRIPT_ORDER.index(s) if s in SCRIPT_ORDER else len(SCRIPT_ORDER), s))
+    scripts = first + rest
     exported = [e["id"] for e in entries]
     wanted = [i for ids in page_panels.values() for i in ids]
     if exported and exported != wanted:

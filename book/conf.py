@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.dont_write_bytecode = True  # no book/__pycache__: `make site` watches book/ for changes
 
 project = "How deep-learning optimizers work"
 author = "the course's authors"
