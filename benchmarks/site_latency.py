@@ -10,8 +10,9 @@ request outside the site refused. In each panel, --moves changes (default 60) go
 controls the way a learner makes them: an arrow key on a slider (it sweeps to one end and back),
 the next option of a dropdown, a click on a checkbox. One change is timed from the input event's
 own timestamp (``event.timeStamp``) to the "course-frame" event that course_lib/ui/figure_draw.js
-sends on the animation frame after it drew (the frame is on screen); the next change starts once
-that frame came. Play: the panel's Play button from step 0 to the last step: frames drawn per
+sends on the animation frame after it drew ("on screen": the frame with the drawing has been
+presented), and to the end of the drawing itself ("drawn": figure_draw.js updates the view's
+data-frames); the next change starts once the frame came. Play: the panel's Play button from step 0 to the last step: frames drawn per
 second and the share of the steps drawn.
 
 --lab NOTEBOOK...: the same figures in JupyterLab (a kernel behind each panel), measured with
@@ -38,8 +39,13 @@ from e2e.site import PANEL_HELPERS, SiteServer, block_outside, ensure_site, watc
 
 # Before any page script: every input event's timestamp, and every frame the views draw.
 RECORDER = r"""
-window.__bench = {inputs: [], frames: []};
+window.__bench = {inputs: [], frames: [], drawn: []};
 document.addEventListener("input", (e) => window.__bench.inputs.push(e.timeStamp), true);
+// the moment a drawing is done (figure_draw.js counts it in data-frames), before it reaches the screen
+new MutationObserver((records) => { const t = performance.now();
+  for (const r of records) { const p = r.target.closest("div.course-panel");
+    window.__bench.drawn.push({t, panel: p ? p.dataset.panel : null}); }
+}).observe(document, {subtree: true, attributes: true, attributeFilter: ["data-frames"]});
 document.addEventListener("course-frame", (e) => window.__bench.frames.push({
   t: e.detail.time, step: Number(e.detail.step), scene: e.detail.scene,
   panel: e.target.closest("div.course-panel") ? e.target.closest("div.course-panel").dataset.panel : null}), true);
@@ -68,8 +74,10 @@ class PagePanel:
     def counts(self) -> tuple[int, int]:
         return tuple(self.page.evaluate("() => [window.__bench.inputs.length, window.__bench.frames.length]"))
 
-    def timed(self, action) -> float | None:
-        """ms from the change's input event to the first frame of this panel drawn after it."""
+    def timed(self, action) -> tuple[float, float] | None:
+        """ms from the change's input event to the first frame of this panel on screen after it
+        (the "course-frame" event, on the animation frame after the drawing), and to the end of
+        that drawing."""
         n_inputs, _ = self.counts()
         action()
         try:
@@ -79,9 +87,11 @@ class PagePanel:
                 arg=[n_inputs, self.id], timeout=10_000, polling="raf")
         except Exception:
             return None
-        return self.page.evaluate(
+        return tuple(self.page.evaluate(
             """([n, id]) => { const t0 = window.__bench.inputs[n];
-                 return window.__bench.frames.find(f => f.panel === id && f.t > t0).t - t0; }""", [n_inputs, self.id])
+                 const d = window.__bench.drawn.find(f => f.panel === id && f.t > t0);
+                 return [window.__bench.frames.find(f => f.panel === id && f.t > t0).t - t0, d ? d.t - t0 : NaN]; }""",
+            [n_inputs, self.id]))
 
     def changes(self, moves: int):
         """``moves`` actions, round-robin over the controls; a slider sweeps to an end and back."""
@@ -145,18 +155,20 @@ def measure_page(ids: list[str], moves: int, log) -> dict:
             panel.el.scroll_into_view_if_needed()
             page.wait_for_function("(id) => window.__site.frames(id) > 0", arg=panel_id, timeout=30_000)
             page.wait_for_timeout(300)
-            times, missed = [], 0
+            times, drawn, missed = [], [], 0
             for action in panel.changes(moves):
                 latency = panel.timed(action)
                 if latency is None:
                     missed += 1
                 else:
-                    times.append(latency)
+                    times.append(latency[0])
+                    drawn.append(latency[1])
             play = panel.play()
-            results[panel_id] = {"times": times, "missed": missed, "play": play,
+            results[panel_id] = {"times": times, "drawn": drawn, "missed": missed, "play": play,
                                  "errors": errors[:], "refused": refused[:]}
-            log(f"  {panel_id}: {len(times)} changes, median {statistics.median(times) if times else float('nan'):.1f} ms, "
-                f"p95 {percentile(times, 95) if times else float('nan'):.1f} ms, play {play}"
+            log(f"  {panel_id}: {len(times)} changes, on screen median {statistics.median(times) if times else float('nan'):.1f} ms, "
+                f"p95 {percentile(times, 95) if times else float('nan'):.1f} ms; drawn median "
+                f"{statistics.median(drawn) if drawn else float('nan'):.1f} ms; play {play}"
                 + (f", ERRORS {errors}" if errors else "") + (f", REFUSED {refused}" if refused else ""))
             context.close()
         browser.close()
@@ -165,22 +177,27 @@ def measure_page(ids: list[str], moves: int, log) -> dict:
 
 def table(results: dict, title: str) -> list[float]:
     print(f"\n{title}\n")
-    print("| panel | changes | median ms | p95 ms | Play frames/s | steps shown |")
-    print("|---|---:|---:|---:|---:|---:|")
-    everything = []
+    print("| panel | changes | on screen: median ms | p95 ms | drawn: median ms | p95 ms | Play frames/s | steps shown |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    everything, all_drawn = [], []
     for name, e in results.items():
         times = e["times"]
+        drawn = [d for d in e.get("drawn", []) if d == d]
         everything += times
+        all_drawn += drawn
+        drawn_cols = (f"{statistics.median(drawn):.1f} | {percentile(drawn, 95):.1f}" if drawn else "– | –")
         plays = e["play"] if isinstance(e["play"], list) else ([e["play"]] if e["play"] else [])
-        fps = f"{statistics.median(p['fps'] for p in plays):.0f}" if plays else "–"
+        # a frame rate needs a run of frames: Play over a handful of steps says nothing about it
+        fps = f"{statistics.median(p['fps'] for p in plays):.0f}" if plays and plays[0]["steps"] >= 10 else "–"
         shown = f"{statistics.median(p['shown'] for p in plays):.0%} of {plays[0]['steps']}" if plays else "–"
         missed = f" (+{e['missed']} no frame)" if e["missed"] else ""
         if times:
             print(f"| {name} | {len(times)}{missed} | {statistics.median(times):.1f} | {percentile(times, 95):.1f} "
-                  f"| {fps} | {shown} |")
+                  f"| {drawn_cols} | {fps} | {shown} |")
     if everything:
+        drawn_cols = (f"{statistics.median(all_drawn):.1f} | {percentile(all_drawn, 95):.1f}" if all_drawn else "– | –")
         print(f"| **all panels** | {len(everything)} | {statistics.median(everything):.1f} | "
-              f"{percentile(everything, 95):.1f} | | |")
+              f"{percentile(everything, 95):.1f} | {drawn_cols} | | |")
     return everything
 
 
@@ -198,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load average: {' '.join(f'{v:.2f}' for v in os.getloadavg())}, {os.cpu_count()} CPUs")
     page = measure_page(args.panels or panel_ids(), args.moves, print)
     everything = table(page, "In the page (build/site/, no kernel):")
-    plays = [e["play"] for e in page.values() if e["play"]]
+    plays = [e["play"] for e in page.values() if e["play"] and e["play"]["steps"] >= 10]
     report = {"page": page}
     if everything:
         print(f"\npage: median {statistics.median(everything):.1f} ms, p95 {percentile(everything, 95):.1f} ms "
