@@ -36,7 +36,7 @@ $(SITE_STAMP): $(STAMP)
 # in build/site/, built from the stored outputs (nothing runs), working offline and from file://.
 # Rebuilt when what it is made from changes; it stops if a page or the site is over budget.
 SITE_SOURCES := README.md $(wildcard notebooks/*.ipynb exercises/*.ipynb book/* book/*/* \
-                course_lib/ui/*.py course_lib/ui/*.js course_lib/ui/panels/*.py course_lib/web/*.py course_lib/web/js/*.js)
+                course_lib/*/*.py course_lib/*/*/*.py course_lib/*/*.js course_lib/*/*/*.js)
 build/site/.built: $(SITE_STAMP) $(SITE_SOURCES)
 	$(BIN)/python book/build.py
 

@@ -267,7 +267,8 @@ def stage_panels(static: Path, page_panels: dict[str, list[str]], reuse: bool = 
             shutil.rmtree(out)
         out.mkdir(parents=True)
         entries = export_panels(out) if export_panels is not None else []
-    shutil.copytree(out, static / "panels", ignore=shutil.ignore_patterns("manifest.json"))
+    shutil.copytree(out, static / "panels",
+                    ignore=shutil.ignore_patterns("manifest.json", *(Path(s).name for s in NOT_FOR_PAGES)))
     first = list(dict.fromkeys(s for e in entries for s in e.get("scripts", [])))
     rest = sorted(p.relative_to(out).as_posix() for p in (out / "js").glob("*.js")) if (out / "js").is_dir() else []
     rest = sorted((s for s in rest if s not in first and s not in NOT_FOR_PAGES),

@@ -21,9 +21,9 @@ from e2e.lab import REPO_ROOT
 
 SITE = REPO_ROOT / "build" / "site"
 STAMP = SITE / ".built"
+# what the book is made from (the Makefile's SITE_SOURCES)
 SOURCES = ("README.md", "notebooks/*.ipynb", "exercises/*.ipynb", "book/*", "book/*/*",
-           "course_lib/ui/*.py", "course_lib/ui/*.js", "course_lib/ui/panels/*.py",
-           "course_lib/web/*.py", "course_lib/web/js/*.js")
+           "course_lib/*/*.py", "course_lib/*/*/*.py", "course_lib/*/*.js", "course_lib/*/*/*.js")
 
 # The lecture pages that hold panels, and the div the book puts in place of each panel's picture.
 PANEL_SELECTOR = "div.course-panel[data-panel]"
