@@ -12,11 +12,13 @@ the next option of a dropdown, a click on a checkbox. One change is timed from t
 own timestamp (``event.timeStamp``) to the "course-frame" event that course_lib/ui/figure_draw.js
 sends on the animation frame after it drew ("on screen": the frame with the drawing has been
 presented), and to the end of the drawing itself ("drawn": figure_draw.js updates the view's
-data-frames); the next change starts once the frame came. Play: the panel's Play button from step 0 to the last step: frames drawn per
-second and the share of the steps drawn.
+data-frames); the next change starts once the frame came. Play (first, at the notebook's starting values): the panel's Play button from step 0 to the last
+step: frames drawn per second and the share of the steps drawn.
 
 --lab NOTEBOOK...: the same figures in JupyterLab (a kernel behind each panel), measured with
 benchmarks/browser_latency.py's driver (arrow keys on the ipywidgets sliders, Run All first).
+--lab-live PANEL_ID...: in JupyterLab, a scratch notebook per landscape panel showing it as
+``course_lib.web.live.live_panel`` does (the browser computes the scene, the kernel's follows).
 
 Targets (issue 19): median <= 16 ms, p95 <= 33 ms; Play shows every step at >= 30 frames/s.
 """
@@ -155,6 +157,7 @@ def measure_page(ids: list[str], moves: int, log) -> dict:
             panel.el.scroll_into_view_if_needed()
             page.wait_for_function("(id) => window.__site.frames(id) > 0", arg=panel_id, timeout=30_000)
             page.wait_for_timeout(300)
+            play = panel.play()  # at the notebook's starting values, before the controls move
             times, drawn, missed = [], [], 0
             for action in panel.changes(moves):
                 latency = panel.timed(action)
@@ -163,7 +166,6 @@ def measure_page(ids: list[str], moves: int, log) -> dict:
                 else:
                     times.append(latency[0])
                     drawn.append(latency[1])
-            play = panel.play()
             results[panel_id] = {"times": times, "drawn": drawn, "missed": missed, "play": play,
                                  "errors": errors[:], "refused": refused[:]}
             log(f"  {panel_id}: {len(times)} changes, on screen median {statistics.median(times) if times else float('nan'):.1f} ms, "
@@ -206,6 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("panels", nargs="*", help="panel ids (default: every panel)")
     parser.add_argument("--moves", type=int, default=60, help="changes per panel in the page (>= 50)")
     parser.add_argument("--lab", nargs="*", metavar="NOTEBOOK", help="also measure these notebooks in JupyterLab")
+    parser.add_argument("--lab-live", nargs="*", metavar="PANEL_ID",
+                        help="also measure these landscape panels in JupyterLab as course_lib.web.live.live_panel "
+                             "shows them (the browser answers a move, the kernel's scene follows)")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "build" / "site_latency.json")
     args = parser.parse_args(argv)
     why = missing_requirements()
@@ -219,8 +224,9 @@ def main(argv: list[str] | None = None) -> int:
     report = {"page": page}
     if everything:
         print(f"\npage: median {statistics.median(everything):.1f} ms, p95 {percentile(everything, 95):.1f} ms "
-              f"(targets 16 / 33); Play: slowest {min(p['fps'] for p in plays):.0f} frames/s, "
-              f"fewest steps shown {min(p['shown'] for p in plays):.0%} (target >= 30 frames/s, every step)")
+              f"(targets 16 / 33)" + (f"; Play: slowest {min(p['fps'] for p in plays):.0f} frames/s, "
+              f"fewest steps shown {min(p['shown'] for p in plays):.0%} (target >= 30 frames/s, every step)"
+                                     if plays else ""))
     if args.lab is not None:
         import browser_latency
 
@@ -231,6 +237,30 @@ def main(argv: list[str] | None = None) -> int:
         if lab_all and everything:
             print(f"\nJupyterLab: median {statistics.median(lab_all):.1f} ms, p95 {percentile(lab_all, 95):.1f} ms; "
                   f"the page's median is {statistics.median(lab_all) / statistics.median(everything):.1f}x faster")
+    if args.lab_live is not None:
+        import browser_latency
+        import tempfile
+
+        import nbformat
+
+        with tempfile.TemporaryDirectory(prefix="site-latency-") as scratch:
+            (Path(scratch) / "notebooks").mkdir()
+            notebooks = []
+            for panel_id in args.lab_live or ["03_momentum-0"]:
+                nb = nbformat.v4.new_notebook()
+                nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                             "language": "python"}
+                nb.cells = [nbformat.v4.new_code_cell(
+                    f"from course_lib.web.live import live_panel\nlive_panel({panel_id!r})")]
+                path = Path(scratch) / "notebooks" / f"live_{panel_id}.ipynb"
+                nbformat.write(nb, path)
+                notebooks.append(path)
+            live = browser_latency.measure(notebooks, Path(scratch), 4, print)
+        live_all = table(live, "In JupyterLab with live_panel (the browser answers, the kernel follows):")
+        report["lab_live"] = live
+        if live_all:
+            print(f"\nJupyterLab, live_panel: median {statistics.median(live_all):.1f} ms, "
+                  f"p95 {percentile(live_all, 95):.1f} ms")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(report, indent=1, default=str))
