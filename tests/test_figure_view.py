@@ -96,6 +96,28 @@ def test_non_finite_points_become_gaps_not_nan():
     json.dumps(scene, allow_nan=False)
 
 
+def test_a_band_is_a_vector_fill_in_axis_pixels_not_a_background():
+    """fill_between on a log axis: its polygon's corners land where the axis puts them (by
+    hand), in its colour and alpha, and the axes needs no background PNG for it."""
+    fig, _, ax_log = two_axes_figure()
+    x0, y0, x1, y1 = ax_log.bbox.extents
+    height = fig.bbox.height
+    ax_log.fill_between([1.0, 3.0], [1e-2, 1e-2], [1.0, 10.0], color="C1", alpha=0.2, lw=0)
+    scene = scene_of(fig)
+    entry = scene["axes"][1]
+    assert entry["bg"] is None
+    (fill,) = entry["fills"]
+    assert fill["color"] == "#ff7f0e33"
+
+    def pixel(x, y):  # x linear on (0, 4), y log on (1e-4, 1e2)
+        return (x0 + (x1 - x0) * x / 4, height - (y0 + (y1 - y0) * (math.log10(y) + 4) / 6))
+
+    corners = {tuple(round(v) for v in p) for p in xy(fill["points"]) if np.isfinite(p).all()}
+    for x, y in ((1.0, 1e-2), (3.0, 1e-2), (3.0, 10.0), (1.0, 1.0)):
+        assert tuple(round(v) for v in pixel(x, y)) in corners
+    json.dumps(scene, allow_nan=False)
+
+
 def gd_trajectory(lr, steps=30, diverge=False):
     """torch.optim.SGD on ½(x² + 10 y²) from (-1.5, 1.5)."""
     p = torch.tensor([-1.5, 1.5], dtype=torch.float64, requires_grad=True)

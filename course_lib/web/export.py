@@ -31,6 +31,7 @@ import importlib
 import itertools
 import json
 import math
+import re
 import shutil
 import sys
 import time
@@ -219,7 +220,7 @@ REGISTRY: tuple[PanelEntry, ...] = (
                _factory("rmsprop_adadelta", "effective_lr_panel"),
                notches={"alpha": _near(*[k / 20 for k in range(19)], *[0.9 + k / 100 for k in range(10)],
                                        *[0.99 + k / 1000 for k in range(1, 10)])},
-               note="The page offers 38 values of α: every 0.05 up to 0.9, every 0.01 up to 0.99 and "
+               note="The page offers 37 values of α: every 0.05 up to 0.9, every 0.01 up to 0.99 and "
                     "every 0.001 up to 0.999, where the memory 1/(1−α) grows; the notebook's slider "
                     "has every 0.001."),
     PanelEntry("07_adam-0", "c07-panel", "adam_panel()",
@@ -246,7 +247,7 @@ REGISTRY: tuple[PanelEntry, ...] = (
                notches={"first_lr": _near(1e-4, 1e-3, 1e-2, 0.1, 1.0),
                         "second_lr": _near(1e-4, 1e-3, 1e-2, 0.1, 1.0)},
                note="Trained ahead: the page offers the learning rates 1e-4, 1e-3, 0.01, 0.1 and 1 "
-                    "(and each optimizer's starting value); the notebook's sliders have every ×1.8 notch."),
+                    "(the starting values among them); the notebook's sliders have every ×1.8 notch."),
     PanelEntry("11_initialization_and_practice-0", "c11-panel", "depth_panel()",
                _factory("initialization_and_practice", "depth_panel"),
                notches={"depth": _near(1, 5, 10, 20, 30, 40),
@@ -329,6 +330,11 @@ def page_controls(entry: PanelEntry, panel) -> list[dict]:
         chosen = entry.notches.get(name)
         offered = list(notches) if chosen is None else chosen(notches, start)
         if not any(_same(v, start) for v in offered):
+            # a start between two notches (lr 0.2 on a 10^(k/20) slider) takes the place of the
+            # nearest notch the page would offer, so the page has no two all but equal values
+            if chosen is not None and isinstance(start, (int, float)) and not isinstance(start, bool):
+                nearest = _near(start)(notches, start)[0]
+                offered = [v for v in offered if not _same(v, nearest)]
             offered.append(start)
         if control["kind"] != "dropdown" and all(isinstance(v, (int, float)) for v in offered):
             offered.sort()
@@ -543,7 +549,9 @@ def _export_one(panel_id: str, outdir: str) -> dict:
     return {"id": entry.id, "notebook": entry.notebook, "cell": entry.cell,
             "file": target.name, "bytes": len(text.encode("utf-8")), "kind": source["kind"],
             "scenes": len(source.get("index", ())), "seconds": seconds,
-            "scripts": [f"js/{p.name}" for p in JS_FILES],
+            # what a page with this panel loads first, in order: the drawing code, the runtime,
+            # then the scripts its source names (the computing source's port)
+            "scripts": [f"js/{p.name}" for p in JS_FILES] + [f"js/{n}" for n in spec.get("scripts", [])],
             "log": " ".join(lines) or f"{entry.id}: {seconds} s"}
 
 
@@ -557,8 +565,10 @@ def export_panels(outdir, ids: Sequence[str] | None = None, *, progress=None, jo
     (outdir / "js").mkdir(parents=True, exist_ok=True)
     for path in JS_FILES:
         shutil.copyfile(path, outdir / "js" / path.name)
-    synth_js = _HERE / "js"
-    for path in sorted(synth_js.glob("*.js")):  # the other parts' scripts (optim, synth, ...)
+    for path in sorted((_HERE / "js").glob("*.js")):  # the computing source's scripts (optim, synth, ...)
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"^export\s", text, flags=re.M):
+            continue  # an ES module (JupyterLab's anywidget code): a page's classic scripts cannot load it
         if not (outdir / "js" / path.name).exists():
             shutil.copyfile(path, outdir / "js" / path.name)
     entries = [e for e in REGISTRY if ids is None or e.id in ids]
@@ -606,7 +616,12 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"{item['seconds']:6.1f} s")
     for page, size in by_page.items():
         print(f"page {page:30s} {size / 1e6:7.2f} MB of panel specs")
-    print(f"total {sum(by_page.values()) / 1e6:.2f} MB in {time.perf_counter() - started:.0f} s")
+    import resource
+
+    cpu = sum(getattr(resource.getrusage(who), field) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+              for field in ("ru_utime", "ru_stime"))
+    print(f"total {sum(by_page.values()) / 1e6:.2f} MB in {time.perf_counter() - started:.0f} s "
+          f"({cpu:.0f} s of CPU)")
     return 0
 
 

@@ -9,7 +9,8 @@
 //            slider's notches, selects, checkboxes, readouts formatted as ipywidgets formats
 //            them), Play and the step slider, and the figure, drawn by window.CourseFigure
 //            (course_lib/ui/figure_draw.js, the code FigureView draws with in JupyterLab).
-// Every `input` event redraws on the next animation frame; Play reveals one step a frame.
+// Every `input` event draws the new scene at once (the next painted frame shows it); Play
+// reveals one step a frame.
 // In node (tests) the pure helpers are exported: formatValue, nearestIndex, tableSource, ...
 
 var CoursePanels = (function () {
@@ -250,16 +251,21 @@ function mount(element, spec) {
   }
   view.redraw = () => view.draw(scene, spec.images || {}, step);
 
-  function recompute() {
+  // A move draws at once, in the input event: the frame the browser paints next shows it (a
+  // drawing takes a few ms; waiting for an animation frame first would cost up to one frame).
+  // Every "input" draws (a frame for each move, even one whose notch gives the same figure);
+  // a control's "change" after its "input" finds the same scene and draws nothing.
+  function recompute(event) {
     readValues();
     const next = source.sceneFor(values);
+    if (next === scene && event && event.type === "change") return;
     if (next !== scene) {
       scene = next;
       stopPlay();
       if (stepInput) stepInput.max = String(Math.max(lastStep(), 1));
       showStep(lastStep()); // a new figure shows its whole path, as in the notebook
     }
-    view.schedule();
+    view.redraw();
   }
 
   for (const { input } of Object.values(inputs)) {
@@ -319,7 +325,6 @@ function mount(element, spec) {
 
   if (typeof ResizeObserver !== "undefined") new ResizeObserver(() => view.schedule()).observe(box);
   recompute();
-  view.redraw();
   element.dataset.mounted = "1";
   const panel = {
     spec, view, values, element,
