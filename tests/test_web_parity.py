@@ -419,6 +419,8 @@ def test_each_panel_computes_what_the_python_panel_computes(parity, panels, pane
         difference = compare_panel(python, answer, where, panel_loss(panel_id, panels[panel_id], values))
         assert_round_off(difference, where)
         record(panel_id, difference)
+        setting = values.get("landscape") or values.get("orientation") or values.get("stream") or "parabola"
+        record(f"{panel_id} · {setting}", difference)
         diverged += any(getattr(t, "diverged", False) for t in python)
     if panel_id in CAN_DIVERGE:
         assert diverged > 0, f"{panel_id}: no case diverged; the sweep must reach a diverging run"
@@ -472,6 +474,8 @@ def test_every_optimizer_option_matches_course_lib_and_torch_on_every_landscape(
             difference = compare_trajectory(python, answer["ok"], f"{where} vs {source}", landscape_loss(surface))
             assert_round_off(difference, f"{where} vs {source}")
             record(f"{name} vs {source}", difference)
+            if source == "torch":
+                record(f"{name} on {landscape} (vs torch)", difference)
     for name in OPTION_GRID:
         print(f"\n{name}: vs course_lib {SUMMARY[name + ' vs course_lib']}, vs torch {SUMMARY[name + ' vs torch']} "
               "(cases, bit for bit, max relative difference)")
@@ -619,3 +623,35 @@ def test_zz_summary():
     for name, (cases, exact, per_point, running) in sorted(SUMMARY.items()):
         print(f"\n{name:28s} {cases:5d} cases, {exact:5d} bit for bit, max relative difference "
               f"{per_point:.3g} per point, {running:.3g} of the run's size")
+
+
+def test_the_scripts_load_as_a_page_loads_them_in_any_order():
+    """In a page there is no require and no module: the three scripts share one global scope
+    (window) and may come in any order (the book loads js/ sorted by name); each defines or
+    extends window.CourseOptim and touches nothing else."""
+    import json
+    import subprocess
+
+    from course_lib.web.jsport import JS_DIR, PORT_FILES
+
+    script = r"""
+const fs = require("fs"), vm = require("vm"), path = require("path");
+const files = JSON.parse(process.argv[1]);
+const results = [];
+for (const order of [files, files.slice().reverse(), files.slice().sort()]) {
+  const window = {};
+  window.window = window;
+  const context = vm.createContext(window);
+  for (const name of order) vm.runInContext(fs.readFileSync(path.join(process.argv[2], name), "utf8"), context, {filename: name});
+  const globals = Object.keys(window).filter((k) => k !== "window");
+  const run = window.CourseOptim.panels["07_adam-0"].compute({landscape: "rosenbrock", lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, bias_correction: true});
+  results.push({globals, last: run.trajectories[0].path[200]});
+}
+process.stdout.write(JSON.stringify(results));
+"""
+    node = node_executable()
+    out = subprocess.run([node, "-e", script, json.dumps(list(PORT_FILES)), str(JS_DIR)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    results = json.loads(out.stdout)
+    assert all(r["globals"] == ["CourseOptim"] for r in results), results
+    assert results[0]["last"] == results[1]["last"] == results[2]["last"]

@@ -370,3 +370,126 @@ def test_sources_register_compute_and_keep_the_last_scene_on_an_error(built, tmp
     assert answer["node"] == "undefined"  # no require: the scripts found each other as a page's do
     assert answer["same"] and answer["lines"] and answer["axes"] == 2
     assert "learning rate" in answer["error"]
+
+
+def test_live_panel_gets_its_browser_source_once_live():
+    """course_lib.web.live.live_panel: the panel's view is a LiveFigureView (drawing code, the JS
+    port, synth.js and live_view.js in one module) holding the controls' widget models; the
+    browser's source comes when the view goes live (not while a notebook runs without a browser),
+    and the kernel keeps updating the view's scene."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib.web.live import LiveFigureView, live_panel
+
+    panel = live_panel("05_adagrad-0")
+    view = panel.view
+    assert isinstance(view, LiveFigureView) and view in panel.widget.children
+    for name in ("window.CourseOptim", "CourseSynth", "function liveRender", "export default { render: liveRender }"):
+        assert name in view._esm
+    assert set(view.control_models) == set(panel.sliders)
+    assert all(ref == f"IPY_MODEL_{panel.sliders[name].model_id}" for name, ref in view.control_models.items())
+    assert view.source == {}
+    for callback in view.on_live:
+        callback()
+    assert view.source["kind"] == "compute" and view.source["panel"] == "05_adagrad-0"
+    before = view.scene
+    panel.update(lr=0.01)
+    assert view.scene is not before and view.scene["axes"][1]["legend"]["items"][0]["label"].startswith("Adagrad (lr=0.01")
+
+
+def test_tickers_match_matplotlib_on_random_ranges():
+    """synth.js's ports of matplotlib's tickers against matplotlib itself, over random view
+    limits far beyond what the sampled panels reach: AutoLocator (MaxNLocator) + ScalarFormatter
+    on linear axes through or from 0 (as all of these panels' linear axes are: no offset), LogLocator (major and 'auto' minor) + LogFormatterSciNotation on log axes
+    (1e-300 .. 1e300, less than a decade to hundreds), SymmetricalLogLocator on symlog axes."""
+    import subprocess
+    from pathlib import Path
+
+    from matplotlib import ticker
+
+    import course_lib.web.synth as synth
+    from course_lib.ui.figure_view import tick_label
+
+    rng = np.random.default_rng(19)
+    cases, expected = [], []
+    for _ in range(150):  # linear, through 0 or starting at it as every linear axis of these panels
+        span = float(10 ** rng.uniform(-3, 4))
+        low = float(rng.choice([0.0, -rng.uniform(0, 1)]) * span)
+        high = low + span
+        nbins = int(rng.integers(1, 10))
+        locs = ticker.MaxNLocator(nbins=nbins, steps=[1, 2, 2.5, 5, 10]).tick_values(low, high)
+        inside = [float(v) for v in locs if low <= v <= high]
+        formatter = ticker.ScalarFormatter()
+        formatter.create_dummy_axis()
+        formatter.axis.set_view_interval(low, high)
+        cases.append({"kind": "linear", "vmin": low, "vmax": high, "nbins": nbins})
+        expected.append({"locs": [float(v) for v in locs], "labels": formatter.format_ticks(inside)})
+    for _ in range(200):  # log
+        low = float(10 ** rng.uniform(-300, 290))
+        high = low * float(10 ** rng.choice([rng.uniform(0.05, 1.5), rng.uniform(1, 30), rng.uniform(30, 300)]))
+        if not np.isfinite(high):
+            continue
+        numticks = int(rng.integers(2, 10))
+        major = ticker.LogLocator(numticks=numticks).tick_values(low, high)
+        minor = ticker.LogLocator(subs="auto", numticks=numticks).tick_values(low, high)
+        labels = {}
+        for name, locs in (("major", major), ("minor", minor)):
+            formatter = ticker.LogFormatterSciNotation()
+            formatter.create_dummy_axis()
+            formatter.axis.set_view_interval(low, high)
+            inside = [float(v) for v in locs if low <= v <= high]
+            labels[name] = [tick_label(s) for s in formatter.format_ticks(inside)]
+        cases.append({"kind": "log", "vmin": low, "vmax": high, "numticks": numticks})
+        expected.append({"major": [float(v) for v in major], "minor": [float(v) for v in minor], **{
+            f"{k}_labels": v for k, v in labels.items()}})
+    for _ in range(100):  # symlog
+        linthresh = float(10 ** rng.uniform(-3, 2))
+        low = -float(10 ** rng.uniform(-4, 12))
+        high = float(rng.choice([0.0, 10 ** rng.uniform(-4, 3)]))
+        base = int(rng.choice([10, 100, 1000]))
+        locs = ticker.SymmetricalLogLocator(linthresh=linthresh, base=base).tick_values(low, high)
+        formatter = ticker.LogFormatterSciNotation(base=base, linthresh=linthresh)
+        formatter.create_dummy_axis()
+        formatter.axis.set_view_interval(low, high)
+        inside = [float(v) for v in locs if low <= v <= high]
+        cases.append({"kind": "symlog", "vmin": low, "vmax": high, "linthresh": linthresh, "base": base})
+        expected.append({"locs": [float(v) for v in locs],
+                         "labels": [tick_label(t) for t in formatter.format_ticks(inside)]})
+    script = Path(synth.__file__).with_name("js") / "synth.js"
+    driver = r"""
+    const S = require(process.argv[1]).ticker;
+    const cases = JSON.parse(require("fs").readFileSync(0, "utf8"));
+    const out = cases.map((c) => {
+      if (c.kind === "linear") {
+        const locs = S.maxNTicks(c.vmin, c.vmax, c.nbins);
+        const inside = locs.filter((v) => c.vmin <= v && v <= c.vmax);
+        return {locs, labels: S.scalarLabels(inside, c.vmin, c.vmax)};
+      }
+      if (c.kind === "log") {
+        const major = S.logTicks(c.vmin, c.vmax, c.numticks, [1.0]);
+        const minor = S.logTicks(c.vmin, c.vmax, c.numticks, "auto");
+        const sub = S.logSublabels(c.vmin, c.vmax, 10, null);
+        const label = (locs) => locs.filter((v) => c.vmin <= v && v <= c.vmax).map((v) => S.logLabel(v, 10, sub));
+        return {major, minor, major_labels: label(major), minor_labels: label(minor)};
+      }
+      const locs = S.symlogTicks(c.vmin, c.vmax, c.linthresh, c.base);
+      const sub = S.logSublabels(c.vmin, c.vmax, c.base, c.linthresh);
+      return {locs, labels: locs.filter((v) => c.vmin <= v && v <= c.vmax).map((v) => S.logLabel(v, c.base, sub))};
+    });
+    process.stdout.write(JSON.stringify(out));
+    """
+    done = subprocess.run(["node", "-e", driver, str(script)], input=json.dumps(cases), capture_output=True,
+                          text=True, check=True)
+    answers = json.loads(done.stdout)
+    problems = []
+    for case, want, got in zip(cases, expected, answers):
+        for key, value in want.items():
+            if key.endswith("labels"):
+                ok = got[key] == value
+            else:
+                mine = [np.inf if v is None else v for v in got[key]]  # JSON writes inf as null
+                ok = len(mine) == len(value) and np.allclose(mine, value, rtol=1e-12, atol=0)
+            if not ok:
+                problems.append(f"{case}: {key} {got[key]} vs matplotlib {value}")
+    assert not problems, "\n".join(problems[:10]) + f"\n({len(problems)} in all)"

@@ -10,8 +10,9 @@ replaces the browser's once the sliders are still. tests/test_web_synth.py shows
 scenes are the same, to 0.2 px, for these panels.
 
 Opt-in: ``live_panel("03_momentum-0")`` builds the notebook's panel (or takes ``panel=``) and
-returns it with the live view; building the source renders each landscape's contour once
-(about a second per landscape).
+returns it with the live view. The browser's source is made when the view first goes live in a
+browser (a second copy of the panel renders each landscape's contour once, about a second per
+landscape), so a notebook run without a browser costs nothing more.
 """
 
 from __future__ import annotations
@@ -51,22 +52,36 @@ class LiveFigureView(FigureView):
     control_models = traitlets.Dict().tag(sync=True)
 
 
-def live_panel(panel_id: str, panel=None):
-    """``panel`` (built as the notebook does when None) with a :class:`LiveFigureView`."""
+def live_panel(panel_id: str, panel=None, *, lazy: bool = True):
+    """``panel`` (built as the notebook does when None) with a :class:`LiveFigureView`.
+
+    ``lazy`` (default): the browser's source (each landscape's contour picture, the templates)
+    is made only once the view is live in a browser, from a second copy of the panel, so running
+    a notebook top to bottom (nbval, ``make run-notebook``) costs nothing more; until then, and
+    for a saved notebook, the kernel draws every move as before.
+    """
     import ipywidgets as widgets
 
     panel = build_panel(panel_id) if panel is None else panel
-    source, images = source_of(panel_id, panel)
     old = panel.view
     view = LiveFigureView()
     view._backgrounds = dict(old._backgrounds)
     view.images = dict(old.images)
     view.scene = old.scene
     view.step = old.step
-    view.source = source
-    view.source_images = images
     view.controls = controls_of(panel)
     view.control_models = {name: f"IPY_MODEL_{widget.model_id}" for name, widget in panel.sliders.items()}
+
+    def attach() -> None:
+        source, images = source_of(panel_id, build_panel(panel_id) if lazy else panel)
+        with view.hold_sync():
+            view.source_images = images
+            view.source = source
+
+    if lazy:
+        view.on_live.append(attach)
+    else:
+        attach()
     if panel.step_slider is not None:
         widgets.jslink((panel.step_slider, "value"), (view, "step"))
     panel.widget.children = tuple(view if child is old else child for child in panel.widget.children)

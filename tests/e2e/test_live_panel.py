@@ -42,6 +42,9 @@ def test_a_move_is_drawn_while_the_kernel_sleeps():
             nb = NotebookPage(page, lab, "live.ipynb").open()
             nb.run_all()
             page.wait_for_function("() => !!document.querySelector('[data-compute=\"1\"]')")
+            # the source comes once the view is live (made in the kernel then): wait for it
+            page.wait_for_function("() => !!document.querySelector('[data-source=\"1\"]')", timeout=60_000)
+            nb.wait_idle(60)
             canvas = "document.querySelector('[data-compute=\"1\"] canvas')"
             before = page.evaluate(f"() => {canvas}.toDataURL()")
             # the kernel sleeps for 8 s: nothing it sends can redraw the figure meanwhile
@@ -55,6 +58,7 @@ def test_a_move_is_drawn_while_the_kernel_sleeps():
                 handle.press("ArrowLeft")
             page.wait_for_function(f"(b) => {canvas}.toDataURL() !== b", arg=before, timeout=5_000)
             elapsed = page.evaluate("(t) => performance.now() - t", started)
+            page.wait_for_timeout(1000)  # the last of the 5 moves drawn too (the machine may be busy)
             local = page.evaluate(f"() => {canvas}.toDataURL()")
             assert page.evaluate("() => window.__courseLab.busy()"), "the kernel should still be asleep"
             assert int(page.evaluate("() => document.querySelector('[data-compute=\"1\"]').dataset.localScene")) >= 1
@@ -66,5 +70,31 @@ def test_a_move_is_drawn_while_the_kernel_sleeps():
             print(f"\nredrawn from the browser {elapsed:.0f} ms after the first key (5 key presses) "
                   f"while the kernel slept; the kernel's scene drew the same pixels: {after == local}")
             assert after == local
+
+            # key press -> the frame after the browser's drawing, one move at a time, kernel asleep
+            page.evaluate("""() => {
+              window.__lat = []; let t = null;
+              document.addEventListener('keydown', (e) => { t = e.timeStamp; }, true);
+              const root = document.querySelector('[data-compute="1"]');
+              new MutationObserver(() => {
+                if (t === null) return;
+                const t0 = t; t = null;
+                requestAnimationFrame(() => window.__lat.push(performance.now() - t0));
+              }).observe(root, {attributes: true, attributeFilter: ['data-local-scene']});
+            }""")
+            page.evaluate("() => window.__courseLab.notebook().sessionContext.session.kernel"
+                          ".requestExecute({code: 'import time; time.sleep(15)'})")
+            page.wait_for_timeout(300)
+            handle.focus()
+            for k in range(30):
+                handle.press("ArrowRight" if k % 2 else "ArrowLeft")
+                page.wait_for_timeout(120)
+            latencies = sorted(page.evaluate("() => window.__lat"))
+            assert len(latencies) >= 20
+            median = latencies[len(latencies) // 2]
+            p95 = latencies[int(0.95 * (len(latencies) - 1))]
+            print(f"key press -> frame drawn from the browser, kernel asleep: median {median:.1f} ms, "
+                  f"p95 {p95:.1f} ms over {len(latencies)} moves")
+            nb.wait_idle(60)
         finally:
             browser.close()

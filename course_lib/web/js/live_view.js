@@ -39,10 +39,10 @@ function liveRender(context) {
     if (local) setTimeout(() => view.schedule(), QUIET_MS + 20);
   });
 
-  const source = model.get("source") || {};
+  // the source may come after the first drawing (the kernel makes it once the view is live)
   const controls = model.get("controls") || [];
   const refs = model.get("control_models") || {};
-  if (!source.kind || !model.widget_manager) return cleanup;
+  if (!model.widget_manager) return cleanup;
   const byName = Object.fromEntries(controls.map((c) => [c.name, c]));
   Promise.all(Object.entries(refs).map(([name, ref]) =>
     model.widget_manager.get_model(String(ref).replace(/^IPY_MODEL_/, "")).then((m) => [name, m]),
@@ -55,6 +55,8 @@ function liveRender(context) {
       return m.get("value");
     };
     const onMove = () => {
+      const source = model.get("source") || {};
+      if (!source.kind) return; // not yet: the kernel draws this move
       const values = {};
       for (const name of Object.keys(models)) values[name] = valueOf(name);
       try {
@@ -70,8 +72,10 @@ function liveRender(context) {
       m.on("change:value", onMove);
       m.on("change:index", onMove);
     }
-    view.root.dataset.live = view.root.dataset.live || "";
     view.root.dataset.compute = "1";
+    const ready = () => { if ((model.get("source") || {}).kind) view.root.dataset.source = "1"; };
+    model.on("change:source", ready);
+    ready();
   }).catch(() => { /* controls not found: the kernel draws every move, as before */ });
   return cleanup;
 }
