@@ -93,5 +93,5 @@ bench: install  ## Run the speed benchmarks (results go in docs/benchmarks.md)
 	$(BIN)/python benchmarks/trajectory_speed.py
 
 clean:  ## Remove .venv, the built book and caches (your notebooks are untouched)
-	rm -rf $(VENV) .pytest_cache build/site build/book-src
+	rm -rf $(VENV) .pytest_cache build/site build/book-src build/book-panels build/book-doctrees
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
