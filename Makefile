@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 START  := notebooks/00_welcome.ipynb
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test bench clean run-notebook exercises check
+.PHONY: help install lab test bench clean run-notebook exercises check site site-deps
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -32,6 +32,23 @@ else
 $(STAMP):
 	@test -x $(BIN)/python || { echo "COURSE_VENV=$(COURSE_VENV) has no bin/python: unset it, or point it at the image's environment"; exit 1; }
 endif
+
+# The web book's tools (pyproject's `site` extra), on top of the course's own install.
+SITE_STAMP := $(VENV)/.site-stamp
+site-deps: $(SITE_STAMP)
+$(SITE_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[lab,test,site]"
+	@touch $(SITE_STAMP)
+
+# The web book (book/build.py): lectures, read-only exercises and live panels as static HTML
+# in build/site/, built from the stored outputs (nothing runs), working offline and from file://.
+# Rebuilt when what it is made from changes; it stops if a page or the site is over budget.
+SITE_SOURCES := README.md $(wildcard notebooks/*.ipynb exercises/*.ipynb book/* book/*/* \
+                course_lib/*/*.py course_lib/*/*/*.py course_lib/*/*.js course_lib/*/*/*.js)
+build/site/.built: $(SITE_STAMP) $(SITE_SOURCES)
+	$(BIN)/python book/build.py
+
+site: build/site/.built  ## Build the web book into build/site/ (static HTML; README "Read it online")
 
 # Jupyter refuses to start as root unless told; containers and some lab machines run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
@@ -59,7 +76,9 @@ SOLUTION_NOTEBOOKS := $(filter solutions/%,$(NBVAL_NOTEBOOKS))
 
 # The browser tests (marker e2e, tests/e2e) drive JupyterLab in /usr/bin/chromium and skip,
 # saying how to enable them, where Chromium is missing; screenshots go to build/e2e/.
-test: install  ## Run the whole test suite (unit tests, browser tests, notebook checks)
+# `make site` first: the browser tests read the built book (tests/e2e/test_site.py), and building
+# it is itself the check that the book builds on a fresh clone.
+test: install site  ## Run the whole test suite (unit tests, browser tests, notebook checks)
 	$(BIN)/python -m pytest -m "not e2e"
 	$(BIN)/python -m pytest -m e2e tests/e2e
 	$(if $(LECTURE_NOTEBOOKS),$(NBVAL) -q $(LECTURE_NOTEBOOKS),@echo "no lecture notebooks to validate yet")
@@ -84,6 +103,6 @@ bench: install  ## Run the speed benchmarks (results go in docs/benchmarks.md)
 	$(BIN)/python benchmarks/optim_speed.py --steady-allocator
 	$(BIN)/python benchmarks/trajectory_speed.py
 
-clean:  ## Remove .venv and caches (your notebooks are untouched)
-	rm -rf $(VENV) .pytest_cache
+clean:  ## Remove .venv, the built book and caches (your notebooks are untouched)
+	rm -rf $(VENV) .pytest_cache build/site build/book-src build/book-panels build/book-doctrees
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -86,8 +86,10 @@ def _canonical(name: str) -> str:
 
 
 def _extras(text: str, where: str) -> set[str]:
+    """The extras of the first `pip install -c constraints.txt -e ".[...]"` in ``text``: in the
+    Makefile, `make install`'s (the `site` target's install of the book's tools comes later)."""
     found = re.findall(r'-c constraints\.txt -e "\.\[([a-z,]+)\]"', text)
-    assert len(found) == 1, f"expected one `pip install -c constraints.txt -e \".[...]\"` in {where}"
+    assert found, f"expected a `pip install -c constraints.txt -e \".[...]\"` in {where}"
     return set(found[0].split(","))
 
 
@@ -148,7 +150,11 @@ def test_postbuild_installs_exactly_what_make_install_installs(built):
         assert version.split("+")[0] == pins[_canonical(name)].split("+")[0], \
             f"{name}: {version} installed, constraints.txt pins {pins[_canonical(name)]}"
     make_install_names = {_canonical(n) for n in ours} - installer
-    assert fresh_names - make_install_names == {"nbgitpuller"}, "the image adds only nbgitpuller"
+    if "sphinx" not in make_install_names:
+        # environment.yml also pins the web book's tools (pyproject's `site` extra), which
+        # `make site` adds to .venv; `make test` builds the site first.
+        pytest.skip("this .venv has no `site` extra yet: run `make site` first, as `make test` does")
+    assert fresh_names - make_install_names == {"nbgitpuller"}, "the image adds only nbgitpuller to make site's .venv"
     assert make_install_names <= fresh_names, f"missing: {sorted(make_install_names - fresh_names)}"
     assert _canonical(DROPPED) in fresh_names
 
