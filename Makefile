@@ -40,13 +40,13 @@ $(SITE_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e ".[lab,test,site]"
 	@touch $(SITE_STAMP)
 
-# The web book (book/build.py): lectures, read-only exercises and live panels as static HTML
+# The web book (docs/book/build.py): lectures, read-only exercises and live panels as static HTML
 # in build/site/, built from the stored outputs (nothing runs), working offline and from file://.
 # Rebuilt when what it is made from changes; it stops if a page or the site is over budget.
-SITE_SOURCES := README.md $(wildcard notebooks/*.ipynb exercises/*.ipynb book/* book/*/* \
+SITE_SOURCES := README.md $(wildcard notebooks/*.ipynb exercises/*.ipynb docs/book/* docs/book/*/* \
                 course_lib/*/*.py course_lib/*/*/*.py course_lib/*/*.js course_lib/*/*/*.js)
 build/site/.built: $(SITE_STAMP) $(SITE_SOURCES)
-	$(BIN)/python book/build.py
+	$(BIN)/python docs/book/build.py
 
 site: build/site/.built  ## Build the web book into build/site/ (static HTML; README "Read it online")
 

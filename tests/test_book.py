@@ -1,4 +1,4 @@
-"""The web book's sources (book/build.py), checked without building it: the landing page, the
+"""The web book's sources (docs/book/build.py), checked without building it: the landing page, the
 panel divs in place of the stored pictures, the exercise pages' note. The built book itself is
 tested in Chromium by tests/e2e/test_site.py."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-spec = importlib.util.spec_from_file_location("book_build", ROOT / "book" / "build.py")
+spec = importlib.util.spec_from_file_location("book_build", ROOT / "docs" / "book" / "build.py")
 build = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(build)
 

@@ -22,7 +22,7 @@ from e2e.lab import REPO_ROOT
 SITE = REPO_ROOT / "build" / "site"
 STAMP = SITE / ".built"
 # what the book is made from (the Makefile's SITE_SOURCES)
-SOURCES = ("README.md", "notebooks/*.ipynb", "exercises/*.ipynb", "book/*", "book/*/*",
+SOURCES = ("README.md", "notebooks/*.ipynb", "exercises/*.ipynb", "docs/book/*", "docs/book/*/*",
            "course_lib/*/*.py", "course_lib/*/*/*.py", "course_lib/*/*.js", "course_lib/*/*/*.js")
 
 # The lecture pages that hold panels, and the div the book puts in place of each panel's picture.
@@ -39,7 +39,7 @@ def site_is_fresh() -> bool:
 def ensure_site() -> Path:
     """build/site/, built now if it is missing or stale."""
     if not site_is_fresh():
-        subprocess.run([sys.executable, str(REPO_ROOT / "book" / "build.py")], check=True, cwd=REPO_ROOT)
+        subprocess.run([sys.executable, str(REPO_ROOT / "docs" / "book" / "build.py")], check=True, cwd=REPO_ROOT)
     return SITE
 
 

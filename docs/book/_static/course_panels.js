@@ -1,4 +1,4 @@
-// The book's panel loader (book/course_site.py adds it, last, to every page that has a panel).
+// The book's panel loader (docs/book/course_site.py adds it, last, to every page that has a panel).
 // Each <div class="course-panel" data-panel="ID"> whose spec the page loaded becomes a live
 // panel now (window.CoursePanels.mount, course_lib/web/js/panel_runtime.js, which hides the
 // stored picture inside the div); a panel without a spec keeps its picture and shows its note.

@@ -1,4 +1,4 @@
-"""Sphinx configuration of the course's web book (`make site`, built by book/build.py).
+"""Sphinx configuration of the course's web book (`make site`, built by docs/book/build.py).
 
 Sphinx + myst-nb + sphinx-book-theme: myst-nb renders the notebooks with their stored outputs
 and never runs them; the theme gives the book layout (sidebar in course order, previous/next,
@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.dont_write_bytecode = True  # no book/__pycache__: `make site` watches book/ for changes
+sys.dont_write_bytecode = True  # no docs/book/__pycache__: `make site` watches docs/book/ for changes
 
 project = "How deep-learning optimizers work"
 author = "the course's authors"
@@ -56,7 +56,7 @@ mathjax2_config["tex2jax"].update({"processClass": "tex2jax_process|mathjax_proc
                                     "ignoreClass": "tex2jax_ignore|mathjax_ignore"})
 
 html_theme = "sphinx_book_theme"
-# book/_static (the book's CSS and panel loader) and what build.py stages: MathJax and the panels.
+# docs/book/_static (the book's CSS and panel loader) and what build.py stages: MathJax and the panels.
 html_static_path = ["_static"] + ([os.environ["COURSE_BOOK_STATIC"]] if os.environ.get("COURSE_BOOK_STATIC") else [])
 html_css_files = ["course_site.css"]
 html_theme_options = {

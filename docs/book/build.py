@@ -1,6 +1,6 @@
 """`make site`: the course as a static web book in build/site/.
 
-    .venv/bin/python book/build.py            # what `make site` runs (after installing the `site` extra)
+    .venv/bin/python docs/book/build.py            # what `make site` runs (after installing the `site` extra)
 
 1. Stages the book's sources in build/book-src/: the landing page (README's course map, each
    notebook linked), every lecture in notebooks/ in course order, every exercise notebook with a
@@ -32,8 +32,8 @@ import time
 from html.parser import HTMLParser
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-BOOK = ROOT / "book"
+ROOT = Path(__file__).resolve().parents[2]
+BOOK = ROOT / "docs" / "book"
 SRC = ROOT / "build" / "book-src"
 OUT = ROOT / "build" / "site"
 STAMP = OUT / ".built"
