@@ -77,9 +77,10 @@ SOLUTION_NOTEBOOKS := $(filter solutions/%,$(NBVAL_NOTEBOOKS))
 # The browser tests (marker e2e, tests/e2e) drive JupyterLab in /usr/bin/chromium and skip,
 # saying how to enable them, where Chromium is missing; screenshots go to build/e2e/.
 # `make site` first: the browser tests read the built book (tests/e2e/test_site.py), and building
-# it is itself the check that the book builds on a fresh clone.
+# it is itself the check that the book builds on a fresh clone. The panel export tests
+# (tests/test_web_export.py) check the export the book just made instead of making another.
 test: install site  ## Run the whole test suite (unit tests, browser tests, notebook checks)
-	$(BIN)/python -m pytest -m "not e2e"
+	COURSE_WEB_EXPORT_DIR=build/book-panels $(BIN)/python -m pytest -m "not e2e"
 	$(BIN)/python -m pytest -m e2e tests/e2e
 	$(if $(LECTURE_NOTEBOOKS),$(NBVAL) -q $(LECTURE_NOTEBOOKS),@echo "no lecture notebooks to validate yet")
 	$(if $(SOLUTION_NOTEBOOKS),COURSE_CHECK_STRICT=1 $(NBVAL) -q $(SOLUTION_NOTEBOOKS),@echo "no solutions to validate yet")
