@@ -24,13 +24,11 @@ function liveRender(context) {
   }
   if (!view) return cleanup;
 
-  // `stepAtMove`: the step the view stood at when the local scene was drawn. A step moved since
-  // (Play, the step slider, Home) is the learner asking for a step: the kernel's scene draws it.
-  let local = null, movedAt = -Infinity, stepAtMove = null;
+  let local = null, movedAt = -Infinity;
   const images = () => Object.assign({}, model.get("source_images") || {}, model.get("images") || {});
   const kernelRedraw = view.redraw;
   view.redraw = () => {
-    if (local && performance.now() - movedAt < QUIET_MS && model.get("step") === stepAtMove) {
+    if (local && performance.now() - movedAt < QUIET_MS) {
       view.draw(local, images(), -1);
       return;
     }
@@ -67,7 +65,6 @@ function liveRender(context) {
         return; // a combination the panel rejects: the kernel says why
       }
       movedAt = performance.now();
-      stepAtMove = model.get("step");
       view.root.dataset.localScene = String((Number(view.root.dataset.localScene) || 0) + 1);
       view.draw(local, images(), -1);
     };
