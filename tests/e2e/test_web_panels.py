@@ -27,7 +27,9 @@ def page_dir(tmp_path_factory):
 
     outdir = tmp_path_factory.mktemp("page")
     manifest = export_panels(outdir, PANELS)
-    scripts = manifest[0]["scripts"] + [m["file"] for m in manifest]
+    # every script any panel needs (the table panels' runtime, the computed panel's JS port and
+    # source), each once and in the order the manifest names them, then the specs
+    scripts = list(dict.fromkeys(s for m in manifest for s in m["scripts"])) + [m["file"] for m in manifest]
     body = "".join(f"<h3>{m['id']}</h3><div class='course-panel' data-panel='{m['id']}'>"
                    f"<p class='fallback'>stored picture</p></div>" for m in manifest)
     (outdir / "index.html").write_text(
