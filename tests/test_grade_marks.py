@@ -490,3 +490,11 @@ def test_a_student_whose_only_file_could_not_be_graded_is_not_called_unknown(tmp
     merged = grade_outputs(tmp_path, results)
     assert len(merged.problems) == 1 and "dee has no answer to 3.6" in merged.problems[0]
     assert "nothing gradable" in merged.problems[0]
+
+
+def test_docs_say_the_rubric_is_public_like_the_solutions():
+    # review finding 10: the rubric ships in course_lib, so "never shown to learners" overstated it
+    doc = (ROOT / "docs" / "grading.md").read_text(encoding="utf-8")
+    assert "never\nshown to learners" not in doc and "never shown to learners" not in doc
+    assert "**public**" in doc and "REGISTRY['3.6'].rubric" in doc
+    assert REGISTRY["3.6"].rubric                     # and it is indeed there

@@ -9,13 +9,15 @@
   again: the marks go into ``gradebook.csv`` (the row's score becomes the sum of its points, out
   of the exercise's max score, status ``marked``).
 
-Each row names the answer it marks (``answer``: a digest of the text, or ``blank``), so marks
-never move to an answer the marker has not read: when a student hands in again and the answer
-changes, the old row stays (reported as stale, not applied) and a new row is added. The file is
-the marker's: an existing marks.csv is never rewritten; new rows are appended after its bytes,
-and only when there are new answers. Every row that cannot be applied (an unknown student or
-exercise, a mark that is not a number or is out of range, a half-marked row, conflicting
-duplicates) is reported with its line number, on stderr and in ``written/marks-problems.txt``;
+Each row names the answer it marks (``answer``, a required column: ``a-`` and a digest of the
+text, or ``blank``), so marks never move to an answer the marker has not read: a row without an
+id is never applied, and when a student hands in again and the answer changes, the old row stays
+(reported as stale, not applied) and a new row is added. The file is the marker's: an
+existing marks.csv is never rewritten; new rows are appended after its bytes, and only when
+there are new answers. Every row that cannot be applied (an unknown student or exercise, no
+answer id or one a spreadsheet turned into a number, cells past the last column, a mark that is
+not a number or is out of range, a half-marked row, conflicting duplicates) is reported with its
+line number, on stderr and in ``written/marks-problems.txt``;
 nothing is dropped silently.
 """
 
