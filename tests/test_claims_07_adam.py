@@ -423,3 +423,41 @@ def test_adams_lr_still_decides_a_factor_of_about_300():
     default = run(rosenbrock, torch.optim.Adam, steps=200, lr=1e-3).final_loss
     best = best_loss(torch.optim.Adam, ADAM_LRS)
     assert 200 < default / best < 500
+
+
+def _rosenbrock_adam(amsgrad, start, lr=0.1, steps=200):
+    """torch.optim.Adam on Rosenbrock: final loss, raw v after each step, the final state."""
+    theta = torch.tensor(start, dtype=torch.float64, requires_grad=True)
+    adam = torch.optim.Adam([theta], lr=lr, amsgrad=amsgrad)
+    raw_v = []
+    for _ in range(steps):
+        adam.zero_grad()
+        x, y = theta[0], theta[1]
+        ((1 - x) ** 2 + 100 * (y - x * x) ** 2).backward()
+        adam.step()
+        raw_v.append(adam.state[theta]["exp_avg_sq"].clone())
+    x, y = theta.detach()
+    return float((1 - x) ** 2 + 100 * (y - x * x) ** 2), torch.stack(raw_v), adam.state[theta]
+
+
+@pytest.mark.parametrize("start", [(-1.2, 1.0), (-1.25, 1.0), (-1.2, 1.05), (-1.15, 0.95),
+                                   (-1.2, 0.97)])
+def test_amsgrad_holds_the_raw_v_peak_of_about_step_40_not_step_1(start):
+    # exercise 7.3's rubric: torch's maximum is of the raw v, which peaks around step 40 on
+    # Rosenbrock (the corrected v̂ peaks at step 1); by step 200 it is about 1.16 × Adam's v
+    _, raw_v, state = _rosenbrock_adam(True, start)
+    peak_step = raw_v.argmax(0) + 1
+    assert all(25 <= int(s) <= 60 for s in peak_step)
+    corrected = raw_v / (1 - 0.999 ** torch.arange(1, 201, dtype=torch.float64)).unsqueeze(1)
+    assert all(int(s) == 1 for s in corrected.argmax(0) + 1)
+    assert torch.equal(state["max_exp_avg_sq"], raw_v.max(0).values)
+    ratio = state["max_exp_avg_sq"] / raw_v[-1]
+    assert all(1.08 < float(r) < 1.25 for r in ratio)
+    assert 0.84 < 0.999 ** 160 < 0.86
+
+
+def test_amsgrad_ends_rosenbrock_slightly_higher_from_the_lecture_start():
+    # "AMSGrad ends slightly higher at lr 0.1 (about 1.08 against 1.00)"
+    adam, _, _ = _rosenbrock_adam(False, (-1.2, 1.0))
+    amsgrad, _, _ = _rosenbrock_adam(True, (-1.2, 1.0))
+    assert adam < amsgrad < 1.15 * adam

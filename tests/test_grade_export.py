@@ -40,32 +40,73 @@ def rows_of(text: str) -> list[dict[str, str]]:
 GRADEBOOK = rows_of(doc_block("gradebook"))
 
 
+NOTEBOOKS = sorted({r["notebook"] for r in GRADEBOOK})
+
+
 @pytest.mark.parametrize("fmt", ["canvas", "moodle"])
 def test_the_export_is_exactly_the_documented_example(fmt):
-    text, warnings = export.export_csv(fmt, GRADEBOOK)
-    assert text == doc_block(fmt) and not warnings
+    files, warnings = export.export_files(fmt, GRADEBOOK)
+    assert sorted(files) == [f"{export.assignment_name(n)}.csv" for n in NOTEBOOKS]
+    for name, text in files.items():
+        assert text == doc_block(f"{fmt} {name[:-len('.csv')]}") and not warnings
 
 
 def test_the_documented_headers_are_the_lms_identity_columns():
-    assert doc_block("canvas").splitlines()[0].split(",")[:5] == \
-        ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
-    assert doc_block("moodle").splitlines()[0].split(",")[:6] == \
-        ["First name", "Last name", "ID number", "Institution", "Department", "Email address"]
+    for notebook in NOTEBOOKS:
+        name = export.assignment_name(notebook)
+        assert doc_block(f"canvas {name}").splitlines()[0].split(",") == \
+            ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", name]
+        assert doc_block(f"moodle {name}").splitlines()[0].split(",") == \
+            ["First name", "Last name", "ID number", "Institution", "Department",
+             "Email address", name]
     for column in export.CANVAS_IDENTITY + export.MOODLE_IDENTITY:
         assert f"`{column}`" in DOC, column
 
 
-def test_totals_are_the_sums_of_the_gradebook_and_a_notebook_not_handed_in_is_blank():
+def student_rows(fmt: str, text: str) -> list[dict[str, str]]:
+    rows = rows_of(text)
+    return [r for r in rows if r.get("Student") != "Points Possible"] if fmt == "canvas" else rows
+
+
+@pytest.mark.parametrize("fmt", ["canvas", "moodle"])
+def test_no_blank_grade_reaches_the_lms(fmt):
+    # review finding 4: Moodle's import clears a grade on a blank cell (load_data.php: '' -> null,
+    # then update_final_grade(null)); Canvas counts blank-vs-existing as a change. So a file
+    # lists only the students who handed its notebook in, and every grade cell holds a number.
+    files, _ = export.export_files(fmt, GRADEBOOK)
+    for name, text in files.items():
+        column = name[:-len(".csv")]
+        handed_in = {r["student"] for r in GRADEBOOK if export.assignment_name(r["notebook"]) == column}
+        rows = student_rows(fmt, text)
+        ids = [r["SIS Login ID" if fmt == "canvas" else "ID number"] for r in rows]
+        assert sorted(ids) == sorted(handed_in)
+        assert all(r[column] != "" and float(r[column]) >= 0 for r in rows)
+    assert "ben" not in files["03_momentum.csv"]
+
+
+def test_canvas_files_carry_points_possible_as_their_second_row():
+    # review finding 8: Canvas's GradebookImporter reads row[0] =~ /Points Possible/ as the
+    # assignments' points possible (process_pp); without it a new assignment gets none
+    files, _ = export.export_files("canvas", GRADEBOOK)
+    possible = export.points_possible(GRADEBOOK)
+    for name, text in files.items():
+        second = text.splitlines()[1].split(",")
+        assert second[0] == "Points Possible" and second[1:5] == [""] * 4
+        assert float(second[5]) == possible[name[:-len(".csv")]]
+    assert possible["01_gradient_descent"] == 7
+    assert all("Points Possible" not in text for text in export.export_files("moodle", GRADEBOOK)[0].values())
+
+
+def test_totals_are_the_sums_of_the_gradebook():
     for fmt in ("canvas", "moodle"):
-        text, _ = export.export_csv(fmt, GRADEBOOK)
-        out = rows_of(text)
-        for row in out:
-            student = row["SIS Login ID" if fmt == "canvas" else "ID number"]
-            for notebook in {r["notebook"] for r in GRADEBOOK}:
-                mine = [float(r["score"]) for r in GRADEBOOK
-                        if r["student"] == student and r["notebook"] == notebook]
-                cell = row[export.assignment_name(notebook)]
-                assert (cell == "") if not mine else (float(cell) == sum(mine)), (student, cell)
+        files, _ = export.export_files(fmt, GRADEBOOK)
+        for name, text in files.items():
+            column = name[:-len(".csv")]
+            for row in student_rows(fmt, text):
+                student = row["SIS Login ID" if fmt == "canvas" else "ID number"]
+                mine = [float(r["score"]) for r in GRADEBOOK if r["student"] == student
+                        and export.assignment_name(r["notebook"]) == column]
+                assert float(row[column]) == sum(mine), (student, row)
     possible = export.points_possible(GRADEBOOK)
     assert possible["01_gradient_descent"] == sum(
         float(r["max_score"]) for r in GRADEBOOK
@@ -78,8 +119,8 @@ def test_a_roster_supplies_the_lms_identity_and_unknown_students_are_named(tmp_p
                            '"ada","Lovelace, Ada",1001,s1001,ada.lovelace,Lab A\n'
                            "zoe,Zoe,1003,s1003,zoe,Lab B\n", encoding="utf-8")
     roster = export.read_roster(roster_path)
-    text, warnings = export.export_csv("canvas", GRADEBOOK, roster)
-    rows = rows_of(text)
+    files, warnings = export.export_files("canvas", GRADEBOOK, roster)
+    rows = student_rows("canvas", files["01_gradient_descent.csv"])
     assert rows[0]["Student"] == "Lovelace, Ada" and rows[0]["ID"] == "1001"
     assert rows[0]["SIS Login ID"] == "ada.lovelace" and rows[0]["Section"] == "Lab A"
     assert rows[1]["SIS Login ID"] == "ben"                       # not in the roster
@@ -99,8 +140,10 @@ def test_an_ungradable_file_counts_zero_out_of_the_notebook():
     rows = GRADEBOOK + [{"student": "cy", "notebook": "01_gradient_descent.ipynb",
                          "exercise": "", "score": "0", "max_score": "7", "status": "invalid",
                          "message": "malformed JSON"}]
-    out = {r["SIS Login ID"]: r for r in rows_of(export.export_csv("canvas", rows)[0])}
-    assert out["cy"]["01_gradient_descent"] == "0" and out["cy"]["03_momentum"] == ""
+    files = export.export_files("canvas", rows)[0]
+    out = {r["SIS Login ID"]: r for r in student_rows("canvas", files["01_gradient_descent.csv"])}
+    assert out["cy"]["01_gradient_descent"] == "0"
+    assert "cy" not in files["03_momentum.csv"]
 
 
 # ------------------------------------------------------------------ the real command, end to end
@@ -168,11 +211,11 @@ def test_marks_round_trip_and_export_on_a_real_run(small_class):
     assert float(book[("ann", written_id)]["max_score"]) == top
     assert book[("cat", written_id)]["status"] == "flagged"
     # the exports: ann's checked exercises plus her marks; bob's blank notebook 0; cat's checked
-    canvas = {r["SIS Login ID"]: r for r in csv.DictReader(
-        (out / "export" / "canvas.csv").open(newline="", encoding="utf-8"))}
-    moodle = {r["ID number"]: r for r in csv.DictReader(
-        (out / "export" / "moodle.csv").open(newline="", encoding="utf-8"))}
     column = export.assignment_name(forge.GD)
+    canvas = {r["SIS Login ID"]: r for r in csv.DictReader(
+        (out / "export" / "canvas" / f"{column}.csv").open(newline="", encoding="utf-8"))}
+    moodle = {r["ID number"]: r for r in csv.DictReader(
+        (out / "export" / "moodle" / f"{column}.csv").open(newline="", encoding="utf-8"))}
     for student in ("ann", "bob", "cat"):
         want = sum(float(r["score"]) for (s, _), r in book.items() if s == student)
         assert float(canvas[student][column]) == float(moodle[student][column]) == want

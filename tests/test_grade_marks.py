@@ -347,16 +347,108 @@ def read_csv_bytes(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8"))))
 
 
-def test_a_row_typed_by_hand_without_an_answer_id_marks_the_current_answer(tmp_path):
+def test_a_row_without_an_answer_id_is_never_applied_and_the_answer_gets_its_own_row(tmp_path):
+    # review finding 3: a row typed by hand (or whose answer column was emptied) marks an
+    # answer nobody can say the marker read
     results = class_results({"ann": ANSWERS["ann"]})
     path = tmp_path / "written" / "marks.csv"
     path.parent.mkdir(parents=True)
-    header = "student,notebook,exercise," + ",".join(marks.POINT_COLUMNS) + "\n"
+    header = "student,notebook,exercise,answer," + ",".join(marks.POINT_COLUMNS) + "\n"
     n = len(rubric(E36))
-    path.write_text(header + ",".join(["ann", NB36, E36] + full(E36) + ["-"] * (4 - n)) + "\n")
+    path.write_text(header + ",".join(["ann", NB36, E36, ""] + full(E36) + ["-"] * (4 - n)) + "\n")
     merged = grade_outputs(tmp_path, results)
-    assert not merged.problems and gradebook(tmp_path)[("ann", E36)]["status"] == "marked"
-    assert len(read_csv(path)) == 1, "no second row for an answer the marker already marked"
+    assert len(merged.problems) == 1 and "no answer id" in merged.problems[0]
+    assert gradebook(tmp_path)[("ann", E36)]["status"] != "marked"
+    rows = read_csv(path)
+    assert [r["answer"] for r in rows] == ["", marks.answer_id(ANSWERS["ann"])]
+
+
+def test_a_row_typed_before_a_student_handed_in_is_not_applied_after_she_does(tmp_path):
+    # review finding 3: first "no student 'eve'", then silently applied to her unread answer
+    path = tmp_path / "written" / "marks.csv"
+    grade_outputs(tmp_path, class_results())
+    n = len(rubric(E36))
+    append_lines(tmp_path, ",".join(["eve", NB36, E36, ""] + full(E36) + ["-"] * (4 - n) + ["", ""]))
+    merged = grade_outputs(tmp_path, class_results())
+    assert any("'eve'" in problem for problem in merged.problems)
+    answers = {**ANSWERS, "eve": "Eve's answer, which nobody has read yet."}
+    merged = grade_outputs(tmp_path, class_results(answers))
+    assert any("eve" in problem and "no answer id" in problem for problem in merged.problems)
+    assert gradebook(tmp_path)[("eve", E36)]["status"] != "marked"
+    assert marks.answer_id(answers["eve"]) in [r["answer"] for r in read_csv(path)]
+
+
+def test_a_resubmission_keeps_the_old_marks_off_the_new_answer(tmp_path):
+    path = tmp_path / "written" / "marks.csv"
+    grade_outputs(tmp_path, class_results())
+    fill(tmp_path, {"ann": full(E36)})
+    assert gradebook(tmp_path) and grade_outputs(tmp_path, class_results()).marks
+    answers = {**ANSWERS, "ann": "A new answer, handed in again."}
+    merged = grade_outputs(tmp_path, class_results(answers))
+    assert ("ann", NB36, E36) not in merged.marks and merged.stale == 1
+    assert gradebook(tmp_path)[("ann", E36)]["status"] != "marked"
+    assert marks.answer_id(answers["ann"]) in [r["answer"] for r in read_csv(path)]
+
+
+def test_answer_ids_are_never_numbers_and_a_mangled_id_is_a_problem(tmp_path):
+    # review finding 5: 10 hex digits such as 0849029548 or 5626696e19 become numbers in a
+    # spreadsheet
+    for k in range(2000):
+        aid = marks.answer_id(f"answer {k}")
+        with pytest.raises(ValueError):
+            float(aid)
+    grade_outputs(tmp_path, class_results())
+    path = tmp_path / "written" / "marks.csv"
+    rows = read_csv(path)
+    for row in rows:
+        if row["student"] == "cat":
+            row["answer"] = "5.63E+25"
+            for column, value in zip(marks.POINT_COLUMNS, full(E36)):
+                row[column] = value
+        if row["student"] == "ann":                      # an id written before the prefix
+            row["answer"] = row["answer"][len(marks.ID_PREFIX):]
+            for column, value in zip(marks.POINT_COLUMNS, full(E36)):
+                row[column] = value
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    merged = grade_outputs(tmp_path, class_results())
+    assert any("'5.63E+25' is not an answer id" in p for p in merged.problems), merged.problems
+    assert merged.stale == 0 and not merged.notes
+    assert ("ann", NB36, E36) in merged.marks and ("cat", NB36, E36) not in merged.marks
+
+
+def test_cells_beyond_the_last_column_are_a_problem(tmp_path):
+    # review finding 6: an unquoted comma in a comment used to lose the comment's tail silently
+    grade_outputs(tmp_path, class_results())
+    aid = marks.answer_id(ANSWERS["cat"])
+    n = len(rubric(E36))
+    append_lines(tmp_path, ",".join(["cat", NB36, E36, aid] + full(E36) + ["-"] * (4 - n)
+                                    + ["", "good", " but no numbers"]))
+    merged = grade_outputs(tmp_path, class_results())
+    assert any("beyond the last column" in p and "not applied" in p for p in merged.problems)
+    assert ("cat", NB36, E36) not in merged.marks
+
+
+def test_a_cp1252_file_names_the_cause_and_a_tab_separated_file_is_read(tmp_path):
+    # review finding 7
+    grade_outputs(tmp_path, class_results())
+    path = tmp_path / "written" / "marks.csv"
+    text = path.read_text(encoding="utf-8").replace("no answer", "pas de réponse")
+    path.write_bytes(text.encode("cp1252"))
+    with pytest.raises(ValueError, match="CSV UTF-8") as error:
+        marks.read_marks_file(path)
+    assert "delete" not in str(error.value).lower()
+    rows = [line.split(",") for line in text.splitlines()]
+    path.write_text("\n".join("\t".join(row) for row in rows) + "\n", encoding="utf-8")
+    read = marks.read_marks_file(path)
+    assert read.delimiter == "\t" and len(read.rows) == len(rows) - 1
+    path.write_text("student\tscore\nann\t3\n", encoding="utf-8")
+    with pytest.raises(ValueError) as error:
+        marks.read_marks_file(path)
+    assert "delete it" not in str(error.value) and "missing" in str(error.value)
 
 
 def test_the_command_refuses_a_marks_file_that_is_not_one(tmp_path):
@@ -398,3 +490,11 @@ def test_a_student_whose_only_file_could_not_be_graded_is_not_called_unknown(tmp
     merged = grade_outputs(tmp_path, results)
     assert len(merged.problems) == 1 and "dee has no answer to 3.6" in merged.problems[0]
     assert "nothing gradable" in merged.problems[0]
+
+
+def test_docs_say_the_rubric_is_public_like_the_solutions():
+    # review finding 10: the rubric ships in course_lib, so "never shown to learners" overstated it
+    doc = (ROOT / "docs" / "grading.md").read_text(encoding="utf-8")
+    assert "never\nshown to learners" not in doc and "never shown to learners" not in doc
+    assert "**public**" in doc and "REGISTRY['3.6'].rubric" in doc
+    assert REGISTRY["3.6"].rubric                     # and it is indeed there

@@ -8,7 +8,8 @@
 ``RESULTS/written/<student>.md``, the written answers by question with their rubric
 (``RESULTS/written/by-question/<exercise>.md``) and the marks template
 (``RESULTS/written/marks.csv``, merged into the gradebook on every run: ``marks.py``),
-``RESULTS/misconceptions.md`` (+ ``.png``), ``RESULTS/export/<lms>.csv`` with ``--export``, and
+``RESULTS/misconceptions.md`` (+ ``.png``), ``RESULTS/export/<lms>/<notebook>.csv`` with
+``--export``, and
 keeps one result file per submission in ``RESULTS/.work/`` so that a re-run (after Ctrl-C, a
 crash, or with new submissions) grades only what is missing or changed. Exit status 0 when
 every submission was processed, whatever the scores; 1 when, in addition, rows of the marks
@@ -248,7 +249,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the filled marks of written answers (default "
                              "RESULTS/written/marks.csv, which every run writes or extends)")
     parser.add_argument("--export", action="append", choices=["canvas", "moodle"], default=[],
-                        help="also write per-student totals as RESULTS/export/<lms>.csv in the "
+                        help="also write per-student totals as RESULTS/export/<lms>/<notebook>.csv "
+                             "(one file per notebook, only the students who handed it in) in the "
                              "layout that LMS imports (may be given twice)")
     parser.add_argument("--roster", type=Path,
                         help="CSV with a 'student' column and the LMS's identity columns, "
@@ -467,8 +469,9 @@ def _write_outputs(out: Path, results: list[dict[str, Any]],
                                    f"{problems_path}" if merged.problems else ""),
               file=sys.stderr)
     for fmt in exports:
-        text, warnings = export.export_csv(fmt, rows, roster)
-        report.atomic_write(out / "export" / f"{fmt}.csv", text)
+        files, warnings = export.export_files(fmt, rows, roster)
+        for file_name, text in files.items():
+            report.atomic_write(out / "export" / fmt / file_name, text)
         for warning in warnings:
             print(f"course-grade: {warning}", file=sys.stderr)
         unmarked = sum(1 for answer in answers if answer.key not in merged.marks
@@ -479,8 +482,9 @@ def _write_outputs(out: Path, results: list[dict[str, Any]],
         if not quiet:
             possible = ", ".join(f"{name} {value:g}" for name, value in
                                  export.points_possible(rows).items())
-            print(f"course-grade: wrote {out / 'export' / (fmt + '.csv')}; points possible: "
-                  f"{possible}", file=sys.stderr)
+            print(f"course-grade: wrote {out / 'export' / fmt}/ ({', '.join(files)}: one file "
+                  f"per notebook, only who handed it in); points possible: {possible}",
+                  file=sys.stderr)
     table = report.misconceptions(results)
     hints = {eid: {m.hint_id: m.message for m in checker.mistakes}
              for eid, checker in REGISTRY.items()}

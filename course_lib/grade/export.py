@@ -1,23 +1,28 @@
 """Per-student totals in the column layout an LMS imports (``course-grade --export``).
 
-One column per exercise notebook (an LMS assignment / grade item), holding the student's points
+One file per exercise notebook (an LMS assignment / grade item), holding each student's points
 in it: the sum of the gradebook's ``score`` over the notebook's rows, out of the sum of their
-``max_score`` (each checked exercise 1, each written answer its rubric's marks). A notebook a
-student did not hand in is left blank (the LMS's "no grade"), never 0, so an import does not
-overwrite a grade entered some other way.
+``max_score`` (each checked exercise 1, each written answer its rubric's marks). A file lists
+only the students who handed that notebook in, so no blank cell ever reaches the LMS: Moodle's
+CSV import reads a blank (or ``-``) as "no grade" and still writes it, clearing a grade entered
+some other way (grade/import/csv/classes/load_data.php, grade/import/lib.php), and Canvas's
+importer counts a blank against an existing grade as a change. A student missing from a file
+is left alone by both.
 
 - ``canvas``: Canvas's Gradebook import layout: ``Student``, ``ID``, ``SIS User ID``,
-  ``SIS Login ID``, ``Section``, then one column per assignment (a new column name creates a
-  new assignment on import). Written to ``RESULTS/export/canvas.csv``.
+  ``SIS Login ID``, ``Section``, then the assignment's column (a new column name creates a
+  new assignment on import), and as the second row ``Points Possible`` with the notebook's
+  points (Canvas's importer reads a row whose first cell is "Points Possible" as the
+  assignment's points possible). Written to ``RESULTS/export/canvas/<notebook>.csv``.
 - ``moodle``: Moodle's grade import takes the layout of its own CSV export: ``First name``,
-  ``Last name``, ``ID number``, ``Institution``, ``Department``, ``Email address``, then one
-  column per grade item; on import you map one identity column to the user field and each
-  item column to a grade item. Written to ``RESULTS/export/moodle.csv``.
+  ``Last name``, ``ID number``, ``Institution``, ``Department``, ``Email address``, then the
+  grade item's column; on import you map one identity column to the user field and the item
+  column to a grade item. Written to ``RESULTS/export/moodle/<notebook>.csv``.
 
 The student id (the submission folder's name) goes in ``SIS Login ID`` (Canvas) and
 ``ID number`` (Moodle) unless a roster gives the LMS's own identity columns
 (``--roster FILE``: a CSV with a ``student`` column and any of the identity columns).
-docs/grading.md shows both files and the LMS documentation they follow.
+docs/grading.md shows the files and the LMS documentation they follow.
 """
 
 from __future__ import annotations
@@ -80,17 +85,24 @@ def read_roster(path: Path) -> dict[str, dict[str, str]]:
 
 
 def export_csv(fmt: str, rows: list[dict[str, str]],
-               roster: dict[str, dict[str, str]] | None = None) -> tuple[str, list[str]]:
-    """The file's text and what the instructor should know (unmatched students, ...)."""
+               roster: dict[str, dict[str, str]] | None = None,
+               notebook: str | None = None) -> tuple[str, list[str]]:
+    """One notebook's file (``notebook``: its file name; the only one when None) and what the
+    instructor should know (unmatched students, ...). Only students who handed it in."""
     identity, default_column = FORMATS[fmt]
     scores, possible = totals(rows)
-    notebooks = sorted(possible)
-    header = identity + [assignment_name(name) for name in notebooks]
+    if notebook is None:
+        (notebook,) = possible
     warnings = []
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow(identity + [assignment_name(notebook)])
+    if fmt == "canvas":
+        writer.writerow(["Points Possible"] + [""] * (len(identity) - 1)
+                        + [_number(possible[notebook])])
     for student in sorted(scores):
+        if notebook not in scores[student]:
+            continue                             # not handed in: no row, the LMS's grade stays
         if roster is not None and student not in roster:
             warnings.append(f"{fmt} export: student {student!r} is not in the roster; the "
                             f"folder name is used as {default_column}")
@@ -100,16 +112,27 @@ def export_csv(fmt: str, rows: list[dict[str, str]],
             cells[identity.index(default_column)] = student
         if fmt == "canvas" and not any(cells[:3]):
             cells[0] = student                   # Canvas needs a name, ID or SIS User ID
-        row = cells + [_number(scores[student][name]) if name in scores[student] else ""
-                       for name in notebooks]
-        writer.writerow(row)
+        writer.writerow(cells + [_number(scores[student][notebook])])
+    return buffer.getvalue(), warnings
+
+
+def export_files(fmt: str, rows: list[dict[str, str]],
+                 roster: dict[str, dict[str, str]] | None = None
+                 ) -> tuple[dict[str, str], list[str]]:
+    """``<notebook>.csv`` -> its text, one per notebook handed in, and the warnings."""
+    scores, possible = totals(rows)
+    files, warnings = {}, []
+    for notebook in sorted(possible):
+        text, more = export_csv(fmt, rows, roster, notebook)
+        files[f"{assignment_name(notebook)}.csv"] = text
+        warnings += [w for w in more if w not in warnings]
     if roster is not None:
         missing = sorted(set(roster) - set(scores))
         if missing:
             warnings.append(f"{fmt} export: {len(missing)} roster students handed in nothing "
                             f"(left out, their LMS grades untouched): {', '.join(missing[:10])}"
                             + (" ..." if len(missing) > 10 else ""))
-    return buffer.getvalue(), warnings
+    return files, warnings
 
 
 def points_possible(rows: list[dict[str, str]]) -> dict[str, float]:

@@ -9,13 +9,15 @@
   again: the marks go into ``gradebook.csv`` (the row's score becomes the sum of its points, out
   of the exercise's max score, status ``marked``).
 
-Each row names the answer it marks (``answer``: a digest of the text, or ``blank``), so marks
-never move to an answer the marker has not read: when a student hands in again and the answer
-changes, the old row stays (reported as stale, not applied) and a new row is added. The file is
-the marker's: an existing marks.csv is never rewritten; new rows are appended after its bytes,
-and only when there are new answers. Every row that cannot be applied (an unknown student or
-exercise, a mark that is not a number or is out of range, a half-marked row, conflicting
-duplicates) is reported with its line number, on stderr and in ``written/marks-problems.txt``;
+Each row names the answer it marks (``answer``, a required column: ``a-`` and a digest of the
+text, or ``blank``), so marks never move to an answer the marker has not read: a row without an
+id is never applied, and when a student hands in again and the answer changes, the old row stays
+(reported as stale, not applied) and a new row is added. The file is the marker's: an
+existing marks.csv is never rewritten; new rows are appended after its bytes, and only when
+there are new answers. Every row that cannot be applied (an unknown student or exercise, no
+answer id or one a spreadsheet turned into a number, cells past the last column, a mark that is
+not a number or is out of range, a half-marked row, conflicting duplicates) is reported with its
+line number, on stderr and in ``written/marks-problems.txt``;
 nothing is dropped silently.
 """
 
@@ -32,17 +34,30 @@ from typing import Any, Callable, Iterable
 N_POINTS = 4                                   # rubrics have 2-4 points
 POINT_COLUMNS = [f"p{i}" for i in range(1, N_POINTS + 1)]
 MARK_COLUMNS = ["student", "notebook", "exercise", "answer", *POINT_COLUMNS, "out_of", "comment"]
-REQUIRED = ["student", "notebook", "exercise", *POINT_COLUMNS]
+REQUIRED = ["student", "notebook", "exercise", "answer", *POINT_COLUMNS]
 NOT_A_POINT = "-"                              # the cells beyond an exercise's rubric
 BLANK = "blank"                                # the answer id of an empty answer
+ID_PREFIX = "a-"                               # so that no spreadsheet reads an id as a number
 
 
 def answer_id(text: str) -> str:
-    """What a marks row marks: a short digest of the answer's text (``blank`` when empty)."""
+    """What a marks row marks: ``a-`` and a short digest of the answer's text (``blank`` when
+    empty). The prefix keeps a spreadsheet from turning ids such as ``0849029548`` or
+    ``5626696e19`` into numbers."""
     text = (text or "").strip()
     if not text:
         return BLANK
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+    return ID_PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()[:10]
+
+
+def _same_answer(given: str, current: str) -> bool:
+    """``given`` (a row's id) names ``current``: exactly, or as an id written before the prefix."""
+    return given == current or (current.startswith(ID_PREFIX) and given == current[len(ID_PREFIX):])
+
+
+def _looks_like_an_id(given: str) -> bool:
+    body = given[len(ID_PREFIX):] if given.startswith(ID_PREFIX) else given
+    return given == BLANK or (len(body) == 10 and all(c in "0123456789abcdef" for c in body))
 
 
 def _number(value: float) -> str:
@@ -129,24 +144,35 @@ def read_marks_file(path: Path) -> MarksFile:
     """Parse marks.csv; a spreadsheet's BOM, ``;`` separator and CRLF line ends are accepted.
 
     Raises ValueError when the file is not a marks file at all (no header, columns missing)."""
-    raw = Path(path).read_bytes().decode("utf-8")      # a BOM stays in ``raw``, kept on append
+    data = Path(path).read_bytes()
+    try:
+        raw = data.decode("utf-8")                     # a BOM stays in ``raw``, kept on append
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{path} is not UTF-8 text (byte {error.start + 1} is not): a spreadsheet saved it in "
+            "another encoding (Excel's \"CSV (Comma delimited)\" is Windows-1252). Open it "
+            "again and save it as \"CSV UTF-8\"; your marks are still in it") from None
     body = raw[1:] if raw.startswith("\ufeff") else raw
     first = body.splitlines()[0] if body.strip() else ""
-    delimiter = ";" if first.count(";") > first.count(",") else ","
+    delimiter = max((",", ";", "\t"), key=first.count)
+    if not first.count(delimiter):
+        delimiter = ","
     newline = "\r\n" if "\r\n" in raw else "\n"
     reader = csv.DictReader(io.StringIO(body, newline=""), delimiter=delimiter)
     fieldnames = [name.strip() for name in (reader.fieldnames or [])]
     missing = [name for name in REQUIRED if name not in fieldnames]
     if missing:
         raise ValueError(f"{path}: a marks file needs the columns {', '.join(REQUIRED)} "
-                         f"(missing: {', '.join(missing)}); delete it to get a fresh template")
+                         f"(missing: {', '.join(missing)}); put the missing columns back (the "
+                         f"template's header is {','.join(MARK_COLUMNS)}), or pass another file "
+                         "with --marks. Do not delete a file that holds marks")
     reader.fieldnames = fieldnames
     rows = []
     for row in reader:
         cells = {key: (value or "").strip() if isinstance(value, str) else ""
                  for key, value in row.items() if key is not None}
         if row.get(None):
-            cells["__extra__"] = ",".join(row[None])
+            cells["__extra__"] = delimiter.join(row[None])
         rows.append((reader.line_num, cells))
     return MarksFile(raw, delimiter, newline, fieldnames, rows)
 
@@ -196,6 +222,12 @@ def merge(marks_file: MarksFile | None, answers: list[Answer],
             continue
         if not in_scope(student):
             continue
+        if row.get("__extra__", "").strip():
+            result.problems.append(
+                f"{where} ({student}, {exercise}): {row['__extra__']!r} lies beyond the last "
+                "column (a comment with an unquoted separator?); put the comment in quotes; "
+                "not applied")
+            continue
         points = rubrics.get(exercise)
         if points is None:
             result.problems.append(f"{where}: exercise {exercise!r} is not a written exercise "
@@ -218,7 +250,19 @@ def merge(marks_file: MarksFile | None, answers: list[Answer],
                                    "not applied")
             continue
         given_id = row.get("answer", "")
-        if given_id and given_id != answer.answer_id:
+        if not given_id:
+            result.problems.append(
+                f"{where} ({student}, {exercise}): the row names no answer id, so it cannot say "
+                f"which answer was read; the answer handed in now is {answer.answer_id} "
+                "(a row of its own in the file); not applied")
+            continue
+        if not _looks_like_an_id(given_id):
+            result.problems.append(
+                f"{where} ({student}, {exercise}): {given_id!r} is not an answer id (a "
+                "spreadsheet may have turned it into a number); copy the id from "
+                f"written/by-question/{exercise}.md; not applied")
+            continue
+        if not _same_answer(given_id, answer.answer_id):
             result.stale += 1
             if not all(cell in ("", NOT_A_POINT) for cell in cells):
                 result.notes.append(f"{where}: {student}'s answer to {exercise} has changed "
@@ -344,10 +388,11 @@ def updated_template(marks_file: MarksFile | None, answers: list[Answer],
         return buffer.getvalue()
     have = {(row.get("student", ""), row.get("notebook", ""), row.get("exercise", ""),
              row.get("answer", "")) for _, row in marks_file.rows}
-    # a hand-written row without an answer id counts for the answer handed in now
-    have |= {(s, n, e, answer.answer_id) for answer in answers for (s, n, e, a) in list(have)
-             if a == "" and (s, n, e) == answer.key}
-    new = [answer for answer in answers if (*answer.key, answer.answer_id) not in have]
+    # a row without an answer id marks nothing: the answer still gets its own row
+    new = [answer for answer in answers
+           if not any((*answer.key, given) in have
+                      for given in {answer.answer_id, answer.answer_id[len(ID_PREFIX):]
+                                    if answer.answer_id.startswith(ID_PREFIX) else BLANK})]
     if not new:
         return None
     buffer = io.StringIO()

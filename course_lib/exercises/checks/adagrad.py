@@ -302,19 +302,27 @@ register_written(
     prompt=("On the valley ½(Lx² + μy²) turned by 45° (L = 1, μ = 1/κ), Adagrad at lr 0.3 started "
             "exactly on the flat eigenvector at (−1.5, 1.5) stays on it (lecture 05, section 2). "
             "With the start moved by 1e-9, κ comes back at κ = 100 and κ = 1000 but not at "
-            "κ = 10. Using the first step's effective learning rates and the factor by which one "
-            "step multiplies a small component along the steep eigenvector, explain why the "
-            "perturbation grows at κ = 100 and dies at κ = 10, at which κ (for this lr and start) "
-            "the switch lies, and what happens once it has grown."),
+            "κ = 10. Work out the effective learning rates at the first step and once the "
+            "accumulators have settled, and follow a small component along the steep eigenvector "
+            "through the first step and the later ones (the accumulators feel it too). Explain why "
+            "the perturbation grows at κ = 100 and dies at κ = 10, at which κ (for this lr and "
+            "start; measure it with torch.optim.Adagrad) the switch lies, and what happens once "
+            "it has grown."),
     rubric=(
         (1, "On the flat eigenvector both |g_i| = 1.5μ, so both coordinates get the same first "
-            "effective lr 0.3/(1.5μ) = 0.2κ in units of 1/L (2 at κ = 10, 20 at κ = 100), "
-            "falling only like 1/√t while the gradients stay this small."),
-        (1, "A small steep component is multiplied by 1 − cL per step: about −19 at κ = 100, so"
-            " 1e-9 grows (to a few hundredths in about ten steps); at κ = 10 the factor is −1 "
-            "at step 1 and smaller in size after, so the component never grows."),
-        (1, "The switch is where 0.2κ = 2, κ = 10: gradient descent's stability limit, an "
-            "effective lr of 2/L on the steep direction."),
+            "effective lr 0.3/(1.5μ) = 0.2κ in units of 1/L; the flat run's sums then settle and "
+            "leave about 0.105κ/L (1.05 at κ = 10, 10.5 at κ = 100; the flat run, measured in "
+            "steps, does not depend on κ)."),
+        (1, "The first step is a sign step (s = g², step lr·sign(g) = (+0.3, −0.3)), so the "
+            "steep component passes step 1 unchanged (factor +1, not 1 − c₁L). After that the "
+            "perturbation also unbalances the two accumulators, which pulls it back toward a "
+            "weighted mean of its past values: δ ← δ − cL(δ − δ̄), not (1 − cL)δ; the pull fades "
+            "as the flat gradients die out."),
+        (1, "So the settled lr decides: the component grows once c·L > 2, gradient descent's "
+            "limit, at 0.105κ = 2, κ ≈ 19 (measured: dies at κ = 19, grows from about 19.2 within "
+            "150 steps), not at 0.2κ = 2 (κ = 10). A switch measured between 10 and 100 with the "
+            "settled lr as the reason earns the point. At κ = 100, 1e-9 reaches about 0.1 in ten "
+            "steps."),
         (1, "Once grown, the steep gradients Lu fill both accumulators alike, c drops (about "
             "1.3/L at κ = 100, 1.1/L at κ = 1000), the steep component collapses and the flat "
             "one crawls at about 1 − c/κ per step, as from a generic start: κ is back."),

@@ -483,11 +483,14 @@ register_written(
            "you were right. Name a gradient sequence on which the maximum shortens the steps even "
            "more, and one on which it changes nothing.",
     rubric=(
-        (2, "Predicts no lower (higher) with the reason: the running maximum only keeps v at "
-            "least as large as Adam's; on Rosenbrock the largest gradients (about 216 and 88) "
-            "come first, so the maximum holds √v̂ at that early peak and the late steps are at "
-            "least as short. (Unlike Reddi et al.'s problem, the large gradient does not "
-            "recur.)"),
+        (2, "Predicts no lower (higher) with the reason: torch takes the running maximum of the "
+            "raw v (then bias-corrects it), which only keeps v at least as large as Adam's. On "
+            "Rosenbrock the gradients are largest early (about 216 and 88 at step 1); raw v, still "
+            "filling, peaks around step 40, and with β₂ = 0.999 Adam's v forgets it slowly "
+            "(0.999^160 ≈ 0.85 by step 200), so the maximum stays about 1.16 × v there and the "
+            "late steps are only about 8 % shorter, hence slightly higher. (Unlike Reddi et al.'s "
+            "problem, the large gradient does not recur.) A maximum of the corrected v̂, held "
+            "at step 1, is the wrong mechanism."),
         (1, "Runs both and reports it: AMSGrad ends slightly higher at lr 0.1 (about 1.08 "
             "against 1.00), saying whether the prediction was right. A wrong prediction "
             "corrected from the measurement with the right reason earns the first point too."),

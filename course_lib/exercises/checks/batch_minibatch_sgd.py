@@ -706,10 +706,11 @@ register_written(
         (2, "E[(1 − η c̄_B)²] = (1 − η c̄)² + η²·Var(c)/B < 1 while η < 2c̄/(c̄² + Var(c)/B): "
             "2c̄/E[c²] at B = 1, rising towards the full batch's 2/c̄ as B grows. One mark for "
             "the direction and the limit, one for the second-moment argument that gives them."),
-        (1, "The largest c_i does not decide because every sample acts along the same direction"
-            " and the factors average and multiply: the spread of the c_i (multiplicative "
-            "noise) lowers the limit, not the sharpest sample; only non-overlapping directions "
-            "(2.4) leave each step alone with its own curvature."),
+        (1, "Shown from the second point's limit, not restated from the lecture: it depends on "
+            "the curvatures only through their mean and variance (E[c²]), so moving the largest "
+            "c_i while keeping c̄ and Var(c) fixed leaves it unchanged, and at large B it lies "
+            "(towards 2/c̄) far above 2/c_max, where a sharp sample alone would have "
+            "|1 − η c_i| > 1. 'All samples act on the same direction' alone earns no mark."),
     ),
     max_score=4,
 )

@@ -254,17 +254,23 @@ register_written(
            "small relative gradient; SGD+momentum stalls and Adam trains. Why is a 50 times larger "
            "SGD lr not equivalent to He's initialisation? Give two reasons from the measurements.",
     rubric=(
-        (2, "First reason: one lr scales every layer's step alike, but the output layer's "
-            "relative gradient is several times the hidden layers' (the lecture's per-layer "
-            "table), so an lr that moves the hidden weights enough moves the output layer by a "
-            "large fraction of its size per step and destabilises it first."),
-        (2, "Second reason: the init sets the forward signal, not only the gradients' size: at "
-            "torch's default the input-dependent part of the activations shrinks layer by layer"
-            " (to a few percent of the output's RMS), so the output barely depends on the input"
-            " and the hidden gradients carry little information; larger steps do not restore it"
-            " (no lr from 0.03 to 3 rescues SGD+momentum)."),
-        (1, "He's init restores the signal at every layer and keeps the layers' relative "
-            "gradients balanced, so one lr fits all layers; credit also: Adam copes by "
+        (2, "First reason, worked out rather than restated: an lr multiplies every layer's "
+            "relative step by the same factor, so the default init's output-to-hidden ratio of "
+            "the per-layer table (5 to 8 in the median row, 3 to 9 over seeds) survives any "
+            "lr. 50 times the lr brings the hidden layers near He's (He ÷ default is 36-53× "
+            "there) but drives the output layer at about 50 × 7.2e-3 ≈ 0.36 per unit lr, about 3 "
+            "times He's 0.12: no single lr matches He's init on every layer. Repeating that 'one "
+            "lr scales all layers alike' without this consequence earns no mark."),
+        (2, "Second reason, the mechanism: an init scales the weights, an lr only the updates. "
+            "The forward signal through six layers is multiplied by every layer's gain, a "
+            "product the init fixes at step 0; at torch's default the input-dependent part of "
+            "the activations shrinks layer by layer, so the output barely depends on the input "
+            "and the hidden gradients carry little information about it. A larger lr can change "
+            "that product only by growing the weights along those uninformative gradients, so "
+            "it scales the steps without restoring the signal. Citing the lr sweep's failure "
+            "alone (stated in the prompt and the lecture) earns no mark."),
+        (1, "He's init restores the signal at every layer and keeps the hidden layers' relative "
+            "gradients equal (the output's within about 2.4× of them), so one lr fits all layers; credit also: Adam copes by "
             "normalising each weight's step, which removes the scale but not the weak signal."),
     ),
     max_score=5,
