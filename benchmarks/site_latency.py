@@ -38,6 +38,7 @@ sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 from e2e.lab import launch_chromium, missing_requirements  # noqa: E402
 from e2e.site import PANEL_HELPERS, SiteServer, block_outside, ensure_site, watch_console  # noqa: E402
+from browser_latency import percentile  # noqa: E402  (the same interpolated percentile as the JupyterLab figures)
 
 # Before any page script: every input event's timestamp, and every frame the views draw.
 RECORDER = r"""
@@ -54,12 +55,6 @@ document.addEventListener("course-frame", (e) => window.__bench.frames.push({
 """
 
 
-def percentile(values, q):
-    ordered = sorted(values)
-    rank = q / 100 * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def panel_ids() -> list[str]:

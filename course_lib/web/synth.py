@@ -28,27 +28,19 @@ every panel, each line's points, each tick and label and each text of the JS sce
 
 from __future__ import annotations
 
-import importlib
 import math
 from typing import Any
 
 import numpy as np
 
-__all__ = ["COMPUTE_PANELS", "PANEL_CALLS", "JS_FILES", "build_panel", "controls_of", "compute_spec", "source_of",
+from course_lib.web import export
+
+__all__ = ["COMPUTE_PANELS", "JS_FILES", "build_panel", "controls_of", "compute_spec", "source_of",
            "scenes_in_node"]
 
-#: the panels computed in the browser: id -> (module in course_lib.ui.panels, function, kwargs),
-#: the call the notebook's cell makes
-PANEL_CALLS: dict[str, tuple[str, str, dict]] = {
-    "01_gradient_descent-0": ("gradient_descent", "parabola_panel", {}),
-    "01_gradient_descent-1": ("gradient_descent", "lr_condition_panel", {}),
-    "03_momentum-0": ("momentum", "momentum_panel", {}),
-    "04_nesterov-0": ("nesterov", "momentum_vs_nesterov_panel",
-                      {"landscape": "quadratic", "lr": 0.5, "momentum": 0.9}),
-    "05_adagrad-0": ("adagrad", "adagrad_panel", {}),
-    "07_adam-0": ("adam", "adam_panel", {}),
-}
-COMPUTE_PANELS = tuple(PANEL_CALLS)
+#: the panels computed in the browser (course_lib.web.export's REGISTRY says how each is built)
+COMPUTE_PANELS = ("01_gradient_descent-0", "01_gradient_descent-1", "03_momentum-0", "04_nesterov-0",
+                  "05_adagrad-0", "07_adam-0")
 
 #: which controls pick the paths axes' layout (contour, title), per panel
 _LAYOUT_CONTROLS = {
@@ -61,14 +53,11 @@ _LAYOUT_CONTROLS = {
 
 
 def build_panel(panel_id: str):
-    """The panel as the notebook's cell makes it (matplotlib without a display)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    if panel_id not in PANEL_CALLS:
+    """The panel as the notebook's cell makes it (the export's registry call, matplotlib without a
+    display)."""
+    if panel_id not in COMPUTE_PANELS:
         raise ValueError(f"{panel_id!r} is not computed in the browser; those are: {', '.join(COMPUTE_PANELS)}")
-    module, function, kwargs = PANEL_CALLS[panel_id]
-    return getattr(importlib.import_module(f"course_lib.ui.panels.{module}"), function)(**kwargs)
+    return export.build_panel(panel_id)
 
 
 # --------------------------------------------------------------------------------------------
@@ -77,41 +66,17 @@ def build_panel(panel_id: str):
 
 
 def _control(name: str, widget) -> dict:
-    import ipywidgets as widgets
-
-    label = widget.description or name
-    if isinstance(widget, widgets.Checkbox):
-        return {"name": name, "kind": "checkbox", "label": label, "values": [False, True],
-                "value": bool(widget.value)}
-    if isinstance(widget, (widgets.Dropdown, widgets.SelectionSlider)):
-        options = [[str(text), value] for text, value in widget._options_full]
-        control = {"name": name, "kind": "dropdown" if isinstance(widget, widgets.Dropdown) else "slider",
-                   "label": label, "value": widget.value, "values": [value for _, value in options]}
-        if control["kind"] == "dropdown":
-            control["options"] = options
-        else:
-            control["labels"] = [text for text, _ in options]
+    """The export's description of ``widget`` (every notch it has), with the starting value made
+    a notch of the page's slider too (it may fall between notches)."""
+    control = export._widget_control(name, widget)
+    if control["kind"] != "slider" or "labels" in control:
         return control
-    if isinstance(widget, widgets.FloatLogSlider):
-        count = round((widget.max - widget.min) / widget.step)
-        values = [widget.base ** (widget.min + k * widget.step) for k in range(count + 1)]
-        fmt = widget.readout_format
-    elif isinstance(widget, widgets.FloatSlider):
-        count = round((widget.max - widget.min) / widget.step)
-        values = [widget.min + k * widget.step for k in range(count + 1)]
-        fmt = widget.readout_format
-    elif isinstance(widget, widgets.IntSlider):
-        values = list(range(widget.min, widget.max + 1, widget.step))
-        fmt = "d"
-    else:
-        raise ValueError(f"control {name!r}: a {type(widget).__name__} has no notches")
-    # the starting value is a notch of the page's slider too (it may fall between notches)
-    value = widget.value
+    value, values = widget.value, control["values"]
     if not any(math.isclose(v, value, rel_tol=1e-9, abs_tol=1e-12) for v in values):
         values = sorted([*values, value])
     else:
         values = [value if math.isclose(v, value, rel_tol=1e-9, abs_tol=1e-12) else v for v in values]
-    return {"name": name, "kind": "slider", "label": label, "values": values, "format": fmt, "value": value}
+    return {**control, "values": values, "value": value}
 
 
 def controls_of(panel) -> list[dict]:

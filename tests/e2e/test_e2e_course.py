@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from e2e.lab import REPO_ROOT, RECORDER, Lab, NotebookPage, launch_chromium, missing_requirements
+from e2e.lab import REPO_ROOT, RECORDER, Lab, NotebookPage, missing_requirements
 
 pytestmark = [pytest.mark.e2e]
 if missing_requirements():
@@ -36,16 +36,6 @@ def lab():
     SHOTS.mkdir(parents=True, exist_ok=True)
     with Lab(log_path=SHOTS / "jupyterlab.log") as server:
         yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import json
 
 import pytest
 
-from e2e.lab import REPO_ROOT, launch_chromium, missing_requirements
+from e2e.lab import REPO_ROOT, missing_requirements
 from e2e.site import (PANEL_HELPERS, SITE, SiteServer, block_outside, ensure_site, watch_bytes,
                       watch_console)
 
@@ -57,16 +57,6 @@ def site():
 def server(site):
     with SiteServer(site) as served:
         yield served
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = launch_chromium(playwright)
-        yield chromium
-        chromium.close()
 
 
 class Opened:

@@ -24,12 +24,15 @@ function liveRender(context) {
   }
   if (!view) return cleanup;
 
-  let local = null, movedAt = -Infinity;
+  // `stepAtMove`: the step the view stood at when the local scene was drawn. A step moved since
+  // (Play, the step slider, Home) is drawn on the local scene until the kernel's replaces it.
+  let local = null, movedAt = -Infinity, stepAtMove = null;
   const images = () => Object.assign({}, model.get("source_images") || {}, model.get("images") || {});
   const kernelRedraw = view.redraw;
   view.redraw = () => {
     if (local && performance.now() - movedAt < QUIET_MS) {
-      view.draw(local, images(), -1);
+      const step = model.get("step");
+      view.draw(local, images(), step === stepAtMove ? -1 : step);
       return;
     }
     local = null;
@@ -65,6 +68,7 @@ function liveRender(context) {
         return; // a combination the panel rejects: the kernel says why
       }
       movedAt = performance.now();
+      stepAtMove = model.get("step");
       view.root.dataset.localScene = String((Number(view.root.dataset.localScene) || 0) + 1);
       view.draw(local, images(), -1);
     };
