@@ -64,7 +64,7 @@ class PanelEntry:
     ``update(**values)``, ``sliders``, ``view`` and ``title``, like a SliderPanel);
     ``notches`` names, per control, the notches the page offers (a list of targets: the nearest
     notch to each, plus the starting value) where it offers fewer than the widget has;
-    ``compute``: the panel's figures are optimizer runs the browser can compute (part B2's
+    ``compute``: the panel's figures are optimizer runs the browser can compute (
     ``course_lib.web.synth``); ``prepare(panel)`` trains ahead what the panel's background
     trainer would (whole grids at once), before the combinations are asked for."""
 
@@ -507,7 +507,7 @@ def table_spec(entry: PanelEntry, panel=None, *, progress: Callable[[str], None]
 
 
 def spec_for(entry: PanelEntry, *, progress=None) -> dict:
-    """The computed-in-the-browser spec where part B2's synthesis exists, else the table."""
+    """The computed-in-the-browser spec (``course_lib.web.synth``) for a landscape panel, else the table."""
     if entry.compute:
         try:
             synth = importlib.import_module("course_lib.web.synth")

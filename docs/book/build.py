@@ -9,7 +9,7 @@
    (the fallback until the panel mounts); 00's `interact` cell, whose widget is not stored,
    gets the div after its code.
 2. Stages `_static/`: MathJax 2.7 from the jupyter-server-mathjax wheel (formulas render with no
-   network) and the panels from part A's exporter (`course_lib.web.export.export_panels`:
+   network) and the panels from the exporter (`course_lib.web.export.export_panels`:
    `panels/js/*.js` and `panels/<id>.js`); build/book-src/panels.json names the scripts in
    load order and the exported panel ids. Without the exporter the pages keep the pictures.
 3. Runs Sphinx (myst-nb renders the stored outputs, nothing is executed; sphinx-book-theme) into
@@ -247,7 +247,7 @@ def stage_mathjax(static: Path) -> None:
 
 
 def stage_panels(static: Path, page_panels: dict[str, list[str]], reuse: bool = False) -> dict:
-    """Part A's export into static/panels/, and what course_site.py reads (build/book-src/panels.json).
+    """The panel export into static/panels/, and what course_site.py reads (build/book-src/panels.json).
 
     The scripts load in the exporter's order (its manifest's "scripts": the drawing code, then
     the runtime), then any other script it copied to js/ (the browser-side optimizers and

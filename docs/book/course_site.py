@@ -1,7 +1,7 @@
 """The book's Sphinx extension: each page that holds a panel loads the panel scripts, that page only.
 
 build.py puts `<div class="course-panel" data-panel="ID">` (with the static picture inside, the
-fallback) in place of each panel's stored picture, and stages part A's export in
+fallback) in place of each panel's stored picture, and stages the panel export in
 `_static/panels/` (`js/*.js`, the runtime and the drawing code, and `ID.js`, one spec each).
 Here every page whose body holds such a div gets, as deferred classic scripts in this order:
 the runtime files (in build/book-src/panels.json's "scripts" order), the specs of that page's panels, and

@@ -1,4 +1,4 @@
-// live_view.js: FigureView in JupyterLab answering a slider move in the browser (issue 19, point 3).
+// live_view.js: FigureView in JupyterLab answering a slider move in the browser.
 //
 // course_lib.web.live puts, in one anywidget module: figure_draw.js, the JS port (optim.js,
 // landscapes.js, trajectories.js), synth.js, FigureView's own wrapper (figure_view.js, its
