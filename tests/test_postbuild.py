@@ -49,7 +49,13 @@ LIST_DISTRIBUTIONS = ("import importlib.metadata as m, json; "
                       "for d in m.distributions()}))")
 
 
+# The variables an outer `make` (make test) hands down: with them a `make` run here prints
+# "make[1]: Entering directory" around its output, as the Makefile's NBVAL line also avoids.
+MAKE_VARIABLES = ("MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
+
+
 def _run(command, *, cwd, env=None, timeout=1200):
+    env = {k: v for k, v in (os.environ if env is None else env).items() if k not in MAKE_VARIABLES}
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert result.returncode == 0, (f"{' '.join(map(str, command))} failed ({result.returncode}):\n"
                                     f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
