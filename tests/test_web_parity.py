@@ -137,10 +137,10 @@ def panel_cases(panel_id: str, panel) -> list[dict]:
 # -- comparing --------------------------------------------------------------------------------
 
 
-def relative_difference(python, js) -> float:
-    """max over the points k of ‖a_k − b_k‖∞ / max(‖a_k‖∞, ‖b_k‖∞): each point's difference
-    relative to its size (0 where both are equal, inf on a NaN). For 1-D arrays each entry is a
-    point."""
+def _point_differences(python, js, *, running: bool) -> float:
+    """max over the points k of ‖a_k − b_k‖∞ / scale_k (0 where both are equal, inf on a NaN);
+    scale_k is max(‖a_k‖∞, ‖b_k‖∞), or with ``running`` the largest of those up to k. For 1-D
+    arrays each entry is a point."""
     a = np.asarray(python, dtype=np.float64)
     b = np.asarray(js, dtype=np.float64)
     assert a.shape == b.shape, f"shapes differ: Python {a.shape}, JS {b.shape}"
@@ -150,32 +150,26 @@ def relative_difference(python, js) -> float:
         a, b = a[:, None], b[:, None]
     difference = np.abs(a - b).max(axis=1)
     scale = np.maximum(np.abs(a).max(axis=1), np.abs(b).max(axis=1))
+    if running:
+        scale = np.maximum.accumulate(scale)
     with np.errstate(invalid="ignore", divide="ignore"):
         relative = np.where(difference == 0, 0.0, difference / scale)
     relative = np.where(np.isnan(relative), np.inf, relative)
     return float(relative.max())
+
+
+def relative_difference(python, js) -> float:
+    """Each point's difference relative to its own size (:func:`_point_differences`)."""
+    return _point_differences(python, js, running=False)
 
 
 def running_relative_difference(python, js) -> float:
-    """max over the points k of ‖a_k − b_k‖∞ / max over j ≤ k of ‖a_j‖∞: each point's difference
-    relative to the largest size the run has had so far. This is float64 round-off's own scale
-    for a run that contracts: a rounding made while θ had size S leaves an error of about ε·S,
-    which stays when θ then shrinks (07's Adam without bias correction on the quadratic reaches
-    |θ| ≈ 1e-109 at step 166, where one ulp of difference from step 159 is 2.5e-121 absolute, 1.5e-12 of
-    that point, 2.5e-121 of the run's size)."""
-    a = np.asarray(python, dtype=np.float64)
-    b = np.asarray(js, dtype=np.float64)
-    assert a.shape == b.shape, f"shapes differ: Python {a.shape}, JS {b.shape}"
-    if a.size == 0:
-        return 0.0
-    if a.ndim == 1:
-        a, b = a[:, None], b[:, None]
-    difference = np.abs(a - b).max(axis=1)
-    scale = np.maximum.accumulate(np.maximum(np.abs(a).max(axis=1), np.abs(b).max(axis=1)))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        relative = np.where(difference == 0, 0.0, difference / scale)
-    relative = np.where(np.isnan(relative), np.inf, relative)
-    return float(relative.max())
+    """Each point's difference relative to the largest size the run has had so far. This is
+    float64 round-off's own scale for a run that contracts: a rounding made while θ had size S
+    leaves an error of about ε·S, which stays when θ then shrinks (07's Adam without bias
+    correction on the quadratic reaches |θ| ≈ 1e-109 at step 166, where one ulp of difference
+    from step 159 is 2.5e-121 absolute, 1.5e-12 of that point, 2.5e-121 of the run's size)."""
+    return _point_differences(python, js, running=True)
 
 
 def compare_trajectory(python, js: dict, where: str, loss=None) -> tuple[float, float]:
