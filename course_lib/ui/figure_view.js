@@ -31,9 +31,8 @@ function render({ model, el }) {
   try { model.send({ type: "ping" }); } catch (e) { /* no kernel: the note below says so */ }
   const timer = setTimeout(() => { if (!answered) { note.style.display = "block"; root.dataset.live = "0"; } }, 4000);
 
-  const observer = new ResizeObserver(schedule);
-  observer.observe(root);
-  return () => { observer.disconnect(); clearTimeout(timer); };
+  // (the view redraws itself when its width changes)
+  return () => { view.dispose(); clearTimeout(timer); };
 }
 
 export default { render };

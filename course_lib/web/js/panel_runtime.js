@@ -207,18 +207,25 @@ function mount(element, spec) {
     row.append(wrap);
   });
 
+  // The controls' positions into `values`; returns whether any moved since the last call. A
+  // readout is written only when its control moved (a write costs the page a layout).
+  const positions = {};
   function readValues() {
+    let moved = false;
     for (const { input, readout, control: c } of Object.values(inputs)) {
-      if (c.kind === "checkbox") values[c.name] = input.checked;
-      else values[c.name] = c.values[Number(input.value)];
+      const position = c.kind === "checkbox" ? input.checked : Number(input.value);
+      if (positions[c.name] === position) continue;
+      moved = true;
+      positions[c.name] = position;
+      values[c.name] = c.kind === "checkbox" ? position : c.values[position];
       if (readout) {
-        const k = Number(input.value);
-        const text = c.labels ? c.labels[k] : formatValue(values[c.name], c.format);
+        const text = c.labels ? c.labels[position] : formatValue(values[c.name], c.format);
         readout.value = text;
         readout.textContent = text;
         input.setAttribute("aria-valuetext", text);
       }
     }
+    return moved;
   }
 
   let play = null, stepInput = null, stepReadout = null;
@@ -253,12 +260,12 @@ function mount(element, spec) {
 
   // A move draws at once, in the input event: the frame the browser paints next shows it (a
   // drawing takes a few ms; waiting for an animation frame first would cost up to one frame).
-  // Every "input" draws (a frame for each move, even one whose notch gives the same figure);
-  // a control's "change" after its "input" finds the same scene and draws nothing.
+  // Every "input" that moves a control draws (a frame for each move, even one whose notch gives
+  // the same figure); the "change" a slider sends after its "input" finds nothing moved and
+  // costs nothing (computing the scene again took as long as the first time).
   function recompute(event) {
-    readValues();
+    if (!readValues() && event) return;
     const next = source.sceneFor(values);
-    if (next === scene && event && event.type === "change") return;
     if (next !== scene) {
       scene = next;
       stopPlay();
@@ -323,7 +330,6 @@ function mount(element, spec) {
     });
   }
 
-  if (typeof ResizeObserver !== "undefined") new ResizeObserver(() => view.schedule()).observe(box);
   recompute();
   element.dataset.mounted = "1";
   const panel = {
