@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed-stamp
 START  := notebooks/00_welcome.ipynb
 
 .DEFAULT_GOAL := help
-.PHONY: help install lab test bench clean run-notebook exercises check site site-deps
+.PHONY: help install lab test bench clean run-notebook exercises check site site-deps panels
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -50,12 +50,24 @@ build/site/.built: $(SITE_STAMP) $(SITE_SOURCES)
 
 site: build/site/.built  ## Build the web book into build/site/ (static HTML; README "Read it online")
 
+# The panels' specs (course_lib/web/export.py): the web book's, and in JupyterLab the tables the
+# training panels (02, 06, 08-11) answer a slider move from without waiting for the kernel
+# (course_lib/web/live.py). Made once, in about 1-2 minutes on 2 cores, and again when course_lib
+# changes; the book (docs/book/build.py) reuses an export made by the same code.
+PANEL_SOURCES := $(wildcard course_lib/*.py course_lib/*/*.py course_lib/*/*/*.py course_lib/*/*.js course_lib/*/*/*.js)
+build/book-panels/manifest.json: $(STAMP) $(PANEL_SOURCES)
+	@echo "Training the panels' figures ahead (once, 1-2 minutes), so that their sliders answer in the browser"
+	@mkdir -p build && $(BIN)/python -m course_lib.web.export build/book-panels > build/book-panels.log 2>&1 \
+	  || { tail -20 build/book-panels.log; exit 1; }
+
+panels: build/book-panels/manifest.json  ## Make the panels' tables (make lab does; sliders then answer in the browser)
+
 # Jupyter refuses to start as root unless told; containers and some lab machines run as root.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Serve the whole course (the file browser shows notebooks/, exercises/, solutions/) and open
 # the first notebook; a file argument alone would make its folder the root.
-lab: install  ## Start JupyterLab at the course's first notebook
+lab: install panels  ## Start JupyterLab at the course's first notebook
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(START)
 
 # Notebooks run under nbval in the venv's own kernel, with the warning filters that

@@ -178,6 +178,14 @@ def test_postbuild_puts_the_lab_settings_and_a_ready_venv_in_place(built):
     # make's targets find the environment ready: nothing to install, make check uses its Python.
     dry = _run(["make", "-n", "install"], cwd=repo, env=env)
     assert "pip install" not in dry and "venv" not in dry, dry
+    # ... and the panels' tables made (make lab's `panels`), by this very code
+    dry = _run(["make", "-n", "panels"], cwd=repo, env=env)
+    assert "course_lib.web.export" not in dry, dry
+    fingerprint = _run([str(prefix / "bin" / "python"), "-c",
+                        "from course_lib.web.export import code_fingerprint; print(code_fingerprint())"],
+                       cwd=repo, env=env).strip()
+    manifest = json.loads((repo / "build" / "book-panels" / "manifest.json").read_text())
+    assert {e["code"] for e in manifest} == {fingerprint}
     # A learner's copy pulled by nbgitpuller has no .venv: COURSE_VENV names the image's environment.
     learner = repo.parent / "learner-copy"
     learner.mkdir(exist_ok=True)

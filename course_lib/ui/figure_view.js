@@ -2,6 +2,71 @@
 // figure_draw.js (window.CourseFigure, the drawing code the course's web pages use too) in
 // front of this file, so JupyterLab and the pages draw a scene with the same code.
 
+// Play, driven from the view. ipywidgets' Play (PlayModel.loop) sets its next value, which jslink
+// passes to the step slider and on to this view, sends both to the kernel, and then waits its
+// whole `interval` (schedule_next): in JupyterLab's large page each step moved the slider, laid
+// the notebook out again and sent two messages, and 30 ms asked gave 21-25 steps a second. Here
+// the view takes the loop over: on each animation frame, once `interval` ms have passed, it
+// draws the next step itself (the view model's `step`, set in the browser only); the Play value,
+// and through jslink the step slider and the kernel, follow every SYNC_EVERY steps and at the
+// end. A value set by anyone else (the step slider dragged, Stop) wins. Only this panel's Play
+// model is changed; a Play without a `loop` method is left as it is.
+const SYNC_EVERY = 8;
+
+function drivePlay(play, model, drawNow) {
+  if (!play || typeof play.loop !== "function" || typeof play.pause !== "function") return false;
+  if (play.__courseDriven) return true;
+  play.__courseDriven = true;
+  let driving = false;
+  play.loop = function () {
+    if (!play.get("playing") || driving) return;
+    driving = true;
+    let value = play.get("value"), sent = value, due = performance.now(), steps = 0;
+    const publish = () => { play.set("value", value); play.save_changes(); sent = value; };
+    const tick = (now) => {
+      if (play.get("value") !== sent) value = sent = play.get("value"); // someone else moved it
+      if (!play.get("playing")) {
+        driving = false;
+        if (value !== sent) publish();
+        return;
+      }
+      if (now >= due) {
+        const interval = Number(play.get("interval")) || 0;
+        due = Math.max(due + interval, now + interval / 2);
+        let next = value + (Number(play.get("step")) || 1);
+        if (next > play.get("max")) {
+          if (!play.get("repeat")) {
+            driving = false;
+            publish();
+            play.pause();
+            return;
+          }
+          next = play.get("min");
+        }
+        value = next;
+        model.set("step", value); // in the browser only: the kernel hears of it at the next publish
+        drawNow(); // on this frame (the drawing change:step scheduled finds nothing left to do)
+        steps += 1;
+        if (steps % SYNC_EVERY === 0) publish();
+      }
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame(tick);
+  };
+  return true;
+}
+
+// Another widget of the panel (a slider, Play) by its "IPY_MODEL_<id>" reference. In a page that
+// has just opened, the view can render before the manager has made the models created before
+// it (their module loads first), and get_model then fails: ask again for a few seconds.
+function widgetModel(model, ref, tries = 40) {
+  const id = String(ref).replace(/^IPY_MODEL_/, "");
+  return model.widget_manager.get_model(id).catch((error) => {
+    if (tries <= 1) throw error;
+    return new Promise((resolve) => setTimeout(resolve, 250)).then(() => widgetModel(model, ref, tries - 1));
+  });
+}
+
 function render({ model, el }) {
   const view = CourseFigure.createView(el);
   const root = view.root;
@@ -28,11 +93,19 @@ function render({ model, el }) {
   model.on("msg:custom", (msg) => {
     if (msg && msg.type === "pong") { answered = true; note.style.display = "none"; root.dataset.live = "1"; }
   });
-  try { model.send({ type: "ping" }); } catch (e) { /* no kernel: the note below says so */ }
+  // (asked again twice: a message sent while the page was still setting the widget up can be lost)
+  const ping = () => { if (!answered) try { model.send({ type: "ping" }); } catch (e) { /* no kernel: the note below says so */ } };
+  ping();
+  const again = [setTimeout(ping, 1000), setTimeout(ping, 2500)];
   const timer = setTimeout(() => { if (!answered) { note.style.display = "block"; root.dataset.live = "0"; } }, 4000);
 
+  const playRef = model.get("play_model");
+  if (playRef && model.widget_manager) {
+    widgetModel(model, playRef).then((play) => { if (drivePlay(play, model, () => view.redraw())) root.dataset.playDriven = "1"; }, () => {});
+  }
+
   // (the view redraws itself when its width changes)
-  return () => { view.dispose(); clearTimeout(timer); };
+  return () => { view.dispose(); clearTimeout(timer); again.forEach(clearTimeout); };
 }
 
 export default { render };

@@ -449,6 +449,8 @@ class FigureView(anywidget.AnyWidget):
     scene = traitlets.Dict().tag(sync=True)
     images = traitlets.Dict().tag(sync=True)
     step = traitlets.Int(-1).tag(sync=True)
+    #: "IPY_MODEL_<id>" of the panel's Play widget: the browser paces it (figure_view.js)
+    play_model = traitlets.Unicode("").tag(sync=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = ["PanelEntry", "REGISTRY", "panel_entry", "build_panel", "page_controls", "table_spec",
-           "spec_for", "export_panels", "decode_scene", "spec_script", "JS_FILES", "main"]
+           "spec_for", "export_panels", "decode_scene", "spec_script", "read_spec", "code_fingerprint",
+           "JS_FILES", "main"]
 
 _HERE = Path(__file__).resolve().parent
 _ROOT = _HERE.parent.parent  # the repository (notebooks/ beside course_lib/)
@@ -555,12 +556,36 @@ def _export_one(panel_id: str, outdir: str) -> dict:
             "log": " ".join(lines) or f"{entry.id}: {seconds} s"}
 
 
+def code_fingerprint() -> str:
+    """What an exported table was made with: a hash of course_lib's Python and JS sources and of the
+    versions of torch, numpy and matplotlib. A table whose fingerprint differs from the running
+    code's may show figures that code would no longer draw (course_lib.web.live then ignores it)."""
+    import hashlib
+    from importlib.metadata import version
+
+    digest = hashlib.sha256()
+    package = _HERE.parent
+    for path in sorted(p for pattern in ("*.py", "*.js") for p in package.rglob(pattern)):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    for name in ("torch", "numpy", "matplotlib"):
+        digest.update(f"{name}=={version(name)}".encode())
+    return digest.hexdigest()[:16]
+
+
+def read_spec(path) -> dict:
+    """The spec inside a script :func:`spec_script` wrote (``outdir/<panel id>.js``)."""
+    text = Path(path).read_text(encoding="utf-8")
+    start = text.index("]=", text.index("window.CoursePanels.specs[")) + 2
+    return json.loads(text[start:].rstrip().rstrip(";"))
+
+
 def export_panels(outdir, ids: Sequence[str] | None = None, *, progress=None, jobs: int = 2) -> list[dict]:
     """Write ``outdir/<id>.js`` for every panel (or ``ids``), the browser scripts to
     ``outdir/js/`` and ``outdir/manifest.json``; return the manifest's entries
-    ``{id, notebook, cell, file, bytes, kind, scenes, seconds, scripts}`` (``scripts``: what a
-    page with the panel loads first, relative to ``outdir``). ``jobs`` processes export panels
-    side by side (each panel's table is one process's work)."""
+    ``{id, notebook, cell, file, bytes, kind, scenes, seconds, scripts, code}`` (``scripts``: what
+    a page with the panel loads first, relative to ``outdir``; ``code``: :func:`code_fingerprint`).
+    ``jobs`` processes export panels side by side (each panel's table is one process's work)."""
     outdir = Path(outdir)
     (outdir / "js").mkdir(parents=True, exist_ok=True)
     for path in JS_FILES:
@@ -592,9 +617,11 @@ def export_panels(outdir, ids: Sequence[str] | None = None, *, progress=None, jo
             for e in order:
                 progress(results[e.id]["log"])
     manifest = []
+    code = code_fingerprint()
     for entry in entries:
         item = dict(results[entry.id])
         del item["log"]
+        item["code"] = code
         manifest.append(item)
     (outdir / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest

@@ -14,7 +14,16 @@ The landscape lectures (01, 03, 04, 05, 07) show their panels this way:
 (``live_panel("03_momentum-0")`` builds the notebook's panel itself). The browser's source is made when the view first goes live in a
 browser (a second copy of the panel renders each landscape's contour once, about a second per
 landscape), so a notebook run without a browser costs nothing more.
+
+The panels that train networks (02, 06, 08-11) answer from the *table* the web book ships
+(``course_lib.web.export``: the scene of every combination of the page's notches, trained ahead),
+read from the folder ``python -m course_lib.web.export`` wrote (``make lab`` and ``make site``
+make ``build/book-panels/``; ``COURSE_WEB_EXPORT_DIR`` names another) when it was made by this
+very code (:func:`course_lib.web.export.code_fingerprint`). A move to a notch the table holds is
+drawn from it at once; a move between its notches (the notebook's sliders have more) waits for
+the kernel, as does every move when there is no table. Either way the kernel's scene follows.
 """
+
 
 from __future__ import annotations
 
@@ -22,10 +31,14 @@ from pathlib import Path
 
 import traitlets
 
-from course_lib.ui.figure_view import FigureView
-from course_lib.web.synth import JS_FILES, build_panel, controls_of, source_of
+import json
+import os
 
-__all__ = ["LiveFigureView", "live_panel"]
+from course_lib.ui.figure_view import FigureView
+from course_lib.web import export
+from course_lib.web.synth import COMPUTE_PANELS, JS_FILES, build_panel, controls_of, source_of
+
+__all__ = ["LiveFigureView", "live_panel", "table_source", "export_dir"]
 
 _UI = Path(__file__).resolve().parent.parent / "ui"
 _JS = Path(__file__).resolve().parent / "js"
@@ -38,7 +51,7 @@ def _esm() -> str:
         raise RuntimeError("figure_view.js no longer ends with `export default { render };`: "
                            "course_lib/web/live.py cannot wrap its render")
     parts = [(_UI / "figure_draw.js").read_text(encoding="utf-8")]
-    parts += [(_JS / name).read_text(encoding="utf-8") for name in JS_FILES]
+    parts += [(_JS / name).read_text(encoding="utf-8") for name in (*JS_FILES, "panel_runtime.js")]
     parts += [wrapper.replace(ending, ""), (_JS / "live_view.js").read_text(encoding="utf-8")]
     return "\n".join(parts)
 
@@ -53,6 +66,32 @@ class LiveFigureView(FigureView):
     control_models = traitlets.Dict().tag(sync=True)
 
 
+def export_dir() -> Path:
+    """Where the exported panel specs are: ``$COURSE_WEB_EXPORT_DIR``, else the repository's
+    ``build/book-panels/`` (``make lab``, ``make site``)."""
+    named = os.environ.get("COURSE_WEB_EXPORT_DIR")
+    return Path(named) if named else Path(export.__file__).resolve().parents[2] / "build" / "book-panels"
+
+
+def table_source(panel_id: str, folder: Path | None = None) -> tuple[dict, dict] | None:
+    """``(source, images)`` of ``panel_id``'s exported table: the spec's ``"table"`` source with
+    the page's controls (its notches) inside; None when ``folder`` (:func:`export_dir`) has no
+    table for the panel or one made by other code than this (another fingerprint)."""
+    folder = export_dir() if folder is None else Path(folder)
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+        entry = next(item for item in manifest if item["id"] == panel_id)
+    except (OSError, ValueError, StopIteration, KeyError, TypeError):
+        return None
+    if entry.get("kind") != "table" or entry.get("code") != export.code_fingerprint():
+        return None
+    try:
+        spec = export.read_spec(folder / entry["file"])
+    except (OSError, ValueError):
+        return None
+    return {**spec["source"], "controls": spec["controls"]}, dict(spec.get("images") or {})
+
+
 def live_panel(panel_id: str, panel=None, *, lazy: bool = True):
     """``panel`` (built as the notebook does when None) with a :class:`LiveFigureView`.
 
@@ -63,18 +102,29 @@ def live_panel(panel_id: str, panel=None, *, lazy: bool = True):
     """
     import ipywidgets as widgets
 
-    panel = build_panel(panel_id) if panel is None else panel
+    if panel is None:
+        panel = build_panel(panel_id) if panel_id in COMPUTE_PANELS else export.build_panel(panel_id)
     old = panel.view
+    if old is None:
+        return panel  # a figure the browser cannot draw (3-D, polar): the panel's PNGs, as before
     view = LiveFigureView()
+    view.on_live.extend(old.on_live)  # what the panel asked for once live (its background trainer)
     view._backgrounds = dict(old._backgrounds)
     view.images = dict(old.images)
     view.scene = old.scene
     view.step = old.step
+    view.play_model = old.play_model
     view.controls = controls_of(panel)
     view.control_models = {name: f"IPY_MODEL_{widget.model_id}" for name, widget in panel.sliders.items()}
 
     def attach() -> None:
-        source, images = source_of(panel_id, build_panel(panel_id) if lazy else panel)
+        if panel_id in COMPUTE_PANELS:
+            source, images = source_of(panel_id, build_panel(panel_id) if lazy else panel)
+        else:
+            found = table_source(panel_id)
+            if found is None:
+                return  # no table made by this code: the kernel draws every move
+            source, images = found
         with view.hold_sync():
             view.source_images = images
             view.source = source

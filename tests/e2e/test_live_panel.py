@@ -98,3 +98,52 @@ def test_a_move_is_drawn_while_the_kernel_sleeps():
             nb.wait_idle(60)
         finally:
             browser.close()
+
+
+TABLE_PANEL = "08_weight_decay_adamw-0"
+
+
+def test_a_training_panel_answers_from_the_books_table_while_the_kernel_sleeps(tmp_path):
+    """08's weight-decay panel in JupyterLab with its table exported (what `make lab` makes): a
+    move to a notch of the table redraws the figure while the kernel sleeps; the kernel's scene
+    follows once it wakes."""
+    from playwright.sync_api import sync_playwright
+
+    from course_lib.web.export import export_panels
+
+    export_panels(tmp_path / "panels", [TABLE_PANEL], jobs=1)
+    notebook = json.loads(json.dumps(NOTEBOOK))
+    notebook["cells"][0]["source"] = ["from course_lib.web.live import live_panel\n",
+                                      f"panel = live_panel({TABLE_PANEL!r})\n", "panel.widget"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with Lab(log_path=SHOTS / "jupyterlab-live-table.log",
+             extra_env={"COURSE_WEB_EXPORT_DIR": str(tmp_path / "panels")}) as lab, sync_playwright() as playwright:
+        (lab.root / "table.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(120_000)
+            nb = NotebookPage(page, lab, "table.ipynb").open()
+            nb.run_all()
+            page.wait_for_function("() => !!document.querySelector('[data-source=\"1\"]')", timeout=60_000)
+            nb.wait_idle(60)
+            canvas = "document.querySelector('[data-source=\"1\"] canvas')"
+            before = page.evaluate(f"() => {canvas}.toDataURL()")
+            page.evaluate("() => window.__courseLab.notebook().sessionContext.session.kernel"
+                          ".requestExecute({code: 'import time; time.sleep(8)'})")
+            page.wait_for_timeout(300)
+            handle = nb.panel(0).locator(".widget-slider").first.locator(".noUi-handle").first
+            handle.focus()
+            handle.press("ArrowRight")
+            page.wait_for_function(f"(b) => {canvas}.toDataURL() !== b", arg=before, timeout=5_000)
+            assert page.evaluate("() => window.__courseLab.busy()"), "the kernel should still be asleep"
+            assert int(page.evaluate("() => document.querySelector('[data-source=\"1\"]').dataset.localScene")) >= 1
+            local = page.evaluate(f"() => {canvas}.toDataURL()")
+            nb.wait_idle(60)
+            page.wait_for_timeout(1500)
+            after = page.evaluate(f"() => {canvas}.toDataURL()")
+            page.screenshot(path=str(SHOTS / "live_panel_table.png"), full_page=True)
+            print(f"\nthe table's scene drawn while the kernel slept; the kernel's drew the same pixels: {after == local}")
+            assert after != before
+        finally:
+            browser.close()

@@ -1,11 +1,13 @@
 // live_view.js: FigureView in JupyterLab answering a slider move in the browser.
 //
 // course_lib.web.live puts, in one anywidget module: figure_draw.js, the JS port (optim.js,
-// landscapes.js, trajectories.js), synth.js, FigureView's own wrapper (figure_view.js, its
-// `export default` taken off) and this file. The wrapper's render makes the view as always (the
-// kernel's scenes, Play, the "saved picture" note); this file adds: when a control of the panel
-// moves in the browser, the scene for the new values is computed here (CourseSynth.sceneFor, the
-// same path as the web pages) and drawn at once; the kernel's scene, when it comes, replaces it.
+// landscapes.js, trajectories.js), synth.js, panel_runtime.js (for its table source),
+// FigureView's own wrapper (figure_view.js, its `export default` taken off) and this file. The
+// wrapper's render makes the view as always (the kernel's scenes, Play, the "saved picture"
+// note); this file adds: when a control of the panel moves in the browser, the scene for the new
+// values is made here (CourseSynth.sceneFor, or the web book's table where the values are its
+// notches: the same path as the web pages) and drawn at once; the kernel's scene, when it comes,
+// replaces it.
 // While the controls keep moving, a kernel scene that arrives is one for older values: it is
 // drawn only once the controls have been still for QUIET_MS.
 
@@ -48,7 +50,7 @@ function liveRender(context) {
   if (!model.widget_manager) return cleanup;
   const byName = Object.fromEntries(controls.map((c) => [c.name, c]));
   Promise.all(Object.entries(refs).map(([name, ref]) =>
-    model.widget_manager.get_model(String(ref).replace(/^IPY_MODEL_/, "")).then((m) => [name, m]),
+    widgetModel(model, ref).then((m) => [name, m]),
   )).then((pairs) => {
     const models = Object.fromEntries(pairs);
     const valueOf = (name) => {
@@ -57,16 +59,33 @@ function liveRender(context) {
       if (c && (c.kind === "dropdown" || c.labels)) return c.values[m.get("index")];
       return m.get("value");
     };
+    // A landscape panel's source computes any scene (synth.js); a training panel's is the web
+    // book's table (panel_runtime.js), which holds the page's notches only.
+    let table = null, tableOf = null;
+    const sceneFor = (source, values) => {
+      if (source.kind !== "table") return CourseSynth.sceneFor(source, values);
+      if (tableOf !== source) {
+        table = CoursePanels.tableSource({ controls: source.controls, source });
+        tableOf = source;
+      }
+      return table.sceneAt(values);
+    };
     const onMove = () => {
       const source = model.get("source") || {};
       if (!source.kind) return; // not yet: the kernel draws this move
       const values = {};
       for (const name of Object.keys(models)) values[name] = valueOf(name);
+      let scene = null;
       try {
-        local = CourseSynth.sceneFor(source, values);
+        scene = sceneFor(source, values);
       } catch (error) {
-        return; // a combination the panel rejects: the kernel says why
+        scene = null; // a combination the panel rejects: the kernel says why
       }
+      if (!scene) {
+        local = null; // not here (a notch between the table's): the kernel's scene is drawn
+        return;
+      }
+      local = scene;
       movedAt = performance.now();
       stepAtMove = model.get("step");
       view.root.dataset.localScene = String((Number(view.root.dataset.localScene) || 0) + 1);

@@ -75,6 +75,19 @@ function decodePoints(encoded) {
   return out;
 }
 
+// The index of `value` among `values` (numbers equal to 1e-9 of their size), or -1.
+function notchOf(values, value) {
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === value) return i;
+    if (typeof v === "number" && typeof value === "number"
+        && Math.abs(v - value) <= 1e-9 * Math.max(Math.abs(v), Math.abs(value))) return i;
+  }
+  if (typeof value === "number") return -1;
+  for (let i = 0; i < values.length; i++) if (String(values[i]) === String(value)) return i;
+  return -1;
+}
+
 function tableSource(spec) {
   const t = spec.source;
   const names = spec.controls.map((c) => c.name);
@@ -130,6 +143,18 @@ function tableSource(spec) {
   }
 
   return {
+    // The scene of exactly these values, or null where one of them is not a notch of the table
+    // (JupyterLab's sliders have notches between the page's: those moves wait for the kernel).
+    sceneAt(values) {
+      let flat = 0;
+      for (let i = 0; i < spec.controls.length; i++) {
+        const c = spec.controls[i];
+        const k = notchOf(c.values, values[c.name] === undefined ? c.value : values[c.name]);
+        if (k < 0) return null;
+        flat += k * strides[i];
+      }
+      return scene(t.index[flat]);
+    },
     indexOf(values) {
       let flat = 0;
       spec.controls.forEach((c, i) => {
@@ -369,6 +394,7 @@ API.mount = mount;
 API.mountAll = mountAll;
 API.formatValue = formatValue;
 API.nearestIndex = nearestIndex;
+API.notchOf = notchOf;
 API.decodePoints = decodePoints;
 API.tableSource = tableSource;
 

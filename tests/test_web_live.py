@@ -1,0 +1,125 @@
+"""The training panels in JupyterLab answering from the web book's table (course_lib.web.live).
+
+- ``table_source`` finds a panel's table in an export folder only when the export was made by
+  the running code (its fingerprint); a missing folder, another fingerprint or a landscape
+  panel's spec give None (the kernel then draws every move, as before);
+- the browser's lookup (panel_runtime.js ``sceneAt``, run in node) gives, for values that are
+  notches of the table, exactly the scene the page would draw, and null for a value between the
+  table's notches (a notch the notebook's slider has and the page does not);
+- ``live_panel`` on a training panel keeps what the panel asked for once live (the background
+  trainer's prefetch), and sends the table to the browser only once the view is live.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from course_lib.web import export, live
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNTIME = ROOT / "course_lib" / "web" / "js" / "panel_runtime.js"
+PANEL = "08_weight_decay_adamw-0"  # eight scenes: a table in about a second
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    out = tmp_path_factory.mktemp("panels")
+    export.export_panels(out, [PANEL, "05_adagrad-0"], jobs=1)
+    return out
+
+
+def test_a_table_made_by_this_code_is_found(folder):
+    found = live.table_source(PANEL, folder)
+    assert found is not None
+    source, images = found
+    assert source["kind"] == "table"
+    spec = export.read_spec(folder / f"{PANEL}.js")
+    assert source["controls"] == spec["controls"] and source["index"] == spec["source"]["index"]
+    assert images == spec["images"]
+
+
+def test_no_table_when_the_code_changed_or_there_is_none(folder, tmp_path):
+    stale = tmp_path / "stale"
+    shutil.copytree(folder, stale)
+    manifest = json.loads((stale / "manifest.json").read_text())
+    for item in manifest:
+        item["code"] = "0" * 16  # made by other code
+    (stale / "manifest.json").write_text(json.dumps(manifest))
+    assert live.table_source(PANEL, stale) is None
+    assert live.table_source(PANEL, tmp_path / "nothing-here") is None
+    assert live.table_source("05_adagrad-0", folder) is None  # computed in the browser, no table
+    assert live.table_source("10_choosing_an_optimizer-0", folder) is None  # not exported there
+
+
+def test_the_fingerprint_follows_the_code(tmp_path, monkeypatch):
+    before = export.code_fingerprint()
+    package = tmp_path / "course_lib"
+    shutil.copytree(ROOT / "course_lib", package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(export, "_HERE", package / "web")
+    assert export.code_fingerprint() == before
+    (package / "optim" / "__init__.py").write_text((package / "optim" / "__init__.py").read_text() + "\n# changed\n")
+    assert export.code_fingerprint() != before
+
+
+LOOKUP = r"""
+global.window = undefined;
+const P = require(process.argv[1]);
+const input = JSON.parse(require("fs").readFileSync(0, "utf8"));
+const table = P.tableSource({controls: input.source.controls, source: input.source});
+process.stdout.write(JSON.stringify(input.values.map((v) => table.sceneAt(v))));
+"""
+
+
+def _scenes_at(source: dict, values: list[dict]) -> list:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed")
+    done = subprocess.run([node, "-e", LOOKUP, str(RUNTIME)], input=json.dumps({"source": source, "values": values}),
+                          capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(done.stdout)
+
+
+def test_the_browser_finds_exactly_the_tables_notches(folder):
+    source, _ = live.table_source(PANEL, folder)
+    (control,) = source["controls"]
+    name, notches = control["name"], control["values"]
+    assert len(notches) >= 3
+    between = (notches[0] + notches[1]) / 2
+    asked = [{name: v} for v in notches] + [{name: between}, {name: notches[1] * (1 + 1e-12)}]
+    scenes = _scenes_at(source, asked)
+    for k, scene in enumerate(scenes[: len(notches)]):
+        assert scene == export.decode_scene(source, source["index"][k])
+    assert scenes[len(notches)] is None, "a value between the table's notches must wait for the kernel"
+    assert scenes[-1] == scenes[1], "a notch read back with round-off is still that notch"
+
+
+def test_a_live_training_panel_sends_its_table_once_live(folder, monkeypatch):
+    monkeypatch.setenv("COURSE_WEB_EXPORT_DIR", str(folder))
+    panel = live.live_panel(PANEL)
+    view = panel.view
+    assert isinstance(view, live.LiveFigureView) and view in panel.widget.children
+    assert view.source == {}, "nothing is sent before a browser shows the view"
+    assert [c["name"] for c in view.controls] == list(panel.sliders)
+    view._on_frontend_msg(view, {"type": "ping"}, [])  # the browser's first message
+    assert view.source["kind"] == "table" and view.source["controls"]
+    # the kernel is still the authority: update() draws its own scene, as before
+    name = view.controls[0]["name"]
+    other = view.controls[0]["values"][-1]
+    panel.update(**{name: other})
+    assert panel.view.scene["axes"]
+
+
+def test_a_live_panel_keeps_its_background_trainer(monkeypatch, tmp_path):
+    monkeypatch.setenv("COURSE_WEB_EXPORT_DIR", str(tmp_path))  # no table here
+    original = export.build_panel("02_batch_minibatch_sgd-0")
+    asked = list(original.view.on_live)
+    assert asked, "the batch-size panel asks for its background trainer once live"
+    panel = live.live_panel("02_batch_minibatch_sgd-0", original)
+    assert all(callback in panel.view.on_live for callback in asked)
+    panel.view._on_frontend_msg(panel.view, {"type": "ping"}, [])
+    assert panel.view.source == {}, "no table: the kernel draws every move"
