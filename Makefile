@@ -54,10 +54,13 @@ site: build/site/.built  ## Build the web book into build/site/ (static HTML; RE
 # training panels (02, 06, 08-11) answer a slider move from without waiting for the kernel
 # (course_lib/web/live.py). Made once, in about 1-2 minutes on 2 cores, and again when course_lib
 # changes; the book (docs/book/build.py) reuses an export made by the same code.
-PANEL_SOURCES := $(wildcard course_lib/*.py course_lib/*/*.py course_lib/*/*/*.py course_lib/*/*.js course_lib/*/*/*.js)
+# (--if-stale: files touched with no change, or a re-run notebook, train nothing: the manifest's
+# fingerprint of the code decides.)
+PANEL_SOURCES := $(wildcard notebooks/*.ipynb course_lib/*.py course_lib/*/*.py course_lib/*/*/*.py \
+                 course_lib/*/*.js course_lib/*/*/*.js)
 build/book-panels/manifest.json: $(STAMP) $(PANEL_SOURCES)
-	@echo "Training the panels' figures ahead (once, 1-2 minutes), so that their sliders answer in the browser"
-	@mkdir -p build && $(BIN)/python -m course_lib.web.export build/book-panels > build/book-panels.log 2>&1 \
+	@echo "The panels' figures, trained ahead once (1-2 minutes), so that their sliders answer in the browser"
+	@mkdir -p build && $(BIN)/python -m course_lib.web.export build/book-panels --if-stale > build/book-panels.log 2>&1 \
 	  || { tail -20 build/book-panels.log; exit 1; }
 
 panels: build/book-panels/manifest.json  ## Make the panels' tables (make lab does; sliders then answer in the browser)
@@ -67,7 +70,11 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 # Serve the whole course (the file browser shows notebooks/, exercises/, solutions/) and open
 # the first notebook; a file argument alone would make its folder the root.
-lab: install panels  ## Start JupyterLab at the course's first notebook
+# The tables are a speed-up: if they cannot be made, JupyterLab starts anyway (the kernel then
+# draws every move of the training panels, as it always could).
+lab: install  ## Start JupyterLab at the course's first notebook
+	@$(if $(COURSE_VENV),echo "make lab: the image's panel tables are used (postBuild made them)",\
+	  $(MAKE) --no-print-directory panels || echo "make lab: the panels' tables could not be made (build/book-panels.log); the training panels' sliders will wait for the kernel")
 	$(BIN)/jupyter lab $(ROOT_FLAG) --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/$(START)
 
 # Notebooks run under nbval in the venv's own kernel, with the warning filters that

@@ -80,10 +80,17 @@ class PanelDriver:
                                       " && window.__courseLab.panels()[i].contains(f.el))", [self.index, t]):
                 return
 
+    def local_scenes(self) -> int:
+        """How many scenes this panel's view drew from the browser's own source (course_lib.web.live)."""
+        return int(self.page.evaluate("""(i) => { const v = window.__courseLab.panels()[i].querySelector('.course-figure-view');
+                                                  return v ? Number(v.dataset.localScene || 0) : 0; }""", self.index))
+
     def timed(self, action) -> float | None:
-        """Latency (ms) of one change: input timestamp -> first new figure painted after it."""
+        """Latency (ms) of one change: input timestamp -> first new figure painted after it.
+        ``self.answered_here`` says whether the browser drew it from its own source (no kernel)."""
         self.settle()
         scene = self.last_scene()
+        local_before = self.local_scenes()
         n_inputs = self.page.evaluate("() => window.__course.inputs.length")
         action()
         try:
@@ -98,6 +105,7 @@ class PanelDriver:
                    }""", arg=[self.index, n_inputs, -1 if scene is None else scene], timeout=20000, polling=20)
         except Exception:
             return None
+        self.answered_here = self.local_scenes() > local_before
         return self.page.evaluate(
             """([i, n, scene]) => {
                  const t0 = window.__course.inputs[n].t;
@@ -209,7 +217,7 @@ def measure(notebooks: list[Path], source: Path, per_control: int, log) -> dict:
                 driver.panel.scroll_into_view_if_needed()
                 title = driver.panel.locator(".widget-html b").first
                 name = f"{path.stem}: " + (title.inner_text() if title.count() else f"panel {index}")
-                times, missed = [], 0
+                times, missed, here = [], 0, []
                 for kind, control in list(driver.controls()):
                     for action in driver.changes(kind, control, per_control):
                         latency = driver.timed(action)
@@ -217,8 +225,10 @@ def measure(notebooks: list[Path], source: Path, per_control: int, log) -> dict:
                             missed += 1
                         else:
                             times.append(latency)
-                entry = results.setdefault(name, {"times": [], "missed": 0, "play": [], "drag": []})
+                            here.append(driver.answered_here)
+                entry = results.setdefault(name, {"times": [], "missed": 0, "play": [], "drag": [], "here": []})
                 entry["times"] += times
+                entry["here"] += here
                 entry["missed"] += missed
                 play = driver.play()
                 if play:
@@ -251,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     merged: dict[str, dict] = {}
     for _ in range(args.repeat):
         for name, entry in measure(notebooks, source, args.per_control, print).items():
-            into = merged.setdefault(name, {"times": [], "missed": 0, "play": [], "drag": []})
+            into = merged.setdefault(name, {"times": [], "missed": 0, "play": [], "drag": [], "here": []})
             for key in into:
                 into[key] += entry[key]
     print("\n| panel | changes | median ms | p95 ms | over 500 ms | Play frames/s | steps shown | frames while dragging |")

@@ -172,11 +172,22 @@ def measure_page(ids: list[str], moves: int, log) -> dict:
     return results
 
 
+def _split(times: list[float], here: list[bool]) -> str:
+    """The table's last three cells: how many changes the browser answered itself (course_lib.web.live)
+    and the median of those and of the rest (the kernel's)."""
+    local = [t for t, h in zip(times, here) if h]
+    kernel = [t for t, h in zip(times, here) if not h]
+    return (f" {len(local)} of {len(times)} | " + (f"{statistics.median(local):.1f}" if local else "–") + " | "
+            + (f"{statistics.median(kernel):.1f}" if kernel else "–") + " |")
+
+
 def table(results: dict, title: str) -> list[float]:
     print(f"\n{title}\n")
-    print("| panel | changes | on screen: median ms | p95 ms | drawn: median ms | p95 ms | Play frames/s | steps shown |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    everything, all_drawn = [], []
+    lab = any("here" in e for e in results.values())
+    print("| panel | changes | on screen: median ms | p95 ms | drawn: median ms | p95 ms | Play frames/s | steps shown |"
+          + (" answered in the browser | their median ms | through the kernel: median ms |" if lab else ""))
+    print("|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|---:|---:|" if lab else ""))
+    everything, all_drawn, all_here = [], [], []
     for name, e in results.items():
         times = e["times"]
         drawn = [d for d in e.get("drawn", []) if d == d]
@@ -188,13 +199,22 @@ def table(results: dict, title: str) -> list[float]:
         fps = f"{statistics.median(p['fps'] for p in plays):.0f}" if plays and plays[0]["steps"] >= 10 else "–"
         shown = f"{statistics.median(p['shown'] for p in plays):.0%} of {plays[0]['steps']}" if plays else "–"
         missed = f" (+{e['missed']} no frame)" if e["missed"] else ""
+        split = ""
+        if lab:
+            here = e.get("here") or [False] * len(times)
+            all_here += here
+            split = _split(times, here)
         if times:
             print(f"| {name} | {len(times)}{missed} | {statistics.median(times):.1f} | {percentile(times, 95):.1f} "
-                  f"| {drawn_cols} | {fps} | {shown} |")
+                  f"| {drawn_cols} | {fps} | {shown} |" + split)
     if everything:
         drawn_cols = (f"{statistics.median(all_drawn):.1f} | {percentile(all_drawn, 95):.1f}" if all_drawn else "– | –")
         print(f"| **all panels** | {len(everything)} | {statistics.median(everything):.1f} | "
-              f"{percentile(everything, 95):.1f} | {drawn_cols} | | |")
+              f"{percentile(everything, 95):.1f} | {drawn_cols} | | |" + (_split(everything, all_here) if lab else ""))
+        local = [t for t, h in zip(everything, all_here) if h]
+        if local:
+            print(f"\nanswered in the browser: {len(local)} of {len(everything)} changes, median "
+                  f"{statistics.median(local):.1f} ms, p95 {percentile(local, 95):.1f} ms")
     return everything
 
 

@@ -102,11 +102,18 @@ def test_a_live_training_panel_sends_its_table_once_live(folder, monkeypatch):
     monkeypatch.setenv("COURSE_WEB_EXPORT_DIR", str(folder))
     panel = live.live_panel(PANEL)
     view = panel.view
+    sent = []
+    monkeypatch.setattr(view, "send", lambda content, buffers=None: sent.append(content))
     assert isinstance(view, live.LiveFigureView) and view in panel.widget.children
-    assert view.source == {}, "nothing is sent before a browser shows the view"
+    assert view.source == {}, "nothing is made before a browser shows the view"
     assert [c["name"] for c in view.controls] == list(panel.sliders)
     view._on_frontend_msg(view, {"type": "ping"}, [])  # the browser's first message
     assert view.source["kind"] == "table" and view.source["controls"]
+    assert [m["type"] for m in sent] == ["pong", "source"] and sent[1]["source"] is view.source
+    # a message, not widget state: a saved notebook does not carry the table
+    assert "source" not in view.keys and "source_images" not in view.keys
+    view._on_frontend_msg(view, {"type": "ping"}, [])  # the view drawn again (a reload)
+    assert [m["type"] for m in sent] == ["pong", "source", "pong", "source"]
     # the kernel is still the authority: update() draws its own scene, as before
     name = view.controls[0]["name"]
     other = view.controls[0]["values"][-1]
@@ -123,3 +130,30 @@ def test_a_live_panel_keeps_its_background_trainer(monkeypatch, tmp_path):
     assert all(callback in panel.view.on_live for callback in asked)
     panel.view._on_frontend_msg(panel.view, {"type": "ping"}, [])
     assert panel.view.source == {}, "no table: the kernel draws every move"
+
+
+def test_the_fingerprint_covers_the_registered_cells(monkeypatch):
+    """00's panel runs its notebook cell's own code: an edit there must invalidate the tables."""
+    before = export.code_fingerprint()
+    real = export._cell_source
+    monkeypatch.setattr(export, "_cell_source",
+                        lambda notebook, cell: real(notebook, cell) + ("\n# edited" if notebook == "00_welcome" else ""))
+    assert export.code_fingerprint() != before
+
+
+def test_an_export_is_current_only_whole_and_made_by_this_code(tmp_path):
+    code = export.code_fingerprint()
+    manifest = []
+    for entry in export.REGISTRY:
+        (tmp_path / f"{entry.id}.js").write_text("// a spec")
+        manifest.append({"id": entry.id, "file": f"{entry.id}.js", "code": code})
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert export.export_is_current(tmp_path)  # `make panels` (--if-stale) then trains nothing
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest[:-1]))
+    assert not export.export_is_current(tmp_path), "a panel is missing"
+    (tmp_path / "manifest.json").write_text(json.dumps([*manifest[:-1], {**manifest[-1], "code": "0" * 16}]))
+    assert not export.export_is_current(tmp_path), "a panel made by other code"
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / manifest[0]["file"]).unlink()
+    assert not export.export_is_current(tmp_path), "a spec file is gone"
+    assert not export.export_is_current(tmp_path / "nothing")

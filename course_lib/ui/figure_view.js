@@ -5,26 +5,33 @@
 // Play, driven from the view. ipywidgets' Play (PlayModel.loop) sets its next value, which jslink
 // passes to the step slider and on to this view, sends both to the kernel, and then waits its
 // whole `interval` (schedule_next): in JupyterLab's large page each step moved the slider, laid
-// the notebook out again and sent two messages, and 30 ms asked gave 21-25 steps a second. Here
-// the view takes the loop over: on each animation frame, once `interval` ms have passed, it
-// draws the next step itself (the view model's `step`, set in the browser only); the Play value,
-// and through jslink the step slider and the kernel, follow every SYNC_EVERY steps and at the
-// end. A value set by anyone else (the step slider dragged, Stop) wins. Only this panel's Play
-// model is changed; a Play without a `loop` method is left as it is.
+// the notebook out again and sent messages to the kernel, and 30 ms asked gave 21-25 steps a
+// second. Here the views take the loop over: on each animation frame, once `interval` ms have
+// passed, the view model's `step` moves on in the browser only and every view of it draws at
+// once; the Play value, and through the links the step slider and the kernel, follow every
+// SYNC_EVERY steps and at the end (slider_panel.py links the slider to the view one way, so a
+// step set here goes no further). A value set by anyone else (the step slider dragged, Stop)
+// wins. Only this panel's Play model is changed; a Play without `loop` is left as it is.
 const SYNC_EVERY = 8;
 
-function drivePlay(play, model, drawNow) {
+function drivePlay(play, model) {
   if (!play || typeof play.loop !== "function" || typeof play.pause !== "function") return false;
-  if (play.__courseDriven) return true;
-  play.__courseDriven = true;
-  let driving = false;
+  if (play.__courseRedraws) return true;
+  const redraws = (play.__courseRedraws = new Set()); // each view's redraw (render adds, cleanup removes)
+  let driving = false, publishing = false, moved = null;
+  play.on("change:value", () => { if (!publishing) moved = play.get("value"); });
   play.loop = function () {
     if (!play.get("playing") || driving) return;
     driving = true;
+    moved = null;
     let value = play.get("value"), sent = value, due = performance.now(), steps = 0;
-    const publish = () => { play.set("value", value); play.save_changes(); sent = value; };
+    const publish = () => {
+      publishing = true;
+      try { play.set("value", value); play.save_changes(); } finally { publishing = false; }
+      sent = value;
+    };
     const tick = (now) => {
-      if (play.get("value") !== sent) value = sent = play.get("value"); // someone else moved it
+      if (moved !== null) { value = sent = moved; moved = null; } // someone else moved it
       if (!play.get("playing")) {
         driving = false;
         if (value !== sent) publish();
@@ -45,7 +52,7 @@ function drivePlay(play, model, drawNow) {
         }
         value = next;
         model.set("step", value); // in the browser only: the kernel hears of it at the next publish
-        drawNow(); // on this frame (the drawing change:step scheduled finds nothing left to do)
+        redraws.forEach((redraw) => redraw()); // on this frame (change:step's scheduled drawing then finds nothing to do)
         steps += 1;
         if (steps % SYNC_EVERY === 0) publish();
       }
@@ -100,12 +107,22 @@ function render({ model, el }) {
   const timer = setTimeout(() => { if (!answered) { note.style.display = "block"; root.dataset.live = "0"; } }, 4000);
 
   const playRef = model.get("play_model");
+  let playModel = null;
+  const redraw = () => view.redraw(); // (the view's redraw of the moment: course_lib.web.live replaces it)
   if (playRef && model.widget_manager) {
-    widgetModel(model, playRef).then((play) => { if (drivePlay(play, model, () => view.redraw())) root.dataset.playDriven = "1"; }, () => {});
+    widgetModel(model, playRef).then((play) => {
+      if (!drivePlay(play, model)) return;
+      playModel = play;
+      play.__courseRedraws.add(redraw);
+      root.dataset.playDriven = "1";
+    }, () => {});
   }
 
   // (the view redraws itself when its width changes)
-  return () => { view.dispose(); clearTimeout(timer); again.forEach(clearTimeout); };
+  return () => {
+    view.dispose(); clearTimeout(timer); again.forEach(clearTimeout);
+    if (playModel) playModel.__courseRedraws.delete(redraw);
+  };
 }
 
 export default { render };

@@ -275,7 +275,7 @@ class SliderPanel:
         caption: Callable[[dict, list], str] | None = None,
         caption_lines: int = 2,
         play: bool = False,
-        play_interval_ms: int = 25,
+        play_interval_ms: int | None = None,
         title: str = "",
         render: str = "browser",
         prefetch: Callable[[dict], None] | None = None,
@@ -342,23 +342,27 @@ class SliderPanel:
         self.view = FigureView() if render == "browser" and can_draw(self.fig) else None
         self.status = widgets.HTML(value="")
         self.step_slider = None
+        self._view_link = None  # step slider -> view (jsdlink), replaced by course_lib.web.live
         self.play = None
         controls: list[widgets.Widget] = list(self.sliders.values())
         if play:
             self.step_slider = widgets.IntSlider(
                 value=0, min=0, max=1, description="step", continuous_update=True, style=_STYLE
             )
-            # ipywidgets' Play waits `interval` after each step's work (jslink, two kernel
+            # ipywidgets' Play waits `interval` after each step's work (jslink, the kernel
             # messages, the slider's layout, the drawing): 30 ms asked gave 21-25 steps a second
             # in JupyterLab. With a view, figure_view.js drives Play from the view: a step every
             # `interval` ms on the next animation frame (25 ms: up to 40 a second), the slider and
-            # the kernel told every few steps.
+            # the kernel told every few steps. Without one each step is a kernel redraw: 30 ms.
+            if play_interval_ms is None:
+                play_interval_ms = 25 if self.view is not None else 30
             self.play = widgets.Play(value=0, min=0, max=1, interval=play_interval_ms, description="play")
-            # jslink runs in the browser, so Play drives the step slider, and the step slider
-            # the view, without a kernel round trip per frame.
+            # The links run in the browser, so Play drives the step slider, and the step slider
+            # the view, without a kernel round trip per frame. Slider -> view is one way: the
+            # view's own Play steps (figure_view.js) must not move the slider at every frame.
             widgets.jslink((self.play, "value"), (self.step_slider, "value"))
             if self.view is not None:
-                widgets.jslink((self.step_slider, "value"), (self.view, "step"))
+                self._view_link = widgets.jsdlink((self.step_slider, "value"), (self.view, "step"))
                 self.view.play_model = f"IPY_MODEL_{self.play.model_id}"
             self.step_slider.observe(self._on_step, names="value")
         for slider in self.sliders.values():

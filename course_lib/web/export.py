@@ -42,7 +42,7 @@ from typing import Any
 
 __all__ = ["PanelEntry", "REGISTRY", "panel_entry", "build_panel", "page_controls", "table_spec",
            "spec_for", "export_panels", "decode_scene", "spec_script", "read_spec", "code_fingerprint",
-           "JS_FILES", "main"]
+           "export_is_current", "JS_FILES", "main"]
 
 _HERE = Path(__file__).resolve().parent
 _ROOT = _HERE.parent.parent  # the repository (notebooks/ beside course_lib/)
@@ -557,9 +557,10 @@ def _export_one(panel_id: str, outdir: str) -> dict:
 
 
 def code_fingerprint() -> str:
-    """What an exported table was made with: a hash of course_lib's Python and JS sources and of the
-    versions of torch, numpy and matplotlib. A table whose fingerprint differs from the running
-    code's may show figures that code would no longer draw (course_lib.web.live then ignores it)."""
+    """What an exported table was made with: a hash of course_lib's Python and JS sources, of the
+    notebook cells the registry names (00's panel runs its cell's own code) and of the versions
+    of torch, numpy and matplotlib. A table whose fingerprint differs from the running code's may
+    show figures that code would no longer draw (course_lib.web.live then ignores it)."""
     import hashlib
     from importlib.metadata import version
 
@@ -568,9 +569,27 @@ def code_fingerprint() -> str:
     for path in sorted(p for pattern in ("*.py", "*.js") for p in package.rglob(pattern)):
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
+    for entry in REGISTRY:
+        try:
+            digest.update(_cell_source(entry.notebook, entry.cell).encode())
+        except (OSError, ValueError):  # course_lib without the course's notebooks beside it
+            digest.update(b"-")
     for name in ("torch", "numpy", "matplotlib"):
         digest.update(f"{name}=={version(name)}".encode())
     return digest.hexdigest()[:16]
+
+
+def export_is_current(outdir) -> bool:
+    """Whether ``outdir`` holds every panel of the registry, in order, exported by the code as it
+    is now (each manifest entry's ``code`` is :func:`code_fingerprint`)."""
+    outdir = Path(outdir)
+    try:
+        entries = json.loads((outdir / "manifest.json").read_text(encoding="utf-8"))
+        code = code_fingerprint()
+        return ([e.get("id") for e in entries] == [r.id for r in REGISTRY]
+                and all(e.get("code") == code and (outdir / e.get("file", "")).is_file() for e in entries))
+    except (OSError, ValueError, AttributeError, TypeError):
+        return False
 
 
 def read_spec(path) -> dict:
@@ -587,6 +606,7 @@ def export_panels(outdir, ids: Sequence[str] | None = None, *, progress=None, jo
     a page with the panel loads first, relative to ``outdir``; ``code``: :func:`code_fingerprint`).
     ``jobs`` processes export panels side by side (each panel's table is one process's work)."""
     outdir = Path(outdir)
+    code = code_fingerprint()  # before training: the code the tables are made by
     (outdir / "js").mkdir(parents=True, exist_ok=True)
     for path in JS_FILES:
         shutil.copyfile(path, outdir / "js" / path.name)
@@ -617,7 +637,6 @@ def export_panels(outdir, ids: Sequence[str] | None = None, *, progress=None, jo
             for e in order:
                 progress(results[e.id]["log"])
     manifest = []
-    code = code_fingerprint()
     for entry in entries:
         item = dict(results[entry.id])
         del item["log"]
@@ -632,7 +651,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("outdir")
     parser.add_argument("--only", nargs="*", help="panel ids (default: all)")
     parser.add_argument("--jobs", type=int, default=2, help="processes side by side (default 2)")
+    parser.add_argument("--if-stale", action="store_true",
+                        help="do nothing (but mark the manifest new) when OUTDIR was exported by this very code "
+                             "(make panels: a file touched with no change trains nothing)")
     args = parser.parse_args(argv)
+    if args.if_stale and not args.only and export_is_current(args.outdir):
+        (Path(args.outdir) / "manifest.json").touch()
+        print(f"{args.outdir}: exported by this very code already (nothing to train)")
+        return 0
     started = time.perf_counter()
     manifest = export_panels(args.outdir, args.only, jobs=args.jobs,
                              progress=lambda m: print(m, file=sys.stderr, flush=True))

@@ -57,13 +57,36 @@ def _esm() -> str:
 
 
 class LiveFigureView(FigureView):
-    """A FigureView that also computes scenes in the browser when the panel's controls move."""
+    """A FigureView that also computes scenes in the browser when the panel's controls move.
+
+    ``source`` and ``source_images`` (what the browser makes scenes from) go to the browser as a
+    message, once the view is live and again whenever another view of it is drawn; they are not
+    synced traits, so a saved notebook's widget state does not carry them (a table is up to
+    1.75 MB).
+    """
 
     _esm = _esm()
-    source = traitlets.Dict().tag(sync=True)
-    source_images = traitlets.Dict().tag(sync=True)
     controls = traitlets.List().tag(sync=True)
     control_models = traitlets.Dict().tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.source: dict = {}
+        self.source_images: dict = {}
+
+    def set_source(self, source: dict, images: dict) -> None:
+        self.source, self.source_images = source, images
+        self._send_source()
+
+    def _send_source(self) -> None:
+        if self.source:
+            self.send({"type": "source", "source": self.source, "images": self.source_images})
+
+    def _on_frontend_msg(self, widget, content, buffers) -> None:
+        was_live = self.live
+        super()._on_frontend_msg(widget, content, buffers)  # the first ping makes the source (on_live)
+        if was_live and isinstance(content, dict) and content.get("type") == "ping":
+            self._send_source()  # a view drawn again (a reload, a second view) needs it too
 
 
 def export_dir() -> Path:
@@ -125,16 +148,17 @@ def live_panel(panel_id: str, panel=None, *, lazy: bool = True):
             if found is None:
                 return  # no table made by this code: the kernel draws every move
             source, images = found
-        with view.hold_sync():
-            view.source_images = images
-            view.source = source
+        view.set_source(source, images)
 
     if lazy:
         view.on_live.append(attach)
     else:
         attach()
     if panel.step_slider is not None:
-        widgets.jslink((panel.step_slider, "value"), (view, "step"))
+        if getattr(panel, "_view_link", None) is not None:
+            panel._view_link.unlink()  # the old view is no longer shown: nothing to keep in step
+        # one way, as SliderPanel links: the view's own Play steps must not move the slider
+        panel._view_link = widgets.jsdlink((panel.step_slider, "value"), (view, "step"))
     panel.widget.children = tuple(view if child is old else child for child in panel.widget.children)
     panel.view = view
     return panel

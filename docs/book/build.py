@@ -246,20 +246,6 @@ def stage_mathjax(static: Path) -> None:
     shutil.copytree(source, static / "mathjax", ignore=skip)
 
 
-def _export_is_current(out: Path) -> bool:
-    """Whether out/ holds every panel of the registry, exported by the code as it is now (the
-    manifest's fingerprint, course_lib.web.export.code_fingerprint)."""
-    from course_lib.web.export import REGISTRY, code_fingerprint
-
-    try:
-        entries = json.loads((out / "manifest.json").read_text())
-    except (OSError, ValueError):
-        return False
-    code = code_fingerprint()
-    return ([e.get("id") for e in entries] == [r.id for r in REGISTRY]
-            and all(e.get("code") == code and (out / e.get("file", "")).is_file() for e in entries))
-
-
 def stage_panels(static: Path, page_panels: dict[str, list[str]], reuse: bool = False) -> dict:
     """The panel export into static/panels/, and what course_site.py reads (build/book-src/panels.json).
 
@@ -269,11 +255,11 @@ def stage_panels(static: Path, page_panels: dict[str, list[str]], reuse: bool = 
     """
     out = PANELS
     try:
-        from course_lib.web.export import export_panels
+        from course_lib.web.export import export_is_current, export_panels
     except ImportError:
         export_panels = None
         print("book: course_lib.web.export is not here yet: every panel stays a static picture")
-    if export_panels is not None and not reuse and _export_is_current(out):
+    if export_panels is not None and not reuse and export_is_current(out):
         reuse = True
         print(f"book: {out.relative_to(ROOT)} was exported by this very code (make panels, make lab): reusing it")
     if reuse and (out / "manifest.json").is_file():

@@ -26,13 +26,31 @@ function liveRender(context) {
   }
   if (!view) return cleanup;
 
+  // The browser's source (the JS port's spec, or the web book's table) comes from the kernel as a
+  // message once the view is live, and again for every view drawn later: it is kept here only,
+  // never in the widget's state, so a saved notebook does not carry it (a table is up to 1.75 MB).
+  let source = {}, sourceImages = {};
+  const offs = [];
+  const on = (target, event, handler) => { target.on(event, handler); offs.push(() => target.off(event, handler)); };
+  const ready = () => { if (source.kind) view.root.dataset.source = "1"; };
+  on(model, "msg:custom", (msg) => {
+    if (!msg || msg.type !== "source") return;
+    source = msg.source || {};
+    sourceImages = msg.images || {};
+    ready();
+  });
+  const finish = () => { offs.forEach((off) => off()); if (cleanup) cleanup(); };
+
   // `stepAtMove`: the step the view stood at when the local scene was drawn. A step moved since
   // (Play, the step slider, Home) is drawn on the local scene until the kernel's replaces it.
-  let local = null, movedAt = -Infinity, stepAtMove = null;
-  const images = () => Object.assign({}, model.get("source_images") || {}, model.get("images") || {});
+  // The local scene stays until a scene from the kernel has come since the move and the controls
+  // have been still for QUIET_MS: a redraw before that (a Play step, a resize) must not show the
+  // scene from before the move (a training panel's kernel can take a second to answer).
+  let local = null, movedAt = -Infinity, stepAtMove = null, kernelSceneAt = -Infinity;
+  const images = () => Object.assign({}, sourceImages, model.get("images") || {});
   const kernelRedraw = view.redraw;
   view.redraw = () => {
-    if (local && performance.now() - movedAt < QUIET_MS) {
+    if (local && (kernelSceneAt < movedAt || performance.now() - movedAt < QUIET_MS)) {
       const step = model.get("step");
       view.draw(local, images(), step === stepAtMove ? -1 : step);
       return;
@@ -40,14 +58,15 @@ function liveRender(context) {
     local = null;
     kernelRedraw();
   };
-  model.on("change:scene", () => {
+  on(model, "change:scene", () => {
+    kernelSceneAt = performance.now();
     if (local) setTimeout(() => view.schedule(), QUIET_MS + 20);
   });
 
   // the source may come after the first drawing (the kernel makes it once the view is live)
   const controls = model.get("controls") || [];
   const refs = model.get("control_models") || {};
-  if (!model.widget_manager) return cleanup;
+  if (!model.widget_manager) return finish;
   const byName = Object.fromEntries(controls.map((c) => [c.name, c]));
   Promise.all(Object.entries(refs).map(([name, ref]) =>
     widgetModel(model, ref).then((m) => [name, m]),
@@ -71,7 +90,6 @@ function liveRender(context) {
       return table.sceneAt(values);
     };
     const onMove = () => {
-      const source = model.get("source") || {};
       if (!source.kind) return; // not yet: the kernel draws this move
       const values = {};
       for (const name of Object.keys(models)) values[name] = valueOf(name);
@@ -92,15 +110,12 @@ function liveRender(context) {
       view.draw(local, images(), -1);
     };
     for (const m of Object.values(models)) {
-      m.on("change:value", onMove);
-      m.on("change:index", onMove);
+      on(m, "change:value", onMove);
+      on(m, "change:index", onMove);
     }
     view.root.dataset.compute = "1";
-    const ready = () => { if ((model.get("source") || {}).kind) view.root.dataset.source = "1"; };
-    model.on("change:source", ready);
-    ready();
   }).catch(() => { /* controls not found: the kernel draws every move, as before */ });
-  return cleanup;
+  return finish;
 }
 
 export default { render: liveRender };

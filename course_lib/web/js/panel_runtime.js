@@ -83,8 +83,11 @@ function notchOf(values, value) {
     if (typeof v === "number" && typeof value === "number"
         && Math.abs(v - value) <= 1e-9 * Math.max(Math.abs(v), Math.abs(value))) return i;
   }
-  if (typeof value === "number") return -1;
-  for (let i = 0; i < values.length; i++) if (String(values[i]) === String(value)) return i;
+  if (typeof value === "number" || (value !== null && typeof value === "object")) return -1;
+  // a string the widget sends for a value the spec holds as another primitive type
+  for (let i = 0; i < values.length; i++) {
+    if (typeof values[i] !== "object" && String(values[i]) === String(value)) return i;
+  }
   return -1;
 }
 
