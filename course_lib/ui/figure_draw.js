@@ -329,6 +329,8 @@ function createView(container) {
       const img = new Image();
       img.onload = () => view.schedule();
       img.src = url;
+      // decoded off the main thread now, not inside the first drawing that uses it
+      if (img.decode) img.decode().catch(() => {});
       loaded[key] = img;
     }
   }
@@ -368,6 +370,8 @@ function createView(container) {
   };
 
   view.redraw = function () { view.draw(last.scene, last.images, last.step); };
+  // Start loading pictures a later scene will use (each redraws the view once it has loaded).
+  view.preload = function (images) { loadImages(images); };
 
   // Several changes in one tick make one drawing, on the next animation frame. The browser may
   // hold animation frames back (a page it considers hidden or busy): a timer then draws anyway,

@@ -33,11 +33,14 @@ function liveRender(context) {
   const offs = [];
   const on = (target, event, handler) => { target.on(event, handler); offs.push(() => target.off(event, handler)); };
   const ready = () => { if (source.kind) view.root.dataset.source = "1"; };
+  let warm = () => {}; // set once the controls' models are here (below)
   on(model, "msg:custom", (msg) => {
     if (!msg || msg.type !== "source") return;
     source = msg.source || {};
     sourceImages = msg.images || {};
+    view.preload(sourceImages); // decoded now, not on the first move to another landscape
     ready();
+    warm();
   });
   const finish = () => { offs.forEach((off) => off()); if (cleanup) cleanup(); };
 
@@ -89,10 +92,20 @@ function liveRender(context) {
       }
       return table.sceneAt(values);
     };
-    const onMove = () => {
-      if (!source.kind) return; // not yet: the kernel draws this move
+    const valuesNow = () => {
       const values = {};
       for (const name of Object.keys(models)) values[name] = valueOf(name);
+      return values;
+    };
+    // One scene made and thrown away as soon as both are here: the browser compiles the port's
+    // code then, not on the learner's first move (which took 40-110 ms more than the next ones).
+    warm = () => {
+      if (!source.kind) return;
+      try { sceneFor(source, valuesNow()); } catch (error) { /* the kernel says why, on a move */ }
+    };
+    const onMove = () => {
+      if (!source.kind) return; // not yet: the kernel draws this move
+      const values = valuesNow();
       let scene = null;
       try {
         scene = sceneFor(source, values);
@@ -114,6 +127,7 @@ function liveRender(context) {
       on(m, "change:index", onMove);
     }
     view.root.dataset.compute = "1";
+    warm();
   }).catch(() => { /* controls not found: the kernel draws every move, as before */ });
   return finish;
 }
