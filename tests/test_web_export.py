@@ -77,10 +77,9 @@ def exported(tmp_path_factory):
 
 
 def load_spec(outdir: Path, panel_id: str) -> dict:
-    text = (outdir / f"{panel_id}.js").read_text(encoding="utf-8")
-    prefix = f"window.CoursePanels.specs[{json.dumps(panel_id)}]="
-    start = text.index(prefix) + len(prefix)
-    return json.loads(text[start:].rstrip().rstrip(";").replace("<\\/", "</"))
+    spec = export.read_spec(outdir / f"{panel_id}.js")  # what course_lib.web.live reads too
+    assert spec["id"] == panel_id
+    return spec
 
 
 def test_every_panel_is_exported_with_its_scripts(exported):

@@ -93,7 +93,7 @@ def export_dir() -> Path:
     """Where the exported panel specs are: ``$COURSE_WEB_EXPORT_DIR``, else the repository's
     ``build/book-panels/`` (``make lab``, ``make site``)."""
     named = os.environ.get("COURSE_WEB_EXPORT_DIR")
-    return Path(named) if named else Path(export.__file__).resolve().parents[2] / "build" / "book-panels"
+    return Path(named) if named else export._ROOT / "build" / "book-panels"
 
 
 def table_source(panel_id: str, folder: Path | None = None) -> tuple[dict, dict] | None:
