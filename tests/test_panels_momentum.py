@@ -15,6 +15,7 @@ import torch
 
 from course_lib.ui.panels import momentum as theory
 from course_lib.ui.panels.momentum import momentum_panel
+from course_lib.ui.slider_panel import slider_notches
 
 
 @pytest.fixture(scope="module")
@@ -135,13 +136,34 @@ def test_optimum_button_moves_the_sliders_and_converges_at_the_predicted_rate(pa
     panel.optimum_button.click()
     surface = theory.panel_landscape("quadratic")
     assert panel.sliders["landscape"].value == "quadratic"
-    assert panel.values["lr"] == pytest.approx(4 / (surface.L**0.5 + surface.mu**0.5) ** 2)
+    lr, beta = panel.values["lr"], panel.values["momentum"]
+    # the button sets notches the sliders hold (the browser would move any other value)
+    assert lr in slider_notches(panel.sliders["lr"])
+    assert any(abs(beta - notch) < 1e-12 for notch in slider_notches(panel.sliders["momentum"]))
     heavy_ball = panel.trajectories[0]
     distance = np.linalg.norm(heavy_ball.path, axis=1)
     measured = (distance[60] / distance[40]) ** (1 / 20)
-    predicted = theory.heavy_ball_optimal_rate(surface.mu, surface.L)
+    predicted = theory.quadratic_rate(lr, beta, surface.mu, surface.L)
     # a double root adds a factor t in front of ρ^t: (60/40)^(1/20) ≈ 1.02 at most
     assert predicted <= measured <= predicted * 1.03
+    # within 3 % of Polyak's optimal rate
+    assert predicted <= 1.03 * theory.heavy_ball_optimal_rate(surface.mu, surface.L)
+
+
+def test_the_optimum_button_takes_the_best_notches_not_the_nearest(panel):
+    """Polyak's (η*, β*) lies between the sliders' notches; the nearest notches of each diverge on
+    the panel's quadratic (η* is within a notch of heavy ball's limit 2(1+β)/L), which is why the
+    button takes the pair of notches with the smallest rate, checked here against every pair."""
+    surface = theory.panel_landscape("quadratic")
+    lr_star, beta_star = theory.heavy_ball_optimum(surface.mu, surface.L)
+    lrs, betas = slider_notches(panel.sliders["lr"]), slider_notches(panel.sliders["momentum"])
+    nearest_lr = min(lrs, key=lambda lr: abs(np.log(lr / lr_star)))
+    nearest_beta = min(betas, key=lambda beta: abs(beta - beta_star))
+    assert theory.quadratic_rate(nearest_lr, nearest_beta, surface.mu, surface.L) >= 1.0
+    lr, beta = panel.presets[0][1]["lr"], panel.presets[0][1]["momentum"]
+    best = min(theory.quadratic_rate(a, b, surface.mu, surface.L) for a in lrs for b in betas)
+    assert theory.quadratic_rate(lr, beta, surface.mu, surface.L) == pytest.approx(best, rel=1e-12)
+    assert panel.presets[0][0] is panel.optimum_button
 
 
 def test_divergence_is_written_on_the_plot(panel):

@@ -93,6 +93,25 @@ STATIC_NOTE = "Static picture of the panel: run this cell (or Run All) to make i
 _STYLE = {"description_width": "initial"}
 
 
+def slider_notches(widget: widgets.Widget) -> list:
+    """Every value a FloatLogSlider, FloatSlider or IntSlider can hold in the browser: its notches
+    ``min + k·step`` (a FloatLogSlider's: ``base ** (min + k·step)``).
+
+    The browser moves a value set between two notches (by ``panel.update`` or a button) to a
+    notch and sends that back to the kernel, so a value meant to stay, such as a preset, must be
+    one of these. A TypeError for any other widget.
+    """
+    if isinstance(widget, widgets.FloatLogSlider):
+        count = round((widget.max - widget.min) / widget.step)
+        return [widget.base ** (widget.min + k * widget.step) for k in range(count + 1)]
+    if isinstance(widget, widgets.FloatSlider):
+        count = round((widget.max - widget.min) / widget.step)
+        return [widget.min + k * widget.step for k in range(count + 1)]
+    if isinstance(widget, widgets.IntSlider):
+        return list(range(widget.min, widget.max + 1, widget.step))
+    raise TypeError(f"a {type(widget).__name__} has no notches")
+
+
 def lr_slider(
     value: float = 0.01,
     *,
@@ -372,6 +391,7 @@ class SliderPanel:
         if title:
             rows.append(widgets.HTML(f"<b>{html.escape(title)}</b>"))
         self.controls = widgets.HBox(controls, layout=widgets.Layout(flex_flow="row wrap"))
+        self.presets: list[tuple[widgets.Button, dict[str, Any]]] = []  # add_preset's buttons
         rows.append(self.controls)
         if play:
             rows.append(widgets.HBox([self.play, self.step_slider]))
@@ -387,6 +407,25 @@ class SliderPanel:
     def add_control(self, control: widgets.Widget) -> None:
         """Put an extra widget (a button, say) at the end of the row of sliders."""
         self.controls.children = (*self.controls.children, control)
+
+    def add_preset(self, description: str, values: dict[str, Any], **button_options) -> widgets.Button:
+        """A button at the end of the row of sliders that moves the controls to ``values`` (a
+        setting worth seeing, such as Polyak's optimum) and recomputes: ``panel.update(**values)``.
+
+        The setting is fixed, so it is kept in ``panel.presets`` as ``(button, values)``: a live
+        view (:mod:`course_lib.web.live`) draws it in the browser on the click, before the
+        kernel's update arrives.
+        """
+        unknown = sorted(set(values) - set(self.sliders))
+        if unknown:
+            raise ValueError(f"preset {description!r}: unknown slider(s) {', '.join(unknown)}; "
+                             f"this panel has: {', '.join(self.sliders)}")
+        values = dict(values)
+        button = widgets.Button(description=description, **button_options)
+        button.on_click(lambda *_: self.update(**values))
+        self.presets.append((button, values))
+        self.add_control(button)
+        return button
 
     # -- values --------------------------------------------------------------------------------
 

@@ -295,19 +295,13 @@ def _widget_control(name: str, widget) -> dict:
         else:
             control["labels"] = [lbl for lbl, _ in options]
         return control
-    if isinstance(widget, widgets.FloatLogSlider):
-        count = round((widget.max - widget.min) / widget.step)
-        values = [widget.base ** (widget.min + k * widget.step) for k in range(count + 1)]
-        fmt = widget.readout_format
-    elif isinstance(widget, widgets.FloatSlider):
-        count = round((widget.max - widget.min) / widget.step)
-        values = [widget.min + k * widget.step for k in range(count + 1)]
-        fmt = widget.readout_format
-    elif isinstance(widget, widgets.IntSlider):
-        values = list(range(widget.min, widget.max + 1, widget.step))
-        fmt = "d"
-    else:
-        raise ValueError(f"control {name!r}: a {type(widget).__name__} has no notches the page can offer")
+    from course_lib.ui.slider_panel import slider_notches
+
+    try:
+        values = slider_notches(widget)
+    except TypeError:
+        raise ValueError(f"control {name!r}: a {type(widget).__name__} has no notches the page can offer") from None
+    fmt = "d" if isinstance(widget, widgets.IntSlider) else widget.readout_format
     return {"name": name, "kind": "slider", "label": label, "values": values, "format": fmt,
             "value": widget.value}
 

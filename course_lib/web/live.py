@@ -22,6 +22,10 @@ make ``build/book-panels/``; ``COURSE_WEB_EXPORT_DIR`` names another) when it wa
 very code (:func:`course_lib.web.export.code_fingerprint`). A move to a notch the table holds is
 drawn from it at once; a move between its notches (the notebook's sliders have more) waits for
 the kernel, as does every move when there is no table. Either way the kernel's scene follows.
+
+A preset button (:meth:`course_lib.ui.slider_panel.SliderPanel.add_preset`, 03's "optimal lr,
+β") moves the controls in the browser on the click and draws the preset's scene there; the
+click still reaches the kernel, whose ``panel.update`` follows as for any move.
 """
 
 
@@ -68,6 +72,8 @@ class LiveFigureView(FigureView):
     _esm = _esm()
     controls = traitlets.List().tag(sync=True)
     control_models = traitlets.Dict().tag(sync=True)
+    #: the panel's preset buttons (SliderPanel.add_preset): ``{"button": model ref, "values": {...}}``
+    presets = traitlets.List().tag(sync=True)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -139,6 +145,8 @@ def live_panel(panel_id: str, panel=None, *, lazy: bool = True):
     view.play_model = old.play_model
     view.controls = controls_of(panel)
     view.control_models = {name: f"IPY_MODEL_{widget.model_id}" for name, widget in panel.sliders.items()}
+    view.presets = [{"button": f"IPY_MODEL_{button.model_id}", "values": values}
+                    for button, values in getattr(panel, "presets", ())]
 
     def attach() -> None:
         if panel_id in COMPUTE_PANELS:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 
 import pytest
 
@@ -150,3 +151,59 @@ def test_a_training_panel_answers_from_the_books_table_while_the_kernel_sleeps(t
         page.screenshot(path=str(SHOTS / "live_panel_table.png"), full_page=True)
         print(f"\nthe table's scene drawn while the kernel slept; the kernel's drew the same pixels: {after == local}")
         assert after != before
+
+
+KERNEL_PRINTS = """async (code) => {
+  const kernel = window.__courseLab.notebook().sessionContext.session.kernel;
+  const future = kernel.requestExecute({code});
+  let out = "";
+  future.onIOPub = (msg) => { if (msg.header.msg_type === "stream") out += msg.content.text; };
+  await future.done;
+  return out;
+}"""
+
+
+def test_a_preset_button_is_drawn_in_the_browser_and_the_kernel_follows():
+    """03's "optimal lr, β" button (SliderPanel.add_preset): clicked while the kernel's update is
+    held back (3 s), the sliders move to Polyak's optimum and the figure is redrawn from the
+    browser before the kernel's scene comes; then the kernel has the same slider values and its
+    scene draws the same pixels."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with Lab(log_path=SHOTS / "jupyterlab-live-preset.log") as lab, sync_playwright() as playwright, \
+            _live_notebook(lab, playwright, "preset.ipynb", NOTEBOOK) as (page, nb):
+        page.on("console", lambda m: print(m.text) if "COURSEDBG" in m.text else None)
+        preset = json.loads(page.evaluate(KERNEL_PRINTS, "import json; print(json.dumps(panel.presets[0][1]))"))
+        view = "document.querySelector('[data-compute=\"1\"]')"
+        dataset = f"() => ({{...{view}.dataset}})"
+        # start away from the optimum, on the other landscape
+        page.evaluate(KERNEL_PRINTS, "panel.update(landscape='rosenbrock', lr=0.001, momentum=0.2)")
+        nb.wait_idle(60)
+        page.wait_for_timeout(1500)
+        before = page.evaluate(f"() => {view}.querySelector('canvas').toDataURL()")
+        before_state = page.evaluate(dataset)
+        # the kernel answers a comm message even while a cell sleeps (ipykernel 7), so its update
+        # is held back instead: 3 s before panel.update runs
+        page.evaluate(KERNEL_PRINTS, "import time\n_update = panel.update\n"
+                                     "panel.update = lambda **v: (time.sleep(3), _update(**v))[1]")
+        clicked = time.monotonic()
+        nb.panel(0).locator("button.widget-button", has_text="optimal lr").click()
+        page.wait_for_function(f"(b) => {view}.querySelector('canvas').toDataURL() !== b", arg=before, timeout=2_000)
+        assert time.monotonic() - clicked < 2.5, "drawn before the kernel's update could run"
+        state = page.evaluate(dataset)
+        assert int(state["localScene"]) == int(before_state["localScene"]) + 1
+        # the momentum slider shows β* (the lr slider's readout shows its nearest notch)
+        readouts = nb.panel(0).locator(".widget-readout").all_inner_texts()
+        assert any(abs(float(r) - preset["momentum"]) < 0.006 for r in readouts[:2]), readouts
+        assert nb.panel(0).locator("select").first.input_value() == preset["landscape"]
+        local = page.evaluate(f"() => {view}.querySelector('canvas').toDataURL()")
+        page.wait_for_timeout(3000)
+        nb.wait_idle(60)
+        page.wait_for_timeout(1500)
+        after = page.evaluate(f"() => {view}.querySelector('canvas').toDataURL()")
+        kernel_values = json.loads(page.evaluate(
+            KERNEL_PRINTS, "import json; print(json.dumps({k: s.value for k, s in panel.sliders.items()}))"))
+        page.screenshot(path=str(SHOTS / "live_panel_preset.png"), full_page=True)
+        assert kernel_values == preset
+        assert after == local, "the kernel's scene for the preset should draw the browser's pixels"

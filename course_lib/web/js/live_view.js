@@ -103,8 +103,9 @@ function liveRender(context) {
       if (!source.kind) return;
       try { sceneFor(source, valuesNow()); } catch (error) { /* the kernel says why, on a move */ }
     };
+    let applying = false; // a preset sets several controls: one scene for all of them
     const onMove = () => {
-      if (!source.kind) return; // not yet: the kernel draws this move
+      if (applying || !source.kind) return; // not yet: the kernel draws this move
       const values = valuesNow();
       let scene = null;
       try {
@@ -126,10 +127,50 @@ function liveRender(context) {
       on(m, "change:value", onMove);
       on(m, "change:index", onMove);
     }
+    // A preset button: its click moves the controls here (not synced: the click reaches the
+    // kernel, whose panel.update sets the same values and sends its scene) and draws at once.
+    const applyPreset = (values) => {
+      applying = true;
+      try {
+        for (const [name, value] of Object.entries(values)) {
+          const c = byName[name], m = models[name];
+          if (!c || !m) continue;
+          if (c.kind === "dropdown" || c.labels) {
+            const index = c.values.indexOf(value);
+            if (index >= 0) m.set("index", index);
+          } else {
+            m.set("value", value);
+          }
+        }
+      } finally {
+        applying = false;
+      }
+      onMove();
+    };
+    for (const preset of model.get("presets") || []) {
+      widgetModel(model, preset.button).then((button) => {
+        onClick(button, () => applyPreset(preset.values), on);
+      }).catch(() => { /* no button model: its click goes to the kernel only, as before */ });
+    }
     view.root.dataset.compute = "1";
     warm();
   }).catch(() => { /* controls not found: the kernel draws every move, as before */ });
   return finish;
+}
+
+// A Button's view tells the kernel of a click by `model.send({event: "click"})`; the model has no
+// event of its own for it. `send` is wrapped once per button model to also trigger "course:click"
+// there, which every live view of the panel listens to (and stops listening to on cleanup).
+function onClick(button, handler, on) {
+  if (!button.__courseClick) {
+    const send = button.send;
+    button.send = function (content, ...rest) {
+      if (content && content.event === "click") this.trigger("course:click");
+      return send.call(this, content, ...rest);
+    };
+    button.__courseClick = true;
+  }
+  on(button, "course:click", handler);
 }
 
 export default { render: liveRender };
