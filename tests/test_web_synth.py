@@ -1,10 +1,11 @@
-"""The landscape panels' scenes made in the browser (course_lib/web/js/synth.js, fed by the JS
-port's runs) against the scenes the Python panels make (``panel.update(**values)``; FigureView's
-scene), in node.
+"""The scenes made in the browser (course_lib/web/js/synth.js, fed by the JS port's runs: the
+landscape panels and 06's effective-lr curves) against the scenes the Python panels make
+(``panel.update(**values)``; FigureView's scene), in node.
 
 For each panel computed in the browser and a sample of control combinations (the defaults, each
-slider at both ends, every option of every picker, diverging runs, and seeded random
-combinations), every line's points agree within 0.2 px, every tick within 0.2 px with the same
+slider at both ends, every option of every picker, diverging runs, the notches
+``SAMPLED_NOTCHES`` names with every option of every picker, and seeded random combinations),
+every line's points agree within 0.2 px, every tick within 0.2 px with the same
 label, every text is the same string at the same place in the same style, legends, axes boxes
 and backgrounds are the same, and so are Play's marks (reveal, follow, from_step, last_step).
 The only planned difference: where the contour follows a condition-number slider, the JS draws
