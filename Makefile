@@ -51,7 +51,7 @@ build/site/.built: $(SITE_STAMP) $(SITE_SOURCES)
 site: build/site/.built  ## Build the web book into build/site/ (static HTML; README "Read it online")
 
 # The panels' specs (course_lib/web/export.py): the web book's, and in JupyterLab the tables the
-# training panels (02, 06, 08-11) answer a slider move from without waiting for the kernel
+# training panels (02, 08-11) answer a slider move from without waiting for the kernel
 # (course_lib/web/live.py). Made once, in about 1-2 minutes on 2 cores, and again when course_lib
 # changes; the book (docs/book/build.py) reuses an export made by the same code.
 # (--if-stale: files touched with no change, or a re-run notebook, train nothing: the manifest's

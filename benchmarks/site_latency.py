@@ -17,8 +17,9 @@ step: frames drawn per second and the share of the steps drawn.
 
 --lab NOTEBOOK...: the same figures in JupyterLab (a kernel behind each panel), measured with
 benchmarks/browser_latency.py's driver (arrow keys on the ipywidgets sliders, Run All first).
---lab-live PANEL_ID...: in JupyterLab, a scratch notebook per landscape panel showing it as
-``course_lib.web.live.live_panel`` does (the browser computes the scene, the kernel's follows).
+--lab-live PANEL_ID...: in JupyterLab, a scratch notebook per panel computed in the browser (the
+landscape panels, 06) showing it as ``course_lib.web.live.live_panel`` does (the browser computes
+the scene, the kernel's follows).
 
 Targets (issue 19): median <= 16 ms, p95 <= 33 ms; Play shows every step at >= 30 frames/s.
 """
@@ -224,8 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moves", type=int, default=60, help="changes per panel in the page (>= 50)")
     parser.add_argument("--lab", nargs="*", metavar="NOTEBOOK", help="also measure these notebooks in JupyterLab")
     parser.add_argument("--lab-live", nargs="*", metavar="PANEL_ID",
-                        help="also measure these landscape panels in JupyterLab as course_lib.web.live.live_panel "
-                             "shows them (the browser answers a move, the kernel's scene follows)")
+                        help="also measure these computed panels (landscapes, 06) in JupyterLab as "
+                             "course_lib.web.live.live_panel shows them (the browser answers a move, the kernel's scene follows)")
     parser.add_argument("--json", type=Path, default=REPO_ROOT / "build" / "site_latency.json")
     args = parser.parse_args(argv)
     why = missing_requirements()

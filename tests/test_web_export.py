@@ -121,6 +121,24 @@ def test_every_combination_the_page_offers_is_present(exported):
             assert ax["legend"] is None or ax["legend"] < len(source["legends"])
 
 
+def test_06_offers_every_notch_computed_in_the_browser(exported):
+    """06's effective-lr panel is a "compute" panel: every α notch of the notebook's slider
+    (0 .. 0.999, step 0.001) with every gradient stream, no table and no note of fewer notches."""
+    from course_lib.ui.panels.rmsprop_adadelta import STREAMS
+
+    outdir, manifest = exported
+    (item,) = [m for m in manifest if m["id"] == "06_rmsprop_adadelta-0"]
+    spec = load_spec(outdir, item["id"])
+    assert item["kind"] == spec["source"]["kind"] == "compute" and spec["source"]["figure"] == "curves"
+    alpha, stream = spec["controls"]
+    assert alpha["name"] == "alpha" and len(alpha["values"]) == 1000 and alpha["value"] == 0.99
+    assert all(math.isclose(v, k / 1000, abs_tol=1e-12) for k, v in enumerate(alpha["values"]))
+    assert stream["name"] == "stream" and stream["values"] == list(STREAMS)
+    assert not spec.get("notches_note") and not export.panel_entry(item["id"]).notches
+    assert [f"js/{name}" for name in spec["scripts"]] == item["scripts"][-len(spec["scripts"]):]
+    print(f"\n06's spec: {item['bytes']} bytes")
+
+
 def test_each_page_fits_its_budget(exported):
     _, manifest = exported
     pages: dict[str, int] = {}
@@ -160,8 +178,8 @@ def _index(spec: dict, values: dict) -> int:
 
 
 # Cheap to rebuild, or trained once at build: every lecture kind (a function of the notebook,
-# a theory curve, a landscape run, trained grids) is sampled.
-SAMPLED = ["00_welcome-0", "01_gradient_descent-0", "03_momentum-0", "06_rmsprop_adadelta-0",
+# a landscape run, trained grids) is sampled. (06's theory curves are computed in the browser.)
+SAMPLED = ["00_welcome-0", "01_gradient_descent-0", "03_momentum-0",
            "08_weight_decay_adamw-0", "11_initialization_and_practice-0"]
 
 
@@ -197,7 +215,7 @@ process.stdout.write(JSON.stringify({ scenes: out, formats }));
 
 
 @pytest.mark.skipif(NODE is None, reason="node is not installed: the runtime's table decoding is not tested")
-@pytest.mark.parametrize("panel_id", ["00_welcome-0", "06_rmsprop_adadelta-0", "10_choosing_an_optimizer-0"])
+@pytest.mark.parametrize("panel_id", ["00_welcome-0", "08_weight_decay_adamw-0", "10_choosing_an_optimizer-0"])
 def test_the_runtime_draws_the_same_scene_as_python_decodes(exported, panel_id):
     outdir, _ = exported
     spec = load_spec(outdir, panel_id)

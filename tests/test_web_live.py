@@ -157,3 +157,29 @@ def test_an_export_is_current_only_whole_and_made_by_this_code(tmp_path):
     (tmp_path / manifest[0]["file"]).unlink()
     assert not export.export_is_current(tmp_path), "a spec file is gone"
     assert not export.export_is_current(tmp_path / "nothing")
+
+
+def test_06_computes_its_scenes_in_the_browser_with_no_table(monkeypatch, tmp_path):
+    """06's effective-lr panel is computed in the browser (as 03): once live its view gets the
+    "compute" source (every α notch), whether or not an export folder exists, and the browser
+    makes the same scene the kernel draws for the starting values."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_lib.web import synth
+
+    monkeypatch.setenv("COURSE_WEB_EXPORT_DIR", str(tmp_path / "nothing-here"))  # no table anywhere
+    panel = live.live_panel("06_rmsprop_adadelta-0")
+    view = panel.view
+    sent = []
+    monkeypatch.setattr(view, "send", lambda content, buffers=None: sent.append(content))
+    assert view.source == {}, "nothing is made before a browser shows the view"
+    view._on_frontend_msg(view, {"type": "ping"}, [])
+    assert view.source["kind"] == "compute" and view.source["panel"] == "06_rmsprop_adadelta-0"
+    assert [m["type"] for m in sent] == ["pong", "source"]
+    assert [(c["name"], len(c["values"])) for c in view.controls] == [("alpha", 1000), ("stream", 3)]
+    if shutil.which("node") is None:
+        return
+    values = {c["name"]: c["value"] for c in view.controls}
+    (answer,) = synth.scenes_in_node(view.source, [values])
+    assert json.loads(json.dumps(answer["ok"]["texts"])) == json.loads(json.dumps(view.scene["texts"]))

@@ -109,6 +109,9 @@ SAMPLES = {
 }
 #: random combinations of all controls per panel, on top of the one-at-a-time sweeps
 RANDOM_COMBINATIONS = 8
+#: notches always tried, with every combination of the discrete controls (06: α from no memory
+#: to 1000 steps, the sample tests/test_web_synth.py draws the scenes of)
+PINNED = {"06_rmsprop_adadelta-0": {"alpha": [0.0, 0.001, 0.5, 0.9, 0.99, 0.999]}}
 
 
 def panel_cases(panel_id: str, panel) -> list[dict]:
@@ -129,6 +132,10 @@ def panel_cases(panel_id: str, panel) -> list[dict]:
             # a selection slider's few notches are all tried; a slider's are spread
             for value in values if type(widget).__name__ == "SelectionSlider" else spread(values, SAMPLES[panel_id], rng):
                 cases.append({**base, name: value})
+            for target in PINNED.get(panel_id, {}).get(name, []):
+                (value,) = [v for v in values if math.isclose(v, target, rel_tol=1e-9, abs_tol=1e-12)]
+                if {**base, name: value} not in cases:
+                    cases.append({**base, name: value})
     for _ in range(RANDOM_COMBINATIONS):
         cases.append({name: rng.choice(notches(widget)) for name, widget in panel.sliders.items()})
     return cases

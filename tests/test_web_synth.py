@@ -1,10 +1,11 @@
-"""The landscape panels' scenes made in the browser (course_lib/web/js/synth.js, fed by the JS
-port's runs) against the scenes the Python panels make (``panel.update(**values)``; FigureView's
-scene), in node.
+"""The scenes made in the browser (course_lib/web/js/synth.js, fed by the JS port's runs: the
+landscape panels and 06's effective-lr curves) against the scenes the Python panels make
+(``panel.update(**values)``; FigureView's scene), in node.
 
 For each panel computed in the browser and a sample of control combinations (the defaults, each
-slider at both ends, every option of every picker, diverging runs, and seeded random
-combinations), every line's points agree within 0.2 px, every tick within 0.2 px with the same
+slider at both ends, every option of every picker, diverging runs, the notches
+``SAMPLED_NOTCHES`` names with every option of every picker, and seeded random combinations),
+every line's points agree within 0.2 px, every tick within 0.2 px with the same
 label, every text is the same string at the same place in the same style, legends, axes boxes
 and backgrounds are the same, and so are Play's marks (reveal, follow, from_step, last_step).
 The only planned difference: where the contour follows a condition-number slider, the JS draws
@@ -14,6 +15,7 @@ those ellipses against the levels of the Python contour.
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import shutil
@@ -26,12 +28,28 @@ pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="node is no
 PX = 0.2  # pixels: how far a JS point or tick may sit from the Python one
 
 PANELS = ("01_gradient_descent-0", "01_gradient_descent-1", "03_momentum-0", "04_nesterov-0",
-          "05_adagrad-0", "07_adam-0")
+          "05_adagrad-0", "06_rmsprop_adadelta-0", "07_adam-0")
+
+#: notches tried with every option of every picker, per panel (06: α from no memory to 1000 steps)
+SAMPLED_NOTCHES = {"06_rmsprop_adadelta-0": {"alpha": [0.0, 0.001, 0.5, 0.9, 0.99, 0.999]}}
 
 
-def _combinations(controls: list[dict], seed: int, random_count: int) -> list[dict]:
+def _notch(control: dict, target: float):
+    """The control's notch at ``target`` (it must have one)."""
+    (value,) = [v for v in control["values"] if np.isclose(v, target, rtol=1e-9, atol=1e-12)]
+    return value
+
+
+def _combinations(controls: list[dict], seed: int, random_count: int, sampled: dict | None = None) -> list[dict]:
     defaults = {c["name"]: c["value"] for c in controls}
     combos = [dict(defaults)]
+    pickers = [c for c in controls if c["kind"] == "dropdown"]
+    for name, targets in (sampled or {}).items():
+        (control,) = [c for c in controls if c["name"] == name]
+        for target in targets:
+            for options in itertools.product(*(picker["values"] for picker in pickers)):
+                combos.append({**defaults, **{picker["name"]: option for picker, option in zip(pickers, options)},
+                               name: _notch(control, target)})
     for control in controls:
         values = control["values"]
         if control["kind"] in ("dropdown", "checkbox"):
@@ -42,7 +60,6 @@ def _combinations(controls: list[dict], seed: int, random_count: int) -> list[di
             combos.append({**defaults, control["name"]: value})
     # every layout with the largest learning rate (runs that diverge) and the smallest
     lr = next((c for c in controls if c["name"] == "lr"), None)
-    pickers = [c for c in controls if c["kind"] == "dropdown"]
     for picker in pickers:
         for option in picker["values"]:
             if lr is not None:
@@ -183,6 +200,14 @@ def _contour_layout(spec: dict, values: dict) -> bool:
 def _as_result(panel_id: str, values: dict, trajectories: list) -> dict:
     """The Python runs as the JS port's compute returns them ({trajectories, extras})."""
     extras: dict = {}
+    if panel_id == "06_rmsprop_adadelta-0":
+        from course_lib.theory.rmsprop import ema_memory
+        from course_lib.ui.panels.rmsprop_adadelta import gradient_stream
+
+        return {"trajectories": [{"label": c.label, "effective_lr": np.asarray(c.effective_lr, dtype=float).tolist(),
+                                  "step_size": np.asarray(c.step_size, dtype=float).tolist()} for c in trajectories],
+                "extras": {"gradients": gradient_stream(values["stream"]).tolist(),
+                           "memory": ema_memory(values["alpha"])}}
     if panel_id == "01_gradient_descent-1":
         from course_lib.theory.gradient_descent import curvatures_at_minimum
         from course_lib.ui.panels.gradient_descent import _landscape
@@ -209,6 +234,11 @@ def _runs_differ(python: dict, js: dict) -> bool:
     if len(a) != len(b):
         return True
     for u, v in zip(a, b):
+        if "effective_lr" in u:  # 06's curves
+            if u["label"] != v["label"] or not all(
+                    np.allclose(u[key], v[key], rtol=1e-12, atol=0) for key in ("effective_lr", "step_size")):
+                return True
+            continue
         if u["label"] != v["label"] or u["message"] != v["message"] or len(u["path"]) != len(v["path"]):
             return True
         pu, pv = np.asarray(u["path"], dtype=float), np.asarray(v["path"], dtype=float)
@@ -237,7 +267,8 @@ def test_js_scene_equals_python_scene(panel_id, built):
     from course_lib.web import synth
 
     panel, spec = built(panel_id)
-    combos = _combinations(spec["controls"], seed=sum(map(ord, panel_id)), random_count=12)
+    combos = _combinations(spec["controls"], seed=sum(map(ord, panel_id)), random_count=12,
+                           sampled=SAMPLED_NOTCHES.get(panel_id))
     python_scenes, results = [], []
     for values in combos:
         trajectories = panel.update(**values)

@@ -16,9 +16,10 @@ one. Where every notch of every control would be too many scenes for a page (the
 a page with everything it loads), the page offers fewer notches, always including the
 notebook's starting values; the spec says which in ``notches_note``.
 
-Panels whose figures are optimizer runs on 2-D landscapes are computed in the browser by
-``course_lib.web.synth.compute_spec`` (the ``"compute"`` source) when that module is present;
-without it they are exported as coarse tables too, so every panel is live.
+Panels whose figures are optimizer runs on 2-D landscapes, and 06's effective-lr curves, are
+computed in the browser by ``course_lib.web.synth.compute_spec`` (the ``"compute"`` source), at
+every notch of every control, when that module is present; without it the landscape panels are
+exported as coarse tables too (their registry entries' ``notches``), so every panel is live.
 
 ``python -m course_lib.web.export OUTDIR`` writes ``OUTDIR/<panel id>.js`` for every panel,
 ``OUTDIR/js/*.js`` (the drawing code, the page runtime) and ``OUTDIR/manifest.json``.
@@ -218,12 +219,7 @@ REGISTRY: tuple[PanelEntry, ...] = (
                note=_LANDSCAPE_NOTE.format(what="4 condition numbers, 4 learning rates and 4 values of ε"),
                compute=True),
     PanelEntry("06_rmsprop_adadelta-0", "c06-panel", "effective_lr_panel()",
-               _factory("rmsprop_adadelta", "effective_lr_panel"),
-               notches={"alpha": _near(*[k / 20 for k in range(19)], *[0.9 + k / 100 for k in range(10)],
-                                       *[0.99 + k / 1000 for k in range(1, 10)])},
-               note="The page offers 37 values of α: every 0.05 up to 0.9, every 0.01 up to 0.99 and "
-                    "every 0.001 up to 0.999, where the memory 1/(1−α) grows; the notebook's slider "
-                    "has every 0.001."),
+               _factory("rmsprop_adadelta", "effective_lr_panel"), compute=True),
     PanelEntry("07_adam-0", "c07-panel", "adam_panel()",
                _factory("adam", "adam_panel"),
                notches={"lr": _near(1e-3, 0.01, 0.1, 1.0),

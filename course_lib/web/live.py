@@ -1,5 +1,5 @@
-"""The landscape panels in JupyterLab answering a slider move in the browser, with no kernel
-round trip: :func:`live_panel`.
+"""The panels in JupyterLab answering a slider move in the browser, with no kernel round trip:
+:func:`live_panel`.
 
 A panel's FigureView draws the scenes the kernel sends. :func:`live_panel` gives it a
 :class:`LiveFigureView` instead: the same drawing code plus the JS port and ``js/synth.js``, the
@@ -9,13 +9,14 @@ the kernel still runs ``panel.update`` (tests and the matplotlib model read it) 
 replaces the browser's once the sliders are still. tests/test_web_synth.py shows that the two
 scenes are the same, to 0.2 px, for these panels.
 
-The landscape lectures (01, 03, 04, 05, 07) show their panels this way:
+The landscape lectures (01, 03, 04, 05, 07) and 06 (its effective-lr curves, computed in the
+browser too) show their panels this way:
 ``live_panel("03_momentum-0", momentum_panel())`` returns the panel with the live view
 (``live_panel("03_momentum-0")`` builds the notebook's panel itself). The browser's source is made when the view first goes live in a
 browser (a second copy of the panel renders each landscape's contour once, about a second per
 landscape), so a notebook run without a browser costs nothing more.
 
-The panels that train networks (02, 06, 08-11) answer from the *table* the web book ships
+The panels that train networks (02, 08-11) answer from the *table* the web book ships
 (``course_lib.web.export``: the scene of every combination of the page's notches, trained ahead),
 read from the folder ``python -m course_lib.web.export`` wrote (``make lab`` and ``make site``
 make ``build/book-panels/``; ``COURSE_WEB_EXPORT_DIR`` names another) when it was made by this

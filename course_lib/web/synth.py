@@ -1,7 +1,9 @@
-"""Specs for the landscape panels whose scenes the browser computes (source kind ``"compute"``).
+"""Specs for the panels whose scenes the browser computes (source kind ``"compute"``).
 
 The panels of notebooks 01 (both), 03, 04, 05 and 07 draw optimizer runs on 2-D landscapes
-(01's first panel: on the parabola ½Lx²). In the page, ``window.CourseOptim`` (``js/optim.js``,
+(01's first panel: on the parabola ½Lx²); 06's draws RMSprop's and Adagrad's effective learning
+rates and step sizes over a gradient stream (its axes are fixed: the spec ships them whole, see
+``_curves_source``). In the page, ``window.CourseOptim`` (``js/optim.js``,
 ``js/landscapes.js``, ``js/trajectories.js``) computes the runs for any combination of the
 controls, and ``js/synth.js`` turns them into the scene the Python panel's FigureView would
 show (``course_lib.ui.figure_view.scene_of`` + ``mark_steps``). :func:`compute_spec` ships what
@@ -40,7 +42,7 @@ __all__ = ["COMPUTE_PANELS", "JS_FILES", "build_panel", "controls_of", "compute_
 
 #: the panels computed in the browser (course_lib.web.export's REGISTRY says how each is built)
 COMPUTE_PANELS = ("01_gradient_descent-0", "01_gradient_descent-1", "03_momentum-0", "04_nesterov-0",
-                  "05_adagrad-0", "07_adam-0")
+                  "05_adagrad-0", "06_rmsprop_adadelta-0", "07_adam-0")
 
 #: which controls pick the paths axes' layout (contour, title), per panel
 _LAYOUT_CONTROLS = {
@@ -263,6 +265,38 @@ def _parabola_source(panel) -> dict:
     }
 
 
+def _curves_source(panel) -> dict:
+    """06's effective-lr figure (course_lib.ui.panels.rmsprop_adadelta.EffectiveLrFigure): two
+    log-y axes whose limits are set once (y by the figure, x by the fixed steps 1..300), so each
+    axes ships whole (box, ticks, title) and the browser adds only the curves, the legends and
+    the caption. The gradient stream changes no axis: no layouts."""
+    figure = panel.figure
+    fig = panel.fig
+    scene = panel.view.scene
+    height, dpi = fig.bbox.height, fig.dpi
+
+    def axes(k: int, ax, lines: list) -> dict:
+        legend = scene["axes"][k]["legend"]
+        return {"entry": _axes_template(scene["axes"][k]), "extents": _extents(ax),
+                "xlim": [float(v) for v in ax.get_xlim()], "ylim": [float(v) for v in ax.get_ylim()],
+                "yscale": ax.get_yscale(), "styles": [_style(line, dpi) for line in lines],
+                "legend": {"loc": legend["loc"], "size": legend["size"]}}
+
+    return {
+        "kind": "compute",
+        "panel": "06_rmsprop_adadelta-0",
+        "figure": "curves",
+        "width": scene["width"], "height": scene["height"], "scale": scene["scale"], "face": scene["face"],
+        # each axes' line styles in its lines' order: RMSprop, Adagrad (then the dashed |gradient|)
+        "effective_lr": axes(0, figure.ax_lr, figure.lr_lines),
+        "step_size": axes(1, figure.ax_step, [*figure.step_lines, figure.gradient_line]),
+        "gradient_label": figure.gradient_line.get_label(),
+        "caption": _text_style(panel.caption_artist, height, dpi),
+        "layout_controls": [],
+        "layouts": {},
+    }
+
+
 def source_of(panel_id: str, panel=None) -> tuple[dict, dict]:
     """``(source, images)`` for ``panel_id``: the ``{"kind": "compute", ...}`` part of its spec and
     the background pictures its layouts name."""
@@ -270,6 +304,8 @@ def source_of(panel_id: str, panel=None) -> tuple[dict, dict]:
     images: dict[str, str] = {}
     if panel_id == "01_gradient_descent-0":
         return _parabola_source(panel), images
+    if panel_id == "06_rmsprop_adadelta-0":
+        return _curves_source(panel), images
     return _path_source(panel_id, panel, images), images
 
 

@@ -1,7 +1,8 @@
-"""A landscape panel in JupyterLab answering a slider move in the browser (course_lib.web.live):
-with the kernel busy (sleeping), a move of the lr slider still redraws the figure at once,
-from the JS path (CourseSynth.sceneFor); when the kernel is free again its own scene replaces
-the browser's, and the two draw the same pixels. Screenshot to build/e2e/live_panel.png.
+"""A panel in JupyterLab answering a slider move in the browser (course_lib.web.live): with the
+kernel's panel made slow, a move of the lr slider still redraws the figure at once, before the
+kernel has sent any scene, from the JS path (CourseSynth.sceneFor); when the kernel answers, its
+own scene replaces the browser's, and the two draw the same pixels (03's landscape panel, 06's
+effective-lr panel; 08's from the book's table). Screenshot to build/e2e/live_panel.png.
 
 Run: ``.venv/bin/python -m pytest -m e2e tests/e2e/test_live_panel.py``.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
 
 import pytest
 
@@ -58,36 +58,65 @@ def _live_notebook(lab, playwright, name: str, notebook: dict):
         browser.close()
 
 
+# The kernel's panel made slow: each move's compute sleeps first. (A kernel asleep in a cell is
+# not enough: ipykernel 7 handles the sliders' comm messages beside a running cell, and a fast
+# panel such as 06's answers a move within 0.1 s while `time.sleep(8)` runs.)
+SLOW_KERNEL = ("import time\n_compute = panel.compute\n"
+               "panel.compute = lambda **values: (time.sleep({seconds}), _compute(**values))[1]")
+FAST_KERNEL = "panel.compute = _compute"
+KERNEL = "window.__courseLab.notebook().sessionContext.session.kernel"
+
+
+def _moved_before_the_kernel_answers(page, nb, handle, key: str, presses: int,
+                                     seconds: float = 3) -> tuple[float, str, str, str]:
+    """Make the kernel's panel take ``seconds`` more over each move and press ``key`` ``presses``
+    times on ``handle`` (a slider's handle): the figure changes before the kernel has sent any
+    scene, drawn from the browser's source. Returns (ms from the first key to the changed
+    figure, the picture before, the browser's picture, the picture once the kernel has answered
+    every move); the kernel's panel is fast again after."""
+    canvas = "document.querySelector('[data-source=\"1\"] canvas')"
+    page.evaluate(f"(code) => {KERNEL}.requestExecute({{code}})", SLOW_KERNEL.format(seconds=seconds))
+    nb.wait_idle(60)
+    before = page.evaluate(f"() => {canvas}.toDataURL()")
+    # every scene the kernel sends from now on (a FigureView's "update" message with a scene)
+    page.evaluate(f"""() => {{ window.__kernelScenes = 0;
+        {KERNEL}.iopubMessage.connect((_, m) => {{ const d = m.content && m.content.data;
+          if (m.header.msg_type === "comm_msg" && d && d.state && d.state.scene) {{
+            window.__kernelScenes++; window.__kernelSceneAt = performance.now(); }} }}); }}""")
+    handle.focus()
+    started = page.evaluate("() => performance.now()")
+    for _ in range(presses):
+        handle.press(key)
+    page.wait_for_function(f"(b) => {canvas}.toDataURL() !== b", arg=before, timeout=5_000)
+    elapsed = page.evaluate("(t) => performance.now() - t", started)
+    page.wait_for_timeout(500)  # the last move drawn too (the machine may be busy)
+    local = page.evaluate(f"() => {canvas}.toDataURL()")
+    assert page.evaluate("() => window.__kernelScenes") == 0, "the kernel should not have answered yet"
+    assert int(page.evaluate("() => document.querySelector('[data-source=\"1\"]').dataset.localScene")) >= 1
+    # the kernel answers each move (panel.update, `seconds` each; ipywidgets sends a move once the
+    # kernel has answered the one before, so the kernel may look idle in between): its scenes
+    # have stopped once none came for longer than one answer takes
+    page.wait_for_function(f"""() => window.__kernelScenes >= 1 && !window.__courseLab.busy()
+                                 && performance.now() - window.__kernelSceneAt > {(seconds + 3) * 1000}""",
+                           timeout=(presses * (seconds + 3) + 60) * 1000, polling=250)
+    page.wait_for_timeout(1500)
+    after = page.evaluate(f"() => {canvas}.toDataURL()")
+    page.evaluate(f"(code) => {KERNEL}.requestExecute({{code}})", FAST_KERNEL)
+    nb.wait_idle(60)
+    return elapsed, before, local, after
+
+
 def test_a_move_is_drawn_while_the_kernel_sleeps():
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with Lab(log_path=SHOTS / "jupyterlab-live.log") as lab, sync_playwright() as playwright, \
             _live_notebook(lab, playwright, "live.ipynb", NOTEBOOK) as (page, nb):
-        canvas = "document.querySelector('[data-compute=\"1\"] canvas')"
-        before = page.evaluate(f"() => {canvas}.toDataURL()")
-        # the kernel sleeps for 8 s: nothing it sends can redraw the figure meanwhile
-        page.evaluate("() => window.__courseLab.notebook().sessionContext.session.kernel"
-                      ".requestExecute({code: 'import time; time.sleep(8)'})")
-        page.wait_for_timeout(300)
         handle = nb.panel(0).locator(".widget-slider").nth(1).locator(".noUi-handle").first
-        handle.focus()
-        started = page.evaluate("() => performance.now()")
-        for _ in range(5):
-            handle.press("ArrowLeft")
-        page.wait_for_function(f"(b) => {canvas}.toDataURL() !== b", arg=before, timeout=5_000)
-        elapsed = page.evaluate("(t) => performance.now() - t", started)
-        page.wait_for_timeout(1000)  # the last of the 5 moves drawn too (the machine may be busy)
-        local = page.evaluate(f"() => {canvas}.toDataURL()")
-        assert page.evaluate("() => window.__courseLab.busy()"), "the kernel should still be asleep"
-        assert int(page.evaluate("() => document.querySelector('[data-compute=\"1\"]').dataset.localScene")) >= 1
-        # the kernel wakes, runs panel.update for the new lr and sends its scene: the same picture
-        nb.wait_idle(60)
-        page.wait_for_timeout(1500)
-        after = page.evaluate(f"() => {canvas}.toDataURL()")
+        elapsed, _, local, after = _moved_before_the_kernel_answers(page, nb, handle, "ArrowLeft", 5)
         page.screenshot(path=str(SHOTS / "live_panel.png"), full_page=True)
         print(f"\nredrawn from the browser {elapsed:.0f} ms after the first key (5 key presses) "
-              f"while the kernel slept; the kernel's scene drew the same pixels: {after == local}")
+              f"before the kernel answered; the kernel's scene drew the same pixels: {after == local}")
         assert after == local
 
         # key press -> the frame after the browser's drawing, one move at a time, kernel asleep
@@ -122,8 +151,8 @@ TABLE_PANEL = "08_weight_decay_adamw-0"
 
 def test_a_training_panel_answers_from_the_books_table_while_the_kernel_sleeps(tmp_path):
     """08's weight-decay panel in JupyterLab with its table exported (what `make lab` makes): a
-    move to a notch of the table redraws the figure while the kernel sleeps; the kernel's scene
-    follows once it wakes."""
+    move to a notch of the table redraws the figure before the kernel answers; the kernel's scene
+    follows."""
     from playwright.sync_api import sync_playwright
 
     from course_lib.web.export import export_panels
@@ -133,23 +162,10 @@ def test_a_training_panel_answers_from_the_books_table_while_the_kernel_sleeps(t
     with Lab(log_path=SHOTS / "jupyterlab-live-table.log",
              extra_env={"COURSE_WEB_EXPORT_DIR": str(tmp_path / "panels")}) as lab, sync_playwright() as playwright, \
             _live_notebook(lab, playwright, "table.ipynb", _notebook_with(TABLE_PANEL)) as (page, nb):
-        canvas = "document.querySelector('[data-source=\"1\"] canvas')"
-        before = page.evaluate(f"() => {canvas}.toDataURL()")
-        page.evaluate("() => window.__courseLab.notebook().sessionContext.session.kernel"
-                      ".requestExecute({code: 'import time; time.sleep(8)'})")
-        page.wait_for_timeout(300)
         handle = nb.panel(0).locator(".widget-slider").first.locator(".noUi-handle").first
-        handle.focus()
-        handle.press("ArrowRight")
-        page.wait_for_function(f"(b) => {canvas}.toDataURL() !== b", arg=before, timeout=5_000)
-        assert page.evaluate("() => window.__courseLab.busy()"), "the kernel should still be asleep"
-        assert int(page.evaluate("() => document.querySelector('[data-source=\"1\"]').dataset.localScene")) >= 1
-        local = page.evaluate(f"() => {canvas}.toDataURL()")
-        nb.wait_idle(60)
-        page.wait_for_timeout(1500)
-        after = page.evaluate(f"() => {canvas}.toDataURL()")
+        _, before, local, after = _moved_before_the_kernel_answers(page, nb, handle, "ArrowRight", 1)
         page.screenshot(path=str(SHOTS / "live_panel_table.png"), full_page=True)
-        print(f"\nthe table's scene drawn while the kernel slept; the kernel's drew the same pixels: {after == local}")
+        print(f"\nthe table's scene drawn before the kernel answered; the kernel's drew the same pixels: {after == local}")
         assert after != before
 
 
@@ -164,46 +180,65 @@ KERNEL_PRINTS = """async (code) => {
 
 
 def test_a_preset_button_is_drawn_in_the_browser_and_the_kernel_follows():
-    """03's "optimal lr, β" button (SliderPanel.add_preset): clicked while the kernel's update is
-    held back (3 s), the sliders move to Polyak's optimum and the figure is redrawn from the
-    browser before the kernel's scene comes; then the kernel has the same slider values and its
-    scene draws the same pixels."""
+    """03's "optimal lr, β" button (SliderPanel.add_preset): clicked while the kernel's panel is
+    slow (3 s a compute), the sliders move to the preset's notches and the figure is redrawn from
+    the browser before the kernel sends a scene; then the kernel has the same slider values and
+    its scene draws the same pixels."""
     from playwright.sync_api import sync_playwright
 
     SHOTS.mkdir(parents=True, exist_ok=True)
     with Lab(log_path=SHOTS / "jupyterlab-live-preset.log") as lab, sync_playwright() as playwright, \
             _live_notebook(lab, playwright, "preset.ipynb", NOTEBOOK) as (page, nb):
-        page.on("console", lambda m: print(m.text) if "COURSEDBG" in m.text else None)
         preset = json.loads(page.evaluate(KERNEL_PRINTS, "import json; print(json.dumps(panel.presets[0][1]))"))
         view = "document.querySelector('[data-compute=\"1\"]')"
-        dataset = f"() => ({{...{view}.dataset}})"
-        # start away from the optimum, on the other landscape
+        canvas = f"{view}.querySelector('canvas')"
+        # start away from the preset, on the other landscape
         page.evaluate(KERNEL_PRINTS, "panel.update(landscape='rosenbrock', lr=0.001, momentum=0.2)")
         nb.wait_idle(60)
         page.wait_for_timeout(1500)
-        before = page.evaluate(f"() => {view}.querySelector('canvas').toDataURL()")
-        before_state = page.evaluate(dataset)
-        # the kernel answers a comm message even while a cell sleeps (ipykernel 7), so its update
-        # is held back instead: 3 s before panel.update runs
-        page.evaluate(KERNEL_PRINTS, "import time\n_update = panel.update\n"
-                                     "panel.update = lambda **v: (time.sleep(3), _update(**v))[1]")
-        clicked = time.monotonic()
+        before = page.evaluate(f"() => {canvas}.toDataURL()")
+        scenes_before = int(page.evaluate(f"() => Number({view}.dataset.localScene || 0)"))
+        page.evaluate(KERNEL_PRINTS, SLOW_KERNEL.format(seconds=3))
+        page.evaluate(f"""() => {{ window.__kernelScenes = 0;
+            {KERNEL}.iopubMessage.connect((_, m) => {{ const d = m.content && m.content.data;
+              if (m.header.msg_type === "comm_msg" && d && d.state && d.state.scene) window.__kernelScenes++; }}); }}""")
         nb.panel(0).locator("button.widget-button", has_text="optimal lr").click()
-        page.wait_for_function(f"(b) => {view}.querySelector('canvas').toDataURL() !== b", arg=before, timeout=2_000)
-        assert time.monotonic() - clicked < 2.5, "drawn before the kernel's update could run"
-        state = page.evaluate(dataset)
-        assert int(state["localScene"]) == int(before_state["localScene"]) + 1
-        # the momentum slider shows β* (the lr slider's readout shows its nearest notch)
+        page.wait_for_function(f"(b) => {canvas}.toDataURL() !== b", arg=before, timeout=2_000)
+        assert page.evaluate("() => window.__kernelScenes") == 0, "the kernel should not have answered yet"
+        assert int(page.evaluate(f"() => Number({view}.dataset.localScene)")) == scenes_before + 1
         readouts = nb.panel(0).locator(".widget-readout").all_inner_texts()
-        assert any(abs(float(r) - preset["momentum"]) < 0.006 for r in readouts[:2]), readouts
+        assert float(readouts[1]) == preset["momentum"], readouts
         assert nb.panel(0).locator("select").first.input_value() == preset["landscape"]
-        local = page.evaluate(f"() => {view}.querySelector('canvas').toDataURL()")
-        page.wait_for_timeout(3000)
+        local = page.evaluate(f"() => {canvas}.toDataURL()")
+        page.wait_for_function("() => window.__kernelScenes >= 1", timeout=60_000)
         nb.wait_idle(60)
         page.wait_for_timeout(1500)
-        after = page.evaluate(f"() => {view}.querySelector('canvas').toDataURL()")
+        after = page.evaluate(f"() => {canvas}.toDataURL()")
+        page.evaluate(KERNEL_PRINTS, FAST_KERNEL)
         kernel_values = json.loads(page.evaluate(
             KERNEL_PRINTS, "import json; print(json.dumps({k: s.value for k, s in panel.sliders.items()}))"))
         page.screenshot(path=str(SHOTS / "live_panel_preset.png"), full_page=True)
-        assert kernel_values == preset
+        assert kernel_values["landscape"] == "quadratic"
+        assert kernel_values["lr"] == pytest.approx(preset["lr"], rel=1e-12)
+        assert kernel_values["momentum"] == pytest.approx(preset["momentum"], rel=1e-12)
         assert after == local, "the kernel's scene for the preset should draw the browser's pixels"
+
+
+def test_06_computes_any_alpha_before_the_kernel_answers(tmp_path):
+    """06's effective-lr panel is computed in the browser (no table: COURSE_WEB_EXPORT_DIR names
+    an empty folder): α moved from 0.99 to 0.987, a notch the web book's old table did not hold,
+    is drawn before the kernel answers, and the kernel's scene then draws the same pixels."""
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with Lab(log_path=SHOTS / "jupyterlab-live-06.log", extra_env={"COURSE_WEB_EXPORT_DIR": str(tmp_path)}) as lab, \
+            sync_playwright() as playwright, \
+            _live_notebook(lab, playwright, "rmsprop.ipynb", _notebook_with("06_rmsprop_adadelta-0")) as (page, nb):
+        handle = nb.panel(0).locator(".widget-slider").first.locator(".noUi-handle").first
+        elapsed, _, local, after = _moved_before_the_kernel_answers(page, nb, handle, "ArrowLeft", 3)
+        readout = nb.panel(0).locator(".widget-slider").first.locator(".widget-readout").inner_text()
+        page.screenshot(path=str(SHOTS / "live_panel_06.png"), full_page=True)
+        print(f"\n06: α {readout} drawn from the browser {elapsed:.0f} ms after the first key, before the "
+              f"kernel answered; the kernel's scene drew the same pixels: {after == local}")
+        assert readout == "0.987"
+        assert after == local

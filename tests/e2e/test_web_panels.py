@@ -1,7 +1,8 @@
 """The page runtime (course_lib/web/js/panel_runtime.js) in real Chromium, without a kernel.
 
 A bare page (file://, network blocked) loads the drawing code, the runtime and the exported
-specs of three table panels (a function of the notebook, theory curves, trained grids); every
+specs of two table panels (a function of the notebook, trained grids) and two computed in the
+page (06's theory curves, 01's parabola: the JS port and synth.js); every
 control moved by the keyboard changes the canvas, Play reveals every step at >= 30 frames/s,
 and nothing is requested outside the page's folder. The built site's own tests (every page,
 every panel) are tests/e2e/test_site.py.

@@ -1,5 +1,6 @@
 /*
- * synth.js: the landscape panels' scenes, made in the browser from runs computed in the browser.
+ * synth.js: the computed panels' scenes (the landscape panels, 06's effective-lr curves), made in
+ * the browser from runs computed in the browser.
  *
  * A classic script (no modules, no requests). Load optim.js, landscapes.js and trajectories.js
  * first (window.CourseOptim: the runs); it registers
@@ -16,7 +17,8 @@
  * (course_lib.ui.plots._scale_loss_axis), its ticks and labels as matplotlib 3.11's locators and
  * formatters place and write them (MaxNLocator + ScalarFormatter, LogLocator +
  * LogFormatterSciNotation, SymmetricalLogLocator), legends, divergence messages, each panel's
- * caption, and the reveal/follow/from_step marks of mark_steps. Quadratic valleys whose
+ * caption, and the reveal/follow/from_step marks of mark_steps; for 06, whose axes are fixed (the
+ * spec ships them whole), the curves, their legends and the caption. Quadratic valleys whose
  * condition number is a slider get their contour as ellipses (lines marked "contour": true, at
  * the end of the axes' lines) instead of one background picture per notch.
  */
@@ -474,6 +476,15 @@
     return t;
   }
 
+  // a legend as FigureView's scene has it: [style, label] per entry (the style without z, clip)
+  function legend(entries, placement) {
+    return { items: entries.map(function (entry) {
+      var s = clone(entry[0]);
+      delete s.z; delete s.clip;
+      return Object.assign({ label: entry[1] }, s);
+    }), loc: placement.loc, size: placement.size };
+  }
+
   function col(trajectories, index) { return trajectories.map(function (t) { return t.path[index]; }); }
   function xsOf(path) { return path.map(function (p) { return p[0]; }); }
   function ysOf(path) { return path.map(function (p) { return p[1]; }); }
@@ -676,11 +687,9 @@
       var steps = t.losses.map(function (_, i) { return i; });
       return line(styles.slots[slot % styles.slots.length].loss, points(steps, t.losses, lx, ly, H), t.losses.length);
     });
-    right.legend = T.length ? { items: T.map(function (t, slot) {
-      var s = clone(styles.slots[slot % styles.slots.length].loss);
-      delete s.z; delete s.clip;
-      return Object.assign({ label: t.label }, s);
-    }), loc: L.legend.loc, size: L.legend.size } : null;
+    right.legend = T.length ? legend(T.map(function (t, slot) {
+      return [styles.slots[slot % styles.slots.length].loss, t.label];
+    }), L.legend) : null;
     scene.axes.push(right);
     if (src.caption) scene.texts.push(text(src.caption, caption));
     markSteps(scene, T);
@@ -816,6 +825,37 @@
     return scene;
   }
 
+  // ---- notebook 06's curves (course_lib.ui.panels.rmsprop_adadelta.EffectiveLrFigure) ----------
+
+  // one axes of fixed limits and ticks (the spec's entry): a line per series against the steps
+  // 1..n, in the spec's styles, and a legend of them
+  function curvesAxes(A, series, labels, H) {
+    var e = A.extents;
+    var ax = makeAxis(A.xlim, makeScale("linear"), e[0], e[2]);
+    var ay = makeAxis(A.ylim, makeScale(A.yscale), e[1], e[3]);
+    var out = clone(A.entry);
+    out.lines = series.map(function (ys, k) {
+      var steps = ys.map(function (_, i) { return i + 1; });
+      return line(A.styles[k], points(steps, ys, ax, ay, H), ys.length);
+    });
+    out.legend = legend(A.styles.map(function (style, k) { return [style, labels[k]]; }), A.legend);
+    return out;
+  }
+
+  // left: each optimizer's effective lr; right: its step size beside the dashed |gradient|
+  function curvesScene(src, values, result, caption) {
+    var C = result.trajectories, H = src.height;
+    var labels = C.map(function (c) { return c.label; });
+    var gradients = result.extras.gradients.map(Math.abs);
+    var scene = { width: src.width, height: H, scale: src.scale, face: src.face, axes: [
+      curvesAxes(src.effective_lr, C.map(function (c) { return c.effective_lr; }), labels, H),
+      curvesAxes(src.step_size, C.map(function (c) { return c.step_size; }).concat([gradients]),
+                 labels.concat([src.gradient_label]), H),
+    ], texts: [text(src.caption, caption)] };
+    markSteps(scene, C);
+    return scene;
+  }
+
   // ---- captions (each panel's caption function) ------------------------------------------------
 
   function outcome(t) {
@@ -877,6 +917,12 @@
       return T.map(outcome).join("   |   ") + "\nAdagrad ends " + fmt(distance, ".2e") + " from the minimum after " +
         (a.path.length - 1) + " steps";
     },
+    "06_rmsprop_adadelta-0": function (values, result) {
+      var rms = result.trajectories[0].effective_lr, ada = result.trajectories[1].effective_lr;
+      return "RMSprop averages over about 1/(1−α) = " + fmt(result.extras.memory, ".3g") + " steps   |   " +
+        "effective lr at step " + rms.length + ": RMSprop " + fmt(rms[rms.length - 1], ".3g") + ", " +
+        "Adagrad " + fmt(ada[ada.length - 1], ".3g");
+    },
     "07_adam-0": function (values, result) {
       var T = result.trajectories, adam = T[0], parts = [];
       for (var i = 0; i < 3 && i + 1 < adam.path.length; i++) {
@@ -908,10 +954,10 @@
 
   function sceneFromResult(source, values, result) {
     if (source.figure === "parabola") return parabolaScene(source, values, result);
-    var layout = layoutFor(source, values);
     var captionFn = CAPTIONS[source.panel];
     var caption = captionFn ? captionFn(values, result, source) : "";
-    return pathFigureScene(source, layout, values, result, caption);
+    if (source.figure === "curves") return curvesScene(source, values, result, caption);
+    return pathFigureScene(source, layoutFor(source, values), values, result, caption);
   }
 
   function sceneFor(source, values) {
