@@ -80,6 +80,12 @@ class PanelDriver:
                                       " && window.__courseLab.panels()[i].contains(f.el))", [self.index, t]):
                 return
 
+    def view_state(self) -> dict:
+        """The panel's FigureView flags (``live``, ``compute``, ``source``: see course_lib.web.live)."""
+        return self.page.evaluate("""(i) => { const v = window.__courseLab.panels()[i].querySelector('.course-figure-view');
+            return v ? {live: v.dataset.live || null, compute: v.dataset.compute || null,
+                        source: v.dataset.source || null} : {}; }""", self.index)
+
     def local_scenes(self) -> int:
         """How many scenes this panel's view drew from the browser's own source (course_lib.web.live)."""
         return int(self.page.evaluate("""(i) => { const v = window.__courseLab.panels()[i].querySelector('.course-figure-view');
@@ -218,6 +224,9 @@ def measure(notebooks: list[Path], source: Path, per_control: int, log) -> dict:
                 title = driver.panel.locator(".widget-html b").first
                 name = f"{path.stem}: " + (title.inner_text() if title.count() else f"panel {index}")
                 times, missed, here = [], 0, []
+                # the view's state before the moves: live (the kernel answered its ping), compute
+                # (the controls' models found), source (the browser's source arrived)
+                view_state = driver.view_state()
                 for kind, control in list(driver.controls()):
                     for action in driver.changes(kind, control, per_control):
                         latency = driver.timed(action)
@@ -226,7 +235,8 @@ def measure(notebooks: list[Path], source: Path, per_control: int, log) -> dict:
                         else:
                             times.append(latency)
                             here.append(driver.answered_here)
-                entry = results.setdefault(name, {"times": [], "missed": 0, "play": [], "drag": [], "here": []})
+                entry = results.setdefault(name, {"times": [], "missed": 0, "play": [], "drag": [], "here": [],
+                                                  "view": view_state})
                 entry["times"] += times
                 entry["here"] += here
                 entry["missed"] += missed
@@ -237,7 +247,7 @@ def measure(notebooks: list[Path], source: Path, per_control: int, log) -> dict:
                 if dragged is not None:
                     entry["drag"].append(dragged)
                 log(f"  {name}: {len(times)} changes, median {statistics.median(times) if times else float('nan'):.0f} ms"
-                    f", play {play}, drag frames {dragged}")
+                    f", play {play}, drag frames {dragged}, view {view_state}")
             context.close()
         browser.close()
     return results

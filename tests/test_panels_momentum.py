@@ -207,3 +207,20 @@ def test_invalid_momentum_is_reported_not_raised(panel):
 def test_optimum_button_sits_in_the_row_of_sliders(panel):
     assert panel.optimum_button in panel.controls.children
     assert panel.controls in panel.widget.children
+
+
+def test_a_preset_between_notches_is_refused_with_the_nearest_notches(panel):
+    """The browser would move a value between two notches to the nearest one (and send that back):
+    add_preset refuses it, naming the slider and its nearest notches; an unknown slider or an
+    option the dropdown lacks is refused too."""
+    surface = theory.panel_landscape("quadratic")
+    lr_star, beta_star = theory.heavy_ball_optimum(surface.mu, surface.L)
+    with pytest.raises(ValueError, match=r"lr=3\.07\d*.*not a notch.*2\.81838, 3\.16228"):
+        panel.add_preset("Polyak", {"lr": lr_star})
+    with pytest.raises(ValueError, match=r"momentum=0\.5658.*not a notch.*0\.56, 0\.57"):
+        panel.add_preset("Polyak", {"momentum": beta_star})
+    with pytest.raises(ValueError, match="not one of"):
+        panel.add_preset("bowl", {"landscape": "bowl"})
+    with pytest.raises(ValueError, match="unknown slider"):
+        panel.add_preset("steps", {"steps": 10})
+    assert len(panel.presets) == 1 and panel.optimum_button in panel.controls.children

@@ -52,6 +52,7 @@ import contextlib
 import copy
 import dataclasses
 import html
+import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -110,6 +111,24 @@ def slider_notches(widget: widgets.Widget) -> list:
     if isinstance(widget, widgets.IntSlider):
         return list(range(widget.min, widget.max + 1, widget.step))
     raise TypeError(f"a {type(widget).__name__} has no notches")
+
+
+def _check_preset_value(description: str, name: str, widget: widgets.Widget, value) -> None:
+    """A ValueError unless ``widget`` holds ``value`` as it is (a notch, an option)."""
+    if isinstance(widget, (widgets.Dropdown, widgets.SelectionSlider)):
+        options = [option for _, option in widget._options_full]
+        if value not in options:
+            raise ValueError(f"preset {description!r}: {name}={value!r} is not one of {options}")
+        return
+    try:
+        notches = slider_notches(widget)
+    except TypeError:
+        return
+    if not any(math.isclose(value, notch, rel_tol=1e-12, abs_tol=1e-15) for notch in notches):
+        nearest = sorted(notches, key=lambda notch: abs(notch - value))[:2]
+        raise ValueError(f"preset {description!r}: {name}={value!r} is not a notch of its slider (the nearest "
+                         f"are {', '.join(f'{n:.6g}' for n in sorted(nearest))}); the browser would move it "
+                         f"to the nearest notch")
 
 
 def lr_slider(
@@ -420,6 +439,8 @@ class SliderPanel:
         if unknown:
             raise ValueError(f"preset {description!r}: unknown slider(s) {', '.join(unknown)}; "
                              f"this panel has: {', '.join(self.sliders)}")
+        for name, value in values.items():
+            _check_preset_value(description, name, self.sliders[name], value)
         values = dict(values)
         button = widgets.Button(description=description, **button_options)
         button.on_click(lambda *_: self.update(**values))

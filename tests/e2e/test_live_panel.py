@@ -58,9 +58,9 @@ def _live_notebook(lab, playwright, name: str, notebook: dict):
         browser.close()
 
 
-# The kernel's panel made slow: each move's compute sleeps first. (A kernel asleep in a cell is
-# not enough: ipykernel 7 handles the sliders' comm messages beside a running cell, and a fast
-# panel such as 06's answers a move within 0.1 s while `time.sleep(8)` runs.)
+# The kernel's panel made slow: each move's compute sleeps first, so exactly the kernel's answer to
+# a move is held back, and the tests count the scenes the kernel sends (none may have come when
+# the browser's drawing is taken) rather than trusting the kernel's busy status.
 SLOW_KERNEL = ("import time\n_compute = panel.compute\n"
                "panel.compute = lambda **values: (time.sleep({seconds}), _compute(**values))[1]")
 FAST_KERNEL = "panel.compute = _compute"
