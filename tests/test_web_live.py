@@ -132,6 +132,37 @@ def test_a_live_panel_keeps_its_background_trainer(monkeypatch, tmp_path):
     assert panel.view.source == {}, "no table: the kernel draws every move"
 
 
+def test_a_source_that_fails_is_reported_and_made_again_on_the_next_ping(folder, monkeypatch, caplog):
+    """A failure to make the source reaches the browser as ``source-error`` and the kernel's log
+    (not some cell's output); the browser asks again with a ping while it has no source, and a
+    ping to a live view with no source makes it anew."""
+    monkeypatch.setenv("COURSE_WEB_EXPORT_DIR", str(folder))
+    panel = live.live_panel(PANEL)
+    view = panel.view
+    sent = []
+    monkeypatch.setattr(view, "send", lambda content, buffers=None: sent.append(content))
+    attach = view.make_source
+    calls = []
+
+    def broken():
+        calls.append("broken")
+        raise OSError("the export folder is not readable")
+
+    view.make_source = broken
+    with caplog.at_level("ERROR", logger="course_lib.web.live"):
+        view._on_frontend_msg(view, {"type": "ping"}, [])
+    assert [m["type"] for m in sent] == ["pong", "source-error"]
+    assert "OSError: the export folder is not readable" == sent[1]["error"]
+    assert "could not be made" in caplog.text and view.live and view.source == {}
+    view.make_source = attach
+    view._on_frontend_msg(view, {"type": "ping"}, [])  # the browser asks again
+    assert [m["type"] for m in sent][2:] == ["pong", "source"] and view.source["kind"] == "table"
+    made = view.source
+    view._on_frontend_msg(view, {"type": "ping"}, [])  # a later view: the same source, not made again
+    assert [m["type"] for m in sent][4:] == ["pong", "source"] and view.source is made
+    assert calls == ["broken"]
+
+
 def test_the_fingerprint_covers_the_registered_cells(monkeypatch):
     """00's panel runs its notebook cell's own code: an edit there must invalidate the tables."""
     before = export.code_fingerprint()

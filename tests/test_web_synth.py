@@ -421,8 +421,7 @@ def test_live_panel_gets_its_browser_source_once_live():
     assert set(view.control_models) == set(panel.sliders)
     assert all(ref == f"IPY_MODEL_{panel.sliders[name].model_id}" for name, ref in view.control_models.items())
     assert view.source == {}
-    for callback in view.on_live:
-        callback()
+    view._on_frontend_msg(view, {"type": "ping"}, [])  # the browser's first message
     assert view.source["kind"] == "compute" and view.source["panel"] == "05_adagrad-0"
     before = view.scene
     panel.update(lr=0.01)

@@ -14,7 +14,9 @@ browser too) show their panels this way:
 ``live_panel("03_momentum-0", momentum_panel())`` returns the panel with the live view
 (``live_panel("03_momentum-0")`` builds the notebook's panel itself). The browser's source is made when the view first goes live in a
 browser (a second copy of the panel renders each landscape's contour once, about a second per
-landscape), so a notebook run without a browser costs nothing more.
+landscape), so a notebook run without a browser costs nothing more. A view that has no source
+3, 8 and 20 s after it was drawn asks again (a ping), and a ping to a live view with no source
+makes it anew; a failure to make it goes to the kernel's log and to the view (``source-error``).
 
 The panels that train networks (02, 08-11) answer from the *table* the web book ships
 (``course_lib.web.export``: the scene of every combination of the page's notches, trained ahead),
@@ -32,12 +34,13 @@ click still reaches the kernel, whose ``panel.update`` follows as for any move.
 
 from __future__ import annotations
 
+import json
+import logging
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import traitlets
-
-import json
-import os
 
 from course_lib.ui.figure_view import FigureView
 from course_lib.web import export
@@ -80,6 +83,9 @@ class LiveFigureView(FigureView):
         super().__init__(**kwargs)
         self.source: dict = {}
         self.source_images: dict = {}
+        #: makes the source (live_panel's), run on the first ping and again on a later ping while
+        #: there is still no source (the browser asks again when none has come)
+        self.make_source: Callable[[], None] | None = None
 
     def set_source(self, source: dict, images: dict) -> None:
         self.source, self.source_images = source, images
@@ -91,9 +97,24 @@ class LiveFigureView(FigureView):
 
     def _on_frontend_msg(self, widget, content, buffers) -> None:
         was_live = self.live
-        super()._on_frontend_msg(widget, content, buffers)  # the first ping makes the source (on_live)
-        if was_live and isinstance(content, dict) and content.get("type") == "ping":
+        super()._on_frontend_msg(widget, content, buffers)
+        if not (isinstance(content, dict) and content.get("type") == "ping"):
+            return
+        if not was_live or not self.source:
+            self._make_source()  # the first ping, or a later one while there is no source yet
+        else:
             self._send_source()  # a view drawn again (a reload, a second view) needs it too
+
+    def _make_source(self) -> None:
+        """Run :attr:`make_source`; a failure goes to the browser (``source-error``: the view keeps
+        asking the kernel to draw) and to the kernel's log, not into some cell's output."""
+        if self.make_source is None:
+            return
+        try:
+            self.make_source()
+        except Exception as error:  # noqa: BLE001 - any failure leaves the kernel drawing every move
+            logging.getLogger(__name__).exception("the browser's source for this panel could not be made")
+            self.send({"type": "source-error", "error": f"{type(error).__name__}: {error}"})
 
 
 def export_dir() -> Path:
@@ -159,10 +180,9 @@ def live_panel(panel_id: str, panel=None, *, lazy: bool = True):
             source, images = found
         view.set_source(source, images)
 
-    if lazy:
-        view.on_live.append(attach)
-    else:
-        attach()
+    view.make_source = attach
+    if not lazy:
+        view._make_source()
     if panel.step_slider is not None:
         if getattr(panel, "_view_link", None) is not None:
             panel._view_link.unlink()  # the old view is no longer shown: nothing to keep in step

@@ -242,3 +242,33 @@ def test_06_computes_any_alpha_before_the_kernel_answers(tmp_path):
               f"kernel answered; the kernel's scene drew the same pixels: {after == local}")
         assert readout == "0.987"
         assert after == local
+
+
+def test_a_view_whose_source_did_not_come_asks_again():
+    """The kernel's first source is lost (its maker sends nothing the first time, as a lost
+    message would look): the view asks again (a ping 3 s on) and its source comes; a move is then
+    drawn from the browser."""
+    from playwright.sync_api import sync_playwright
+
+    notebook = json.loads(json.dumps(NOTEBOOK))
+    notebook["cells"][0]["source"] = [
+        "from course_lib.web.live import live_panel\n",
+        "panel = live_panel(\"03_momentum-0\")\n",
+        "_make, _asked = panel.view.make_source, []\n",
+        "def _lossy():\n",
+        "    _asked.append(1)\n",
+        "    if len(_asked) > 1:\n",
+        "        _make()\n",
+        "panel.view.make_source = _lossy\n",
+        "panel.widget"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with Lab(log_path=SHOTS / "jupyterlab-live-ask-again.log") as lab, sync_playwright() as playwright, \
+            _live_notebook(lab, playwright, "ask.ipynb", notebook) as (page, nb):
+        asked = int(page.evaluate(KERNEL_PRINTS, "print(len(_asked))"))
+        assert asked >= 2, "the source came without the view asking again"
+        before = int(page.evaluate("() => Number(document.querySelector('[data-source=\"1\"]').dataset.localScene || 0)"))
+        handle = nb.panel(0).locator(".widget-slider").nth(1).locator(".noUi-handle").first
+        handle.focus()
+        handle.press("ArrowLeft")
+        page.wait_for_function("(n) => Number(document.querySelector('[data-source=\"1\"]').dataset.localScene || 0) > n",
+                               arg=before, timeout=5_000)
