@@ -212,6 +212,30 @@ def test_03_button_heavy_ball_converges_where_gd_diverges(momentum):
     assert any("plain GD" in text and "diverges" in text for text in visible_texts(momentum.fig))
 
 
+def test_03_button_within_3_percent_and_one_notch_from_the_edge(momentum):
+    """The button's notches converge within 3 % of Polyak's rate; one lr notch up heavy ball still
+    converges but far slower; with β one notch down as well it diverges (the nearest notches of
+    η*, β* diverge too)."""
+    from course_lib.ui.panels.momentum import heavy_ball_optimal_rate, panel_landscape, quadratic_rate
+    from course_lib.ui.slider_panel import slider_notches
+
+    surface = panel_landscape("quadratic")
+    mu, L = surface.mu, surface.L
+    preset = momentum.presets[0][1]
+    lr, beta = preset["lr"], preset["momentum"]
+    assert quadratic_rate(lr, beta, mu, L) <= 1.03 * heavy_ball_optimal_rate(mu, L)
+    lrs, betas = slider_notches(momentum.sliders["lr"]), slider_notches(momentum.sliders["momentum"])
+    lr_up = lrs[lrs.index(lr) + 1]
+    beta_down = min(betas, key=lambda b: abs(b - (beta - 0.01)))
+    best, _ = momentum.jump_to_optimum()
+    slower, _ = momentum.update(lr=lr_up)
+    assert not slower.diverged and quadratic_rate(lr_up, beta, mu, L) > quadratic_rate(lr, beta, mu, L) + 0.1
+    assert slower.final_loss > 1e10 * best.final_loss
+    diverged, _ = momentum.update(lr=lr_up, momentum=beta_down)
+    assert diverged.diverged and quadratic_rate(lr_up, beta_down, mu, L) >= 1.0
+    momentum.update(landscape="quadratic", lr=1.0, momentum=0.5)
+
+
 def test_03_rosenbrock_beta_09_beats_099_and_gd(momentum):
     heavy_09, plain = momentum.update(landscape="rosenbrock", lr=1e-3, momentum=0.9)
     heavy_099, _ = momentum.update(landscape="rosenbrock", lr=1e-3, momentum=0.99)

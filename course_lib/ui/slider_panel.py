@@ -100,7 +100,8 @@ def slider_notches(widget: widgets.Widget) -> list:
 
     The browser moves a value set between two notches (by ``panel.update`` or a button) to a
     notch and sends that back to the kernel, so a value meant to stay, such as a preset, must be
-    one of these. A TypeError for any other widget.
+    one of these (the browser's own arithmetic may put a log slider's notch a few ulps away).
+    A TypeError for any other widget.
     """
     if isinstance(widget, widgets.FloatLogSlider):
         count = round((widget.max - widget.min) / widget.step)
@@ -484,6 +485,12 @@ class SliderPanel:
             raise ValueError(
                 f"unknown slider(s) {', '.join(unknown)}; this panel has: {', '.join(self.sliders)}"
             )
+        # a value from the browser still waiting for its redraw is drawn by this one (it reads the
+        # sliders): a preset button's click must not be followed by a redraw of half its values
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._pending_update = False
         merged = {**self._slider_values(), **values}
         self._write_back(values)
         self.values = merged

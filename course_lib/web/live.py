@@ -96,14 +96,13 @@ class LiveFigureView(FigureView):
             self.send({"type": "source", "source": self.source, "images": self.source_images})
 
     def _on_frontend_msg(self, widget, content, buffers) -> None:
-        was_live = self.live
         super()._on_frontend_msg(widget, content, buffers)
         if not (isinstance(content, dict) and content.get("type") == "ping"):
             return
-        if not was_live or not self.source:
-            self._make_source()  # the first ping, or a later one while there is no source yet
-        else:
+        if self.source:
             self._send_source()  # a view drawn again (a reload, a second view) needs it too
+        else:
+            self._make_source()  # the first ping, or a later one while there is no source yet
 
     def _make_source(self) -> None:
         """Run :attr:`make_source`; a failure goes to the browser (``source-error``: the view keeps

@@ -199,13 +199,18 @@ def test_a_preset_button_is_drawn_in_the_browser_and_the_kernel_follows():
         before = page.evaluate(f"() => {canvas}.toDataURL()")
         scenes_before = int(page.evaluate(f"() => Number({view}.dataset.localScene || 0)"))
         page.evaluate(KERNEL_PRINTS, SLOW_KERNEL.format(seconds=3))
+        # every computation the kernel makes from now on, with its values
+        page.evaluate(KERNEL_PRINTS, "_calls, _slow = [], panel.compute\n"
+                                     "panel.compute = lambda **v: (_calls.append(v), _slow(**v))[1]")
         page.evaluate(f"""() => {{ window.__kernelScenes = 0;
             {KERNEL}.iopubMessage.connect((_, m) => {{ const d = m.content && m.content.data;
               if (m.header.msg_type === "comm_msg" && d && d.state && d.state.scene) window.__kernelScenes++; }}); }}""")
         nb.panel(0).locator("button.widget-button", has_text="optimal lr").click()
         page.wait_for_function(f"(b) => {canvas}.toDataURL() !== b", arg=before, timeout=2_000)
         assert page.evaluate("() => window.__kernelScenes") == 0, "the kernel should not have answered yet"
-        assert int(page.evaluate(f"() => Number({view}.dataset.localScene)")) == scenes_before + 1
+        # (the kernel's write-back of the preset, and the log slider's notch as the browser's own
+        # arithmetic puts it, a few ulps away, may each draw once more here: >= 1)
+        assert int(page.evaluate(f"() => Number({view}.dataset.localScene)")) >= scenes_before + 1
         readouts = nb.panel(0).locator(".widget-readout").all_inner_texts()
         assert float(readouts[1]) == preset["momentum"], readouts
         assert nb.panel(0).locator("select").first.input_value() == preset["landscape"]
@@ -214,7 +219,12 @@ def test_a_preset_button_is_drawn_in_the_browser_and_the_kernel_follows():
         nb.wait_idle(60)
         page.wait_for_timeout(1500)
         after = page.evaluate(f"() => {canvas}.toDataURL()")
+        calls = json.loads(page.evaluate(KERNEL_PRINTS, "print(json.dumps(_calls))"))
         page.evaluate(KERNEL_PRINTS, FAST_KERNEL)
+        # the kernel computed the preset only (no scene of half its values: the sliders' values
+        # from the browser came after the click)
+        assert calls and all(c["landscape"] == "quadratic" and c["lr"] == pytest.approx(preset["lr"], rel=1e-12)
+                             and c["momentum"] == pytest.approx(preset["momentum"], rel=1e-12) for c in calls), calls
         kernel_values = json.loads(page.evaluate(
             KERNEL_PRINTS, "import json; print(json.dumps({k: s.value for k, s in panel.sliders.items()}))"))
         page.screenshot(path=str(SHOTS / "live_panel_preset.png"), full_page=True)
@@ -245,19 +255,20 @@ def test_06_computes_any_alpha_before_the_kernel_answers(tmp_path):
 
 
 def test_a_view_whose_source_did_not_come_asks_again():
-    """The kernel's first source is lost (its maker sends nothing the first time, as a lost
-    message would look): the view asks again (a ping 3 s on) and its source comes; a move is then
-    drawn from the browser."""
+    """The kernel's first sources are lost (its maker sends nothing for 2.8 s, as lost messages
+    would look; FigureView's own pings, while no pong has come, stop at 2.5 s): the view asks
+    again (a ping 3 s on) and its source comes; a move is then drawn from the browser."""
     from playwright.sync_api import sync_playwright
 
     notebook = json.loads(json.dumps(NOTEBOOK))
     notebook["cells"][0]["source"] = [
         "from course_lib.web.live import live_panel\n",
         "panel = live_panel(\"03_momentum-0\")\n",
+        "import time\n",
         "_make, _asked = panel.view.make_source, []\n",
         "def _lossy():\n",
-        "    _asked.append(1)\n",
-        "    if len(_asked) > 1:\n",
+        "    _asked.append(time.monotonic())\n",
+        "    if _asked[-1] - _asked[0] > 2.8:  # FigureView's own pings stop at 2.5 s\n",
         "        _make()\n",
         "panel.view.make_source = _lossy\n",
         "panel.widget"]

@@ -153,9 +153,10 @@ def momentum_panel(landscape: str = "quadratic", lr: float = 1.0, momentum: floa
                    steps: int = 150):
     """Sliders for lr and β (``momentum``) and a landscape picker (the κ = 50 quadratic or
     Rosenbrock): heavy ball and plain GD with the same lr on one contour, loss curves beside it,
-    the optimum and rates in the caption, and a button that moves the sliders to Polyak's optimum
-    on the quadratic. ``panel.update(landscape=..., lr=..., momentum=...)`` is what the sliders
-    call; ``panel.jump_to_optimum()`` is what the button calls."""
+    the optimum and rates in the caption, and a button that moves the sliders to the pair of
+    notches closest in rate to Polyak's optimum on the quadratic (:func:`optimum_on_notches`).
+    ``panel.update(landscape=..., lr=..., momentum=...)`` is what the sliders call;
+    ``panel.jump_to_optimum()`` is what the button calls."""
     import ipywidgets as widgets
 
     from course_lib.ui.slider_panel import SliderPanel, float_slider, landscape_picker, lr_slider, slider_notches

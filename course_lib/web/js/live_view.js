@@ -54,7 +54,8 @@ function liveRender(context) {
     try { model.send({ type: "ping" }); } catch (error) { /* no kernel: nothing to ask */ }
   }, ms));
   offs.push(() => asks.forEach(clearTimeout));
-  const finish = () => { offs.forEach((off) => off()); if (cleanup) cleanup(); };
+  let finished = false;
+  const finish = () => { finished = true; offs.forEach((off) => off()); if (cleanup) cleanup(); };
 
   // `stepAtMove`: the step the view stood at when the local scene was drawn. A step moved since
   // (Play, the step slider, Home) is drawn on the local scene until the kernel's replaces it.
@@ -86,6 +87,7 @@ function liveRender(context) {
   Promise.all(Object.entries(refs).map(([name, ref]) =>
     widgetModel(model, ref).then((m) => [name, m]),
   )).then((pairs) => {
+    if (finished) return; // the view went before its controls' models came
     const models = Object.fromEntries(pairs);
     const valueOf = (name) => {
       const c = byName[name], m = models[name];
@@ -115,9 +117,9 @@ function liveRender(context) {
       if (!source.kind) return;
       try { sceneFor(source, valuesNow()); } catch (error) { /* the kernel says why, on a move */ }
     };
-    let applying = false; // a preset sets several controls: one scene for all of them
     const onMove = () => {
-      if (applying || !source.kind) return; // not yet: the kernel draws this move
+      // a preset sets several controls: one scene for all of them, in every view of the panel
+      if (model.__courseApplying || !source.kind) return; // not yet: the kernel draws this move
       const values = valuesNow();
       let scene = null;
       try {
@@ -139,10 +141,12 @@ function liveRender(context) {
       on(m, "change:value", onMove);
       on(m, "change:index", onMove);
     }
-    // A preset button: its click moves the controls here (not synced: the click reaches the
-    // kernel, whose panel.update sets the same values and sends its scene) and draws at once.
+    // A preset button: its click moves the controls here and draws at once. The click has gone
+    // to the kernel first (onClick), whose panel.update sets the same values and sends its scene;
+    // the sliders here send their values too (ipywidgets' sliders send any value set from
+    // outside), which the kernel then already has.
     const applyPreset = (values) => {
-      applying = true;
+      model.__courseApplying = true;
       try {
         for (const [name, value] of Object.entries(values)) {
           const c = byName[name], m = models[name];
@@ -155,7 +159,7 @@ function liveRender(context) {
           }
         }
       } finally {
-        applying = false;
+        model.__courseApplying = false;
       }
       onMove();
     };
@@ -172,13 +176,16 @@ function liveRender(context) {
 
 // A Button's view tells the kernel of a click by `model.send({event: "click"})`; the model has no
 // event of its own for it. `send` is wrapped once per button model to also trigger "course:click"
-// there, which every live view of the panel listens to (and stops listening to on cleanup).
+// there, after the click has gone, which every live view of the panel listens to (and stops
+// listening to on cleanup).
 function onClick(button, handler, on) {
   if (!button.__courseClick) {
     const send = button.send;
     button.send = function (content, ...rest) {
+      // the click first: the kernel runs the preset before the values the sliders send after it
+      const sent = send.call(this, content, ...rest);
       if (content && content.event === "click") this.trigger("course:click");
-      return send.call(this, content, ...rest);
+      return sent;
     };
     button.__courseClick = true;
   }
