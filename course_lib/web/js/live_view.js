@@ -95,8 +95,8 @@ function liveRender(context) {
       if (c && (c.kind === "dropdown" || c.labels)) return c.values[m.get("index")];
       return m.get("value");
     };
-    // A computed panel's source (landscapes, 06's curves) makes any scene (synth.js); a training panel's is the web
-    // book's table (panel_runtime.js), which holds the page's notches only.
+    // A computed panel's source (landscapes, 06's curves) makes any scene (synth.js); a training
+    // panel's is the web book's table (panel_runtime.js), which holds the page's notches only.
     let table = null, tableOf = null;
     const sceneFor = (source, values) => {
       if (source.kind !== "table") return CourseSynth.sceneFor(source, values);
