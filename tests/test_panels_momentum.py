@@ -225,19 +225,3 @@ def test_a_preset_between_notches_is_refused_with_the_nearest_notches(panel):
         panel.add_preset("steps", {"steps": 10})
     assert len(panel.presets) == 1 and panel.optimum_button in panel.controls.children
 
-
-def test_an_update_takes_over_a_redraw_the_browser_is_waiting_for(panel):
-    """A preset's click runs panel.update while a slider value from the browser may still wait for
-    its redraw (SliderPanel coalesces them): update() draws it (it reads the sliders) and the
-    waiting redraw is dropped, so no scene of half the preset's values follows."""
-    class Timer:
-        cancelled = False
-
-        def cancel(self):
-            self.cancelled = True
-
-    timer = Timer()
-    panel._timer, panel._pending_update = timer, True
-    panel.optimum_button.click()
-    assert timer.cancelled and panel._timer is None and not panel._pending_update
-    panel.update(landscape="quadratic", lr=1.0, momentum=0.5)

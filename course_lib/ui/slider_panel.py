@@ -485,12 +485,6 @@ class SliderPanel:
             raise ValueError(
                 f"unknown slider(s) {', '.join(unknown)}; this panel has: {', '.join(self.sliders)}"
             )
-        # a value from the browser still waiting for its redraw is drawn by this one (it reads the
-        # sliders): a preset button's click must not be followed by a redraw of half its values
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._pending_update = False
         merged = {**self._slider_values(), **values}
         self._write_back(values)
         self.values = merged
