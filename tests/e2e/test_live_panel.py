@@ -67,6 +67,15 @@ FAST_KERNEL = "panel.compute = _compute"
 KERNEL = "window.__courseLab.notebook().sessionContext.session.kernel"
 
 
+def _count_kernel_scenes(page) -> None:
+    """Count, in ``window.__kernelScenes`` (and the time of the last in ``__kernelSceneAt``), every
+    scene the kernel sends from now on (a FigureView's "update" message with a scene)."""
+    page.evaluate(f"""() => {{ window.__kernelScenes = 0;
+        {KERNEL}.iopubMessage.connect((_, m) => {{ const d = m.content && m.content.data;
+          if (m.header.msg_type === "comm_msg" && d && d.state && d.state.scene) {{
+            window.__kernelScenes++; window.__kernelSceneAt = performance.now(); }} }}); }}""")
+
+
 def _moved_before_the_kernel_answers(page, nb, handle, key: str, presses: int,
                                      seconds: float = 3) -> tuple[float, str, str, str]:
     """Make the kernel's panel take ``seconds`` more over each move and press ``key`` ``presses``
@@ -78,11 +87,7 @@ def _moved_before_the_kernel_answers(page, nb, handle, key: str, presses: int,
     page.evaluate(f"(code) => {KERNEL}.requestExecute({{code}})", SLOW_KERNEL.format(seconds=seconds))
     nb.wait_idle(60)
     before = page.evaluate(f"() => {canvas}.toDataURL()")
-    # every scene the kernel sends from now on (a FigureView's "update" message with a scene)
-    page.evaluate(f"""() => {{ window.__kernelScenes = 0;
-        {KERNEL}.iopubMessage.connect((_, m) => {{ const d = m.content && m.content.data;
-          if (m.header.msg_type === "comm_msg" && d && d.state && d.state.scene) {{
-            window.__kernelScenes++; window.__kernelSceneAt = performance.now(); }} }}); }}""")
+    _count_kernel_scenes(page)
     handle.focus()
     started = page.evaluate("() => performance.now()")
     for _ in range(presses):
@@ -202,9 +207,7 @@ def test_a_preset_button_is_drawn_in_the_browser_and_the_kernel_follows():
         # every computation the kernel makes from now on, with its values
         page.evaluate(KERNEL_PRINTS, "_calls, _slow = [], panel.compute\n"
                                      "panel.compute = lambda **v: (_calls.append(v), _slow(**v))[1]")
-        page.evaluate(f"""() => {{ window.__kernelScenes = 0;
-            {KERNEL}.iopubMessage.connect((_, m) => {{ const d = m.content && m.content.data;
-              if (m.header.msg_type === "comm_msg" && d && d.state && d.state.scene) window.__kernelScenes++; }}); }}""")
+        _count_kernel_scenes(page)
         nb.panel(0).locator("button.widget-button", has_text="optimal lr").click()
         page.wait_for_function(f"(b) => {canvas}.toDataURL() !== b", arg=before, timeout=2_000)
         assert page.evaluate("() => window.__kernelScenes") == 0, "the kernel should not have answered yet"
